@@ -1,1 +1,17 @@
-//! placeholder
+//! The bus: the port every backend implements ([`port`]), Kafka's default partitioner
+//! ([`partitioner`]), the embedded durable log backend ([`log`]) and the consumer runtime
+//! shared by every backend ([`runtime`]: retries, DLQ, redrive, lag, exactly-once hook).
+//!
+//! This crate owns delivery semantics. It knows nothing of the events it carries: payloads
+//! are bytes, and decoding belongs to `edalab-schema` and the services.
+
+pub mod log;
+pub mod partitioner;
+pub mod port;
+pub mod runtime;
+
+pub use port::{
+    Admin, Bus, BusError, Consumer, ConsumerConfig, Created, Delivery, Headers, Message,
+    PartitionInfo, PartitionLag, Producer, Record, StartFrom, TimestampMs, TopicConfig,
+    TopicDescription, TopicPartition,
+};

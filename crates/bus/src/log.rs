@@ -1,0 +1,1 @@
+//! Embedded durable log backend (being written).

@@ -1,0 +1,1 @@
+//! Kafka default partitioner (being written).
