@@ -188,10 +188,10 @@ pub enum ProcessingFailure {
 /// `accountTo` both present and non-blank. Checked in the seed's order; the first
 /// failure is returned.
 pub fn revalidate(record: &Value) -> Result<(), ProcessingFailure> {
-    let Value::Object(fields) = record else {
+    let Value::Object(record_fields) = record else {
         return Err(ProcessingFailure::NotAnObject);
     };
-    let amount_positive = match fields.get(fields::AMOUNT) {
+    let amount_positive = match record_fields.get(fields::AMOUNT) {
         Some(Value::Number(n)) => crate::validation::decimal_from_number(n)
             .map(|a| a > Decimal::ZERO)
             .unwrap_or(false),
@@ -200,8 +200,7 @@ pub fn revalidate(record: &Value) -> Result<(), ProcessingFailure> {
     if !amount_positive {
         return Err(ProcessingFailure::InvalidAmount);
     }
-    let present =
-        |name: &str| matches!(fields.get(name), Some(Value::String(s)) if !s.trim().is_empty());
+    let present = |name: &str| matches!(record_fields.get(name), Some(Value::String(s)) if !s.trim().is_empty());
     if !present(fields::ACCOUNT_FROM) || !present(fields::ACCOUNT_TO) {
         return Err(ProcessingFailure::MissingAccount);
     }
