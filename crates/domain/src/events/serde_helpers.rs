@@ -42,10 +42,12 @@ pub mod decimal_number {
     use std::str::FromStr;
 
     pub fn serialize<S: Serializer>(value: &Decimal, serializer: S) -> Result<S::Ok, S::Error> {
-        if value.fract().is_zero() {
-            if let Some(integer) = value.to_i64() {
-                return serializer.serialize_i64(integer);
-            }
+        // No let-chain here: the workspace's rust-version (1.85) predates them.
+        let integer = Some(value)
+            .filter(|v| v.fract().is_zero())
+            .and_then(|v| v.to_i64());
+        if let Some(integer) = integer {
+            return serializer.serialize_i64(integer);
         }
         match value.to_f64() {
             Some(float) => serializer.serialize_f64(float),
