@@ -557,9 +557,8 @@ banking_payload!(
     OperationRejected,
 );
 
-/// Sample events with realistic French values, one per kind; shared with `edalab-schema`'s
-/// tests through [`samples`](crate::events::banking::samples) so both crates test the same
-/// data.
+/// Sample events with realistic French values (names, IBANs, references), one per kind.
+/// Public so that `edalab-schema`'s tests, the simulator's and the docs use the same data.
 pub mod samples {
     use super::*;
     use chrono::TimeZone;

@@ -4,7 +4,7 @@
 //! ...), set with `#[serde(rename_all = "camelCase")]` on each type. `amount` is a JSON
 //! **number** here, as in the seed's TypeScript (`amount: number`, `"amount": 100.50`):
 //! it is held as a [`Decimal`] and written with
-//! [`decimal_number`](super::serde_helpers::decimal_number) (integers as integers, other
+//! [`super::serde_helpers::decimal_number`] (integers as integers, other
 //! values as the nearest `f64`, exact below 10^13 with two decimals). The Avro schema of
 //! `TransactionProcessed` (`schemas/transactions/transaction-processed.avsc`) carries it as
 //! decimal(18,2).
