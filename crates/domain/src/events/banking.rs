@@ -243,6 +243,13 @@ pub struct TransferIssued {
 }
 
 /// `VirementRecu`: a transfer was credited to an account (topic `bancaire.virement.recu`).
+///
+/// Ledger rule (so no transfer is ever credited twice): a `VirementEmis` between two
+/// accounts of this bank is applied by the ledger as ONE internal transfer (debit source,
+/// credit destination, one store transaction). A `VirementRecu` that carries
+/// `virement_emis_event_id` is the credit side of such a transfer and changes no balance;
+/// a `VirementRecu` without it is an incoming transfer from another bank and credits
+/// `compte_destination_id`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransferReceived {
     /// `event_id`.
@@ -280,7 +287,8 @@ pub struct TransferReceived {
     pub metadata: Option<Metadata>,
 }
 
-/// `PaiementPrimeEffectue`: an insurance premium was paid (debited) from an account
+/// `PaiementPrimeEffectue`: a premium (prime: a bonus, a savings or insurance payout) was
+/// paid INTO an account, which the ledger credits (rule in `crate::ledger`)
 /// (topic `bancaire.paiement-prime.effectue`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PremiumPaid {
@@ -289,10 +297,10 @@ pub struct PremiumPaid {
     /// `timestamp`.
     #[serde(with = "rfc3339_millis")]
     pub timestamp: DateTime<Utc>,
-    /// `compte_id`: the debited account.
+    /// `compte_id`: the credited account.
     #[serde(rename = "compte_id")]
     pub account_id: String,
-    /// `contrat_id`: the insurance contract the premium is for.
+    /// `contrat_id`: the contract (savings plan, insurance policy) the premium is paid under.
     #[serde(rename = "contrat_id")]
     pub contract_id: String,
     /// `montant`: decimal(18,2), positive.
