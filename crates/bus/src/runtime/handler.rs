@@ -46,6 +46,20 @@ pub trait BatchHandler: Send + Sync {
     async fn handle(&self, batch: &[Message]) -> Vec<Outcome>;
 }
 
+#[async_trait]
+impl<T: BatchHandler + ?Sized> BatchHandler for std::sync::Arc<T> {
+    async fn handle(&self, batch: &[Message]) -> Vec<Outcome> {
+        (**self).handle(batch).await
+    }
+}
+
+#[async_trait]
+impl<T: BatchHandler + ?Sized> BatchHandler for Box<T> {
+    async fn handle(&self, batch: &[Message]) -> Vec<Outcome> {
+        (**self).handle(batch).await
+    }
+}
+
 /// A handler of one message at a time; wrap it in [`PerMessage`] to run it.
 #[async_trait]
 pub trait Handler: Send + Sync {
