@@ -26,7 +26,11 @@ struct SqliteInbox;
 impl Inbox<Transaction<'_>> for SqliteInbox {
     type Error = rusqlite::Error;
 
-    fn already_applied(&self, tx: &mut Transaction<'_>, id: &AppliedId) -> Result<bool, Self::Error> {
+    fn already_applied(
+        &self,
+        tx: &mut Transaction<'_>,
+        id: &AppliedId,
+    ) -> Result<bool, Self::Error> {
         let by_position = tx
             .query_row(
                 "SELECT 1 FROM inbox_positions WHERE grp = ?1 AND topic = ?2 AND part = ?3 AND off = ?4",
@@ -97,7 +101,11 @@ impl SqliteStore {
         self.conn
             .lock()
             .unwrap()
-            .query_row("SELECT balance FROM accounts WHERE id = ?1", [account], |r| r.get(0))
+            .query_row(
+                "SELECT balance FROM accounts WHERE id = ?1",
+                [account],
+                |r| r.get(0),
+            )
             .optional()
             .unwrap()
             .unwrap_or(0)
@@ -111,7 +119,8 @@ impl SqliteStore {
         for message in batch {
             self.deliveries.fetch_add(1, Ordering::Relaxed);
             let id = AppliedId::of(GROUP, message);
-            let account = String::from_utf8_lossy(message.key.as_deref().unwrap_or_default()).into_owned();
+            let account =
+                String::from_utf8_lossy(message.key.as_deref().unwrap_or_default()).into_owned();
             let amount: i64 = String::from_utf8_lossy(&message.value).parse().unwrap_or(0);
             let applied = apply_once(&SqliteInbox, &mut tx, &id, |tx| {
                 tx.execute(
@@ -148,7 +157,11 @@ impl BatchHandler for SqliteStore {
 
 #[async_trait]
 impl PositionStore for SqliteStore {
-    async fn load_position(&self, group: &str, tp: &TopicPartition) -> Result<Option<u64>, StoreError> {
+    async fn load_position(
+        &self,
+        group: &str,
+        tp: &TopicPartition,
+    ) -> Result<Option<u64>, StoreError> {
         let conn = self.conn.lock().unwrap();
         let position: Option<i64> = conn
             .query_row(
@@ -160,7 +173,11 @@ impl PositionStore for SqliteStore {
         Ok(position.map(|p| p as u64))
     }
 
-    async fn save_positions(&self, group: &str, positions: &BTreeMap<TopicPartition, u64>) -> Result<(), StoreError> {
+    async fn save_positions(
+        &self,
+        group: &str,
+        positions: &BTreeMap<TopicPartition, u64>,
+    ) -> Result<(), StoreError> {
         let conn = self.conn.lock().unwrap();
         for (tp, offset) in positions {
             conn.execute(
@@ -189,8 +206,11 @@ fn runtime(bus: &FakeBus, store: &Arc<SqliteStore>) -> ConsumerRuntime<Arc<Sqlit
 }
 
 fn credit(account: &str, amount: i64, event_id: &str) -> Record {
-    Record::new(Some(account.as_bytes().to_vec()), amount.to_string().into_bytes())
-        .with_header(headers::EVENT_ID, event_id)
+    Record::new(
+        Some(account.as_bytes().to_vec()),
+        amount.to_string().into_bytes(),
+    )
+    .with_header(headers::EVENT_ID, event_id)
 }
 
 #[tokio::test(start_paused = true)]
@@ -198,9 +218,12 @@ async fn same_offset_redelivered_is_applied_once() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("ledger.db"));
     let bus = setup().await;
-    bus.produce(TOPIC, vec![credit("alice", 10, "e1"), credit("alice", 5, "e2")])
-        .await
-        .unwrap();
+    bus.produce(
+        TOPIC,
+        vec![credit("alice", 10, "e1"), credit("alice", 5, "e2")],
+    )
+    .await
+    .unwrap();
     let batch = bus.messages(TOPIC);
     assert_eq!(store.apply_batch(&batch).unwrap(), vec![true, true]);
     assert_eq!(store.apply_batch(&batch).unwrap(), vec![false, false]);
@@ -214,15 +237,25 @@ async fn crash_between_store_commit_and_bus_commit_skips_the_redelivery() {
     let bus = setup().await;
     bus.produce(
         TOPIC,
-        vec![credit("alice", 10, "e1"), credit("bob", 7, "e2"), credit("alice", 1, "e3")],
+        vec![
+            credit("alice", 10, "e1"),
+            credit("bob", 7, "e2"),
+            credit("alice", 1, "e3"),
+        ],
     )
     .await
     .unwrap();
 
     // The store commits, then the bus commit fails: the runtime stops with an error.
     bus.fail_commits(true);
-    let error = runtime(&bus, &store).run(std::future::pending()).await.unwrap_err();
-    assert!(error.to_string().contains("injected commit failure"), "{error}");
+    let error = runtime(&bus, &store)
+        .run(std::future::pending())
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("injected commit failure"),
+        "{error}"
+    );
     // The first batch (one message per key: alice@0, bob@1) is in the store.
     assert_eq!(store.balance("alice"), 10);
     assert_eq!(store.balance("bob"), 7);
@@ -232,10 +265,17 @@ async fn crash_between_store_commit_and_bus_commit_skips_the_redelivery() {
     bus.fail_commits(false);
     let before = store.deliveries.load(Ordering::Relaxed);
     let running = Running::spawn(runtime(&bus, &store));
-    wait_until("redelivered", || running.stats.snapshot().messages_done_total == 3).await;
+    wait_until("redelivered", || {
+        running.stats.snapshot().messages_done_total == 3
+    })
+    .await;
     running.stop().await;
     // alice@0 and bob@1 redelivered and skipped, alice@2 applied.
-    assert_eq!(store.deliveries.load(Ordering::Relaxed) - before, 3, "not redelivered");
+    assert_eq!(
+        store.deliveries.load(Ordering::Relaxed) - before,
+        3,
+        "not redelivered"
+    );
     assert_eq!(store.balance("alice"), 11);
     assert_eq!(store.balance("bob"), 7);
     assert_eq!(bus.committed(GROUP, TOPIC, 0), Some(3));
@@ -247,11 +287,17 @@ async fn same_event_id_at_another_offset_is_applied_once() {
     let store = SqliteStore::open(&dir.path().join("ledger.db"));
     let bus = setup().await;
     // A producer retry wrote the same event twice.
-    bus.produce(TOPIC, vec![credit("carol", 100, "dup"), credit("carol", 100, "dup")])
-        .await
-        .unwrap();
+    bus.produce(
+        TOPIC,
+        vec![credit("carol", 100, "dup"), credit("carol", 100, "dup")],
+    )
+    .await
+    .unwrap();
     let running = Running::spawn(runtime(&bus, &store));
-    wait_until("both done", || running.stats.snapshot().messages_done_total == 2).await;
+    wait_until("both done", || {
+        running.stats.snapshot().messages_done_total == 2
+    })
+    .await;
     running.stop().await;
     assert_eq!(store.balance("carol"), 100);
     assert_eq!(bus.committed(GROUP, TOPIC, 0), Some(2));
@@ -263,7 +309,9 @@ async fn store_failure_before_commit_is_retried_and_applied_once() {
     let store = SqliteStore::open(&dir.path().join("ledger.db"));
     store.fail_before_commit.store(2, Ordering::Relaxed);
     let bus = setup().await;
-    bus.produce(TOPIC, vec![credit("dave", 3, "d1")]).await.unwrap();
+    bus.produce(TOPIC, vec![credit("dave", 3, "d1")])
+        .await
+        .unwrap();
     let running = Running::spawn(runtime(&bus, &store));
     wait_until("done", || running.stats.snapshot().messages_done_total == 1).await;
     let summary = running.stop().await;
@@ -276,7 +324,9 @@ async fn runtime_resumes_from_the_store_position() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("ledger.db"));
     let bus = setup().await;
-    let records: Vec<Record> = (0..5).map(|i| credit("erin", 1, &format!("e{i}"))).collect();
+    let records: Vec<Record> = (0..5)
+        .map(|i| credit("erin", 1, &format!("e{i}")))
+        .collect();
     bus.produce(TOPIC, records.clone()).await.unwrap();
     let running = Running::spawn(runtime(&bus, &store).with_position_store(store.clone()));
     wait_until("done", || running.stats.snapshot().messages_done_total == 5).await;
@@ -286,10 +336,16 @@ async fn runtime_resumes_from_the_store_position() {
     // messages: the runtime seeks to the store's position and delivers none of them again.
     let fresh = setup().await;
     fresh.produce(TOPIC, records).await.unwrap();
-    fresh.produce(TOPIC, vec![credit("erin", 1, "e5")]).await.unwrap();
+    fresh
+        .produce(TOPIC, vec![credit("erin", 1, "e5")])
+        .await
+        .unwrap();
     let before = store.deliveries.load(Ordering::Relaxed);
     let running = Running::spawn(runtime(&fresh, &store).with_position_store(store.clone()));
-    wait_until("new one done", || running.stats.snapshot().messages_done_total == 1).await;
+    wait_until("new one done", || {
+        running.stats.snapshot().messages_done_total == 1
+    })
+    .await;
     running.stop().await;
     assert_eq!(store.deliveries.load(Ordering::Relaxed) - before, 1);
     assert_eq!(store.balance("erin"), 6);

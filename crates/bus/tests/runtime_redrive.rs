@@ -26,7 +26,10 @@ async fn dead_letters(bus: &FakeBus, origin: &str, prefix: &str, count: u64) {
                 key: Some(format!("{prefix}{i}").into_bytes()),
                 value: format!("payload {i}").into_bytes(),
                 headers: vec![
-                    (headers::EVENT_ID.to_owned(), format!("evt-{prefix}{i}").into_bytes()),
+                    (
+                        headers::EVENT_ID.to_owned(),
+                        format!("evt-{prefix}{i}").into_bytes(),
+                    ),
                     (headers::ATTEMPT.to_owned(), b"3".to_vec()),
                 ],
                 timestamp_ms: 1_000,
@@ -68,7 +71,10 @@ async fn list_and_show_parse_the_reasons() {
     assert_eq!(first.attempts, 3);
     assert_eq!(first.origin_topic, "transactions");
     assert_eq!(first.group, "processors");
-    assert_eq!((first.first_failure_ms, first.last_failure_ms), (2_000, 3_000));
+    assert_eq!(
+        (first.first_failure_ms, first.last_failure_ms),
+        (2_000, 3_000)
+    );
     assert!(first.headers.iter().all(|(n, _)| !n.starts_with("dlq.")));
 
     assert_eq!(dlq::list(&bus, DLQ, 2).await.unwrap().len(), 2);
@@ -87,7 +93,9 @@ async fn redrive_brings_messages_back_with_attempts_reset_and_only_once() {
     let bus = setup().await;
     dead_letters(&bus, "transactions", "t", 5).await;
 
-    let report = redrive(&bus, DLQ, &RedriveFilter::all(), 1_000).await.unwrap();
+    let report = redrive(&bus, DLQ, &RedriveFilter::all(), 1_000)
+        .await
+        .unwrap();
     assert_eq!(
         report,
         RedriveReport {
@@ -100,19 +108,32 @@ async fn redrive_brings_messages_back_with_attempts_reset_and_only_once() {
     let back = bus.messages("transactions");
     assert_eq!(back.len(), 5);
     for message in &back {
-        assert!(message.headers.iter().all(|(n, _)| !n.starts_with("dlq.")), "{message:?}");
-        assert!(message.header(headers::ATTEMPT).is_none(), "attempts not reset");
+        assert!(
+            message.headers.iter().all(|(n, _)| !n.starts_with("dlq.")),
+            "{message:?}"
+        );
+        assert!(
+            message.header(headers::ATTEMPT).is_none(),
+            "attempts not reset"
+        );
         let key = String::from_utf8(message.key.clone().unwrap()).unwrap();
         let i: u64 = key[1..].parse().unwrap();
         assert_eq!(message.value, format!("payload {i}").into_bytes());
-        assert_eq!(message.header(headers::EVENT_ID), Some(format!("evt-t{i}").as_bytes()));
+        assert_eq!(
+            message.header(headers::EVENT_ID),
+            Some(format!("evt-t{i}").as_bytes())
+        );
     }
 
     // A re-run sends nothing again; a new dead letter is picked up by the next run.
-    let again = redrive(&bus, DLQ, &RedriveFilter::all(), 1_000).await.unwrap();
+    let again = redrive(&bus, DLQ, &RedriveFilter::all(), 1_000)
+        .await
+        .unwrap();
     assert_eq!(again.redriven, 0);
     dead_letters(&bus, "transactions", "n", 1).await;
-    let next = redrive(&bus, DLQ, &RedriveFilter::all(), 1_000).await.unwrap();
+    let next = redrive(&bus, DLQ, &RedriveFilter::all(), 1_000)
+        .await
+        .unwrap();
     assert_eq!(next.redriven, 1);
     assert_eq!(bus.messages("transactions").len(), 6);
 }
@@ -167,11 +188,18 @@ async fn redrive_respects_the_rate_bound() {
     assert_eq!(times.len(), 25);
     for (k, at) in times.iter().enumerate() {
         let earliest = start + Duration::from_millis(100 * k as u64);
-        assert!(*at >= earliest, "message {k} sent {:?} after start", *at - start);
+        assert!(
+            *at >= earliest,
+            "message {k} sent {:?} after start",
+            *at - start
+        );
     }
     // And no one-second window carried more than rate + one chunk.
     for (i, t0) in times.iter().enumerate() {
-        let in_window = times[i..].iter().filter(|t| **t < *t0 + Duration::from_secs(1)).count();
+        let in_window = times[i..]
+            .iter()
+            .filter(|t| **t < *t0 + Duration::from_secs(1))
+            .count();
         assert!(in_window <= 11, "{in_window} messages within one second");
     }
 }
@@ -194,7 +222,9 @@ async fn poison_to_dlq_then_redrive_then_done() {
     running.stop().await;
 
     // ...then it is fixed, and the message is redriven and handled.
-    let report = redrive(&bus, "orders-dlq", &RedriveFilter::all(), 10).await.unwrap();
+    let report = redrive(&bus, "orders-dlq", &RedriveFilter::all(), 10)
+        .await
+        .unwrap();
     assert_eq!(report.redriven, 1);
     let runtime = ConsumerRuntime::new(
         Arc::new(bus.clone()),
@@ -202,7 +232,10 @@ async fn poison_to_dlq_then_redrive_then_done() {
         PerMessage(ScriptedHandler::new(&bus, &[])),
     );
     let running = Running::spawn(runtime);
-    wait_until("redriven message done", || running.stats.snapshot().messages_done_total == 1).await;
+    wait_until("redriven message done", || {
+        running.stats.snapshot().messages_done_total == 1
+    })
+    .await;
     running.stop().await;
     assert_eq!(bus.messages("orders-dlq").len(), 1);
     assert_eq!(bus.committed("g", "orders", 0), Some(3));

@@ -23,7 +23,10 @@ async fn setup(partitions: u32) -> FakeBus {
     bus
 }
 
-fn runtime(bus: &FakeBus, scripts: &[(&str, Script)]) -> ConsumerRuntime<PerMessage<ScriptedHandler>> {
+fn runtime(
+    bus: &FakeBus,
+    scripts: &[(&str, Script)],
+) -> ConsumerRuntime<PerMessage<ScriptedHandler>> {
     ConsumerRuntime::new(
         Arc::new(bus.clone()),
         test_config(GROUP, &[TOPIC], DlqRouting::to_topic(DLQ)),
@@ -57,33 +60,57 @@ async fn poison_goes_to_dlq_after_budget_while_other_keys_flow() {
         .with_header(headers::TRACEPARENT, "00-abc-def-01")
         .with_header(headers::EVENT_ID, "evt-p");
     bus.produce(TOPIC, vec![poison]).await.unwrap();
-    let others: Vec<(String, String)> = (0..20).map(|i| (format!("k{i}"), format!("v{i}"))).collect();
-    let pairs: Vec<(&str, &str)> = others.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let others: Vec<(String, String)> = (0..20)
+        .map(|i| (format!("k{i}"), format!("v{i}")))
+        .collect();
+    let pairs: Vec<(&str, &str)> = others
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     bus.send(TOPIC, &pairs).await;
 
     let running = Running::spawn(runtime(&bus, &[("p", Script::Poison)]));
-    wait_until("the poison is dead-lettered", || bus.messages(DLQ).len() == 1).await;
+    wait_until("the poison is dead-lettered", || {
+        bus.messages(DLQ).len() == 1
+    })
+    .await;
     let summary = running.stop().await;
 
     let events = bus.events();
     // Budget: 3 deliveries, all Retry.
     let poison_calls = handled(&events, "p");
     assert_eq!(poison_calls.len(), 3, "{poison_calls:?}");
-    assert!(poison_calls.iter().all(|(o, out)| *o == 0 && matches!(out, Outcome::Retry(_))));
+    assert!(
+        poison_calls
+            .iter()
+            .all(|(o, out)| *o == 0 && matches!(out, Outcome::Retry(_)))
+    );
 
     // Other keys were all processed before the poison reached the DLQ.
-    let dlq_at = index_of(&events, |e| matches!(e, Event::Produced { topic, .. } if topic == DLQ));
+    let dlq_at = index_of(
+        &events,
+        |e| matches!(e, Event::Produced { topic, .. } if topic == DLQ),
+    );
     for i in 0..20 {
         let key = format!("k{i}");
-        let at = index_of(&events, |e| matches!(e, Event::Handled { key: k, .. } if *k == key));
-        assert!(at < dlq_at, "{key} handled after the poison was dead-lettered");
+        let at = index_of(
+            &events,
+            |e| matches!(e, Event::Handled { key: k, .. } if *k == key),
+        );
+        assert!(
+            at < dlq_at,
+            "{key} handled after the poison was dead-lettered"
+        );
     }
 
     // The DLQ message: original payload, key and headers, plus every dlq header.
     let dead = &bus.messages(DLQ)[0];
     assert_eq!(dead.key.as_deref(), Some(&b"p"[..]));
     assert_eq!(dead.value, b"bad payload");
-    assert_eq!(dead.header(headers::TRACEPARENT), Some(&b"00-abc-def-01"[..]));
+    assert_eq!(
+        dead.header(headers::TRACEPARENT),
+        Some(&b"00-abc-def-01"[..])
+    );
     assert_eq!(dead.header(headers::EVENT_ID), Some(&b"evt-p"[..]));
     let entry = DlqEntry::parse(dead).unwrap();
     assert_eq!(entry.error, "p is poison");
@@ -117,9 +144,16 @@ async fn poison_goes_to_dlq_after_budget_while_other_keys_flow() {
 async fn per_key_order_is_kept_under_retry() {
     let bus = setup(1).await;
     // a@0 fails twice before it succeeds; a@2 and a@4 must wait behind it; b flows.
-    bus.send(TOPIC, &[("a", "1"), ("b", "1"), ("a", "2"), ("b", "2"), ("a", "3")]).await;
+    bus.send(
+        TOPIC,
+        &[("a", "1"), ("b", "1"), ("a", "2"), ("b", "2"), ("a", "3")],
+    )
+    .await;
     let running = Running::spawn(runtime(&bus, &[("a", Script::FailTimes(2))]));
-    wait_until("all done", || running.stats.snapshot().messages_done_total == 5).await;
+    wait_until("all done", || {
+        running.stats.snapshot().messages_done_total == 5
+    })
+    .await;
     running.stop().await;
 
     let events = bus.events();
@@ -132,9 +166,10 @@ async fn per_key_order_is_kept_under_retry() {
         .iter()
         .rposition(|e| matches!(e, Event::Handled { key, .. } if key == "b"))
         .unwrap();
-    let a_done = index_of(&events, |e| {
-        matches!(e, Event::Handled { key, outcome: Outcome::Done, .. } if key == "a")
-    });
+    let a_done = index_of(
+        &events,
+        |e| matches!(e, Event::Handled { key, outcome: Outcome::Done, .. } if key == "a"),
+    );
     assert!(b_last < a_done, "b waited for a's retries");
     assert!(bus.messages(DLQ).is_empty());
 }
@@ -246,7 +281,9 @@ async fn committed_position_never_passes_an_unfinished_message() {
         }
     }
     assert!(commits > 2);
-    let total: u64 = (0..2).map(|p| bus.committed(GROUP, TOPIC, p).unwrap_or(0)).sum();
+    let total: u64 = (0..2)
+        .map(|p| bus.committed(GROUP, TOPIC, p).unwrap_or(0))
+        .sum();
     assert_eq!(total, 40);
 }
 
@@ -281,7 +318,10 @@ async fn batch_handler_panic_is_retried_not_fatal() {
         Arc::clone(&handler),
     );
     let running = Running::spawn(runtime);
-    wait_until("done after the panic", || running.stats.snapshot().messages_done_total == 2).await;
+    wait_until("done after the panic", || {
+        running.stats.snapshot().messages_done_total == 2
+    })
+    .await;
     let summary = running.stop().await;
     assert_eq!(summary.stats.handler_panics_total, 1);
     assert_eq!(summary.stats.retries_total, 2);
@@ -321,7 +361,10 @@ async fn in_flight_bound_pauses_the_partition_and_loses_nothing() {
     .await;
     let summary = running.stop().await;
 
-    assert_eq!(summary.stats.messages_fetched_total, 16, "a re-read was counted twice");
+    assert_eq!(
+        summary.stats.messages_fetched_total, 16,
+        "a re-read was counted twice"
+    );
     assert_eq!(summary.stats.messages_dead_lettered_total, 1);
     let mut done: Vec<u64> = bus
         .events()
@@ -349,10 +392,17 @@ async fn dlq_produce_failure_holds_the_commit_until_it_succeeds() {
     bus.send(TOPIC, &[("r", "bad"), ("ok", "good")]).await;
     bus.fail_produce_to(Some(DLQ));
     let running = Running::spawn(runtime(&bus, &[("r", Script::Reject)]));
-    wait_until("ok handled", || running.stats.snapshot().messages_done_total == 1).await;
+    wait_until("ok handled", || {
+        running.stats.snapshot().messages_done_total == 1
+    })
+    .await;
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     assert!(bus.messages(DLQ).is_empty());
-    assert_eq!(bus.committed(GROUP, TOPIC, 0).unwrap_or(0), 0, "committed past a message not yet in the DLQ");
+    assert_eq!(
+        bus.committed(GROUP, TOPIC, 0).unwrap_or(0),
+        0,
+        "committed past a message not yet in the DLQ"
+    );
     bus.fail_produce_to(None);
     wait_until("dead-lettered", || bus.messages(DLQ).len() == 1).await;
     running.stop().await;

@@ -23,7 +23,9 @@ async fn setup() -> FakeBus {
 }
 
 fn committed_total(bus: &FakeBus) -> u64 {
-    (0..2).map(|p| bus.committed(GROUP, TOPIC, p).unwrap_or(0)).sum()
+    (0..2)
+        .map(|p| bus.committed(GROUP, TOPIC, p).unwrap_or(0))
+        .sum()
 }
 
 #[tokio::test(start_paused = true)]
@@ -41,7 +43,10 @@ async fn shutdown_commits_finished_work_and_returns() {
         PerMessage(ScriptedHandler::new(&bus, &[])),
     );
     let running = Running::spawn(runtime);
-    wait_until("all handled", || running.stats.snapshot().messages_done_total == 10).await;
+    wait_until("all handled", || {
+        running.stats.snapshot().messages_done_total == 10
+    })
+    .await;
     assert_eq!(committed_total(&bus), 0);
     let summary = running.stop().await;
     assert_eq!(committed_total(&bus), 10);
@@ -81,7 +86,10 @@ async fn shutdown_finishes_the_batch_in_progress() {
     // The batch in progress was not cut: what it handled is committed.
     assert!(summary.stats.messages_done_total >= 1);
     assert_eq!(committed_total(&bus), summary.stats.messages_done_total);
-    assert_eq!(summary.unfinished_messages as u64, 3 - summary.stats.messages_done_total);
+    assert_eq!(
+        summary.unfinished_messages as u64,
+        3 - summary.stats.messages_done_total
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -115,10 +123,16 @@ async fn shutdown_drain_is_bounded_and_keeps_unfinished_uncommitted() {
     let runtime = ConsumerRuntime::new(
         Arc::new(bus.clone()),
         config,
-        PerMessage(ScriptedHandler::new(&bus, &[("slow", Script::FailTimes(1))])),
+        PerMessage(ScriptedHandler::new(
+            &bus,
+            &[("slow", Script::FailTimes(1))],
+        )),
     );
     let running = Running::spawn(runtime);
-    wait_until("in retry", || running.stats.snapshot().messages_in_retry == 1).await;
+    wait_until("in retry", || {
+        running.stats.snapshot().messages_in_retry == 1
+    })
+    .await;
     let before = tokio::time::Instant::now();
     let summary = running.stop().await;
     assert!(before.elapsed() <= Duration::from_secs(2));

@@ -79,7 +79,9 @@ pub async fn run_to(args: DlqArgs, bus: &dyn Bus, out: &mut dyn Write) -> anyhow
                 let line = match (entry, format) {
                     (Ok(entry), Format::Json) => entry_json(&entry).to_string(),
                     (Ok(entry), Format::Text) => entry_line(&entry),
-                    (Err(error), Format::Json) => json!({ "invalid": error.to_string() }).to_string(),
+                    (Err(error), Format::Json) => {
+                        json!({ "invalid": error.to_string() }).to_string()
+                    }
                     (Err(error), Format::Text) => format!("invalid: {error}"),
                 };
                 writeln!(out, "{line}")?;
@@ -97,7 +99,11 @@ pub async fn run_to(args: DlqArgs, bus: &dyn Bus, out: &mut dyn Write) -> anyhow
             let entry = found
                 .with_context(|| format!("no message at {dlq_topic}/{partition}@{offset}"))??;
             match format {
-                Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&entry_json(&entry))?)?,
+                Format::Json => writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&entry_json(&entry))?
+                )?,
                 Format::Text => write!(out, "{}", entry_details(&entry))?,
             }
         }
@@ -236,12 +242,49 @@ mod tests {
 
     #[test]
     fn parses_the_commands() {
-        let cli = Cli::parse_from(["dlq", "list", "transactions-dlq", "--limit", "5", "--format", "json"]);
-        assert!(matches!(cli.command, DlqCommand::List { limit: 5, format: Format::Json, .. }));
+        let cli = Cli::parse_from([
+            "dlq",
+            "list",
+            "transactions-dlq",
+            "--limit",
+            "5",
+            "--format",
+            "json",
+        ]);
+        assert!(matches!(
+            cli.command,
+            DlqCommand::List {
+                limit: 5,
+                format: Format::Json,
+                ..
+            }
+        ));
         let cli = Cli::parse_from(["dlq", "show", "transactions-dlq", "1", "42"]);
-        assert!(matches!(cli.command, DlqCommand::Show { partition: 1, offset: 42, .. }));
-        let cli = Cli::parse_from(["dlq", "redrive", "system.dlq", "--origin", "accounts", "--rate", "10"]);
-        assert!(matches!(cli.command, DlqCommand::Redrive { rate: 10, origin: Some(_), .. }));
+        assert!(matches!(
+            cli.command,
+            DlqCommand::Show {
+                partition: 1,
+                offset: 42,
+                ..
+            }
+        ));
+        let cli = Cli::parse_from([
+            "dlq",
+            "redrive",
+            "system.dlq",
+            "--origin",
+            "accounts",
+            "--rate",
+            "10",
+        ]);
+        assert!(matches!(
+            cli.command,
+            DlqCommand::Redrive {
+                rate: 10,
+                origin: Some(_),
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -183,6 +183,9 @@ impl<H: BatchHandler> ConsumerRuntime<H> {
     }
 }
 
+/// DLQ records bound for one DLQ topic, and the positions they finish.
+type DlqBatch = (Vec<Record>, Vec<(TopicPartition, u64)>);
+
 /// The mutable state of one run.
 struct Loop<'a, H> {
     rt: &'a ConsumerRuntime<H>,
@@ -465,8 +468,7 @@ impl<H: BatchHandler> Loop<'_, H> {
     /// committed past a message until its DLQ record is durable.
     async fn dead_letter(&mut self, dead: Vec<(TopicPartition, u64)>) {
         let group = &self.rt.config.consumer.group;
-        let mut by_dlq: BTreeMap<String, (Vec<Record>, Vec<(TopicPartition, u64)>)> =
-            BTreeMap::new();
+        let mut by_dlq: BTreeMap<String, DlqBatch> = BTreeMap::new();
         for (tp, offset) in dead {
             let Some(entry) = self
                 .partitions

@@ -143,9 +143,10 @@ impl Admin for FakeBus {
         if state.topics.contains_key(name) {
             return Ok(Created::AlreadyExists);
         }
-        state
-            .topics
-            .insert(name.to_owned(), vec![Vec::new(); config.partitions as usize]);
+        state.topics.insert(
+            name.to_owned(),
+            vec![Vec::new(); config.partitions as usize],
+        );
         Ok(Created::New)
     }
 
@@ -214,7 +215,9 @@ impl Producer for FakeBus {
         {
             let mut state = self.state.lock().unwrap();
             if state.fail_produce_topic.as_deref() == Some(topic) {
-                return Err(BusError::Backend(format!("injected produce failure on {topic}")));
+                return Err(BusError::Backend(format!(
+                    "injected produce failure on {topic}"
+                )));
             }
             let count = state
                 .topics
@@ -454,7 +457,11 @@ pub async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
 }
 
 /// A runtime configuration for tests: fast retries, seeded jitter.
-pub fn test_config(group: &str, topics: &[&str], dlq: edalab_bus::runtime::DlqRouting) -> edalab_bus::runtime::RuntimeConfig {
+pub fn test_config(
+    group: &str,
+    topics: &[&str],
+    dlq: edalab_bus::runtime::DlqRouting,
+) -> edalab_bus::runtime::RuntimeConfig {
     let consumer = ConsumerConfig::new(group, topics.iter().map(|t| (*t).to_owned()).collect());
     let mut config = edalab_bus::runtime::RuntimeConfig::new(consumer, dlq);
     config.retry = edalab_bus::runtime::RetryPolicy {
@@ -470,7 +477,9 @@ pub fn test_config(group: &str, topics: &[&str], dlq: edalab_bus::runtime::DlqRo
 /// A runtime running in a task, with its shutdown trigger.
 pub struct Running {
     pub shutdown: tokio::sync::oneshot::Sender<()>,
-    pub task: tokio::task::JoinHandle<Result<edalab_bus::runtime::RunSummary, edalab_bus::runtime::RuntimeError>>,
+    pub task: tokio::task::JoinHandle<
+        Result<edalab_bus::runtime::RunSummary, edalab_bus::runtime::RuntimeError>,
+    >,
     pub stats: Arc<edalab_bus::runtime::RuntimeStats>,
 }
 
@@ -483,7 +492,11 @@ impl Running {
         let task = tokio::spawn(runtime.run(async move {
             let _ = rx.await;
         }));
-        Self { shutdown: tx, task, stats }
+        Self {
+            shutdown: tx,
+            task,
+            stats,
+        }
     }
 
     pub async fn stop(self) -> edalab_bus::runtime::RunSummary {
