@@ -8,11 +8,18 @@
 //! same bytes.
 
 pub mod amounts;
+pub mod book;
 pub mod clock;
 pub mod fake_data;
+pub mod generator;
 pub mod iban;
+pub mod items;
 pub mod pattern;
+pub mod scenario;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use fake_data::FakeData;
+pub use generator::{PRODUCE_COUNT_MAX, Simulator, SimulatorError, SimulatorStats};
+pub use items::{EventKind, GeneratedItem, InvalidReason, Payload, Route, Validity};
 pub use pattern::{PACER_TICK, Pacer, PacerLimits, TrafficPattern};
+pub use scenario::{BUILTIN_SCENARIOS, Scenario, ScenarioError};
