@@ -8,6 +8,12 @@
 //! order, whereas an incoming transfer is keyed by its source and may be applied later. Valid
 //! debits never exceed `spendable_cents`, so the ledger never sees a valid debit bounce,
 //! whatever the interleaving of partitions.
+//!
+//! The same reasoning gives two more rules, since the ledger applies a transfer on both
+//! accounts when it reads the source's partition: a transfer goes only to an account opened
+//! long enough ago (`DESTINATION_SETTLE_ITEMS` in `generator`) for its opening to have been
+//! applied, and an account that ever received a transfer is never closed (the ledger closes
+//! only zero balances, and refuses a transfer to a closed account).
 
 use std::collections::HashSet;
 
@@ -24,6 +30,11 @@ pub struct BookAccount {
     pub balance_cents: i64,
     pub spendable_cents: i64,
     pub open: bool,
+    /// Whether a transfer was ever sent to it. Such an account is never closed by the
+    /// simulator: the ledger might apply that credit after the close.
+    pub received_transfer: bool,
+    /// The simulator's item sequence number when it was opened.
+    pub opened_sequence: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -85,6 +96,7 @@ impl AccountBook {
         client: u32,
         account_type: AccountType,
         balance_cents: i64,
+        opened_sequence: u64,
     ) {
         let Ok(index) = u32::try_from(self.accounts.len()) else {
             return;
@@ -96,6 +108,8 @@ impl AccountBook {
             balance_cents,
             spendable_cents: balance_cents,
             open: true,
+            received_transfer: false,
+            opened_sequence,
         });
         self.open.push(index);
     }
@@ -137,6 +151,7 @@ impl AccountBook {
     pub(crate) fn credit_incoming(&mut self, position: usize, cents: i64) {
         if let Some(a) = self.open_at_mut(position) {
             a.balance_cents += cents;
+            a.received_transfer = true;
         }
     }
 

@@ -80,6 +80,11 @@ struct Ctx<C> {
     clock: C,
     fake: FakeData,
     book: AccountBook,
+    /// Items stamped so far.
+    sequence: u64,
+    /// Items decided ahead (the `CompteFerme` following the withdrawal that empties the
+    /// account). At most one at a time.
+    pending: VecDeque<GeneratedItem>,
 }
 
 impl<C: Clock> Ctx<C> {
@@ -87,6 +92,7 @@ impl<C: Clock> Ctx<C> {
     fn stamp(&mut self) -> (DateTime<Utc>, uuid::Uuid) {
         let at = self.clock.now_utc();
         let id = self.fake.uuid_v7(at);
+        self.sequence += 1;
         (at, id)
     }
 }
@@ -181,6 +187,8 @@ impl<C: Clock> Simulator<C> {
                 clock,
                 fake,
                 book: AccountBook::default(),
+                sequence: 0,
+                pending: VecDeque::new(),
             },
             sections,
             section_index,
@@ -216,7 +224,10 @@ impl<C: Clock> Simulator<C> {
 
     /// The next item of the scenario's mix.
     pub fn next_item(&mut self) -> GeneratedItem {
-        let item = self.generate_one();
+        let item = match self.ctx.pending.pop_front() {
+            Some(item) => item,
+            None => self.generate_one(),
+        };
         self.stats.record(&item);
         item
     }
@@ -286,6 +297,10 @@ impl<C: Clock> Simulator<C> {
             };
             self.stats.record(&item);
             out.push(item);
+            while let Some(item) = self.ctx.pending.pop_front() {
+                self.stats.record(&item);
+                out.push(item);
+            }
         }
         Ok(out)
     }
@@ -369,6 +384,9 @@ const DEPOSIT_CHANNELS: [(DepositChannel, f64); 4] = [
 ];
 /// Picks of an account that fail (no spendable money) before falling back to a deposit.
 const ACCOUNT_PICK_TRIES_MAX: usize = 4;
+/// Items to wait after an account's opening before sending it a transfer, so that the
+/// ledger has applied the opening (it is on another partition than the transfer).
+const DESTINATION_SETTLE_ITEMS: u64 = 1_000;
 /// Smallest debit generated, in cents.
 const DEBIT_CENTS_MIN: i64 = 100;
 
@@ -504,7 +522,7 @@ impl BankingGen {
         }
         let iban = ctx.fake.iban();
         ctx.book
-            .open_account(account_id, client, account_type, initial_cents);
+            .open_account(account_id, client, account_type, initial_cents, ctx.sequence);
         Self::item(
             BankingOperation::OpenAccount {
                 event_id,
@@ -621,16 +639,29 @@ impl BankingGen {
         )
     }
 
+    /// An open account other than `source`, opened during the warm-up or at least
+    /// `DESTINATION_SETTLE_ITEMS` items ago, as a position.
+    fn settled_destination<C: Clock>(&self, ctx: &mut Ctx<C>, source: usize) -> Option<usize> {
+        let warm_up_end = u64::from(self.cfg.accounts_initial);
+        for _ in 0..ACCOUNT_PICK_TRIES_MAX {
+            let position = ctx.book.random_open(ctx.fake.rng())?;
+            let settled = ctx.book.open_at(position).is_some_and(|a| {
+                a.opened_sequence <= warm_up_end
+                    || a.opened_sequence + DESTINATION_SETTLE_ITEMS <= ctx.sequence
+            });
+            if position != source && settled {
+                return Some(position);
+            }
+        }
+        None
+    }
+
     fn transfer<C: Clock>(&self, ctx: &mut Ctx<C>) -> Option<GeneratedItem> {
         if ctx.book.open_count() < 2 {
             return None;
         }
         let source = self.funded_account(ctx)?;
-        let mut destination = ctx.book.random_open(ctx.fake.rng())?;
-        if destination == source {
-            // Any other open account: the next one in the open list.
-            destination = (source + 1) % ctx.book.open_count();
-        }
+        let destination = self.settled_destination(ctx, source)?;
         let source_account = ctx.book.open_at(source)?;
         let (source_id, spendable) = (source_account.id, source_account.spendable_cents);
         let destination_id = ctx.book.open_at(destination)?.id;
@@ -672,18 +703,12 @@ impl BankingGen {
         )
     }
 
+    /// A premium paid into the account (a credit, as the ledger defines it).
     fn premium<C: Clock>(&self, ctx: &mut Ctx<C>) -> Option<GeneratedItem> {
-        let position = self.funded_account(ctx)?;
-        let account = ctx.book.open_at(position)?;
-        let (account_id, spendable) = (account.id, account.spendable_cents);
-        let cents = ctx
-            .fake
-            .amount_cents(&self.cfg.amounts.premium)
-            .min(spendable);
-        if cents < DEBIT_CENTS_MIN {
-            return None;
-        }
-        ctx.book.debit_own(position, cents);
+        let position = ctx.book.random_open(ctx.fake.rng())?;
+        let account_id = ctx.book.open_at(position)?.id;
+        let cents = ctx.fake.amount_cents(&self.cfg.amounts.premium);
+        ctx.book.credit_own(position, cents);
         let (at, event_id) = ctx.stamp();
         let contract = pick(ctx.fake.rng(), PREMIUM_CONTRACTS);
         let reference = ctx.fake.reference("PRI", at);
@@ -701,17 +726,39 @@ impl BankingGen {
         ))
     }
 
+    /// Closes an account that never received a transfer. The ledger closes only zero
+    /// balances, so an account holding money is first emptied by a withdrawal at the counter;
+    /// the `CompteFerme` follows as the next item (same key, so same partition and order).
     fn close<C: Clock>(&self, ctx: &mut Ctx<C>) -> Option<GeneratedItem> {
         // Keep enough accounts open for transfers to have two ends.
         let keep_open_min = (self.cfg.accounts_initial as usize / 2).max(2);
-        if ctx.book.open_count() <= keep_open_min {
+        if ctx.book.open_count() <= keep_open_min || !ctx.pending.is_empty() {
             return None;
         }
-        let position = ctx.book.random_open(ctx.fake.rng())?;
+        let mut chosen = None;
+        for _ in 0..ACCOUNT_PICK_TRIES_MAX {
+            let position = ctx.book.random_open(ctx.fake.rng())?;
+            if ctx.book.open_at(position).is_some_and(|a| !a.received_transfer) {
+                chosen = Some(position);
+                break;
+            }
+        }
+        let position = chosen?;
+        let balance_cents = ctx.book.open_at(position)?.spendable_cents;
+        ctx.book.debit_own(position, balance_cents);
         let account_id = ctx.book.close(position)?;
+        let withdrawal = (balance_cents > 0).then(|| {
+            self.withdrawal_item(
+                ctx,
+                account_id,
+                balance_cents,
+                WithdrawalChannel::Guichet,
+                Validity::Valid,
+            )
+        });
         let (at, event_id) = ctx.stamp();
         let reason = pick(ctx.fake.rng(), CLOSE_REASONS);
-        Some(Self::item(
+        let close = Self::item(
             BankingOperation::CloseAccount {
                 event_id,
                 at,
@@ -719,7 +766,14 @@ impl BankingGen {
                 reason,
             },
             Validity::Valid,
-        ))
+        );
+        match withdrawal {
+            Some(withdrawal) => {
+                ctx.pending.push_back(close);
+                Some(withdrawal)
+            }
+            None => Some(close),
+        }
     }
 
     /// A debit above the account's full expected balance (incoming transfers included), so
