@@ -16,7 +16,7 @@ use super::book::AccountBook;
 use super::clock::Clock;
 use super::fake_data::{FakeData, pick};
 use super::items::{
-    AccountType, BankingOperation, CalculationRequest, DepositChannel, EventKind, GeneratedItem,
+    AccountType, BankingOperation, CalculationRequest, Channel, EventKind, GeneratedItem,
     InvalidReason, OrderFile, OrderFileItem, OrderRequest, Payload, Route, TransactionRequest,
     Validity, WithdrawalChannel, topics,
 };
@@ -367,20 +367,14 @@ const TRANSFER_MOTIVES: &[&str] = &[
     "Remboursement restaurant",
     "Pension",
 ];
-const PREMIUM_CONTRACTS: &[&str] = &[
-    "Assurance habitation",
-    "Assurance auto",
-    "Complémentaire santé",
-    "Prévoyance",
-    "Assurance emprunteur",
-    "Assurance scolaire",
-];
+/// Contract id prefixes: home, car, health, life cover, loan and school insurance.
+const PREMIUM_CONTRACTS: &[&str] = &["HAB", "AUTO", "SANTE", "PREV", "EMPR", "SCOL"];
 const CLOSE_REASONS: &[&str] = &["Demande du client", "Déménagement", "Changement de banque"];
-const DEPOSIT_CHANNELS: [(DepositChannel, f64); 4] = [
-    (DepositChannel::Virement, 45.0),
-    (DepositChannel::Guichet, 25.0),
-    (DepositChannel::Cheque, 20.0),
-    (DepositChannel::Carte, 10.0),
+const DEPOSIT_CHANNELS: [(Channel, f64); 4] = [
+    (Channel::Transfer, 45.0),
+    (Channel::Counter, 25.0),
+    (Channel::Cheque, 20.0),
+    (Channel::Card, 10.0),
 ];
 /// Picks of an account that fail (no spendable money) before falling back to a deposit.
 const ACCOUNT_PICK_TRIES_MAX: usize = 4;
@@ -501,8 +495,8 @@ impl BankingGen {
             .or_else(|| ctx.book.random_client(ctx.fake.rng()))
             .unwrap_or(0);
         let account_type = match self.account_types.sample(ctx.fake.rng()) {
-            0 => AccountType::Courant,
-            1 => AccountType::Epargne,
+            0 => AccountType::Current,
+            1 => AccountType::Savings,
             _ => AccountType::Joint,
         };
         let amounts = &self.cfg.amounts;
@@ -521,8 +515,13 @@ impl BankingGen {
             holder_name = format!("{holder_name} et {partner}");
         }
         let iban = ctx.fake.iban();
-        ctx.book
-            .open_account(account_id, client, account_type, initial_cents, ctx.sequence);
+        ctx.book.open_account(
+            account_id,
+            client,
+            account_type,
+            initial_cents,
+            ctx.sequence,
+        );
         Self::item(
             BankingOperation::OpenAccount {
                 event_id,
@@ -711,6 +710,10 @@ impl BankingGen {
         ctx.book.credit_own(position, cents);
         let (at, event_id) = ctx.stamp();
         let contract = pick(ctx.fake.rng(), PREMIUM_CONTRACTS);
+        let contract_id = format!(
+            "CTR-{contract}-{:08}",
+            ctx.fake.rng().gen_range(0..100_000_000)
+        );
         let reference = ctx.fake.reference("PRI", at);
         Some(Self::item(
             BankingOperation::Premium {
@@ -720,7 +723,7 @@ impl BankingGen {
                 amount: cents_to_decimal(cents),
                 currency: self.cfg.currency.clone(),
                 reference,
-                contract,
+                contract_id,
             },
             Validity::Valid,
         ))
@@ -738,13 +741,23 @@ impl BankingGen {
         let mut chosen = None;
         for _ in 0..ACCOUNT_PICK_TRIES_MAX {
             let position = ctx.book.random_open(ctx.fake.rng())?;
-            if ctx.book.open_at(position).is_some_and(|a| !a.received_transfer) {
+            if ctx
+                .book
+                .open_at(position)
+                .is_some_and(|a| !a.received_transfer)
+            {
                 chosen = Some(position);
                 break;
             }
         }
         let position = chosen?;
-        let balance_cents = ctx.book.open_at(position)?.spendable_cents;
+        let account = ctx.book.open_at(position)?;
+        let (balance_cents, client) = (account.spendable_cents, account.client);
+        let client_id = ctx
+            .book
+            .client(client)
+            .map(|c| c.id.clone())
+            .unwrap_or_default();
         ctx.book.debit_own(position, balance_cents);
         let account_id = ctx.book.close(position)?;
         let withdrawal = (balance_cents > 0).then(|| {
@@ -763,6 +776,7 @@ impl BankingGen {
                 event_id,
                 at,
                 account_id,
+                client_id,
                 reason,
             },
             Validity::Valid,

@@ -11,26 +11,24 @@ use rust_decimal::prelude::ToPrimitive;
 use serde::{Serialize, Serializer};
 use uuid::Uuid;
 
-/// Banking topics (S3-02).
+pub use edalab_domain::events::{AccountType, Channel};
+
+/// Topics, queues, paths and folders items are routed to. The bus names come from the
+/// domain's event contracts; the HTTP paths and the folder are the seeds'.
 pub mod topics {
-    pub const ACCOUNT_OPENED: &str = "bancaire.compte.ouvert";
-    pub const ACCOUNT_CLOSED: &str = "bancaire.compte.ferme";
-    pub const DEPOSIT_MADE: &str = "bancaire.depot.effectue";
-    pub const WITHDRAWAL_MADE: &str = "bancaire.retrait.effectue";
-    pub const TRANSFER_SENT: &str = "bancaire.virement.emis";
-    pub const TRANSFER_RECEIVED: &str = "bancaire.virement.recu";
-    pub const PREMIUM_PAID: &str = "bancaire.paiement-prime.effectue";
+    pub use edalab_domain::events::topics::{
+        ACCOUNT_CLOSED, ACCOUNT_OPENED, CALCULATOR_INPUT, DEPOSIT_MADE, PREMIUM_PAID,
+        TRANSFER_ISSUED, WITHDRAWAL_MADE,
+    };
     /// The topics poison items are spread over (the ones the simulator writes to).
     pub const BANKING_INPUTS: &[&str] = &[
         ACCOUNT_OPENED,
         DEPOSIT_MADE,
         WITHDRAWAL_MADE,
-        TRANSFER_SENT,
+        TRANSFER_ISSUED,
         PREMIUM_PAID,
         ACCOUNT_CLOSED,
     ];
-    /// S1 input queue.
-    pub const CALCULATOR_INPUT: &str = "calculatrice-input-queue";
     /// S0 API path.
     pub const TRANSACTIONS_PATH: &str = "/transactions";
     /// S4 API path.
@@ -216,22 +214,6 @@ impl EventKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AccountType {
-    Courant,
-    Epargne,
-    Joint,
-}
-
-/// How a deposit reached the bank (the `canal` enum of `DepotEffectue`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DepositChannel {
-    Guichet,
-    Virement,
-    Cheque,
-    Carte,
-}
-
 /// How money left the account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum WithdrawalChannel {
@@ -262,7 +244,7 @@ pub enum BankingOperation {
         amount: Decimal,
         currency: String,
         reference: String,
-        channel: DepositChannel,
+        channel: Channel,
     },
     Withdrawal {
         event_id: Uuid,
@@ -283,7 +265,7 @@ pub enum BankingOperation {
         motive: &'static str,
         reference: String,
     },
-    /// An insurance premium debited from the account.
+    /// A premium paid into the account (a credit, as the ledger defines it).
     Premium {
         event_id: Uuid,
         at: DateTime<Utc>,
@@ -291,12 +273,13 @@ pub enum BankingOperation {
         amount: Decimal,
         currency: String,
         reference: String,
-        contract: &'static str,
+        contract_id: String,
     },
     CloseAccount {
         event_id: Uuid,
         at: DateTime<Utc>,
         account_id: Uuid,
+        client_id: String,
         reason: &'static str,
     },
 }
@@ -343,7 +326,7 @@ impl BankingOperation {
             BankingOperation::OpenAccount { .. } => topics::ACCOUNT_OPENED,
             BankingOperation::Deposit { .. } => topics::DEPOSIT_MADE,
             BankingOperation::Withdrawal { .. } => topics::WITHDRAWAL_MADE,
-            BankingOperation::Transfer { .. } => topics::TRANSFER_SENT,
+            BankingOperation::Transfer { .. } => topics::TRANSFER_ISSUED,
             BankingOperation::Premium { .. } => topics::PREMIUM_PAID,
             BankingOperation::CloseAccount { .. } => topics::ACCOUNT_CLOSED,
         }

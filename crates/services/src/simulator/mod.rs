@@ -8,8 +8,10 @@
 //! same bytes.
 
 pub mod amounts;
+pub mod bench;
 pub mod book;
 pub mod clock;
+pub mod encode;
 pub mod fake_data;
 pub mod generator;
 pub mod iban;
@@ -17,7 +19,9 @@ pub mod items;
 pub mod pattern;
 pub mod scenario;
 
+pub use bench::{BenchError, BenchStats, bench_generate, bench_scenario};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use encode::{EncodeError, ItemEncoder, to_banking_event};
 pub use fake_data::FakeData;
 pub use generator::{PRODUCE_COUNT_MAX, Simulator, SimulatorError, SimulatorStats};
 pub use items::{EventKind, GeneratedItem, InvalidReason, Payload, Route, Validity};
