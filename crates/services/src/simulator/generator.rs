@@ -292,7 +292,16 @@ impl<C: Clock> Simulator<C> {
                         self.stats.record(&opened);
                         out.push(opened);
                     }
-                    self.banking.valid_of_kind(ctx, banking_kind)
+                    if banking_kind == EventKind::CompteFerme {
+                        let (opened, item) = self.banking.close_for_produce(ctx);
+                        if let Some(opened) = opened {
+                            self.stats.record(&opened);
+                            out.push(opened);
+                        }
+                        item
+                    } else {
+                        self.banking.valid_of_kind(ctx, banking_kind)
+                    }
                 }
             };
             self.stats.record(&item);
@@ -469,7 +478,10 @@ impl BankingGen {
             EventKind::RetraitEffectue => self.withdrawal(ctx),
             EventKind::VirementEmis => self.transfer(ctx),
             EventKind::PaiementPrimeEffectue => self.premium(ctx),
-            EventKind::CompteFerme => self.close(ctx),
+            EventKind::CompteFerme => {
+                // Keep enough accounts open for transfers to have two ends.
+                self.close(ctx, self.cfg.accounts_initial as usize / 2)
+            }
             _ => None,
         };
         attempt.unwrap_or_else(|| self.deposit(ctx))
@@ -732,10 +744,8 @@ impl BankingGen {
     /// Closes an account that never received a transfer. The ledger closes only zero
     /// balances, so an account holding money is first emptied by a withdrawal at the counter;
     /// the `CompteFerme` follows as the next item (same key, so same partition and order).
-    fn close<C: Clock>(&self, ctx: &mut Ctx<C>) -> Option<GeneratedItem> {
-        // Keep enough accounts open for transfers to have two ends.
-        let keep_open_min = (self.cfg.accounts_initial as usize / 2).max(2);
-        if ctx.book.open_count() <= keep_open_min || !ctx.pending.is_empty() {
+    fn close<C: Clock>(&self, ctx: &mut Ctx<C>, keep_open_min: usize) -> Option<GeneratedItem> {
+        if ctx.book.open_count() <= keep_open_min.max(2) || !ctx.pending.is_empty() {
             return None;
         }
         let mut chosen = None;
@@ -750,7 +760,28 @@ impl BankingGen {
                 break;
             }
         }
-        let position = chosen?;
+        self.close_at(ctx, chosen?)
+    }
+
+    /// For `produce`: closes an existing account when one can be, else opens one and closes
+    /// it. Answers the opening (if any) and the first item of the close.
+    fn close_for_produce<C: Clock>(
+        &self,
+        ctx: &mut Ctx<C>,
+    ) -> (Option<GeneratedItem>, GeneratedItem) {
+        if let Some(item) = self.close(ctx, 2) {
+            return (None, item);
+        }
+        let opened = self.open_account(ctx);
+        let position = ctx.book.open_count().saturating_sub(1);
+        let item = self
+            .close_at(ctx, position)
+            .unwrap_or_else(|| self.deposit(ctx));
+        (Some(opened), item)
+    }
+
+    /// Closes the open account at `position` (emptying it first if needed).
+    fn close_at<C: Clock>(&self, ctx: &mut Ctx<C>, position: usize) -> Option<GeneratedItem> {
         let account = ctx.book.open_at(position)?;
         let (balance_cents, client) = (account.spendable_cents, account.client);
         let client_id = ctx
