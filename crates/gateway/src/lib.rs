@@ -9,7 +9,8 @@
 //! - [`health`]: aggregated health of the bus, the store and the services;
 //! - [`telemetry`]: metric names and typed recorders, W3C trace context, JSON logs, and
 //!   the producer/handler wrappers services use to be observable;
-//! - [`payload`]: bus messages rendered as JSON.
+//! - [`payload`]: bus messages rendered as JSON;
+//! - [`launch`]: start, print the URLs, stop on SIGINT/SIGTERM (`edalab up`).
 //!
 //! The gateway may read the bus (tails for `/ws`, admin for lag) but never produces to it
 //! or decides anything about events: business routes belong to the services, which hand
@@ -19,6 +20,7 @@ pub mod config;
 pub mod error;
 pub mod health;
 pub mod hub;
+pub mod launch;
 pub mod payload;
 pub mod router;
 pub mod telemetry;
@@ -27,4 +29,5 @@ pub mod ws;
 pub use config::{Config, ConfigError, ConfigSources};
 pub use error::{ApiError, ApiJson, ErrorBody, ErrorCode};
 pub use health::{HealthCheck, HealthReport, Role};
+pub use launch::{Gateway, LaunchError, Urls, shutdown_signal};
 pub use router::{AppState, AppStateBuilder, GatewayError, Mount, operations, router, serve};

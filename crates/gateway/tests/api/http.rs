@@ -345,3 +345,52 @@ async fn the_root_lists_the_urls_until_the_ui_is_built_then_serves_it() {
     assert_eq!(body.code, "route_not_found");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_gateway_starts_on_the_configured_address_and_stops_gracefully() {
+    let bus = crate::fake_bus::FakeBus::new();
+    let mut config = edalab_gateway::Config::default();
+    config.server.listen = "127.0.0.1:0".parse().expect("addr");
+    let state = edalab_gateway::AppState::builder(&config, Arc::new(bus))
+        .build()
+        .expect("state");
+    let started = std::time::Instant::now();
+    let gateway = edalab_gateway::Gateway::start(&config, state)
+        .await
+        .expect("start");
+    let urls = gateway.urls().to_string();
+    let base = gateway.urls().base();
+    for path in ["/api/v1/health", "/api/v1/openapi.json", "/metrics", "/ws"] {
+        assert!(urls.contains(path), "{urls}");
+    }
+    let health = reqwest::get(format!("{base}/api/v1/health"))
+        .await
+        .expect("GET");
+    assert_eq!(health.status(), StatusCode::OK);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "healthy in under 2 s"
+    );
+    gateway.shutdown().await.expect("graceful shutdown");
+    assert!(
+        reqwest::get(format!("{base}/api/v1/health")).await.is_err(),
+        "no longer listening"
+    );
+}
+
+#[tokio::test]
+async fn a_taken_address_names_the_key() {
+    let taken = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let mut config = edalab_gateway::Config::default();
+    config.server.listen = edalab_gateway::config::ListenAddr(taken.local_addr().expect("addr"));
+    let state =
+        edalab_gateway::AppState::builder(&config, Arc::new(crate::fake_bus::FakeBus::new()))
+            .build()
+            .expect("state");
+    let Err(error) = edalab_gateway::Gateway::start(&config, state).await else {
+        panic!("started on a taken address");
+    };
+    assert!(error.to_string().contains("server.listen"), "{error}");
+}

@@ -380,3 +380,35 @@ async fn many_clients_at_once() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn avro_events_are_decoded_to_json() {
+    use edalab_domain::events::banking::{BankingEvent, samples};
+    use edalab_domain::events::topics;
+
+    let app = spawn_app_with(Setup {
+        topics: vec![(topics::DEPOSIT_MADE, 3)],
+        ..Setup::default()
+    })
+    .await;
+    let mut socket = connect(&app).await;
+    subscribe(&mut socket, &[topics::DEPOSIT_MADE]).await;
+    let catalog = edalab_schema::SchemaCatalog::builtin().expect("catalog");
+    let deposit = samples::deposit_made();
+    let bytes =
+        edalab_schema::encode_banking(&catalog, &BankingEvent::DepositMade(deposit.clone()))
+            .expect("encode");
+    app.bus
+        .produce(topics::DEPOSIT_MADE, vec![Record::new(None, bytes)])
+        .await
+        .expect("produce");
+    let event = next(&mut socket).await;
+    assert_eq!(event["topic"], topics::DEPOSIT_MADE);
+    let payload = &event["payload"];
+    assert_eq!(payload["event_id"], deposit.event_id.to_string(), "{event}");
+    assert!(
+        payload["montant"].is_string(),
+        "money as a decimal string: {event}"
+    );
+    app.stop().await;
+}
