@@ -34,6 +34,8 @@ pub const WS_GROUP_PREFIX: &str = "edalab.gateway.ws.";
 pub const SERVICE: &str = "gateway";
 /// Pause after a failed poll before the tail tries again.
 const TAIL_RETRY_DELAY_MS: u64 = 1_000;
+/// How often topics created after a `"*"` subscription are picked up.
+const TOPICS_REFRESH_MS: u64 = 2_000;
 
 /// Why the hub refused something.
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +87,8 @@ struct HubInner {
     /// to a new topic start one tail.
     tails: tokio::sync::Mutex<HashMap<String, JoinHandle<()>>>,
     closed: watch::Sender<bool>,
+    /// Whether the task that tails new topics for `"*"` clients runs.
+    refresher_started: AtomicBool,
 }
 
 /// A client's state shared between the hub (which fills its queue) and its connection.
@@ -164,6 +168,7 @@ impl Hub {
                 next_client_id: AtomicU64::new(1),
                 tails: tokio::sync::Mutex::new(HashMap::new()),
                 closed,
+                refresher_started: AtomicBool::new(false),
             }),
         }
     }
@@ -258,6 +263,9 @@ impl Hub {
         // subscribers re-checks under the tails lock and sees this client.
         if everything {
             client.all_topics.store(true, Ordering::Relaxed);
+            if !self.inner.refresher_started.swap(true, Ordering::Relaxed) {
+                tokio::spawn(refresh_topics(self.clone()));
+            }
         } else if let Ok(mut set) = client.topics.write() {
             set.extend(wanted.iter().cloned());
         }
@@ -386,6 +394,36 @@ impl HubInner {
                 // The connection is going away; its slot is removed when it is dropped.
                 Err(mpsc::error::TrySendError::Closed(_)) => {}
             }
+        }
+    }
+}
+
+/// Tails topics created after a `"*"` subscription, while some client wants everything.
+async fn refresh_topics(hub: Hub) {
+    let mut closed = hub.inner.closed.subscribe();
+    loop {
+        tokio::select! {
+            _ = closed.changed() => break,
+            _ = tokio::time::sleep(Duration::from_millis(TOPICS_REFRESH_MS)) => {}
+        }
+        let wants_all = hub
+            .inner
+            .clients
+            .read()
+            .map(|c| c.values().any(|c| c.all_topics.load(Ordering::Relaxed)))
+            .unwrap_or(false);
+        if !wants_all {
+            continue;
+        }
+        match hub.inner.bus.list_topics().await {
+            Ok(topics) => {
+                for topic in topics {
+                    if let Err(error) = hub.ensure_tail(&topic).await {
+                        tracing::debug!(topic, %error, "cannot tail a new topic");
+                    }
+                }
+            }
+            Err(error) => tracing::debug!(%error, "cannot list topics for \"*\" clients"),
         }
     }
 }

@@ -25,7 +25,7 @@ const CONTROL_MESSAGES_MAX: usize = 32;
 /// WebSocket stream of bus events (S3-12).
 ///
 /// After the upgrade, send `{"action":"subscribe","topics":["bancaire.depot.effectue"]}`
-/// (`"*"` for every topic) or `{"action":"unsubscribe","topics":[...]}`. The server sends
+/// (`"*"` for every topic, including topics created later) or `{"action":"unsubscribe","topics":[...]}`. The server sends
 /// `{type, topic, payload, timestamp}` messages: `event` (payload decoded to JSON),
 /// `status` (subscriptions, "lagging, N dropped") and `error` (`{code, error}`).
 #[utoipa::path(

@@ -7,7 +7,8 @@
 //!   `edalab_messages_produced_total{service,topic}`;
 //! - [`Measured`] wraps a per-message [`Handler`]: it continues the message's trace,
 //!   counts `edalab_messages_consumed_total`, records both latency histograms and counts
-//!   `edalab_processing_errors_total` for `Retry`/`Reject`.
+//!   `edalab_processing_errors_total` for `Retry`/`Reject`; [`MeasuredBatch`] does the same
+//!   for a [`BatchHandler`] (the batch runs in the trace of its first message).
 
 pub mod logging;
 pub mod metrics;
@@ -21,7 +22,7 @@ use edalab_bus::port::{
     Admin, Bus, BusError, Consumer, ConsumerConfig, Created, Delivery, Message, PartitionLag,
     Producer, Record, TopicConfig, TopicDescription,
 };
-use edalab_bus::runtime::{Handler, Outcome};
+use edalab_bus::runtime::{BatchHandler, Handler, Outcome};
 use tracing::Instrument;
 
 pub use self::metrics::{
@@ -159,5 +160,62 @@ impl<H: Handler> Handler for Measured<H> {
             }
         }
         outcome
+    }
+}
+
+/// A [`BatchHandler`] measured for `service`. The processing latency recorded per message is
+/// the batch's time divided by its size (a batch is applied as one unit); the batch runs in
+/// the trace of its first message, and each message's own trace id is logged at debug level.
+pub struct MeasuredBatch<H> {
+    inner: H,
+    service: Arc<str>,
+}
+
+impl<H> MeasuredBatch<H> {
+    pub fn new(service: &str, inner: H) -> Self {
+        self::metrics::register_service(service);
+        Self {
+            inner,
+            service: Arc::from(service),
+        }
+    }
+}
+
+#[async_trait]
+impl<H: BatchHandler> BatchHandler for MeasuredBatch<H> {
+    async fn handle(&self, batch: &[Message]) -> Vec<Outcome> {
+        for message in batch {
+            message_consumed(&self.service, &message.topic, age_of(message.timestamp_ms));
+            if let Some(context) = TraceParent::extract(message) {
+                tracing::debug!(
+                    service = %self.service,
+                    topic = %message.topic,
+                    offset = message.offset,
+                    trace_id = %context.trace_id_hex(),
+                    "message in batch"
+                );
+            }
+        }
+        let context = batch
+            .first()
+            .and_then(TraceParent::extract)
+            .map_or_else(TraceParent::new_root, |p| p.child());
+        let started = Instant::now();
+        let outcomes = trace::scope(context, self.inner.handle(batch)).await;
+        let share = started.elapsed() / u32::try_from(batch.len().max(1)).unwrap_or(u32::MAX);
+        for (i, message) in batch.iter().enumerate() {
+            message_processed(&self.service, &message.topic, share);
+            // A missing outcome is taken as `Retry` by the runtime.
+            match outcomes.get(i) {
+                Some(Outcome::Done) => {}
+                Some(Outcome::Reject(_)) => {
+                    processing_error(&self.service, &message.topic, "reject")
+                }
+                Some(Outcome::Retry(_)) | None => {
+                    processing_error(&self.service, &message.topic, "retry")
+                }
+            }
+        }
+        outcomes
     }
 }

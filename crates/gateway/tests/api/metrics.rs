@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use edalab_bus::port::{Bus, ConsumerConfig, Message, Producer, Record, TopicPartition};
+use edalab_bus::runtime::{BatchHandler, PerMessage};
 use edalab_bus::runtime::{Handler, Outcome};
 use edalab_gateway::telemetry::metrics::names;
-use edalab_gateway::telemetry::{InstrumentedBus, Measured};
+use edalab_gateway::telemetry::{InstrumentedBus, Measured, MeasuredBatch};
 use reqwest::StatusCode;
 
 use crate::{Setup, spawn_app_with};
@@ -58,6 +59,10 @@ async fn metrics_have_every_seed_name_after_traffic() {
     for message in &messages {
         handler.handle(message).await;
     }
+    // The same messages through a measured batch handler of another service.
+    let batch = MeasuredBatch::new("batch-test", PerMessage(FailsOnKeyBad));
+    let outcomes = batch.handle(&messages).await;
+    assert_eq!(outcomes.len(), 3);
     let first = &messages[0];
     let positions = BTreeMap::from([(
         TopicPartition {

@@ -133,6 +133,25 @@ async fn star_subscribes_to_everything_and_unsubscribe_stops_events() {
     topics.sort();
     assert_eq!(topics, ["alpha", "beta"]);
 
+    // A topic created later is picked up for "*" clients.
+    app.bus.topic("gamma", 1).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !app
+        .state
+        .hub()
+        .tailed_topics()
+        .await
+        .contains(&"gamma".to_owned())
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "new topic not tailed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    produce(&app, "gamma", &[json!({"n": 3})]).await;
+    assert_eq!(next(&mut all).await["topic"], "gamma");
+
     send(&mut all, json!({"action": "unsubscribe", "topics": ["*"]})).await;
     let reply = next(&mut all).await;
     assert_eq!(reply["payload"]["status"], "unsubscribed", "{reply}");
