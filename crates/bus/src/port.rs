@@ -215,6 +215,10 @@ pub enum BusError {
     Corrupt { path: String, reason: String },
     #[error("the bus is closed")]
     Closed,
+    /// Another process holds the data directory (embedded backend): writing is refused, and
+    /// read-only access still works. `pid` is the holder's, when it could be read.
+    #[error("data directory {data_dir} is locked by another process{}: writing is refused (stop it, or go through it)", pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    Locked { data_dir: String, pid: Option<u32> },
     #[error("i/o error on {path}: {source}")]
     Io {
         path: String,
