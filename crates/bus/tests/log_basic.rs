@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use edalab_bus::log::{EmbeddedBus, LogConfig};
-use edalab_bus::{Admin, Bus, BusError, Consumer, ConsumerConfig, Created, Producer, Record, TopicConfig};
+use edalab_bus::{
+    Admin, Bus, BusError, Consumer, ConsumerConfig, Created, Producer, Record, TopicConfig,
+};
 
 fn open(dir: &std::path::Path) -> EmbeddedBus {
     EmbeddedBus::open(dir, LogConfig::default()).expect("open bus")
@@ -37,9 +39,21 @@ async fn produce_then_read_back_after_reopen() {
     let dir = tempfile::tempdir().expect("tempdir");
     {
         let bus = open(dir.path());
-        assert_eq!(bus.create_topic("t", TopicConfig::with_partitions(3)).await.expect("create"), Created::New);
+        assert_eq!(
+            bus.create_topic("t", TopicConfig::with_partitions(3))
+                .await
+                .expect("create"),
+            Created::New
+        );
         let d = bus
-            .produce("t", vec![rec("a", "1").with_header("h", b"x".to_vec()), rec("b", "2"), rec("a", "3")])
+            .produce(
+                "t",
+                vec![
+                    rec("a", "1").with_header("h", b"x".to_vec()),
+                    rec("b", "2"),
+                    rec("a", "3"),
+                ],
+            )
             .await
             .expect("produce");
         assert_eq!(d.len(), 3);
@@ -50,12 +64,19 @@ async fn produce_then_read_back_after_reopen() {
     let bus = open(dir.path());
     let msgs = read_all(&bus, "t").await;
     assert_eq!(msgs.len(), 3);
-    let a: Vec<&[u8]> = msgs.iter().filter(|m| m.key.as_deref() == Some(b"a")).map(|m| m.value.as_slice()).collect();
+    let a: Vec<&[u8]> = msgs
+        .iter()
+        .filter(|m| m.key.as_deref() == Some(b"a"))
+        .map(|m| m.value.as_slice())
+        .collect();
     assert_eq!(a, vec![b"1".as_slice(), b"3".as_slice()]);
     let first = msgs.iter().find(|m| m.value == b"1").expect("first");
     assert_eq!(first.header("h"), Some(b"x".as_slice()));
     // Appends continue after the recovered end.
-    let d = bus.produce("t", vec![rec("a", "4")]).await.expect("produce");
+    let d = bus
+        .produce("t", vec![rec("a", "4")])
+        .await
+        .expect("produce");
     assert_eq!(d[0].offset, 2);
 }
 
@@ -63,7 +84,9 @@ async fn produce_then_read_back_after_reopen() {
 async fn order_per_key_under_concurrent_producers() {
     let dir = tempfile::tempdir().expect("tempdir");
     let bus = open(dir.path());
-    bus.create_topic("orders", TopicConfig::with_partitions(3)).await.expect("create");
+    bus.create_topic("orders", TopicConfig::with_partitions(3))
+        .await
+        .expect("create");
     let producers = 8;
     let per_producer = 300;
     let mut tasks = Vec::new();
@@ -73,7 +96,9 @@ async fn order_per_key_under_concurrent_producers() {
             for i in 0..per_producer {
                 // Each producer owns a key; several calls of varying sizes interleave.
                 let key = format!("key-{p}");
-                let batch = (0..(1 + i % 3)).map(|j| rec(&key, &format!("{i}.{j}"))).collect();
+                let batch = (0..(1 + i % 3))
+                    .map(|j| rec(&key, &format!("{i}.{j}")))
+                    .collect();
                 bus.produce("orders", batch).await.expect("produce");
             }
         }));
@@ -95,8 +120,16 @@ async fn order_per_key_under_concurrent_producers() {
     for (key, seq) in per_key {
         let mut sorted = seq.clone();
         sorted.sort();
-        assert_eq!(seq, sorted, "order of key {:?}", String::from_utf8_lossy(&key));
-        assert_eq!(seq.len(), (0..per_producer).map(|i| 1 + i % 3).sum::<usize>());
+        assert_eq!(
+            seq,
+            sorted,
+            "order of key {:?}",
+            String::from_utf8_lossy(&key)
+        );
+        assert_eq!(
+            seq.len(),
+            (0..per_producer).map(|i| 1 + i % 3).sum::<usize>()
+        );
     }
 }
 
@@ -122,8 +155,12 @@ async fn drain(c: &mut Box<dyn Consumer>, seen: &mut Vec<(u32, u64, Vec<u8>)>, w
 async fn group_shares_partitions_and_rebalances_on_leave() {
     let dir = tempfile::tempdir().expect("tempdir");
     let bus = open(dir.path());
-    bus.create_topic("tx", TopicConfig::with_partitions(3)).await.expect("create");
-    let records: Vec<Record> = (0..100).map(|i| rec(&format!("acct-{i}"), &format!("m{i}"))).collect();
+    bus.create_topic("tx", TopicConfig::with_partitions(3))
+        .await
+        .expect("create");
+    let records: Vec<Record> = (0..100)
+        .map(|i| rec(&format!("acct-{i}"), &format!("m{i}")))
+        .collect();
     bus.produce("tx", records).await.expect("produce");
 
     let cfg = ConsumerConfig::new("ledger", vec!["tx".to_owned()]);
@@ -139,7 +176,10 @@ async fn group_shares_partitions_and_rebalances_on_leave() {
     }
     let pa: BTreeSet<u32> = seen_a.iter().map(|s| s.0).collect();
     let pb: BTreeSet<u32> = seen_b.iter().map(|s| s.0).collect();
-    assert!(pa.is_disjoint(&pb), "a {pa:?} b {pb:?} must not share a partition");
+    assert!(
+        pa.is_disjoint(&pb),
+        "a {pa:?} b {pb:?} must not share a partition"
+    );
     let mut all: Vec<Vec<u8>> = seen_a.iter().chain(&seen_b).map(|s| s.2.clone()).collect();
     all.sort();
     let before = all.len();
@@ -149,7 +189,9 @@ async fn group_shares_partitions_and_rebalances_on_leave() {
 
     // b leaves; 30 more messages all go to a, exactly once.
     b.close().await.expect("close b");
-    let records: Vec<Record> = (100..130).map(|i| rec(&format!("acct-{i}"), &format!("m{i}"))).collect();
+    let records: Vec<Record> = (100..130)
+        .map(|i| rec(&format!("acct-{i}"), &format!("m{i}")))
+        .collect();
     bus.produce("tx", records).await.expect("produce");
     let mut more = Vec::new();
     drain(&mut a, &mut more, 30).await;
@@ -169,7 +211,9 @@ async fn group_shares_partitions_and_rebalances_on_leave() {
 async fn silent_member_loses_partitions_after_session_timeout() {
     let dir = tempfile::tempdir().expect("tempdir");
     let bus = open(dir.path());
-    bus.create_topic("t", TopicConfig::with_partitions(2)).await.expect("create");
+    bus.create_topic("t", TopicConfig::with_partitions(2))
+        .await
+        .expect("create");
     let mut cfg = ConsumerConfig::new("g", vec!["t".to_owned()]);
     cfg.session_timeout = Duration::from_millis(300);
     let mut a = bus.consumer(cfg.clone()).await.expect("a");
@@ -188,7 +232,10 @@ async fn silent_member_loses_partitions_after_session_timeout() {
         topic: "t".to_owned(),
         partition: 0,
     };
-    let err = a.commit(&BTreeMap::from([(tp, 0)])).await.expect_err("not assigned");
+    let err = a
+        .commit(&BTreeMap::from([(tp, 0)]))
+        .await
+        .expect_err("not assigned");
     assert!(matches!(err, BusError::NotAssigned { .. }), "{err}");
 }
 
@@ -197,9 +244,16 @@ async fn committed_positions_survive_reopen() {
     let dir = tempfile::tempdir().expect("tempdir");
     {
         let bus = open(dir.path());
-        bus.create_topic("t", TopicConfig::with_partitions(1)).await.expect("create");
-        bus.produce("t", (0..10).map(|i| rec("k", &i.to_string())).collect()).await.expect("produce");
-        let mut c = bus.consumer(ConsumerConfig::new("g", vec!["t".to_owned()])).await.expect("c");
+        bus.create_topic("t", TopicConfig::with_partitions(1))
+            .await
+            .expect("create");
+        bus.produce("t", (0..10).map(|i| rec("k", &i.to_string())).collect())
+            .await
+            .expect("produce");
+        let mut c = bus
+            .consumer(ConsumerConfig::new("g", vec!["t".to_owned()]))
+            .await
+            .expect("c");
         let msgs = c.poll(Duration::from_secs(5)).await.expect("poll");
         assert_eq!(msgs.len(), 10);
         let tp = msgs[0].topic_partition();
@@ -208,18 +262,25 @@ async fn committed_positions_survive_reopen() {
         bus.close().await.expect("close");
     }
     let bus = open(dir.path());
-    let mut c = bus.consumer(ConsumerConfig::new("g", vec!["t".to_owned()])).await.expect("c");
+    let mut c = bus
+        .consumer(ConsumerConfig::new("g", vec!["t".to_owned()]))
+        .await
+        .expect("c");
     let msgs = c.poll(Duration::from_secs(5)).await.expect("poll");
     assert_eq!(msgs.first().map(|m| m.offset), Some(4));
     assert_eq!(msgs.len(), 6);
 }
 
 fn segment_files(dir: &std::path::Path, topic: &str, partition: u32) -> Vec<std::path::PathBuf> {
-    let mut v: Vec<_> = std::fs::read_dir(dir.join("bus/topics").join(topic).join(partition.to_string()))
-        .expect("read_dir")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "log"))
-        .collect();
+    let mut v: Vec<_> = std::fs::read_dir(
+        dir.join("bus/topics")
+            .join(topic)
+            .join(partition.to_string()),
+    )
+    .expect("read_dir")
+    .map(|e| e.expect("entry").path())
+    .filter(|p| p.extension().is_some_and(|e| e == "log"))
+    .collect();
     v.sort();
     v
 }
@@ -229,22 +290,34 @@ async fn torn_tail_is_truncated_and_reopen_works() {
     let dir = tempfile::tempdir().expect("tempdir");
     {
         let bus = open(dir.path());
-        bus.create_topic("t", TopicConfig::with_partitions(1)).await.expect("create");
-        bus.produce("t", vec![rec("k", "one"), rec("k", "two")]).await.expect("produce");
-        bus.produce("t", vec![rec("k", "three")]).await.expect("produce");
+        bus.create_topic("t", TopicConfig::with_partitions(1))
+            .await
+            .expect("create");
+        bus.produce("t", vec![rec("k", "one"), rec("k", "two")])
+            .await
+            .expect("produce");
+        bus.produce("t", vec![rec("k", "three")])
+            .await
+            .expect("produce");
         bus.close().await.expect("close");
     }
     // Simulate a write killed half-way: cut the last frame short.
     let seg = segment_files(dir.path(), "t", 0).pop().expect("segment");
     let len = std::fs::metadata(&seg).expect("meta").len();
-    let f = std::fs::OpenOptions::new().write(true).open(&seg).expect("open");
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&seg)
+        .expect("open");
     f.set_len(len - 5).expect("truncate");
     drop(f);
     let bus = open(dir.path());
     let msgs = read_all(&bus, "t").await;
     let vals: Vec<&[u8]> = msgs.iter().map(|m| m.value.as_slice()).collect();
     assert_eq!(vals, vec![b"one".as_slice(), b"two".as_slice()]);
-    let d = bus.produce("t", vec![rec("k", "four")]).await.expect("produce after recovery");
+    let d = bus
+        .produce("t", vec![rec("k", "four")])
+        .await
+        .expect("produce after recovery");
     assert_eq!(d[0].offset, 2);
     bus.close().await.expect("close");
     drop(bus);
@@ -257,16 +330,24 @@ async fn corruption_in_the_middle_is_a_clear_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     {
         let bus = open(dir.path());
-        bus.create_topic("t", TopicConfig::with_partitions(1)).await.expect("create");
-        bus.produce("t", vec![rec("k", "first-value")]).await.expect("produce");
-        bus.produce("t", vec![rec("k", "second-value")]).await.expect("produce");
+        bus.create_topic("t", TopicConfig::with_partitions(1))
+            .await
+            .expect("create");
+        bus.produce("t", vec![rec("k", "first-value")])
+            .await
+            .expect("produce");
+        bus.produce("t", vec![rec("k", "second-value")])
+            .await
+            .expect("produce");
         bus.close().await.expect("close");
     }
     let seg = segment_files(dir.path(), "t", 0).pop().expect("segment");
     let mut bytes = std::fs::read(&seg).expect("read");
     bytes[35] ^= 0x5a; // inside the first frame's records
     std::fs::write(&seg, &bytes).expect("write");
-    let err = EmbeddedBus::open(dir.path(), LogConfig::default()).err().expect("corrupt");
+    let err = EmbeddedBus::open(dir.path(), LogConfig::default())
+        .err()
+        .expect("corrupt");
     match &err {
         BusError::Corrupt { path, reason } => {
             assert!(path.ends_with("00000000000000000000.log"), "{path}");
@@ -278,12 +359,19 @@ async fn corruption_in_the_middle_is_a_clear_error() {
     let dir2 = tempfile::tempdir().expect("tempdir");
     {
         let bus = open(dir2.path());
-        bus.create_topic("m", TopicConfig::with_partitions(1)).await.expect("create");
+        bus.create_topic("m", TopicConfig::with_partitions(1))
+            .await
+            .expect("create");
         bus.close().await.expect("close");
     }
     std::fs::write(dir2.path().join("bus/topics/m/meta.json"), b"{not json").expect("write");
-    let err = EmbeddedBus::open(dir2.path(), LogConfig::default()).err().expect("corrupt meta");
-    assert!(matches!(&err, BusError::Corrupt { path, .. } if path.ends_with("meta.json")), "{err}");
+    let err = EmbeddedBus::open(dir2.path(), LogConfig::default())
+        .err()
+        .expect("corrupt meta");
+    assert!(
+        matches!(&err, BusError::Corrupt { path, .. } if path.ends_with("meta.json")),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -311,19 +399,29 @@ async fn retention_deletes_old_segments_and_nothing_newer() {
     assert!(deleted >= 1);
     let d = bus.describe_topic("r").await.expect("describe");
     let start = d.partitions[0].log_start_offset;
-    assert!(start > 0 && start <= 20, "log start {start}: only old data may go");
+    assert!(
+        start > 0 && start <= 20,
+        "log start {start}: only old data may go"
+    );
     let msgs = read_all(&bus, "r").await;
     assert_eq!(msgs.len() as u64, 40 - start);
     assert!(msgs.iter().all(|m| m.offset >= start));
     // Every recent record is still there.
-    assert_eq!(msgs.iter().filter(|m| m.timestamp_ms == now - 1_000).count(), 20);
+    assert_eq!(
+        msgs.iter()
+            .filter(|m| m.timestamp_ms == now - 1_000)
+            .count(),
+        20
+    );
 
     // By size: keep at least `retention_bytes`.
     let mut tc = TopicConfig::with_partitions(1);
     tc.retention_bytes = Some(8192);
     bus.create_topic("s", tc).await.expect("create");
     for _ in 0..40 {
-        bus.produce("s", vec![rec("k", &value)]).await.expect("produce");
+        bus.produce("s", vec![rec("k", &value)])
+            .await
+            .expect("produce");
     }
     bus.apply_retention(now).await.expect("retention");
     let d = bus.describe_topic("s").await.expect("describe");
@@ -335,42 +433,94 @@ async fn retention_deletes_old_segments_and_nothing_newer() {
 async fn admin_errors_name_the_thing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let bus = open(dir.path());
-    assert_eq!(bus.create_topic("t", TopicConfig::with_partitions(2)).await.expect("new"), Created::New);
     assert_eq!(
-        bus.create_topic("t", TopicConfig::with_partitions(2)).await.expect("again"),
+        bus.create_topic("t", TopicConfig::with_partitions(2))
+            .await
+            .expect("new"),
+        Created::New
+    );
+    assert_eq!(
+        bus.create_topic("t", TopicConfig::with_partitions(2))
+            .await
+            .expect("again"),
         Created::AlreadyExists
     );
-    let err = bus.create_topic("t", TopicConfig::with_partitions(3)).await.expect_err("mismatch");
+    let err = bus
+        .create_topic("t", TopicConfig::with_partitions(3))
+        .await
+        .expect_err("mismatch");
     assert!(matches!(err, BusError::TopicConfigMismatch { .. }), "{err}");
-    assert!(err.to_string().contains("partitions 2 (requested 3)"), "{err}");
-    let err = bus.create_topic("z", TopicConfig::with_partitions(0)).await.expect_err("zero");
+    assert!(
+        err.to_string().contains("partitions 2 (requested 3)"),
+        "{err}"
+    );
+    let err = bus
+        .create_topic("z", TopicConfig::with_partitions(0))
+        .await
+        .expect_err("zero");
     assert!(matches!(err, BusError::InvalidPartitionCount(0)));
-    let err = bus.create_topic("z", TopicConfig::with_partitions(100_000)).await.expect_err("too many");
+    let err = bus
+        .create_topic("z", TopicConfig::with_partitions(100_000))
+        .await
+        .expect_err("too many");
     assert!(matches!(err, BusError::InvalidPartitionCount(100_000)));
-    let err = bus.create_topic("bad/name", TopicConfig::with_partitions(1)).await.expect_err("name");
+    let err = bus
+        .create_topic("bad/name", TopicConfig::with_partitions(1))
+        .await
+        .expect_err("name");
     assert!(matches!(err, BusError::InvalidTopicName { .. }));
-    let err = bus.produce("nope", vec![rec("k", "v")]).await.expect_err("unknown");
+    let err = bus
+        .produce("nope", vec![rec("k", "v")])
+        .await
+        .expect_err("unknown");
     assert!(matches!(&err, BusError::UnknownTopic(t) if t == "nope"));
     let big = Record::new(None, vec![0u8; (1 << 20) + 1]);
     let err = bus.produce("t", vec![big]).await.expect_err("too large");
-    assert!(matches!(err, BusError::MessageTooLarge { limit_bytes: 1_048_576, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            BusError::MessageTooLarge {
+                limit_bytes: 1_048_576,
+                ..
+            }
+        ),
+        "{err}"
+    );
     let mut r = rec("k", "v");
     r.partition = Some(7);
     let err = bus.produce("t", vec![r]).await.expect_err("partition");
-    assert!(matches!(err, BusError::UnknownPartition { partition: 7, partitions: 2, .. }));
+    assert!(matches!(
+        err,
+        BusError::UnknownPartition {
+            partition: 7,
+            partitions: 2,
+            ..
+        }
+    ));
     // Delete, then the name is free again.
     bus.delete_topic("t").await.expect("delete");
     assert!(bus.describe_topic("t").await.is_err());
-    assert_eq!(bus.create_topic("t", TopicConfig::with_partitions(5)).await.expect("recreate"), Created::New);
+    assert_eq!(
+        bus.create_topic("t", TopicConfig::with_partitions(5))
+            .await
+            .expect("recreate"),
+        Created::New
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn second_writer_is_refused_and_read_only_follows() {
     let dir = tempfile::tempdir().expect("tempdir");
     let bus = open(dir.path());
-    bus.create_topic("t", TopicConfig::with_partitions(1)).await.expect("create");
-    bus.produce("t", vec![rec("k", "a")]).await.expect("produce");
-    let err = EmbeddedBus::open(dir.path(), LogConfig::default()).err().expect("locked");
+    bus.create_topic("t", TopicConfig::with_partitions(1))
+        .await
+        .expect("create");
+    bus.produce("t", vec![rec("k", "a")])
+        .await
+        .expect("produce");
+    let err = EmbeddedBus::open(dir.path(), LogConfig::default())
+        .err()
+        .expect("locked");
     match &err {
         BusError::Locked { data_dir, pid } => {
             assert_eq!(data_dir, &dir.path().display().to_string());
@@ -378,15 +528,23 @@ async fn second_writer_is_refused_and_read_only_follows() {
         }
         other => panic!("expected Locked, got {other}"),
     }
-    assert!(err.to_string().contains(&format!("pid {}", std::process::id())));
+    assert!(
+        err.to_string()
+            .contains(&format!("pid {}", std::process::id()))
+    );
     let ro = EmbeddedBus::open_or_read_only(dir.path(), LogConfig::default()).expect("read-only");
     assert!(ro.is_read_only());
     assert_eq!(ro.read("t", 0, 0, 10).expect("read").0.len(), 1);
     // The writer appends; the read-only handle sees it.
-    bus.produce("t", vec![rec("k", "b")]).await.expect("produce");
+    bus.produce("t", vec![rec("k", "b")])
+        .await
+        .expect("produce");
     let (msgs, _) = ro.read("t", 0, 1, 10).expect("read");
     assert_eq!(msgs.len(), 1);
     assert_eq!(msgs[0].value, b"b");
-    let err = ro.produce("t", vec![rec("k", "c")]).await.expect_err("read-only");
+    let err = ro
+        .produce("t", vec![rec("k", "c")])
+        .await
+        .expect_err("read-only");
     assert!(matches!(err, BusError::Locked { .. }));
 }

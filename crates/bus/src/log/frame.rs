@@ -213,18 +213,28 @@ pub fn decode_records(
         let key = if key_len < 0 {
             None
         } else {
-            Some(cur.take(key_len as usize).ok_or_else(|| bad("key", offset))?)
+            Some(
+                cur.take(key_len as usize)
+                    .ok_or_else(|| bad("key", offset))?,
+            )
         };
         let value_len = cur.u32().ok_or_else(|| bad("value length", offset))? as usize;
         let value = cur.take(value_len).ok_or_else(|| bad("value", offset))?;
         let header_count = cur.u32().ok_or_else(|| bad("header count", offset))? as usize;
         let wanted = offset >= from;
-        let mut headers: Headers = Vec::with_capacity(if wanted { header_count.min(64) } else { 0 });
+        let mut headers: Headers =
+            Vec::with_capacity(if wanted { header_count.min(64) } else { 0 });
         for _ in 0..header_count {
             let name_len = cur.u32().ok_or_else(|| bad("header name length", offset))? as usize;
-            let name = cur.take(name_len).ok_or_else(|| bad("header name", offset))?;
-            let value_len = cur.u32().ok_or_else(|| bad("header value length", offset))? as usize;
-            let hvalue = cur.take(value_len).ok_or_else(|| bad("header value", offset))?;
+            let name = cur
+                .take(name_len)
+                .ok_or_else(|| bad("header name", offset))?;
+            let value_len =
+                cur.u32()
+                    .ok_or_else(|| bad("header value length", offset))? as usize;
+            let hvalue = cur
+                .take(value_len)
+                .ok_or_else(|| bad("header value", offset))?;
             if wanted {
                 let name = std::str::from_utf8(name)
                     .map_err(|_| format!("record at offset {offset}: header name is not UTF-8"))?;

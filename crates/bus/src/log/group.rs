@@ -121,7 +121,12 @@ impl Group {
             .collect()
     }
 
-    fn join(&self, topics: Vec<String>, session_timeout: Duration, partitions_of: &dyn Fn(&str) -> u32) -> u64 {
+    fn join(
+        &self,
+        topics: Vec<String>,
+        session_timeout: Duration,
+        partitions_of: &dyn Fn(&str) -> u32,
+    ) -> u64 {
         let mut st = lock(&self.state);
         let id = st.next_member_id;
         st.next_member_id += 1;
@@ -205,11 +210,18 @@ impl Group {
         (generation, me.owned.clone())
     }
 
-    async fn commit(&self, member: u64, positions: &BTreeMap<TopicPartition, u64>) -> Result<(), BusError> {
+    async fn commit(
+        &self,
+        member: u64,
+        positions: &BTreeMap<TopicPartition, u64>,
+    ) -> Result<(), BusError> {
         {
             let mut st = lock(&self.state);
             let owned = st.members.get(&member).map(|m| &m.owned);
-            if let Some(tp) = positions.keys().find(|tp| !owned.is_some_and(|o| o.contains(*tp))) {
+            if let Some(tp) = positions
+                .keys()
+                .find(|tp| !owned.is_some_and(|o| o.contains(*tp)))
+            {
                 return Err(BusError::NotAssigned {
                     group: self.name.clone(),
                     partition: tp.partition,
@@ -248,7 +260,8 @@ impl Group {
         if version <= *persisted {
             return Ok(());
         }
-        let bytes = serde_json::to_vec_pretty(&file).map_err(|e| BusError::Backend(e.to_string()))?;
+        let bytes =
+            serde_json::to_vec_pretty(&file).map_err(|e| BusError::Backend(e.to_string()))?;
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || write_atomically(&path, &bytes))
             .await
@@ -264,7 +277,11 @@ fn rebalance(st: &mut GroupState, partitions_of: &dyn Fn(&str) -> u32) {
     for m in st.members.values_mut() {
         m.target.clear();
     }
-    let topics: BTreeSet<String> = st.members.values().flat_map(|m| m.topics.iter().cloned()).collect();
+    let topics: BTreeSet<String> = st
+        .members
+        .values()
+        .flat_map(|m| m.topics.iter().cloned())
+        .collect();
     for topic in topics {
         let members: Vec<u64> = st
             .members
@@ -310,7 +327,11 @@ pub struct EmbeddedConsumer {
 impl EmbeddedConsumer {
     pub(crate) fn join(inner: Arc<Inner>, group: Arc<Group>, config: ConsumerConfig) -> Self {
         let partitions_of = |t: &str| inner.partition_count(t);
-        let member = group.join(config.topics.clone(), config.session_timeout, &partitions_of);
+        let member = group.join(
+            config.topics.clone(),
+            config.session_timeout,
+            &partitions_of,
+        );
         tracing::debug!(group = %group.name, member, "joined");
         inner.wake.notify_waiters();
         Self {

@@ -76,7 +76,9 @@ impl std::str::FromStr for FsyncPolicy {
                 .or_else(|| other.strip_prefix("interval:"))
                 .and_then(|ms| ms.parse().ok())
                 .map(Self::IntervalMs)
-                .ok_or_else(|| format!("unknown fsync policy `{other}` (always | interval_ms=N | never)")),
+                .ok_or_else(|| {
+                    format!("unknown fsync policy `{other}` (always | interval_ms=N | never)")
+                }),
         }
     }
 }
@@ -130,14 +132,23 @@ const FRAME_BYTES_LIMIT: usize = 2 * MESSAGE_BYTES_LIMIT;
 
 impl LogConfig {
     fn validate(&self) -> Result<(), BusError> {
-        let bad = |what: &str| Err(BusError::Backend(format!("invalid log configuration: {what}")));
+        let bad = |what: &str| {
+            Err(BusError::Backend(format!(
+                "invalid log configuration: {what}"
+            )))
+        };
         if self.message_bytes_max == 0 || self.message_bytes_max > MESSAGE_BYTES_LIMIT {
-            return bad(&format!("message_bytes_max must be in 1..={MESSAGE_BYTES_LIMIT}"));
+            return bad(&format!(
+                "message_bytes_max must be in 1..={MESSAGE_BYTES_LIMIT}"
+            ));
         }
         if self.segment_bytes_max < 1024 {
             return bad("segment_bytes_max must be at least 1024");
         }
-        if self.writer_queue_requests_max == 0 || self.fetch_bytes_max == 0 || self.frame_bytes_target == 0 {
+        if self.writer_queue_requests_max == 0
+            || self.fetch_bytes_max == 0
+            || self.frame_bytes_target == 0
+        {
             return bad("queue, fetch and frame sizes must be positive");
         }
         Ok(())
@@ -240,7 +251,12 @@ impl EmbeddedBus {
         let topics: Topics = Arc::new(RwLock::new(topics));
         let wake = Arc::new(Notify::new());
         let (tx, rx) = mpsc::channel(config.writer_queue_requests_max);
-        let writer = Writer::new(config.clone(), topics.clone(), root.join("topics"), wake.clone());
+        let writer = Writer::new(
+            config.clone(),
+            topics.clone(),
+            root.join("topics"),
+            wake.clone(),
+        );
         let thread = std::thread::Builder::new()
             .name("edalab-bus-writer".to_owned())
             .spawn(move || writer.run(rx))
@@ -294,7 +310,10 @@ impl EmbeddedBus {
     }
 
     /// Opens read-write, or read-only when another process holds the data directory.
-    pub fn open_or_read_only(data_dir: impl AsRef<Path>, config: LogConfig) -> Result<Self, BusError> {
+    pub fn open_or_read_only(
+        data_dir: impl AsRef<Path>,
+        config: LogConfig,
+    ) -> Result<Self, BusError> {
         match Self::open(data_dir.as_ref(), config.clone()) {
             Err(BusError::Locked { .. }) => Self::open_read_only(data_dir, config),
             other => other,
@@ -315,7 +334,13 @@ impl EmbeddedBus {
 
     /// Reads up to `max_records` messages of one partition from `from` (clamped to the log
     /// start), without a consumer group. Returns them and the next offset. Used by `tail`.
-    pub fn read(&self, topic: &str, partition: u32, from: u64, max_records: usize) -> Result<(Vec<Message>, u64), BusError> {
+    pub fn read(
+        &self,
+        topic: &str,
+        partition: u32,
+        from: u64,
+        max_records: usize,
+    ) -> Result<(Vec<Message>, u64), BusError> {
         self.inner.read(topic, partition, from, max_records)
     }
 
@@ -332,7 +357,9 @@ impl EmbeddedBus {
     /// Applies retention now, as if the clock read `now_ms`; returns the segments deleted.
     pub async fn apply_retention(&self, now_ms: i64) -> Result<usize, BusError> {
         let (reply, rx) = oneshot::channel();
-        self.inner.send(WriterCommand::Retention { now_ms, reply }).await?;
+        self.inner
+            .send(WriterCommand::Retention { now_ms, reply })
+            .await?;
         rx.await.map_err(|_| BusError::Closed)?
     }
 
@@ -377,7 +404,11 @@ impl EmbeddedBus {
     }
 
     /// Encodes a produce call into frames per partition, keeping the order of records.
-    fn encode(&self, topic: &Topic, records: &[Record]) -> Result<(Vec<(u32, EncodedFrame)>, Vec<(u32, usize)>), BusError> {
+    fn encode(
+        &self,
+        topic: &Topic,
+        records: &[Record],
+    ) -> Result<(Vec<(u32, EncodedFrame)>, Vec<(u32, usize)>), BusError> {
         let partitions = topic.config.partitions;
         let limit = self.inner.config.message_bytes_max;
         let now = now_ms();
@@ -401,7 +432,9 @@ impl EmbeddedBus {
                 }
                 (Some(p), _) => p,
                 (None, Some(key)) => partition_for_key(key, partitions),
-                (None, None) => *keyless.get_or_insert_with(|| topic.keyless.next_partition(partitions)),
+                (None, None) => {
+                    *keyless.get_or_insert_with(|| topic.keyless.next_partition(partitions))
+                }
             };
             chosen.push(p);
         }
@@ -412,11 +445,17 @@ impl EmbeddedBus {
         for (record, p) in records.iter().zip(&chosen) {
             let entry = builders.entry(*p).or_insert_with(|| {
                 order.push(*p);
-                (Vec::new(), FrameBuilder::with_capacity(target.min(64 << 10)))
+                (
+                    Vec::new(),
+                    FrameBuilder::with_capacity(target.min(64 << 10)),
+                )
             });
             let extra = FrameBuilder::encoded_bytes(record);
             if !entry.1.is_empty() && entry.1.len_bytes() + extra > target {
-                let full = std::mem::replace(&mut entry.1, FrameBuilder::with_capacity(target.min(64 << 10)));
+                let full = std::mem::replace(
+                    &mut entry.1,
+                    FrameBuilder::with_capacity(target.min(64 << 10)),
+                );
                 entry.0.push(full.finish());
             }
             entry.1.push(record, record.timestamp_ms.unwrap_or(now));
@@ -451,7 +490,9 @@ impl Inner {
     }
 
     pub(crate) fn partition_count(&self, topic: &str) -> u32 {
-        read_lock(&self.topics).get(topic).map_or(0, |t| t.config.partitions)
+        read_lock(&self.topics)
+            .get(topic)
+            .map_or(0, |t| t.config.partitions)
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -472,18 +513,33 @@ impl Inner {
         }
     }
 
-    pub(crate) fn read(&self, topic: &str, partition: u32, from: u64, max_records: usize) -> Result<(Vec<Message>, u64), BusError> {
+    pub(crate) fn read(
+        &self,
+        topic: &str,
+        partition: u32,
+        from: u64,
+        max_records: usize,
+    ) -> Result<(Vec<Message>, u64), BusError> {
         let t = self.topic(topic)?;
-        let p = t.partitions.get(partition as usize).ok_or_else(|| BusError::UnknownPartition {
-            topic: topic.to_owned(),
-            partition,
-            partitions: t.config.partitions,
-        })?;
+        let p = t
+            .partitions
+            .get(partition as usize)
+            .ok_or_else(|| BusError::UnknownPartition {
+                topic: topic.to_owned(),
+                partition,
+                partitions: t.config.partitions,
+            })?;
         let limits = self.config.limits();
         if self.read_only.is_some() && from >= p.view().high_watermark {
             p.refresh(limits)?;
         }
-        p.read(&t.name, from, max_records, self.config.fetch_bytes_max, limits)
+        p.read(
+            &t.name,
+            from,
+            max_records,
+            self.config.fetch_bytes_max,
+            limits,
+        )
     }
 
     async fn send(&self, cmd: WriterCommand) -> Result<(), BusError> {
@@ -571,7 +627,9 @@ impl Admin for EmbeddedBus {
             .remove(name)
             .ok_or_else(|| BusError::UnknownTopic(name.to_owned()))?;
         let (reply, rx) = oneshot::channel();
-        self.inner.send(WriterCommand::DeleteTopic { topic, reply }).await?;
+        self.inner
+            .send(WriterCommand::DeleteTopic { topic, reply })
+            .await?;
         rx.await.map_err(|_| BusError::Closed)?
     }
 
@@ -654,10 +712,14 @@ impl Bus for EmbeddedBus {
     async fn consumer(&self, config: ConsumerConfig) -> Result<Box<dyn Consumer>, BusError> {
         self.ensure_writable()?;
         if config.group.is_empty() {
-            return Err(BusError::Backend("a consumer group needs a non-empty name".to_owned()));
+            return Err(BusError::Backend(
+                "a consumer group needs a non-empty name".to_owned(),
+            ));
         }
         if config.poll_records_max == 0 {
-            return Err(BusError::Backend("poll_records_max must be at least 1".to_owned()));
+            return Err(BusError::Backend(
+                "poll_records_max must be at least 1".to_owned(),
+            ));
         }
         for t in &config.topics {
             self.topic(t)?;
@@ -665,11 +727,19 @@ impl Bus for EmbeddedBus {
         let group = lock(&self.inner.groups)
             .entry(config.group.clone())
             .or_insert_with(|| {
-                let path = self.inner.root.join("groups").join(group::group_file_name(&config.group));
+                let path = self
+                    .inner
+                    .root
+                    .join("groups")
+                    .join(group::group_file_name(&config.group));
                 Arc::new(Group::new(config.group.clone(), path, BTreeMap::new()))
             })
             .clone();
-        Ok(Box::new(EmbeddedConsumer::join(self.inner.clone(), group, config)))
+        Ok(Box::new(EmbeddedConsumer::join(
+            self.inner.clone(),
+            group,
+            config,
+        )))
     }
 
     fn backend_name(&self) -> &'static str {
@@ -677,13 +747,23 @@ impl Bus for EmbeddedBus {
     }
 }
 
-fn same_config(name: &str, existing: &TopicConfig, requested: &TopicConfig) -> Result<(), BusError> {
+fn same_config(
+    name: &str,
+    existing: &TopicConfig,
+    requested: &TopicConfig,
+) -> Result<(), BusError> {
     let mut diffs = Vec::new();
     if existing.partitions != requested.partitions {
-        diffs.push(format!("partitions {} (requested {})", existing.partitions, requested.partitions));
+        diffs.push(format!(
+            "partitions {} (requested {})",
+            existing.partitions, requested.partitions
+        ));
     }
     if existing.retention_ms != requested.retention_ms {
-        diffs.push(format!("retention_ms {:?} (requested {:?})", existing.retention_ms, requested.retention_ms));
+        diffs.push(format!(
+            "retention_ms {:?} (requested {:?})",
+            existing.retention_ms, requested.retention_ms
+        ));
     }
     if existing.retention_bytes != requested.retention_bytes {
         diffs.push(format!(
@@ -692,7 +772,10 @@ fn same_config(name: &str, existing: &TopicConfig, requested: &TopicConfig) -> R
         ));
     }
     if existing.compression != requested.compression {
-        diffs.push(format!("compression {} (requested {})", existing.compression, requested.compression));
+        diffs.push(format!(
+            "compression {} (requested {})",
+            existing.compression, requested.compression
+        ));
     }
     if existing.cleanup_policy != requested.cleanup_policy {
         diffs.push(format!(
@@ -725,13 +808,20 @@ fn validate_topic_name(name: &str) -> Result<(), BusError> {
     if name.starts_with('.') {
         return bad("must not start with `.`");
     }
-    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-') {
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+    {
         return bad("only ASCII letters, digits, `.`, `_` and `-` are allowed");
     }
     Ok(())
 }
 
-fn create_topic_blocking(inner: &Inner, name: &str, config: TopicConfig) -> Result<Created, BusError> {
+fn create_topic_blocking(
+    inner: &Inner,
+    name: &str,
+    config: TopicConfig,
+) -> Result<Created, BusError> {
     let _guard = lock(&inner.create_lock);
     if let Ok(existing) = inner.topic(name) {
         return same_config(name, &existing.config, &config).map(|()| Created::AlreadyExists);
@@ -763,17 +853,30 @@ fn create_topic_blocking(inner: &Inner, name: &str, config: TopicConfig) -> Resu
     Ok(Created::New)
 }
 
-fn open_topic(dir: &Path, meta: TopicMeta, config: &LogConfig, read_only: bool) -> Result<Topic, BusError> {
+fn open_topic(
+    dir: &Path,
+    meta: TopicMeta,
+    config: &LogConfig,
+    read_only: bool,
+) -> Result<Topic, BusError> {
     let mut partitions = Vec::with_capacity(meta.partitions as usize);
     for p in 0..meta.partitions {
         let pdir = dir.join(p.to_string());
         if !pdir.is_dir() {
             return Err(BusError::Corrupt {
                 path: pdir.display().to_string(),
-                reason: format!("partition directory missing (topic has {} partitions)", meta.partitions),
+                reason: format!(
+                    "partition directory missing (topic has {} partitions)",
+                    meta.partitions
+                ),
             });
         }
-        partitions.push(Arc::new(Partition::open(p, pdir, config.limits(), read_only)?));
+        partitions.push(Arc::new(Partition::open(
+            p,
+            pdir,
+            config.limits(),
+            read_only,
+        )?));
     }
     Ok(Topic {
         name: Arc::from(meta.name.as_str()),
@@ -785,7 +888,11 @@ fn open_topic(dir: &Path, meta: TopicMeta, config: &LogConfig, read_only: bool) 
     })
 }
 
-fn load_topics(root: &Path, config: &LogConfig, read_only: bool) -> Result<BTreeMap<String, Arc<Topic>>, BusError> {
+fn load_topics(
+    root: &Path,
+    config: &LogConfig,
+    read_only: bool,
+) -> Result<BTreeMap<String, Arc<Topic>>, BusError> {
     let topics_dir = root.join("topics");
     let mut out = BTreeMap::new();
     for entry in std::fs::read_dir(&topics_dir).map_err(|e| io_err(&topics_dir, e))? {
@@ -876,7 +983,10 @@ fn take_lock(data_dir: &Path, root: &Path) -> Result<File, BusError> {
 
 fn lock_holder_pid(root: &Path) -> Option<u32> {
     let mut s = String::new();
-    File::open(root.join("LOCK")).ok()?.read_to_string(&mut s).ok()?;
+    File::open(root.join("LOCK"))
+        .ok()?
+        .read_to_string(&mut s)
+        .ok()?;
     s.trim().parse().ok()
 }
 

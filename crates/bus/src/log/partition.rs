@@ -92,7 +92,12 @@ impl Partition {
     /// Opens a partition directory. Read-write: the last segment's torn tail is truncated;
     /// any other bad frame is [`BusError::Corrupt`]. Read-only: nothing is changed, and the
     /// view stops before a torn tail (the live writer may be finishing it).
-    pub fn open(id: u32, dir: PathBuf, limits: ScanLimits, read_only: bool) -> Result<Self, BusError> {
+    pub fn open(
+        id: u32,
+        dir: PathBuf,
+        limits: ScanLimits,
+        read_only: bool,
+    ) -> Result<Self, BusError> {
         let files = segment::list_segments(&dir).map_err(|e| io_err(&dir, e))?;
         if files.is_empty() {
             return Err(BusError::Corrupt {
@@ -108,8 +113,15 @@ impl Partition {
                 .write(!read_only)
                 .open(&path)
                 .map_err(|e| io_err(&path, e))?;
-            let scan = segment::scan(&file, 0, base_offset, None, limits.index_interval_bytes, limits.frame_bytes_limit)
-                .map_err(|e| io_err(&path, e))?;
+            let scan = segment::scan(
+                &file,
+                0,
+                base_offset,
+                None,
+                limits.index_interval_bytes,
+                limits.frame_bytes_limit,
+            )
+            .map_err(|e| io_err(&path, e))?;
             match &scan.end {
                 ScanEnd::Clean => {}
                 ScanEnd::Torn { pos, reason } if i == last_i => {
@@ -198,8 +210,15 @@ impl Partition {
                 last.base_offset,
             )
         };
-        let scan = segment::scan(&file, pos, offset, last_index_pos, limits.index_interval_bytes, limits.frame_bytes_limit)
-            .map_err(|e| io_err(&path, e))?;
+        let scan = segment::scan(
+            &file,
+            pos,
+            offset,
+            last_index_pos,
+            limits.index_interval_bytes,
+            limits.frame_bytes_limit,
+        )
+        .map_err(|e| io_err(&path, e))?;
         if let ScanEnd::Corrupt { pos, reason } = &scan.end {
             return Err(BusError::Corrupt {
                 path: path.display().to_string(),
@@ -223,7 +242,10 @@ impl Partition {
         if scan.end == ScanEnd::Clean {
             let files = segment::list_segments(&self.dir).map_err(|e| io_err(&self.dir, e))?;
             let hw = self.view().high_watermark;
-            if let Some((base, path)) = files.into_iter().find(|(base, _)| *base > last_base && *base == hw) {
+            if let Some((base, path)) = files
+                .into_iter()
+                .find(|(base, _)| *base > last_base && *base == hw)
+            {
                 let file = match File::open(&path) {
                     Ok(f) => f,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -263,7 +285,10 @@ impl Partition {
                 if from >= v.high_watermark || max_records == 0 {
                     return Ok((out, from));
                 }
-                let i = v.segments.partition_point(|s| s.base_offset <= from).saturating_sub(1);
+                let i = v
+                    .segments
+                    .partition_point(|s| s.base_offset <= from)
+                    .saturating_sub(1);
                 let seg = &v.segments[i];
                 if from >= seg.end_offset {
                     // Past the end of this segment: continue with the next one, if any.
@@ -277,7 +302,13 @@ impl Partition {
                 }
                 let j = seg.index.partition_point(|(o, _)| *o <= from);
                 let pos = if j == 0 { 0 } else { seg.index[j - 1].1 };
-                (seg.file.clone(), seg.path.clone(), pos, seg.size_bytes, seg.end_offset.min(v.high_watermark))
+                (
+                    seg.file.clone(),
+                    seg.path.clone(),
+                    pos,
+                    seg.size_bytes,
+                    seg.end_offset.min(v.high_watermark),
+                )
             };
             let corrupt = |pos: u64, reason: String| BusError::Corrupt {
                 path: path.display().to_string(),
@@ -285,25 +316,50 @@ impl Partition {
             };
             while pos < end_pos && out.len() < max_records && from < until {
                 let want = (fetch_bytes_max as u64).min(end_pos - pos) as usize;
-                let buf = segment::read_at(&file, pos, want.max(FRAME_HEADER_BYTES)).map_err(|e| io_err(&path, e))?;
+                let buf = segment::read_at(&file, pos, want.max(FRAME_HEADER_BYTES))
+                    .map_err(|e| io_err(&path, e))?;
                 let mut at = 0usize;
                 let mut progressed = false;
-                while at + FRAME_HEADER_BYTES <= buf.len() && out.len() < max_records && from < until {
+                while at + FRAME_HEADER_BYTES <= buf.len()
+                    && out.len() < max_records
+                    && from < until
+                {
                     let header = frame::parse_header(&buf[at..], limits.frame_bytes_limit)
-                        .ok_or_else(|| corrupt(pos + at as u64, "impossible frame length".to_owned()))?;
+                        .ok_or_else(|| {
+                            corrupt(pos + at as u64, "impossible frame length".to_owned())
+                        })?;
                     if at + header.frame_bytes > buf.len() {
                         if !progressed {
                             // One frame larger than the fetch size: read it whole.
-                            let whole = segment::read_at(&file, pos, header.frame_bytes).map_err(|e| io_err(&path, e))?;
-                            decode_one(&whole, &header, topic, self.id, &mut from, until, max_records, &mut out)
-                                .map_err(|r| corrupt(pos, r))?;
+                            let whole = segment::read_at(&file, pos, header.frame_bytes)
+                                .map_err(|e| io_err(&path, e))?;
+                            decode_one(
+                                &whole,
+                                &header,
+                                topic,
+                                self.id,
+                                &mut from,
+                                until,
+                                max_records,
+                                &mut out,
+                            )
+                            .map_err(|r| corrupt(pos, r))?;
                             at = header.frame_bytes;
                         }
                         break;
                     }
                     let frame_bytes = &buf[at..at + header.frame_bytes];
-                    decode_one(frame_bytes, &header, topic, self.id, &mut from, until, max_records, &mut out)
-                        .map_err(|r| corrupt(pos + at as u64, r))?;
+                    decode_one(
+                        frame_bytes,
+                        &header,
+                        topic,
+                        self.id,
+                        &mut from,
+                        until,
+                        max_records,
+                        &mut out,
+                    )
+                    .map_err(|r| corrupt(pos + at as u64, r))?;
                     at += header.frame_bytes;
                     progressed = true;
                 }
@@ -345,7 +401,16 @@ fn decode_one(
         return Err("CRC mismatch".to_owned());
     }
     let before = out.len();
-    frame::decode_records(frame_bytes, header, topic, partition, *from, until, max_records, out)?;
+    frame::decode_records(
+        frame_bytes,
+        header,
+        topic,
+        partition,
+        *from,
+        until,
+        max_records,
+        out,
+    )?;
     if let Some(last) = out.get(before..).and_then(|s| s.last()) {
         *from = last.offset + 1;
     } else {

@@ -113,7 +113,10 @@ pub fn scan(
         }
         if pos + header.frame_bytes as u64 > buf_pos + buf.len() as u64 {
             buf_pos = pos;
-            let want = header.frame_bytes.max(SCAN_CHUNK_BYTES).min(remaining as usize);
+            let want = header
+                .frame_bytes
+                .max(SCAN_CHUNK_BYTES)
+                .min(remaining as usize);
             buf = read_at(file, pos, want)?;
         }
         let at = (pos - buf_pos) as usize;
@@ -154,7 +157,11 @@ pub fn scan(
 fn classify_bad(file: &File, from: u64, file_len: u64, reason: String) -> std::io::Result<ScanEnd> {
     let mut at = from;
     while at < file_len {
-        let chunk = read_at(file, at, (SCAN_CHUNK_BYTES as u64).min(file_len - at) as usize)?;
+        let chunk = read_at(
+            file,
+            at,
+            (SCAN_CHUNK_BYTES as u64).min(file_len - at) as usize,
+        )?;
         if chunk.iter().any(|b| *b != 0) {
             return Ok(ScanEnd::Corrupt {
                 pos: from,
@@ -245,7 +252,11 @@ mod tests {
         bad[30] ^= 0xff;
         let (_d, f) = file_with(&[&bad, &b]);
         let s = scan(&f, 0, 0, None, 4096, 1 << 20).expect("scan");
-        assert!(matches!(s.end, ScanEnd::Corrupt { pos: 0, .. }), "{:?}", s.end);
+        assert!(
+            matches!(s.end, ScanEnd::Corrupt { pos: 0, .. }),
+            "{:?}",
+            s.end
+        );
 
         // A bad CRC on the very last frame is a torn write.
         let mut last = b.clone();

@@ -53,7 +53,9 @@ pub(crate) enum WriterCommand {
         reply: oneshot::Sender<Result<usize, BusError>>,
     },
     /// Sync everything and stop.
-    Shutdown { reply: oneshot::Sender<Result<(), BusError>> },
+    Shutdown {
+        reply: oneshot::Sender<Result<(), BusError>>,
+    },
 }
 
 /// What one touched partition needs written, synced and published in a group commit.
@@ -109,7 +111,10 @@ impl Writer {
 
     /// The thread body.
     pub fn run(mut self, mut rx: mpsc::Receiver<WriterCommand>) {
-        let rt = match tokio::runtime::Builder::new_current_thread().enable_time().build() {
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+        {
             Ok(rt) => rt,
             Err(e) => {
                 tracing::error!(error = %e, "bus writer: cannot build its runtime");
@@ -186,7 +191,9 @@ impl Writer {
         {
             self.fail(&e);
         }
-        if self.last_retention.elapsed() >= Duration::from_millis(self.config.retention_check_interval_ms) {
+        if self.last_retention.elapsed()
+            >= Duration::from_millis(self.config.retention_check_interval_ms)
+        {
             self.last_retention = Instant::now();
             if let Err(e) = self.retention(now_ms()) {
                 tracing::warn!(error = %e, "retention failed");
@@ -203,13 +210,17 @@ impl Writer {
     fn commit(&mut self, group: Vec<AppendRequest>) {
         if let Some(reason) = &self.failed {
             for req in group {
-                let _ = req.reply.send(Err(BusError::Backend(format!("the bus writer failed earlier: {reason}"))));
+                let _ = req.reply.send(Err(BusError::Backend(format!(
+                    "the bus writer failed earlier: {reason}"
+                ))));
             }
             return;
         }
         let mut works: Vec<Work> = Vec::new();
-        let mut replies: Vec<(oneshot::Sender<Result<Vec<u64>, BusError>>, Result<Vec<u64>, BusError>)> =
-            Vec::with_capacity(group.len());
+        let mut replies: Vec<(
+            oneshot::Sender<Result<Vec<u64>, BusError>>,
+            Result<Vec<u64>, BusError>,
+        )> = Vec::with_capacity(group.len());
         let mut error: Option<BusError> = None;
         for req in group {
             if req.topic.is_deleted() {
@@ -255,16 +266,26 @@ impl Writer {
     }
 
     /// Stamps one frame's offsets and stages its bytes; rolls the segment when full or old.
-    fn append(&mut self, topic: &Topic, p: u32, mut frame: EncodedFrame, works: &mut Vec<Work>) -> Result<u64, BusError> {
-        let partition = topic
-            .partitions
-            .get(p as usize)
-            .ok_or_else(|| BusError::UnknownPartition {
-                topic: topic.name.to_string(),
-                partition: p,
-                partitions: topic.config.partitions,
-            })?;
-        let wi = match works.iter().position(|w| Arc::ptr_eq(&w.partition, partition)) {
+    fn append(
+        &mut self,
+        topic: &Topic,
+        p: u32,
+        mut frame: EncodedFrame,
+        works: &mut Vec<Work>,
+    ) -> Result<u64, BusError> {
+        let partition =
+            topic
+                .partitions
+                .get(p as usize)
+                .ok_or_else(|| BusError::UnknownPartition {
+                    topic: topic.name.to_string(),
+                    partition: p,
+                    partitions: topic.config.partitions,
+                })?;
+        let wi = match works
+            .iter()
+            .position(|w| Arc::ptr_eq(&w.partition, partition))
+        {
             Some(i) => i,
             None => {
                 let active = lock(&partition.active);
@@ -303,9 +324,11 @@ impl Writer {
         let base = a.next_offset;
         stamp_base_offset(&mut frame.bytes, base);
         // The current update always describes the active segment (pushed at start or roll).
-        let upd = work.updates.last_mut().ok_or_else(|| BusError::Backend("writer: no segment update".to_owned()))?;
-        if a
-            .last_index_pos
+        let upd = work
+            .updates
+            .last_mut()
+            .ok_or_else(|| BusError::Backend("writer: no segment update".to_owned()))?;
+        if a.last_index_pos
             .is_none_or(|last| a.written_bytes - last >= self.config.index_interval_bytes)
         {
             upd.index_add.push((base, a.written_bytes));
@@ -387,7 +410,8 @@ impl Writer {
         let topics: Vec<Arc<Topic>> = super::read_lock(&self.topics).values().cloned().collect();
         let mut deleted = 0;
         for topic in topics {
-            let (retention_ms, retention_bytes) = (topic.config.retention_ms, topic.config.retention_bytes);
+            let (retention_ms, retention_bytes) =
+                (topic.config.retention_ms, topic.config.retention_bytes);
             if retention_ms.is_none() && retention_bytes.is_none() {
                 continue;
             }
@@ -398,10 +422,11 @@ impl Writer {
                     while v.segments.len() > 1 {
                         let first = &v.segments[0];
                         let by_time = retention_ms.is_some_and(|ms| {
-                            first.max_timestamp_ms < now_ms.saturating_sub(i64::try_from(ms).unwrap_or(i64::MAX))
+                            first.max_timestamp_ms
+                                < now_ms.saturating_sub(i64::try_from(ms).unwrap_or(i64::MAX))
                         });
-                        let by_size =
-                            retention_bytes.is_some_and(|limit| v.size_bytes() - first.size_bytes >= limit);
+                        let by_size = retention_bytes
+                            .is_some_and(|limit| v.size_bytes() - first.size_bytes >= limit);
                         if !(by_time || by_size) {
                             break;
                         }
@@ -430,7 +455,8 @@ fn read_only_error() -> BusError {
 fn flush_buf(work: &mut Work) -> Result<(), BusError> {
     if let Some((file, path)) = work.buf_file.take() {
         if !work.buf.is_empty() {
-            file.write_all_at(&work.buf, work.buf_pos).map_err(|e| io_err(&path, e))?;
+            file.write_all_at(&work.buf, work.buf_pos)
+                .map_err(|e| io_err(&path, e))?;
         }
         work.to_sync.push((file, path));
     }
@@ -492,7 +518,10 @@ fn sync_parallel(works: &mut [Work]) -> Result<(), BusError> {
     }
     std::thread::scope(|s| {
         let (first, rest) = works.split_at_mut(1);
-        let handles: Vec<_> = rest.iter_mut().map(|w| s.spawn(move || sync_one(w))).collect();
+        let handles: Vec<_> = rest
+            .iter_mut()
+            .map(|w| s.spawn(move || sync_one(w)))
+            .collect();
         let mut result = first.iter_mut().try_for_each(sync_one);
         for h in handles {
             let r = h
