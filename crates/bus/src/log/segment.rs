@@ -2,10 +2,11 @@
 //!
 //! Owns the decision "is this the torn tail of an unfinished write, or corruption?". A write
 //! killed by SIGKILL leaves a prefix of what was written, so a torn tail is always the last
-//! frame, cut short (its declared length runs past the end of the file), or trailing zeros
-//! (a file extended but not filled before a power cut). Anything else — a bad CRC or an
-//! impossible length with non-zero data after it — may sit in front of acknowledged data, so
-//! it is reported as corruption naming the file, never truncated away.
+//! frame, cut short (its declared length runs past the end of the file, or fewer bytes than
+//! a header remain), or trailing zeros (a file extended but not filled before a power cut).
+//! Anything else — a complete frame with a bad CRC, an impossible length with non-zero data
+//! after it, a wrong base offset — may be acknowledged data gone bad, so it is reported as
+//! corruption naming the file and the byte position, never truncated away.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -122,9 +123,12 @@ pub fn scan(
         let at = (pos - buf_pos) as usize;
         let frame_bytes = &buf[at..at + header.frame_bytes];
         if !frame::crc_matches(frame_bytes, &header) {
-            let frame_end = pos + header.frame_bytes as u64;
-            break classify_bad(file, frame_end, file_len, "CRC mismatch".to_owned())
-                .map(|end| retarget(end, pos))?;
+            // A complete frame with a bad CRC cannot come from a killed write (that leaves a
+            // prefix), so it may be acknowledged data gone bad: refuse, never truncate.
+            break ScanEnd::Corrupt {
+                pos,
+                reason: "CRC mismatch in a complete frame".to_owned(),
+            };
         }
         if header.base_offset != offset {
             break ScanEnd::Corrupt {
@@ -171,21 +175,6 @@ fn classify_bad(file: &File, from: u64, file_len: u64, reason: String) -> std::i
         at += chunk.len() as u64;
     }
     Ok(ScanEnd::Torn { pos: from, reason })
-}
-
-/// Reports a bad frame at its own start rather than where the zero check began.
-fn retarget(end: ScanEnd, frame_pos: u64) -> ScanEnd {
-    match end {
-        ScanEnd::Torn { reason, .. } => ScanEnd::Torn {
-            pos: frame_pos,
-            reason: format!("last frame: {reason}"),
-        },
-        ScanEnd::Corrupt { reason, .. } => ScanEnd::Corrupt {
-            pos: frame_pos,
-            reason,
-        },
-        ScanEnd::Clean => ScanEnd::Clean,
-    }
 }
 
 pub fn read_at(file: &File, pos: u64, len: usize) -> std::io::Result<Vec<u8>> {
@@ -258,12 +247,13 @@ mod tests {
             s.end
         );
 
-        // A bad CRC on the very last frame is a torn write.
+        // A bad CRC on a complete last frame is corruption too (a killed write leaves a
+        // prefix, never a complete frame with wrong bytes).
         let mut last = b.clone();
         let n = last.len();
         last[n - 1] ^= 0xff;
         let (_d, f) = file_with(&[&a, &last]);
         let s = scan(&f, 0, 0, None, 4096, 1 << 20).expect("scan");
-        assert!(matches!(s.end, ScanEnd::Torn { .. }), "{:?}", s.end);
+        assert!(matches!(s.end, ScanEnd::Corrupt { .. }), "{:?}", s.end);
     }
 }
