@@ -188,6 +188,7 @@ impl<'a> Cursor<'a> {
 /// Decodes the records of a frame whose CRC was checked, keeping offsets in
 /// `from..until`, at most `max_records`. `Err` carries a reason when the record area does
 /// not parse (a checksummed frame that does not parse is corruption or a bug).
+#[allow(clippy::too_many_arguments)] // a hot loop's inputs, kept flat on purpose
 pub fn decode_records(
     frame: &[u8],
     header: &FrameHeader,

@@ -173,17 +173,15 @@ impl Group {
             st.members.remove(&id);
             changed = true;
         }
-        if !st.members.contains_key(&member) {
-            st.members.insert(
-                member,
-                Member {
-                    topics: config.topics.clone(),
-                    session_timeout: config.session_timeout,
-                    last_seen: now,
-                    target: BTreeSet::new(),
-                    owned: BTreeSet::new(),
-                },
-            );
+        if let std::collections::btree_map::Entry::Vacant(e) = st.members.entry(member) {
+            // This member had expired: it rejoins (Kafka: UNKNOWN_MEMBER_ID, then rejoin).
+            e.insert(Member {
+                topics: config.topics.clone(),
+                session_timeout: config.session_timeout,
+                last_seen: now,
+                target: BTreeSet::new(),
+                owned: BTreeSet::new(),
+            });
             changed = true;
         }
         if changed {

@@ -162,6 +162,10 @@ impl LogConfig {
     }
 }
 
+/// A produce call encoded: frames per partition (in emission order), and for each record
+/// its partition and its index among that partition's records.
+type Encoded = (Vec<(u32, EncodedFrame)>, Vec<(u32, usize)>);
+
 /// A topic as the backend holds it.
 pub(crate) struct Topic {
     pub name: Arc<str>,
@@ -404,11 +408,7 @@ impl EmbeddedBus {
     }
 
     /// Encodes a produce call into frames per partition, keeping the order of records.
-    fn encode(
-        &self,
-        topic: &Topic,
-        records: &[Record],
-    ) -> Result<(Vec<(u32, EncodedFrame)>, Vec<(u32, usize)>), BusError> {
+    fn encode(&self, topic: &Topic, records: &[Record]) -> Result<Encoded, BusError> {
         let partitions = topic.config.partitions;
         let limit = self.inner.config.message_bytes_max;
         let now = now_ms();

@@ -29,11 +29,14 @@ use crate::port::BusError;
 
 pub(crate) type Topics = Arc<RwLock<BTreeMap<String, Arc<Topic>>>>;
 
+/// Where the writer sends the base offset of each frame of a request.
+pub(crate) type AppendReply = oneshot::Sender<Result<Vec<u64>, BusError>>;
+
 /// Frames of one produce call, grouped by partition, in call order.
 pub(crate) struct AppendRequest {
     pub topic: Arc<Topic>,
     pub frames: Vec<(u32, EncodedFrame)>,
-    pub reply: oneshot::Sender<Result<Vec<u64>, BusError>>,
+    pub reply: AppendReply,
 }
 
 impl AppendRequest {
@@ -217,10 +220,8 @@ impl Writer {
             return;
         }
         let mut works: Vec<Work> = Vec::new();
-        let mut replies: Vec<(
-            oneshot::Sender<Result<Vec<u64>, BusError>>,
-            Result<Vec<u64>, BusError>,
-        )> = Vec::with_capacity(group.len());
+        let mut replies: Vec<(AppendReply, Result<Vec<u64>, BusError>)> =
+            Vec::with_capacity(group.len());
         let mut error: Option<BusError> = None;
         for req in group {
             if req.topic.is_deleted() {
