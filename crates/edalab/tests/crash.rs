@@ -122,7 +122,7 @@ fn sigkill_mid_produce_never_loses_an_acknowledged_message() {
     segs.sort();
     let last = segs.pop().expect("a segment");
     let first_frame =
-        std::fs::read(&segs.first().cloned().unwrap_or_else(|| last.clone())).expect("read");
+        std::fs::read(segs.first().cloned().unwrap_or_else(|| last.clone())).expect("read");
     let mut f = std::fs::OpenOptions::new()
         .append(true)
         .open(&last)
