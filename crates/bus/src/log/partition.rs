@@ -363,6 +363,13 @@ impl Partition {
                     at += header.frame_bytes;
                     progressed = true;
                 }
+                if at == 0 {
+                    // Not even one frame fits in the visible bytes: never spin on it.
+                    return Err(corrupt(
+                        pos,
+                        "frame runs past the end of the segment's data".to_owned(),
+                    ));
+                }
                 pos += at as u64;
                 if fetch_bytes_max <= buf.len() && !out.is_empty() {
                     break;
