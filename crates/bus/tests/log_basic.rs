@@ -679,31 +679,97 @@ async fn joins_and_leaves_under_load_deliver_exactly_once() {
     assert_eq!(n, total, "no duplicate");
 }
 
+async fn commit_once(dir: &std::path::Path, config: LogConfig, group: &str, offsets: &[u64]) {
+    let bus = EmbeddedBus::open(dir, config).expect("open");
+    let _ = bus
+        .create_topic("t", TopicConfig::with_partitions(1))
+        .await
+        .expect("create");
+    if bus.describe_topic("t").await.expect("describe").partitions[0].high_watermark == 0 {
+        bus.produce("t", (0..10).map(|i| rec("k", &i.to_string())).collect())
+            .await
+            .expect("produce");
+    }
+    let mut c = bus
+        .consumer(ConsumerConfig::new(group, vec!["t".to_owned()]))
+        .await
+        .expect("c");
+    c.poll(Duration::from_secs(5)).await.expect("poll");
+    let tp = edalab_bus::TopicPartition {
+        topic: "t".to_owned(),
+        partition: 0,
+    };
+    for o in offsets {
+        c.commit(&BTreeMap::from([(tp.clone(), *o)]))
+            .await
+            .expect("commit");
+    }
+    drop(c);
+    bus.close().await.expect("close");
+}
+
+async fn committed(dir: &std::path::Path, group: &str) -> Option<u64> {
+    let bus = open(dir);
+    let lag = bus.group_lag(group).await.expect("lag");
+    bus.close().await.expect("close");
+    lag.first().and_then(|l| l.committed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_offsets_log_survives_torn_tail_and_compacts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let small = LogConfig {
+        offsets_log_bytes_max: 1024,
+        ..LogConfig::default()
+    };
+    // Enough commits to compact the log several times; the last one wins.
+    let offsets: Vec<u64> = (1..=40).map(|i| i % 10 + 1).collect();
+    commit_once(dir.path(), small.clone(), "g", &offsets).await;
+    let snapshot = dir.path().join("bus/groups/g.json");
+    let log = dir.path().join("bus/groups/g.offsets");
+    assert!(snapshot.exists(), "compacted into a snapshot");
+    assert!(std::fs::metadata(&log).expect("log").len() <= 1024);
+    assert_eq!(
+        committed(dir.path(), "g").await,
+        Some(offsets[offsets.len() - 1])
+    );
+
+    // A commit killed mid-write leaves a torn record: ignored, and the log stays usable.
+    commit_once(dir.path(), small.clone(), "g", &[7]).await;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .expect("open log");
+    std::io::Write::write_all(&mut f, &[200, 0, 0, 0, 1, 2, 3]).expect("torn bytes");
+    drop(f);
+    assert_eq!(committed(dir.path(), "g").await, Some(7));
+    commit_once(dir.path(), small, "g", &[9]).await;
+    assert_eq!(committed(dir.path(), "g").await, Some(9));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn corrupt_group_file_is_named() {
     let dir = tempfile::tempdir().expect("tempdir");
-    {
-        let bus = open(dir.path());
-        bus.create_topic("t", TopicConfig::with_partitions(1))
-            .await
-            .expect("create");
-        bus.produce("t", vec![rec("k", "v")])
-            .await
-            .expect("produce");
-        let mut c = bus
-            .consumer(ConsumerConfig::new("my group/1", vec!["t".to_owned()]))
-            .await
-            .expect("c");
-        let msgs = c.poll(Duration::from_secs(5)).await.expect("poll");
-        c.commit(&BTreeMap::from([(msgs[0].topic_partition(), 1)]))
-            .await
-            .expect("commit");
-        drop(c);
-        bus.close().await.expect("close");
-    }
-    let path = dir.path().join("bus/groups/my%20group%2F1.json");
+    commit_once(dir.path(), LogConfig::default(), "my group/1", &[1, 2]).await;
+    let path = dir.path().join("bus/groups/my%20group%2F1.offsets");
     assert!(path.exists(), "group names are percent-encoded on disk");
-    std::fs::write(&path, b"{\"group\": 1").expect("write");
+    let mut bytes = std::fs::read(&path).expect("read");
+    bytes[12] ^= 0x55; // inside the first record's JSON
+    std::fs::write(&path, &bytes).expect("write");
+    let err = EmbeddedBus::open(dir.path(), LogConfig::default())
+        .err()
+        .expect("corrupt");
+    assert!(
+        matches!(&err, BusError::Corrupt { path, reason } if path.ends_with("my%20group%2F1.offsets") && reason.contains("CRC")),
+        "{err}"
+    );
+    // A snapshot that does not parse is named too.
+    std::fs::remove_file(&path).expect("rm");
+    std::fs::write(
+        dir.path().join("bus/groups/my%20group%2F1.json"),
+        b"{\"group\": 1",
+    )
+    .expect("write");
     let err = EmbeddedBus::open(dir.path(), LogConfig::default())
         .err()
         .expect("corrupt");

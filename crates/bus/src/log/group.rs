@@ -1,22 +1,28 @@
 //! Consumer groups of the embedded backend, in process: membership, assignment, committed
 //! positions (persisted), and the [`Consumer`] handed to each member.
 //!
-//! Owns `groups/<group>.json`. Assignment is Kafka's range assignor per topic over the live
+//! Owns `groups/<group>.json` and `groups/<group>.offsets`. Assignment is Kafka's range assignor per topic over the live
 //! members (sorted by member id), recomputed with a new generation on every join, leave or
 //! session expiry. Hand-over is cooperative (like Kafka's incremental protocol): a partition
 //! moves to its new owner only once the old owner has polled again (or left, or expired), so
 //! two members never fetch the same partition at once, and a member that commits before its
 //! next poll (what the runtime does) hands over exactly its committed position.
+//!
+//! Committed positions are durable with one flush per commit: each commit appends a
+//! CRC-framed snapshot to `groups/<group>.offsets`; past 1 MiB that log is compacted into
+//! `groups/<group>.json` (atomic replace) and restarts. On open the highest version wins.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::{Inner, io_err, lock, write_atomically};
+use super::{Inner, fsync_dir, io_err, lock, write_atomically};
 use crate::port::{BusError, Consumer, ConsumerConfig, Message, TopicPartition};
 
 #[derive(Debug)]
@@ -41,15 +47,30 @@ pub(crate) struct GroupState {
 
 pub(crate) struct Group {
     pub name: String,
-    path: PathBuf,
+    /// `groups/<name>.json`: the last compacted snapshot of committed positions.
+    snapshot_path: PathBuf,
+    /// `groups/<name>.offsets`: one CRC-framed snapshot appended per commit since.
+    log_path: PathBuf,
     pub state: Mutex<GroupState>,
-    /// Serialises writes of the group file; holds the last persisted commit version.
-    persisted_version: tokio::sync::Mutex<u64>,
+    /// Serialises writes of the group's files.
+    persist: tokio::sync::Mutex<PersistState>,
+}
+
+struct PersistState {
+    /// Highest commit version known durable.
+    version: u64,
+    log: Option<Arc<File>>,
+    log_bytes: u64,
+    /// Past this size the offsets log is compacted into the snapshot file and restarted.
+    log_bytes_max: u64,
 }
 
 #[derive(Serialize, Deserialize)]
 struct GroupFile {
     group: String,
+    /// Commit version: the highest one found (snapshot or log) is the current state.
+    #[serde(default)]
+    version: u64,
     offsets: Vec<CommittedOffset>,
 }
 
@@ -60,10 +81,10 @@ struct CommittedOffset {
     offset: u64,
 }
 
-/// File name of a group: its name with anything but `[A-Za-z0-9._-]` percent-encoded, so any
+/// File stem of a group: its name with anything but `[A-Za-z0-9._-]` percent-encoded, so any
 /// group name is safe on disk and the mapping is reversible.
-pub(crate) fn group_file_name(group: &str) -> String {
-    let mut out = String::with_capacity(group.len() + 5);
+pub(crate) fn group_file_stem(group: &str) -> String {
+    let mut out = String::with_capacity(group.len());
     for b in group.bytes() {
         if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || (b == b'.' && !out.is_empty()) {
             out.push(b as char);
@@ -71,30 +92,82 @@ pub(crate) fn group_file_name(group: &str) -> String {
             out.push_str(&format!("%{b:02X}"));
         }
     }
-    out.push_str(".json");
     out
 }
 
 impl Group {
-    pub fn new(name: String, path: PathBuf, committed: BTreeMap<TopicPartition, u64>) -> Self {
+    /// A group with no files yet, in `dir`.
+    pub fn new(name: String, dir: &Path, log_bytes_max: u64) -> Self {
+        let stem = group_file_stem(&name);
+        Self::with_state(
+            name,
+            dir,
+            &stem,
+            BTreeMap::new(),
+            0,
+            (None, 0, log_bytes_max),
+        )
+    }
+
+    fn with_state(
+        name: String,
+        dir: &Path,
+        stem: &str,
+        committed: BTreeMap<TopicPartition, u64>,
+        version: u64,
+        (log, log_bytes, log_bytes_max): (Option<Arc<File>>, u64, u64),
+    ) -> Self {
         Self {
             name,
-            path,
+            snapshot_path: dir.join(format!("{stem}.json")),
+            log_path: dir.join(format!("{stem}.offsets")),
             state: Mutex::new(GroupState {
                 committed,
+                commit_version: version,
                 ..GroupState::default()
             }),
-            persisted_version: tokio::sync::Mutex::new(0),
+            persist: tokio::sync::Mutex::new(PersistState {
+                version,
+                log,
+                log_bytes,
+                log_bytes_max,
+            }),
         }
     }
 
-    /// Loads a group file; a file that does not parse is [`BusError::Corrupt`].
-    pub fn load(path: PathBuf) -> Result<Self, BusError> {
-        let bytes = std::fs::read(&path).map_err(|e| io_err(&path, e))?;
-        let file: GroupFile = serde_json::from_slice(&bytes).map_err(|e| BusError::Corrupt {
-            path: path.display().to_string(),
-            reason: format!("group offsets file does not parse: {e}"),
-        })?;
+    /// Loads a group from its snapshot and its offsets log (the highest version wins). A torn
+    /// last log record (a commit killed mid-write, never acknowledged) is truncated; anything
+    /// else that does not parse is [`BusError::Corrupt`] naming the file. `None`: nothing was
+    /// ever committed (a first commit killed before its record was complete).
+    pub fn load(dir: &Path, stem: &str, log_bytes_max: u64) -> Result<Option<Self>, BusError> {
+        let snapshot_path = dir.join(format!("{stem}.json"));
+        let log_path = dir.join(format!("{stem}.offsets"));
+        let mut best: Option<GroupFile> = match std::fs::read(&snapshot_path) {
+            Ok(bytes) => Some(
+                serde_json::from_slice(&bytes).map_err(|e| BusError::Corrupt {
+                    path: snapshot_path.display().to_string(),
+                    reason: format!("group offsets file does not parse: {e}"),
+                })?,
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io_err(&snapshot_path, e)),
+        };
+        let (log, log_bytes) = match OpenOptions::new().read(true).append(true).open(&log_path) {
+            Ok(file) => {
+                let (records, valid_bytes) = read_offsets_log(&file, &log_path)?;
+                for r in records {
+                    if best.as_ref().is_none_or(|b| r.version >= b.version) {
+                        best = Some(r);
+                    }
+                }
+                (Some(Arc::new(file)), valid_bytes)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (None, 0),
+            Err(e) => return Err(io_err(&log_path, e)),
+        };
+        let Some(file) = best else {
+            return Ok(None);
+        };
         let committed = file
             .offsets
             .into_iter()
@@ -108,7 +181,14 @@ impl Group {
                 )
             })
             .collect();
-        Ok(Self::new(file.group, path, committed))
+        Ok(Some(Self::with_state(
+            file.group,
+            dir,
+            stem,
+            committed,
+            file.version,
+            (log, log_bytes, log_bytes_max),
+        )))
     }
 
     /// Topics this group reads or has positions on.
@@ -233,40 +313,135 @@ impl Group {
         self.persist().await
     }
 
-    /// Writes the group file if commits happened since the last write; concurrent commits
-    /// share one write (group commit for offsets).
+    /// Makes the committed positions durable if commits happened since the last write:
+    /// appends one CRC-framed snapshot to the offsets log and `fdatasync`s it (one flush per
+    /// commit; concurrent commits of the group share it). Past `offsets_log_bytes_max` the
+    /// snapshot file is replaced atomically and the log restarts empty.
     async fn persist(&self) -> Result<(), BusError> {
-        let mut persisted = self.persisted_version.lock().await;
-        let (version, file) = {
+        let mut ps = self.persist.lock().await;
+        let file = {
             let st = lock(&self.state);
-            (
-                st.commit_version,
-                GroupFile {
-                    group: self.name.clone(),
-                    offsets: st
-                        .committed
-                        .iter()
-                        .map(|(tp, o)| CommittedOffset {
-                            topic: tp.topic.clone(),
-                            partition: tp.partition,
-                            offset: *o,
-                        })
-                        .collect(),
-                },
-            )
+            GroupFile {
+                group: self.name.clone(),
+                version: st.commit_version,
+                offsets: st
+                    .committed
+                    .iter()
+                    .map(|(tp, o)| CommittedOffset {
+                        topic: tp.topic.clone(),
+                        partition: tp.partition,
+                        offset: *o,
+                    })
+                    .collect(),
+            }
         };
-        if version <= *persisted {
+        if file.version <= ps.version {
             return Ok(());
         }
-        let bytes =
-            serde_json::to_vec_pretty(&file).map_err(|e| BusError::Backend(e.to_string()))?;
-        let path = self.path.clone();
-        tokio::task::spawn_blocking(move || write_atomically(&path, &bytes))
-            .await
-            .map_err(|e| BusError::Backend(format!("group file writer: {e}")))??;
-        *persisted = version;
+        let version = file.version;
+        let payload = serde_json::to_vec(&file).map_err(|e| BusError::Backend(e.to_string()))?;
+        let (log, log_bytes, log_bytes_max) = (ps.log.take(), ps.log_bytes, ps.log_bytes_max);
+        let (snapshot_path, log_path) = (self.snapshot_path.clone(), self.log_path.clone());
+        let result = tokio::task::spawn_blocking(move || {
+            append_offsets(
+                (log, log_bytes, log_bytes_max),
+                &snapshot_path,
+                &log_path,
+                &payload,
+            )
+        })
+        .await
+        .map_err(|e| BusError::Backend(format!("group offsets writer: {e}")))?;
+        let (log, log_bytes) = result?;
+        ps.log = Some(log);
+        ps.log_bytes = log_bytes;
+        ps.version = version;
         Ok(())
     }
+}
+
+/// Appends one record (`len u32 | crc32 u32 | JSON snapshot`) and syncs it; compacts first
+/// when the log is full. Returns the log file and its new size.
+fn append_offsets(
+    (log, log_bytes, log_bytes_max): (Option<Arc<File>>, u64, u64),
+    snapshot_path: &Path,
+    log_path: &Path,
+    payload: &[u8],
+) -> Result<(Arc<File>, u64), BusError> {
+    let mut record = Vec::with_capacity(payload.len() + 8);
+    record.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    record.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    record.extend_from_slice(payload);
+    if log_bytes > 0 && log_bytes + record.len() as u64 > log_bytes_max {
+        // Compaction: the snapshot becomes this state, then the log restarts. A crash in
+        // between leaves an older log whose versions are all ≤ the snapshot's.
+        write_atomically(snapshot_path, payload)?;
+        let file = log.ok_or_else(|| BusError::Backend("offsets log missing".to_owned()))?;
+        file.set_len(0).map_err(|e| io_err(log_path, e))?;
+        file.sync_all().map_err(|e| io_err(log_path, e))?;
+        return Ok((file, 0));
+    }
+    let file = match log {
+        Some(f) => f,
+        None => {
+            let f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .read(true)
+                .open(log_path)
+                .map_err(|e| io_err(log_path, e))?;
+            if let Some(dir) = log_path.parent() {
+                fsync_dir(dir)?;
+            }
+            Arc::new(f)
+        }
+    };
+    (&*file)
+        .write_all(&record)
+        .map_err(|e| io_err(log_path, e))?;
+    file.sync_data().map_err(|e| io_err(log_path, e))?;
+    Ok((file, log_bytes + record.len() as u64))
+}
+
+/// Reads every record of an offsets log; truncates a torn last record.
+fn read_offsets_log(file: &File, path: &Path) -> Result<(Vec<GroupFile>, u64), BusError> {
+    let mut bytes = Vec::new();
+    (&*file)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_err(path, e))?;
+    let corrupt = |pos: usize, reason: String| BusError::Corrupt {
+        path: path.display().to_string(),
+        reason: format!("at byte {pos}: {reason}"),
+    };
+    let mut records = Vec::new();
+    let mut pos = 0usize;
+    while pos < bytes.len() {
+        let rest = &bytes[pos..];
+        let torn = rest.len() < 8 || rest.iter().all(|b| *b == 0) || {
+            let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+            8 + len > rest.len()
+        };
+        if torn {
+            tracing::warn!(path = %path.display(), pos, "truncating the torn last record of an offsets log");
+            file.set_len(pos as u64).map_err(|e| io_err(path, e))?;
+            file.sync_all().map_err(|e| io_err(path, e))?;
+            break;
+        }
+        let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
+        let payload = &rest[8..8 + len];
+        if crc32fast::hash(payload) != crc {
+            return Err(corrupt(
+                pos,
+                "CRC mismatch in a complete offsets record".to_owned(),
+            ));
+        }
+        let record: GroupFile = serde_json::from_slice(payload)
+            .map_err(|e| corrupt(pos, format!("offsets record does not parse: {e}")))?;
+        records.push(record);
+        pos += 8 + len;
+    }
+    Ok((records, pos as u64))
 }
 
 /// Range assignment per topic over the members subscribed to it, new generation.

@@ -6,7 +6,8 @@
 //! bus/LOCK                                   data-dir lock (flock) holding the owner's pid
 //! bus/topics/<topic>/meta.json               topic settings, written atomically (tmp + rename)
 //! bus/topics/<topic>/<partition>/<base>.log  append-only segments of CRC-framed batches
-//! bus/groups/<group>.json                    committed positions, written atomically
+//! bus/groups/<group>.offsets                 committed positions: one CRC-framed snapshot per commit
+//! bus/groups/<group>.json                    ... compacted snapshot (atomic replace)
 //! ```
 //!
 //! Design (see `docs/adr/004-embedded-log-storage.md`): producers encode and checksum
@@ -105,6 +106,8 @@ pub struct LogConfig {
     pub commit_bytes_max: usize,
     /// How often the writer applies retention.
     pub retention_check_interval_ms: u64,
+    /// A consumer group's offsets log is compacted into its snapshot past this size.
+    pub offsets_log_bytes_max: u64,
 }
 
 impl Default for LogConfig {
@@ -120,6 +123,7 @@ impl Default for LogConfig {
             writer_queue_requests_max: 1024,
             commit_bytes_max: 16 << 20,
             retention_check_interval_ms: 60_000,
+            offsets_log_bytes_max: 1 << 20,
         }
     }
 }
@@ -251,7 +255,7 @@ impl EmbeddedBus {
         }
         let lock_file = take_lock(&data_dir, &root)?;
         let topics = load_topics(&root, &config, false)?;
-        let groups = load_groups(&root)?;
+        let groups = load_groups(&root, &config)?;
         let topics: Topics = Arc::new(RwLock::new(topics));
         let wake = Arc::new(Notify::new());
         let (tx, rx) = mpsc::channel(config.writer_queue_requests_max);
@@ -727,12 +731,11 @@ impl Bus for EmbeddedBus {
         let group = lock(&self.inner.groups)
             .entry(config.group.clone())
             .or_insert_with(|| {
-                let path = self
-                    .inner
-                    .root
-                    .join("groups")
-                    .join(group::group_file_name(&config.group));
-                Arc::new(Group::new(config.group.clone(), path, BTreeMap::new()))
+                Arc::new(Group::new(
+                    config.group.clone(),
+                    &self.inner.root.join("groups"),
+                    self.inner.config.offsets_log_bytes_max,
+                ))
             })
             .clone();
         Ok(Box::new(EmbeddedConsumer::join(
@@ -936,21 +939,27 @@ fn load_topics(
     Ok(out)
 }
 
-fn load_groups(root: &Path) -> Result<BTreeMap<String, Arc<Group>>, BusError> {
+fn load_groups(root: &Path, config: &LogConfig) -> Result<BTreeMap<String, Arc<Group>>, BusError> {
     let dir = root.join("groups");
-    let mut out = BTreeMap::new();
+    let mut stems = std::collections::BTreeSet::new();
     for entry in std::fs::read_dir(&dir).map_err(|e| io_err(&dir, e))? {
         let path = entry.map_err(|e| io_err(&dir, e))?.path();
-        match path.extension().and_then(|e| e.to_str()) {
-            Some("json") => {
-                let g = Group::load(path)?;
-                out.insert(g.name.clone(), Arc::new(g));
+        let stem = path.file_stem().and_then(|s| s.to_str()).map(str::to_owned);
+        match (path.extension().and_then(|e| e.to_str()), stem) {
+            (Some("json" | "offsets"), Some(stem)) => {
+                stems.insert(stem);
             }
-            Some("tmp") => {
+            (Some("tmp"), _) => {
                 // An interrupted atomic write: the previous file is intact.
                 let _ = std::fs::remove_file(&path);
             }
             _ => {}
+        }
+    }
+    let mut out = BTreeMap::new();
+    for stem in stems {
+        if let Some(g) = Group::load(&dir, &stem, config.offsets_log_bytes_max)? {
+            out.insert(g.name.clone(), Arc::new(g));
         }
     }
     Ok(out)
