@@ -14,3 +14,6 @@ pub mod order;
 pub mod saga;
 pub mod transaction;
 pub mod validation;
+
+pub use money::{Currency, Money};
+pub use validation::{ErrorBody, FieldError, ValidationErrors};

@@ -34,8 +34,9 @@ pub enum Command {
     /// Consume a topic as a member of a consumer group, committing after each batch
     /// (like kafka-console-consumer --group).
     Consume(ConsumeArgs),
-    /// Dead-letter queues: list, show, redrive.
-    Dlq(DlqArgs),
+    /// Dead-letter queues: list, show, redrive (needs the data directory for writing: it
+    /// reads through a consumer group).
+    Dlq(crate::dlq::DlqArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -126,13 +127,6 @@ pub struct ConsumeArgs {
     pub poll_records_max: usize,
 }
 
-#[derive(Args, Debug)]
-pub struct DlqArgs {
-    /// list | show | redrive (coming with the consumer runtime).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    pub args: Vec<String>,
-}
-
 #[derive(Subcommand, Debug)]
 pub enum BenchCommand {
     /// Produce and produce→consume throughput and latency of the embedded bus.
@@ -147,10 +141,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Produce(args) => crate::produce::run(&data_dir, args).await,
         Command::Tail(args) => crate::tail::run(&data_dir, args).await,
         Command::Consume(args) => crate::consume::run(&data_dir, args).await,
-        Command::Dlq(_) => {
-            // `dlq.rs` arrives with the consumer runtime (issue 3, runtime part).
-            println!("edalab dlq: not yet available");
-            Ok(())
+        Command::Dlq(args) => {
+            let bus = open_for_writing(&data_dir)?;
+            let result = crate::dlq::run(args, &bus).await;
+            bus.close().await?;
+            result
         }
         Command::Bench(BenchCommand::Bus(args)) => crate::bench::run_bus(&data_dir, args).await,
     }

@@ -4,6 +4,7 @@
 mod bench;
 mod cli;
 mod consume;
+mod dlq;
 mod output;
 mod produce;
 mod seed;

@@ -269,6 +269,9 @@ fn a_running_platform_locks_writers_out_but_not_readers() {
         edalab(d).args(["tail", "system.dlq", "--from-beginning"]),
         "",
     );
+    // DLQ inspection reads through a consumer group, so it needs the directory for writing.
+    let err = fails(edalab(d).args(["dlq", "list", "system.dlq"]), "");
+    assert!(err.contains("locked"), "{err}");
 
     // SIGTERM: clean stop, exit 0.
     let status = Command::new("kill")
@@ -283,7 +286,16 @@ fn a_running_platform_locks_writers_out_but_not_readers() {
         rest.iter().any(|l| l.contains("stopped cleanly")),
         "{rest:?}"
     );
-    // Restart is idempotent for the seed topics.
+    // Once stopped, writers work again.
     let out = ok(edalab(d).args(["produce", "system.dlq"]), "after\n");
     assert_eq!(out.lines().count(), 1);
+    let listed = ok(
+        edalab(d).args(["dlq", "list", "system.dlq", "--format", "json"]),
+        "",
+    );
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert!(
+        listed.contains("invalid"),
+        "a plain message is not a DLQ entry: {listed}"
+    );
 }

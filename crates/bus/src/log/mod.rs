@@ -638,10 +638,10 @@ impl Admin for EmbeddedBus {
     }
 
     async fn group_lag(&self, group: &str) -> Result<Vec<PartitionLag>, BusError> {
-        let g = lock(&self.inner.groups)
-            .get(group)
-            .cloned()
-            .ok_or_else(|| BusError::Backend(format!("unknown consumer group `{group}`")))?;
+        // An unknown group has no positions (Kafka describes it as an empty, dead group).
+        let Some(g) = lock(&self.inner.groups).get(group).cloned() else {
+            return Ok(Vec::new());
+        };
         let committed = lock(&g.state).committed.clone();
         let mut out = Vec::new();
         for topic_name in g.topics() {

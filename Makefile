@@ -1,0 +1,40 @@
+# edalab — make targets. `make help` lists them.
+# The README's two set-up commands are `make up` and `make test`.
+
+CARGO ?= cargo
+DATA_DIR ?= ./data
+LISTEN ?= 127.0.0.1:8080
+# The store tests run against this real PostgreSQL; `make test` fails if it is unreachable.
+export EDALAB_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+
+.DEFAULT_GOAL := help
+.PHONY: help up build test lint fmt check-tools bench-bus clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+up: ## Build (release) and start the platform on embedded defaults (data in ./data)
+	$(CARGO) run --release -p edalab -- up --data-dir $(DATA_DIR) --listen $(LISTEN)
+
+build: ## Build every crate (release)
+	$(CARGO) build --release --workspace
+
+test: check-tools ## Run every check and test: fmt, clippy -D warnings, the whole test suite
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
+	$(CARGO) test --workspace --all-features
+
+check-tools: ## Install what the tests need, if missing (idempotent)
+	@scripts/ensure-tools.sh
+
+lint: ## clippy with warnings as errors
+	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
+
+fmt: ## Format the code
+	$(CARGO) fmt --all
+
+bench-bus: ## Benchmark the embedded bus (release)
+	$(CARGO) run --release -p edalab -- bench bus
+
+clean: ## Remove build output (keeps ./data)
+	$(CARGO) clean

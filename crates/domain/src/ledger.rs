@@ -1,1 +1,0 @@
-//! TODO(foundation): being written.

@@ -1,0 +1,5 @@
+//! edalab's services, each a pipeline on the shared runtime: they consume and produce
+//! through the bus port and keep state through store ports, never through a concrete
+//! backend. One module per service.
+
+pub mod simulator;

@@ -1,0 +1,1 @@
+//! Store ports and implementations (being written).
