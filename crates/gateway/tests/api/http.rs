@@ -252,6 +252,7 @@ impl HealthCheck for StoreCheck {
 async fn health_reports_the_bus_and_store_in_use() {
     let app = spawn_app_with(Setup {
         health: vec![Arc::new(StoreCheck { up: true })],
+        fake_bus: true,
         ..Setup::default()
     })
     .await;
@@ -262,10 +263,11 @@ async fn health_reports_the_bus_and_store_in_use() {
     assert_eq!(report.kafka, "connected");
     assert_eq!(report.postgres, "connected");
     assert_eq!(report.bus.backend, "memory");
+    let fake = app.fake.clone().expect("fake bus");
     assert_eq!(report.store.backend, "sqlite");
     assert_eq!(report.components.len(), 2);
 
-    app.bus.set_down(true);
+    fake.set_down(true);
     let response = app.get("/api/v1/health").await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     let report: HealthReport = response.json().await.expect("JSON");
@@ -282,7 +284,7 @@ async fn health_reports_the_bus_and_store_in_use() {
         bus.error.as_deref().unwrap_or("").contains("down"),
         "{bus:?}"
     );
-    app.bus.set_down(false);
+    fake.set_down(false);
     app.stop().await;
 }
 
@@ -302,6 +304,7 @@ async fn a_store_down_is_503_and_no_store_is_not_configured() {
     let app = spawn_app().await;
     let report: HealthReport = app.get("/api/v1/health").await.json().await.expect("JSON");
     assert_eq!(report.status, "healthy");
+    assert_eq!(report.bus.backend, "embedded");
     assert_eq!(report.postgres, "not_configured");
     app.stop().await;
 }

@@ -1,5 +1,6 @@
-//! Integration tests of the gateway: the real router on `127.0.0.1:0`, a fresh temporary
-//! data directory per test (zero-to-production's `spawn_app`). Timeouts are generous: the
+//! Integration tests of the gateway: the real router on `127.0.0.1:0` over the embedded log
+//! in a fresh temporary data directory per test (zero-to-production's `spawn_app`); the
+//! in-process fake bus only where a test needs a bus that fails. Timeouts are generous: the
 //! machine is a loaded 2-core box.
 
 mod config;
@@ -14,6 +15,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use edalab_bus::log::{EmbeddedBus, LogConfig};
+use edalab_bus::port::{Admin, Bus, TopicConfig};
 use edalab_gateway::{AppState, Config, Mount};
 use fake_bus::FakeBus;
 
@@ -22,7 +25,11 @@ pub const WAIT: Duration = Duration::from_secs(30);
 
 pub struct TestApp {
     pub addr: SocketAddr,
-    pub bus: FakeBus,
+    /// The bus the gateway runs on: the embedded log, or the fake with `Setup::fake_bus`.
+    pub bus: Arc<dyn Bus>,
+    /// The fake bus, with `Setup::fake_bus`.
+    pub fake: Option<FakeBus>,
+    embedded: Option<EmbeddedBus>,
     pub state: AppState,
     pub http: reqwest::Client,
     pub data_dir: tempfile::TempDir,
@@ -37,6 +44,13 @@ impl TestApp {
 
     pub fn ws_url(&self) -> String {
         format!("ws://{}/ws", self.addr)
+    }
+
+    pub async fn topic(&self, name: &str, partitions: u32) {
+        self.bus
+            .create_topic(name, TopicConfig::with_partitions(partitions))
+            .await
+            .expect("create topic");
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -56,6 +70,9 @@ impl TestApp {
                 .expect("server task")
                 .expect("server result");
         }
+        if let Some(bus) = self.embedded.take() {
+            bus.close().await.expect("close the bus");
+        }
     }
 }
 
@@ -69,6 +86,8 @@ pub struct Setup {
     pub config: Option<ConfigChange>,
     pub mounts: Vec<Mount>,
     pub health: Vec<Arc<dyn edalab_gateway::HealthCheck>>,
+    /// Run on the in-process fake bus (which can be made to fail) instead of the embedded log.
+    pub fake_bus: bool,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -88,11 +107,20 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
     if let Some(change) = setup.config {
         change(&mut config);
     }
-    let bus = FakeBus::new();
+    let (bus, fake, embedded): (Arc<dyn Bus>, _, _) = if setup.fake_bus {
+        let fake = FakeBus::new();
+        (Arc::new(fake.clone()), Some(fake), None)
+    } else {
+        let log = LogConfig::default();
+        let embedded = EmbeddedBus::open(&config.bus.data_dir, log).expect("open the embedded log");
+        (Arc::new(embedded.clone()), None, Some(embedded))
+    };
     for (topic, partitions) in &setup.topics {
-        bus.topic(topic, *partitions).await;
+        bus.create_topic(topic, TopicConfig::with_partitions(*partitions))
+            .await
+            .expect("create topic");
     }
-    let mut builder = AppState::builder(&config, Arc::new(bus.clone()));
+    let mut builder = AppState::builder(&config, Arc::clone(&bus));
     for mount in setup.mounts {
         builder = builder.mount(mount);
     }
@@ -112,6 +140,8 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
     TestApp {
         addr,
         bus,
+        fake,
+        embedded,
         state,
         http: reqwest::Client::builder()
             .timeout(WAIT)

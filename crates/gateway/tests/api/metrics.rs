@@ -34,7 +34,7 @@ async fn metrics_have_every_seed_name_after_traffic() {
         ..Setup::default()
     })
     .await;
-    let bus = InstrumentedBus::new(Arc::new(app.bus.clone()), "metrics-test");
+    let bus = InstrumentedBus::new(Arc::clone(&app.bus), "metrics-test");
     let records = ["ok", "bad", "ok"]
         .iter()
         .map(|k| Record::new(Some(k.as_bytes().to_vec()), b"{\"amount\": 1}".to_vec()))

@@ -1,4 +1,5 @@
-//! A trace id crosses produce → bus → consume; log lines carry the service and trace id.
+//! A trace id crosses produce → bus (the embedded log) → consume; log lines carry the
+//! service and trace id.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,8 +12,10 @@ use edalab_bus::runtime::{
 use edalab_gateway::telemetry::logging::JsonLine;
 use edalab_gateway::telemetry::{InstrumentedBus, Measured, TraceParent, trace};
 
+use edalab_bus::log::{EmbeddedBus, LogConfig};
+use edalab_bus::port::{Admin, TopicConfig};
+
 use crate::WAIT;
-use crate::fake_bus::FakeBus;
 
 /// Remembers the trace context each message was handled in.
 #[derive(Clone, Default)]
@@ -28,9 +31,13 @@ impl Handler for Recorder {
 
 #[tokio::test]
 async fn a_trace_id_crosses_produce_and_consume() {
-    let fake = FakeBus::new();
-    fake.topic("orders", 2).await;
-    fake.topic("orders.dlq", 1).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fake = EmbeddedBus::open(dir.path(), LogConfig::default()).expect("open the log");
+    for (topic, partitions) in [("orders", 2), ("orders.dlq", 1)] {
+        fake.create_topic(topic, TopicConfig::with_partitions(partitions))
+            .await
+            .expect("create topic");
+    }
     let bus = InstrumentedBus::new(Arc::new(fake.clone()), "producer-svc");
 
     // Produced inside a request's trace.
@@ -59,8 +66,15 @@ async fn a_trace_id_crosses_produce_and_consume() {
     )
     .await
     .expect("consumer");
-    let messages = probe.poll(Duration::from_secs(5)).await.expect("poll");
+    let mut messages = Vec::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while messages.len() < 2 && tokio::time::Instant::now() < deadline {
+        messages.extend(probe.poll(Duration::from_secs(1)).await.expect("poll"));
+    }
     assert_eq!(messages.len(), 2);
+    // Sorted by produce order: same key, same partition.
+    messages.sort_by_key(|m| m.offset);
+    probe.close().await.expect("close probe");
     let on_wire: Vec<TraceParent> = messages
         .iter()
         .map(|m| {
@@ -100,6 +114,7 @@ async fn a_trace_id_crosses_produce_and_consume() {
     }
     let _ = stop.send(());
     task.await.expect("join").expect("runtime");
+    fake.close().await.expect("close the log");
 
     let seen = recorder.0.lock().unwrap().clone();
     let mut by_trace: Vec<[u8; 16]> = seen

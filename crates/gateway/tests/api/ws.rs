@@ -134,7 +134,7 @@ async fn star_subscribes_to_everything_and_unsubscribe_stops_events() {
     assert_eq!(topics, ["alpha", "beta"]);
 
     // A topic created later is picked up for "*" clients.
-    app.bus.topic("gamma", 1).await;
+    app.topic("gamma", 1).await;
     let deadline = tokio::time::Instant::now() + WAIT;
     while !app
         .state
