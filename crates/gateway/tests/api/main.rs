@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use edalab_bus::log::{EmbeddedBus, LogConfig};
-use edalab_bus::port::{Admin, Bus, TopicConfig};
+use edalab_bus::port::{Bus, TopicConfig};
 use edalab_gateway::{AppState, Config, Mount};
 use fake_bus::FakeBus;
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use edalab_bus::port::{Bus, ConsumerConfig, Message, Producer, Record, TopicPartition};
+use edalab_bus::port::{ConsumerConfig, Message, Producer, Record, TopicPartition};
 use edalab_bus::runtime::{BatchHandler, PerMessage};
 use edalab_bus::runtime::{Handler, Outcome};
 use edalab_gateway::telemetry::metrics::names;

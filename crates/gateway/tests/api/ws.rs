@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use edalab_bus::port::{Producer, Record};
+use edalab_bus::port::Record;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
