@@ -11,9 +11,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     about = "Event-driven transaction platform: bus, services, gateway"
 )]
 pub struct Cli {
-    /// Data directory shared by every command (the bus lives in `<DIR>/bus`).
-    #[arg(long, global = true, env = "EDALAB_DATA_DIR", default_value = "./data")]
-    pub data_dir: PathBuf,
+    /// Data directory shared by every command (the bus lives in `<DIR>/bus`) [default:
+    /// ./data; for `up`, `bus.data_dir` of the configuration].
+    #[arg(long, global = true, env = "EDALAB_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -44,10 +45,18 @@ pub enum Command {
 
 #[derive(Args, Debug)]
 pub struct UpArgs {
-    /// Address the gateway will listen on (the gateway comes in a later issue).
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    pub listen: String,
+    /// Address the gateway listens on [default: `server.listen` of the configuration,
+    /// 127.0.0.1:8080].
+    #[arg(long, env = "EDALAB_LISTEN", value_name = "ADDR:PORT")]
+    pub listen: Option<String>,
+    /// Configuration file [default: config/local.yaml when it exists]; then
+    /// EDALAB__SECTION__KEY environment variables, then --listen and --data-dir.
+    #[arg(long, env = "EDALAB_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
 }
+
+/// The data directory when neither `--data-dir` nor `EDALAB_DATA_DIR` is given.
+pub const DEFAULT_DATA_DIR: &str = "./data";
 
 #[derive(Subcommand, Debug)]
 pub enum TopicsCommand {
@@ -134,9 +143,13 @@ pub enum BenchCommand {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let data_dir = cli.data_dir;
+    // `up` layers the data directory over its configuration; the other commands default it.
+    let explicit_data_dir = cli.data_dir;
+    let data_dir = explicit_data_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
     match cli.command {
-        Command::Up(args) => crate::up::run(&data_dir, args).await,
+        Command::Up(args) => crate::up::run(explicit_data_dir.as_deref(), args).await,
         Command::Topics(cmd) => crate::topics::run(&data_dir, cmd).await,
         Command::Produce(args) => crate::produce::run(&data_dir, args).await,
         Command::Tail(args) => crate::tail::run(&data_dir, args).await,
@@ -156,8 +169,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 pub fn open_for_writing(
     data_dir: &std::path::Path,
 ) -> anyhow::Result<edalab_bus::log::EmbeddedBus> {
+    open_for_writing_with(data_dir, edalab_bus::log::LogConfig::default())
+}
+
+/// [`open_for_writing`] with explicit log settings (`edalab up` takes them from its
+/// configuration).
+pub fn open_for_writing_with(
+    data_dir: &std::path::Path,
+    config: edalab_bus::log::LogConfig,
+) -> anyhow::Result<edalab_bus::log::EmbeddedBus> {
     use anyhow::Context;
-    match edalab_bus::log::EmbeddedBus::open(data_dir, edalab_bus::log::LogConfig::default()) {
+    match edalab_bus::log::EmbeddedBus::open(data_dir, config) {
         Err(e @ edalab_bus::BusError::Locked { .. }) => {
             Err(anyhow::Error::new(e).context(format!(
                 "cannot write to {}: it is in use (a running `edalab up`?); read-only commands \
