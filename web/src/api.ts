@@ -70,6 +70,10 @@ export interface DlqMessage {
   error: string;
   attempts: number;
   origin_topic: string;
+  /** Optional extras mirroring the `dlq.*` headers of ADR 005. */
+  origin_partition?: number;
+  origin_offset?: number;
+  group?: string;
   first_failure_ms: number;
   last_failure_ms: number;
   value: unknown;
@@ -77,8 +81,12 @@ export interface DlqMessage {
 export interface DlqMessagesResponse {
   messages: DlqMessage[];
 }
+/** ADR 005's redrive returns {scanned, redriven, skipped, invalid}; the UI needs `redriven`. */
 export interface RedriveResponse {
   redriven: number;
+  scanned?: number;
+  skipped?: number;
+  invalid?: number;
 }
 export type HealthResponse = Record<string, unknown>;
 

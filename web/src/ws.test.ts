@@ -132,6 +132,29 @@ describe('ReconnectingSocket', () => {
     s.stop();
   });
 
+  it('uses the global WebSocket when no factory (or an undefined one) is given', () => {
+    const created: string[] = [];
+    vi.stubGlobal(
+      'WebSocket',
+      class extends FakeSocket {
+        constructor(u: string) {
+          super(u);
+          created.push(u);
+        }
+      },
+    );
+    try {
+      const s = new ReconnectingSocket({ url: 'ws://h/ws', factory: undefined, baseDelayMs: undefined });
+      s.start();
+      expect(created).toEqual(['ws://h/ws']);
+      expect(s.status).toBe('connecting');
+      expect(s.nextDelay()).toBe(500);
+      s.stop();
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+
   it('backoffDelay doubles then caps', () => {
     expect([0, 1, 2, 3, 10].map((a) => backoffDelay(a, 500, 15000))).toEqual([500, 1000, 2000, 4000, 15000]);
   });

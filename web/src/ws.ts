@@ -48,12 +48,13 @@ export class ReconnectingSocket {
     Pick<ReconnectingSocketOptions, 'onMessage' | 'onStatus'>;
 
   constructor(opts: ReconnectingSocketOptions) {
+    // `undefined` options fall back to the defaults (a spread would let them override).
     this.opts = {
-      topics: ['*'],
-      baseDelayMs: 500,
-      maxDelayMs: 15_000,
-      factory: (u) => new WebSocket(u) as unknown as SocketLike,
       ...opts,
+      topics: opts.topics ?? ['*'],
+      baseDelayMs: opts.baseDelayMs ?? 500,
+      maxDelayMs: opts.maxDelayMs ?? 15_000,
+      factory: opts.factory ?? ((u) => new WebSocket(u) as unknown as SocketLike),
     };
   }
 
