@@ -51,6 +51,14 @@ describe('Dashboard cards', () => {
     expect(screen.getByTestId('ws-status')).toHaveTextContent('connected');
   });
 
+  it('header raises a DLQ depth alert that opens the DLQ', async () => {
+    renderWithQuery(<Header />);
+    const alert = await screen.findByTestId('dlq-alert');
+    expect(alert).toHaveTextContent('system.dlq: 1 dead-lettered');
+    act(() => screen.getByRole('button', { name: /system\.dlq: 1/ }).click());
+    expect(useLive.getState().selectedDlq).toBe('system.dlq');
+  });
+
   it('formats durations', () => {
     expect(formatDuration(5)).toBe('5s');
     expect(formatDuration(3725)).toBe('1h 2m 5s');
