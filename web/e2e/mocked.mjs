@@ -154,6 +154,18 @@ try {
     await page.getByTestId('toast-success').filter({ hasText: 'Produced 1 CompteOuvert event' }).waitFor({ timeout: 5000 });
     await waitText(simEvents, new RegExp(`^${before + 1}$`));
   });
+  await step('keyboard: Tab reaches the Produce button, Enter produces', async () => {
+    await page.locator('body').click({ position: { x: 5, y: 5 } });
+    let name = '';
+    for (let i = 0; i < 40 && name !== 'Produce'; i++) {
+      await page.keyboard.press('Tab');
+      name = await page.evaluate(() => (document.activeElement?.textContent ?? '').trim());
+    }
+    expect(name === 'Produce', 'Produce button not reachable with Tab');
+    const before = Number(await simEvents.textContent());
+    await page.keyboard.press('Enter');
+    await waitText(simEvents, new RegExp(`^${before + 1}$`));
+  });
   await step('WebSocket reconnects after a cut', async () => {
     for (const ws of [...sockets]) await ws.close({ code: 1012, reason: 'restart' });
     await waitText(wsStatus, /disconnected|connecting/, 3000);
