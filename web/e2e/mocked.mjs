@@ -1,0 +1,189 @@
+// Browser test of the UI's behaviour with the gateway faked *inside the browser*:
+// playwright-core's page.route (REST, /metrics) and page.routeWebSocket (/ws) — no back end,
+// no extra packages. Covers issue 9's scenarios that do not need real services: start/stop,
+// produce (toast + counter), edges animate and counters grow, WebSocket reconnects after a cut,
+// DLQ node → messages → redrive. The same scenarios against a real `edalab up` come later.
+//   npx vite preview --port 4173 &  EDALAB_URL=http://127.0.0.1:4173 npm run e2e:mocked
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const url = process.env.EDALAB_URL;
+if (!url) {
+  console.error('EDALAB_URL is required');
+  process.exit(2);
+}
+const shot = process.env.EDALAB_SCREENSHOT ?? fileURLToPath(new URL('../../target/ui-mocked.png', import.meta.url));
+
+const state = {
+  status: 'stopped',
+  events: 0,
+  startedAt: null,
+  lastStart: null,
+  dlq: [{ partition: 0, offset: 7, key: 'acc-1', error: 'poison: amount is not a decimal', attempts: 3, origin_topic: 'bancaire.depot.effectue', first_failure_ms: Date.now() - 5000, last_failure_ms: Date.now() - 1000, value: null }],
+};
+const sockets = new Set();
+let pump = null;
+
+function metricsText() {
+  return [
+    `edalab_messages_produced_total{service="simulator",topic="bancaire.depot.effectue"} ${state.events}`,
+    `edalab_messages_consumed_total{service="ledger",topic="bancaire.depot.effectue"} ${state.events}`,
+    `edalab_consumer_lag{group="ledger",topic="bancaire.depot.effectue",partition="0"} 2`,
+    `edalab_dlq_depth{topic="system.dlq"} ${state.dlq.length}`,
+    `edalab_message_latency_seconds_sum{service="ledger"} 0.3`,
+    `edalab_message_latency_seconds_count{service="ledger"} 100`,
+  ].join('\n') + '\n';
+}
+const json = (route, body, status = 200) => route.fulfill({ status, contentType: 'application/json', body: JSON.stringify(body) });
+const broadcast = (topic) => {
+  const msg = JSON.stringify({ type: 'event', topic, payload: {}, timestamp: new Date().toISOString() });
+  for (const ws of sockets) ws.send(msg);
+};
+
+const steps = [];
+const step = async (name, fn) => {
+  const t = Date.now();
+  await fn();
+  steps.push(`${name} (${Date.now() - t} ms)`);
+  console.log(`ok  ${name}`);
+};
+const expect = (cond, msg) => {
+  if (!cond) throw new Error(`mocked e2e: ${msg}`);
+};
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
+  const pageErrors = [];
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  if (process.env.DEBUG_E2E) page.on('console', (m) => console.log('console:', m.text()));
+
+  await page.route('**/metrics', (r) => r.fulfill({ contentType: 'text/plain', body: metricsText() }));
+  await page.route('**/api/v1/**', async (route) => {
+    const req = route.request();
+    const path = new URL(req.url()).pathname;
+    const m = req.method();
+    if (m === 'GET' && path === '/api/v1/simulation/status')
+      return json(route, { status: state.status, simulation_id: state.status === 'running' ? 'sim-e2e' : null, events_produced: state.events, started_at: state.startedAt, rate_actual: state.status === 'running' ? 20 : 0 });
+    if (m === 'POST' && path === '/api/v1/simulation/start') {
+      if (state.status === 'running') return json(route, { error: 'simulation already running' }, 409);
+      state.lastStart = req.postDataJSON();
+      state.status = 'running';
+      state.startedAt = new Date().toISOString();
+      pump = setInterval(() => {
+        state.events += 1;
+        broadcast('bancaire.depot.effectue');
+      }, 50);
+      return json(route, { simulation_id: 'sim-e2e', status: 'running' });
+    }
+    if (m === 'POST' && path === '/api/v1/simulation/stop') {
+      clearInterval(pump);
+      state.status = 'stopped';
+      return json(route, { status: 'stopped', events_produced: state.events });
+    }
+    if (m === 'POST' && path === '/api/v1/events/produce') {
+      const { count } = req.postDataJSON();
+      state.events += count;
+      for (let i = 0; i < count; i++) broadcast('bancaire.compte.ouvert');
+      return json(route, { events_produced: count, event_ids: Array.from({ length: count }, (_, i) => `e${i}`) });
+    }
+    if (m === 'GET' && path === '/api/v1/health') return json(route, { status: 'healthy', kafka: 'connected', postgres: 'connected' });
+    if (m === 'GET' && path === '/api/v1/dlq/system.dlq/messages') return json(route, { messages: state.dlq });
+    if (m === 'POST' && path === '/api/v1/dlq/system.dlq/redrive') {
+      const n = state.dlq.length;
+      state.dlq = [];
+      return json(route, { scanned: n, redriven: n, skipped: 0, invalid: 0 });
+    }
+    return json(route, { error: `not faked: ${m} ${path}` }, 404);
+  });
+  await page.routeWebSocket(/\/ws$/, (ws) => {
+    sockets.add(ws);
+    ws.onMessage((msg) => {
+      const m = JSON.parse(String(msg));
+      expect(m.action === 'subscribe' && m.topics[0] === '*', `bad subscribe ${msg}`);
+    });
+    ws.onClose(() => sockets.delete(ws));
+  });
+
+  await page.goto(url, { waitUntil: 'domcontentloaded' });
+  const wsStatus = page.getByTestId('ws-status');
+  const simStatus = page.getByTestId('sim-status');
+  const simEvents = page.getByTestId('sim-events');
+  const waitText = async (loc, re, timeout = 10_000) => {
+    const end = Date.now() + timeout;
+    let last = '';
+    while (Date.now() < end) {
+      last = (await loc.first().textContent({ timeout: 1000 }).catch(() => '')) ?? '';
+      if (re.test(last)) return;
+      await page.waitForTimeout(100);
+    }
+    throw new Error(`timed out waiting for ${re} (got "${last}")`);
+  };
+
+  await step('header connects the WebSocket', () => waitText(wsStatus, /: connected/));
+  await step('start a simulation: status and counter change', async () => {
+    await page.getByLabel('Scenario').selectOption('banking-day');
+    await page.getByLabel('Rate (events/s), exact').fill('20');
+    await page.getByRole('button', { name: /start simulation/i }).click();
+    await waitText(simStatus, /running/);
+    await waitText(simEvents, /^[1-9]\d*$/);
+    expect(state.lastStart?.scenario === 'banking-day' && state.lastStart?.rate === 20, `start body ${JSON.stringify(state.lastStart)}`);
+  });
+  await step('edges animate, show events/s, and node counters grow', async () => {
+    await page.locator('.react-flow__edge.animated').first().waitFor({ timeout: 5000 });
+    const label = await page.locator('.react-flow__edge-textwrapper').first().textContent();
+    expect(/\d+\/s/.test(label ?? ''), `edge label "${label}"`);
+    const node = page.locator('.react-flow__node', { hasText: 'bancaire.depot.effectue' });
+    await waitText(node, /[1-9]\d* msgs/);
+  });
+  await step('stop the simulation', async () => {
+    await page.screenshot({ path: (mkdirSync(dirname(shot), { recursive: true }), shot), fullPage: true });
+    await page.getByRole('button', { name: /stop simulation/i }).click();
+    await waitText(simStatus, /stopped/);
+  });
+  await step('produce one event: toast and counter', async () => {
+    const before = Number(await simEvents.textContent());
+    await page.getByLabel('Count').fill('1');
+    await page.getByRole('button', { name: 'Produce' }).click();
+    await page.getByTestId('toast-success').filter({ hasText: 'Produced 1 CompteOuvert event' }).waitFor({ timeout: 5000 });
+    await waitText(simEvents, new RegExp(`^${before + 1}$`));
+  });
+  await step('keyboard: Tab reaches the Produce button, Enter produces', async () => {
+    await page.locator('body').click({ position: { x: 5, y: 5 } });
+    let name = '';
+    for (let i = 0; i < 40 && name !== 'Produce'; i++) {
+      await page.keyboard.press('Tab');
+      name = await page.evaluate(() => (document.activeElement?.textContent ?? '').trim());
+    }
+    expect(name === 'Produce', 'Produce button not reachable with Tab');
+    const before = Number(await simEvents.textContent());
+    await page.keyboard.press('Enter');
+    await waitText(simEvents, new RegExp(`^${before + 1}$`));
+  });
+  await step('WebSocket reconnects after a cut', async () => {
+    for (const ws of [...sockets]) await ws.close({ code: 1012, reason: 'restart' });
+    await waitText(wsStatus, /disconnected|connecting/, 3000);
+    await waitText(wsStatus, /: connected/, 10_000);
+  });
+  await step('DLQ node shows depth; its panel lists the poison message; redrive empties it', async () => {
+    await page.getByRole('button', { name: /system\.dlq \(1\)/ }).waitFor({ timeout: 5000 });
+    await page.locator('.react-flow__node', { hasText: 'system.dlq' }).click();
+    const panel = page.getByRole('dialog', { name: /system\.dlq/ });
+    await panel.getByText('poison: amount is not a decimal').waitFor({ timeout: 5000 });
+    await panel.getByRole('button', { name: 'Redrive' }).click();
+    await page.getByTestId('toast-success').filter({ hasText: 'Redrove 1 message' }).waitFor({ timeout: 5000 });
+    await panel.getByText('Empty.').waitFor({ timeout: 5000 });
+    await page.getByRole('button', { name: /system\.dlq \(0\)/ }).waitFor({ timeout: 5000 });
+  });
+  expect(pageErrors.length === 0, `page errors: ${pageErrors.join('; ')}`);
+  console.log(`mocked e2e ok: ${steps.length} steps; screenshot ${shot}`);
+} finally {
+  clearInterval(pump);
+  await browser.close();
+}

@@ -1,0 +1,37 @@
+import { useEffect, useState } from 'react';
+import { Dashboard } from './components/Dashboard';
+import { DlqPanel } from './components/DlqPanel';
+import { FlowGraph } from './components/FlowGraph';
+import { Footer } from './components/Footer';
+import { Header } from './components/Header';
+import { Producer } from './components/Producer';
+import { SimulationControls } from './components/SimulationControls';
+import { Toasts } from './components/Toasts';
+import { useLiveSocket } from './hooks';
+
+export function App() {
+  useLiveSocket();
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(t);
+  }, []);
+  return (
+    <div className="flex h-full flex-col">
+      <Header />
+      <div className="flex min-h-0 flex-1">
+        <aside aria-label="Controls" className="w-64 shrink-0 space-y-6 overflow-auto border-r border-slate-800 bg-slate-900 p-4">
+          <SimulationControls />
+          <Producer />
+        </aside>
+        <main className="flex min-w-0 flex-1 flex-col gap-3 overflow-auto p-3">
+          <div className="min-h-[460px] flex-1"><FlowGraph /></div>
+          <Dashboard now={now} />
+        </main>
+      </div>
+      <Footer />
+      <DlqPanel />
+      <Toasts />
+    </div>
+  );
+}

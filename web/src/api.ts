@@ -1,0 +1,157 @@
+/**
+ * Every HTTP call the UI makes lives here, so that the back end can match one list.
+ * See docs/adr/009-web-ui.md. Paths are relative to the origin that served the page
+ * (the gateway serves `web/dist` at `/`; in dev Vite proxies `/api`, `/ws`, `/metrics`).
+ */
+
+export const BANKING_EVENT_TYPES = [
+  'CompteOuvert',
+  'DepotEffectue',
+  'RetraitEffectue',
+  'VirementEmis',
+  'VirementRecu',
+  'PaiementPrimeEffectue',
+  'CompteFerme',
+] as const;
+export type BankingEventType = (typeof BANKING_EVENT_TYPES)[number];
+
+export const SCENARIOS = ['default', 'banking-day', 'fraud-burst'] as const;
+export const PATTERNS = ['constant', 'ramp', 'burst', 'sine'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+export type Pattern = (typeof PATTERNS)[number];
+
+export const ENDPOINTS = {
+  simulationStart: '/api/v1/simulation/start',
+  simulationStop: '/api/v1/simulation/stop',
+  simulationStatus: '/api/v1/simulation/status',
+  produce: '/api/v1/events/produce',
+  health: '/api/v1/health',
+  metrics: '/metrics',
+  ws: '/ws',
+  /** ASSUMED (not yet in REQUIREMENTS): list a DLQ's messages. */
+  dlqMessages: (topic: string) => `/api/v1/dlq/${encodeURIComponent(topic)}/messages`,
+  /** ASSUMED (not yet in REQUIREMENTS): move a DLQ's messages back to their origin topic. */
+  dlqRedrive: (topic: string) => `/api/v1/dlq/${encodeURIComponent(topic)}/redrive`,
+} as const;
+
+export interface StartRequest {
+  scenario: Scenario;
+  rate: number;
+  duration: number;
+  pattern: Pattern;
+}
+export interface StartResponse {
+  simulation_id: string;
+  status: string;
+}
+export interface StopResponse {
+  status: string;
+  events_produced: number;
+}
+export interface SimulationStatus {
+  status: 'running' | 'stopped' | 'idle' | string;
+  simulation_id: string | null;
+  events_produced: number;
+  started_at: string | null;
+  rate_actual: number;
+}
+export interface ProduceRequest {
+  event_type: BankingEventType;
+  count: number;
+}
+export interface ProduceResponse {
+  events_produced: number;
+  event_ids: string[];
+}
+export interface DlqMessage {
+  partition: number;
+  offset: number;
+  key: string | null;
+  error: string;
+  attempts: number;
+  origin_topic: string;
+  /** Optional extras mirroring the `dlq.*` headers of ADR 005. */
+  origin_partition?: number;
+  origin_offset?: number;
+  group?: string;
+  first_failure_ms: number;
+  last_failure_ms: number;
+  value: unknown;
+}
+export interface DlqMessagesResponse {
+  messages: DlqMessage[];
+}
+/** ADR 005's redrive returns {scanned, redriven, skipped, invalid}; the UI needs `redriven`. */
+export interface RedriveResponse {
+  redriven: number;
+  scanned?: number;
+  skipped?: number;
+  invalid?: number;
+}
+export type HealthResponse = Record<string, unknown>;
+
+export class ApiError extends Error {
+  constructor(
+    public readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** Absolute URL for a path on the page's origin (also works under jsdom/node fetch). */
+export function url(path: string): string {
+  const origin =
+    typeof window !== 'undefined' && window.location?.origin && window.location.origin !== 'null'
+      ? window.location.origin
+      : 'http://localhost';
+  return new URL(path, origin).toString();
+}
+
+/** WebSocket URL for `/ws` on the page's origin (ws:// or wss://). */
+export function wsUrl(path: string = ENDPOINTS.ws): string {
+  const u = new URL(url(path));
+  u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+  return u.toString();
+}
+
+async function errorMessage(res: Response): Promise<string> {
+  const text = await res.text().catch(() => '');
+  try {
+    const body = JSON.parse(text) as { error?: unknown; message?: unknown };
+    const msg = body.error ?? body.message;
+    if (typeof msg === 'string' && msg) return msg;
+    if (msg && typeof msg === 'object' && 'message' in msg) return String((msg as { message: unknown }).message);
+  } catch {
+    /* not JSON */
+  }
+  return text || `${res.status} ${res.statusText}`;
+}
+
+async function request<T>(path: string, init?: RequestInit): Promise<T> {
+  const res = await fetch(url(path), {
+    ...init,
+    headers: { Accept: 'application/json', ...(init?.body ? { 'Content-Type': 'application/json' } : {}), ...init?.headers },
+  });
+  if (!res.ok) throw new ApiError(res.status, await errorMessage(res));
+  return (await res.json()) as T;
+}
+
+const post = <T>(path: string, body?: unknown) =>
+  request<T>(path, { method: 'POST', body: body === undefined ? undefined : JSON.stringify(body) });
+
+export const api = {
+  startSimulation: (req: StartRequest) => post<StartResponse>(ENDPOINTS.simulationStart, req),
+  stopSimulation: () => post<StopResponse>(ENDPOINTS.simulationStop),
+  simulationStatus: () => request<SimulationStatus>(ENDPOINTS.simulationStatus),
+  produce: (req: ProduceRequest) => post<ProduceResponse>(ENDPOINTS.produce, req),
+  health: () => request<HealthResponse>(ENDPOINTS.health),
+  dlqMessages: (topic: string) => request<DlqMessagesResponse>(ENDPOINTS.dlqMessages(topic)),
+  redrive: (topic: string) => post<RedriveResponse>(ENDPOINTS.dlqRedrive(topic)),
+  async metricsText(): Promise<string> {
+    const res = await fetch(url(ENDPOINTS.metrics), { headers: { Accept: 'text/plain' } });
+    if (!res.ok) throw new ApiError(res.status, await errorMessage(res));
+    return res.text();
+  },
+};

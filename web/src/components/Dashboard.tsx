@@ -1,0 +1,88 @@
+import type { ReactNode } from 'react';
+import { useHealth, useMetrics, useSimulationStatus } from '../hooks';
+import { lastRate, useLive } from '../store';
+import { Sparkline } from './Sparkline';
+
+export function Card({ title, children, testId }: { title: string; children: ReactNode; testId?: string }) {
+  return (
+    <div className="rounded border border-slate-800 bg-slate-900 p-3" data-testid={testId}>
+      <h3 className="text-xs tracking-wide text-slate-400 uppercase">{title}</h3>
+      <div className="mt-1 text-xl font-semibold">{children}</div>
+    </div>
+  );
+}
+
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.floor(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const r = s % 60;
+  return h > 0 ? `${h}h ${m}m ${r}s` : m > 0 ? `${m}m ${r}s` : `${r}s`;
+}
+
+function healthEntries(h: Record<string, unknown> | undefined): [string, string][] {
+  if (!h) return [];
+  const services = (h.services ?? h) as Record<string, unknown>;
+  return Object.entries(services).map(([k, v]) => [k, typeof v === 'string' ? v : typeof v === 'object' && v && 'status' in v ? String((v as { status: unknown }).status) : JSON.stringify(v)]);
+}
+const good = (v: string) => ['healthy', 'connected', 'up', 'ok'].includes(v.toLowerCase());
+
+export function Dashboard({ now = Date.now() }: { now?: number }) {
+  const status = useSimulationStatus().data;
+  const metrics = useMetrics();
+  const health = useHealth();
+  const totalHistory = useLive((s) => s.totalHistory);
+  const errors = useLive((s) => s.errors);
+  const m = metrics.data;
+  const duration = status?.status === 'running' && status.started_at ? (now - Date.parse(status.started_at)) / 1000 : 0;
+
+  return (
+    <section aria-labelledby="dash-title">
+      <h2 id="dash-title" className="sr-only">Metrics dashboard</h2>
+      <div className="grid grid-cols-2 gap-2 md:grid-cols-3 xl:grid-cols-5">
+        <Card title="Events produced" testId="card-events">{status?.events_produced ?? 0}</Card>
+        <Card title="Actual rate" testId="card-rate">{(status?.rate_actual ?? 0).toFixed(1)}/s</Card>
+        <Card title="Duration" testId="card-duration">{formatDuration(duration)}</Card>
+        <Card title="Broker messages" testId="card-broker">{m ? m.producedTotal : '—'}</Card>
+        <Card title="Consumer lag" testId="card-lag">{m ? m.totalLag : '—'}</Card>
+        <Card title="Msg/s (60 s)" testId="card-chart">
+          <div className="flex items-end gap-2">
+            <span>{lastRate(totalHistory)}</span>
+            <Sparkline values={totalHistory} width={140} height={30} label="messages per second, last 60 s" />
+          </div>
+        </Card>
+        <Card title="Mean latency" testId="card-latency">
+          {m?.meanLatencySeconds != null ? `${(m.meanLatencySeconds * 1000).toFixed(1)} ms` : '—'}
+        </Card>
+        <Card title="Service status" testId="card-services">
+          {health.isError ? (
+            <span className="text-base text-red-300">gateway unreachable</span>
+          ) : (
+            <ul className="text-sm font-normal">
+              {healthEntries(health.data).map(([k, v]) => (
+                <li key={k} className="flex items-center gap-1">
+                  <span aria-hidden className={`inline-block h-2 w-2 rounded-full ${good(v) ? 'bg-emerald-400' : 'bg-red-500'}`} />
+                  {k}: {v}
+                </li>
+              ))}
+            </ul>
+          )}
+        </Card>
+        <Card title="Recent errors" testId="card-errors">
+          <div className="text-sm font-normal">
+            {m && m.errorsTotal > 0 && <div className="text-amber-300">{m.errorsTotal} processing errors</div>}
+            {errors.length === 0 ? (
+              <span className="text-slate-400">none</span>
+            ) : (
+              <ul className="max-h-24 overflow-auto">
+                {errors.slice(0, 5).map((e, i) => (
+                  <li key={i} className="truncate text-red-200" title={e.message}>{e.source}: {e.message}</li>
+                ))}
+              </ul>
+            )}
+          </div>
+        </Card>
+      </div>
+    </section>
+  );
+}

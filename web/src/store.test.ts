@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { HISTORY_SECONDS, lastRate, useLive } from './store';
+import { nodeData } from './components/FlowGraph';
+import { TOPOLOGY } from './topology';
+import { parsePrometheus, snapshot } from './prometheus';
+import { METRICS_TEXT } from './test/server';
+
+describe('live store', () => {
+  it('folds events into one-second buckets and keeps 60 of them', () => {
+    const s = useLive.getState();
+    s.handleMessage({ type: 'event', topic: 'a' });
+    s.handleMessage({ type: 'event', topic: 'a' });
+    s.handleMessage({ type: 'event', topic: 'b' });
+    s.handleMessage({ type: 'status', topic: 'a' });
+    s.tick(1000);
+    let st = useLive.getState();
+    expect(st.topicTotals).toEqual({ a: 2, b: 1 });
+    expect(lastRate(st.topicHistory.a)).toBe(2);
+    expect(st.totalHistory).toHaveLength(HISTORY_SECONDS);
+    expect(st.lastSeen.a).toBe(1000);
+    for (let i = 0; i < 70; i++) st.tick();
+    st = useLive.getState();
+    expect(st.topicHistory.a.every((v) => v === 0)).toBe(true);
+    expect(st.totalEvents).toBe(3);
+  });
+
+  it('records WebSocket errors', () => {
+    useLive.getState().handleMessage({ type: 'error', topic: 'x', payload: { message: 'bad' } });
+    expect(useLive.getState().errors[0]).toMatchObject({ source: 'ws x', message: 'bad' });
+  });
+});
+
+describe('flow graph node data', () => {
+  const node = (id: string) => TOPOLOGY.nodes.find((n) => n.id === id)!;
+  it('has the banking pipeline and every DLQ', () => {
+    const ids = TOPOLOGY.nodes.map((n) => n.id);
+    expect(ids).toEqual(expect.arrayContaining(['simulator', 'ledger', 'system.dlq', 'bancaire.compte.ouvert', 'transactions-dlq', 'orders.dlq', 'payments.dlq', 'calculator', 'intake']));
+    expect(TOPOLOGY.edges.filter((e) => e.source === 'simulator')).toHaveLength(7);
+    for (const e of TOPOLOGY.edges) {
+      expect(ids).toContain(e.source);
+      expect(ids).toContain(e.target);
+    }
+  });
+
+  it('shows consumer counts and lag from /metrics, DLQ depth as an alert', () => {
+    const m = snapshot(parsePrometheus(METRICS_TEXT));
+    const live = { topicTotals: { 'bancaire.compte.ouvert': 4 }, topicHistory: { 'bancaire.compte.ouvert': [...new Array(59).fill(0), 4] } };
+    const ledger = nodeData(node('ledger'), live, m);
+    expect(ledger.processed).toBe(39);
+    expect(ledger.lag).toBe(3);
+    expect(ledger.light).toBe('active');
+    expect(ledger.series.at(-1)).toBe(4);
+    const dlq = nodeData(node('system.dlq'), live, m);
+    expect(dlq.depth).toBe(1);
+    expect(dlq.light).toBe('alert');
+    expect(nodeData(node('calculator'), live, m).light).toBe('idle');
+  });
+});
