@@ -8,21 +8,34 @@ LISTEN ?= 127.0.0.1:8080
 export EDALAB_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
 .DEFAULT_GOAL := help
-.PHONY: help up build test lint fmt check-tools bench-bus clean
+.PHONY: help up build web test test-rust test-web e2e lint fmt check-tools bench-bus clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
 
-up: ## Build (release) and start the platform on embedded defaults (data in ./data)
+up: web ## Build (release, with the web UI) and start the platform on embedded defaults (data in ./data)
 	$(CARGO) run --release -p edalab -- up --data-dir $(DATA_DIR) --listen $(LISTEN)
+
+web: ## Build the web UI into web/dist (npm ci, then vite build)
+	cd web && npm ci --no-audit --no-fund && npm run build
 
 build: ## Build every crate (release)
 	$(CARGO) build --release --workspace
 
-test: check-tools ## Run every check and test: fmt, clippy -D warnings, the whole test suite
+test: check-tools test-rust test-web e2e ## Run every check and test: Rust (fmt, clippy, tests), web (types, Vitest), browser
+
+test-rust: check-tools ## fmt --check, clippy -D warnings, every Rust test (PostgreSQL included)
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
 	$(CARGO) test --workspace --all-features
+
+test-web: check-tools ## Web UI: npm ci, type check, Vitest component and API tests
+	cd web && npm ci --no-audit --no-fund && npm run lint && npm test
+
+e2e: check-tools ## Real browser (Debian Chromium) against a real `edalab up`
+	cd web && npm run build
+	$(CARGO) build -p edalab
+	scripts/e2e.sh
 
 check-tools: ## Install what the tests need, if missing (idempotent)
 	@scripts/ensure-tools.sh
