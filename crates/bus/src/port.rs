@@ -208,7 +208,10 @@ pub enum BusError {
     #[error("topic `{name}` already exists with different settings: {difference}")]
     TopicConfigMismatch { name: String, difference: String },
     #[error("message of {size_bytes} bytes exceeds the limit of {limit_bytes} bytes")]
-    MessageTooLarge { size_bytes: usize, limit_bytes: usize },
+    MessageTooLarge {
+        size_bytes: usize,
+        limit_bytes: usize,
+    },
     #[error("partition {partition} of consumer group `{group}` is not assigned to this member")]
     NotAssigned { group: String, partition: u32 },
     #[error("corrupt data in {path}: {reason}")]

@@ -1,3 +1,40 @@
-//! Avro schemas of the banking topics and the other pipelines' events, the Confluent wire
-//! format (magic byte, 4-byte big-endian schema id, Avro binary body) and the schema
-//! registry. Owns encoding and decoding; knows nothing of transports.
+//! Avro schemas of edalab's events, the Confluent wire format and the schema catalog.
+//!
+//! This crate owns the *bytes* of events on Avro topics: the `.avsc` files under
+//! `schemas/` (embedded with `include_str!`), the hand-written mapping between the domain
+//! event types of [`edalab_domain::events`] and Avro records, and the Confluent framing
+//! (magic byte `0x00`, 4-byte big-endian schema id, Avro binary body) that standard
+//! Confluent deserializers in other languages read. It knows nothing of transports: no
+//! broker, no HTTP; a registry client plugs its ids in through [`SchemaCatalog::assign_id`].
+//!
+//! ```
+//! use edalab_domain::events::{BankingEvent, banking::samples};
+//! use edalab_schema::{SchemaCatalog, decode_banking, encode_banking};
+//!
+//! let catalog = SchemaCatalog::builtin()?;
+//! let event = BankingEvent::from(samples::account_opened());
+//! let bytes = encode_banking(&catalog, &event)?;
+//! assert_eq!(bytes[0], 0x00); // Confluent magic byte
+//! let back = decode_banking(&catalog, event.topic(), &bytes)?;
+//! assert_eq!(back, event);
+//! # Ok::<(), edalab_schema::WireError>(())
+//! ```
+//!
+//! See `docs/adr/003-wire-format.md` for why the bytes look the way they do.
+
+pub mod catalog;
+pub mod codec;
+pub mod decimal;
+pub mod embedded;
+pub mod error;
+pub mod json;
+pub mod wire;
+
+pub use catalog::{SchemaCatalog, SchemaId};
+pub use codec::{
+    AvroEvent, decode, decode_banking, decode_body, decode_value, encode, encode_banking,
+    encode_body,
+};
+pub use embedded::EventSchema;
+pub use error::WireError;
+pub use json::{avro_to_json, render_json};

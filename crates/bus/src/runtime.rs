@@ -1,1 +1,0 @@
-//! Consumer runtime (being written).
