@@ -11,10 +11,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
 use async_trait::async_trait;
-use edalab_domain::Money;
 use edalab_domain::ledger::{
     Account, AccountId, AccountView, ClientId, LedgerTransaction, TransactionKind,
 };
+use edalab_domain::{Currency, Money};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -112,6 +112,17 @@ impl InboxOutcome {
         match self {
             InboxOutcome::Applied => None,
             InboxOutcome::Rejected { code } => Some(code),
+        }
+    }
+
+    pub(crate) fn from_wire(outcome: &str, code: Option<String>) -> Result<Self, StoreError> {
+        match (outcome, code) {
+            ("APPLIED", _) => Ok(InboxOutcome::Applied),
+            ("REJECTED", Some(code)) => Ok(InboxOutcome::Rejected { code }),
+            (other, code) => Err(StoreError::Corrupt {
+                table: "inbox",
+                reason: format!("bad outcome {other:?} with reason {code:?}"),
+            }),
         }
     }
 }
@@ -238,6 +249,22 @@ impl AccountTotals {
     }
 }
 
+/// One consumed event's recorded decision, in decision order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecidedEvent {
+    pub event_id: Uuid,
+    pub outcome: InboxOutcome,
+}
+
+/// The sum and count of the transactions of one kind in one currency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransactionSum {
+    pub kind: TransactionKind,
+    pub currency: Currency,
+    pub total: Decimal,
+    pub count: u64,
+}
+
 /// Row counts, for health, reconciliation and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LedgerCounts {
@@ -299,6 +326,12 @@ pub trait LedgerStore: Send + Sync {
     async fn delete_outbox(&self, ids: &[i64]) -> Result<(), StoreError>;
 
     async fn counts(&self) -> Result<LedgerCounts, StoreError>;
+
+    /// Every inbox record, in the order the ledger decided the events.
+    async fn decided_events(&self) -> Result<Vec<DecidedEvent>, StoreError>;
+
+    /// Transaction totals per kind and currency (conservation checks).
+    async fn transaction_sums(&self) -> Result<Vec<TransactionSum>, StoreError>;
 
     /// Succeeds when the database answers a trivial query.
     async fn health(&self) -> Result<(), StoreError>;

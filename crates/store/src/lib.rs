@@ -15,7 +15,7 @@ pub mod sqlite;
 pub mod testing;
 
 pub use ledger::{
-    AccountTotals, AccountWrite, AppliedBatch, InboxEntry, InboxOutcome, LedgerCounts, LedgerStore,
-    LoadedAccounts, OutboxMessage, PendingOutbox, Position, PositionUpdate, StoreError,
-    StoredAccount, TransactionLimit,
+    AccountTotals, AccountWrite, AppliedBatch, DecidedEvent, InboxEntry, InboxOutcome,
+    LedgerCounts, LedgerStore, LoadedAccounts, OutboxMessage, PendingOutbox, Position,
+    PositionUpdate, StoreError, StoredAccount, TransactionLimit,
 };

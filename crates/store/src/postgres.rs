@@ -16,9 +16,12 @@ use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Executor, Postgres, Row};
 use uuid::Uuid;
 
+use edalab_domain::Currency;
+
 use crate::ledger::{
-    AccountTotals, AppliedBatch, LedgerCounts, LedgerStore, LoadedAccounts, PendingOutbox,
-    Position, StoreError, StoredAccount, TransactionLimit, decode_headers, encode_headers,
+    AccountTotals, AppliedBatch, DecidedEvent, InboxOutcome, LedgerCounts, LedgerStore,
+    LoadedAccounts, PendingOutbox, Position, StoreError, StoredAccount, TransactionLimit,
+    TransactionSum, decode_headers, encode_headers,
 };
 use crate::rows::{AccountColumns, TransactionColumns, corrupt};
 
@@ -250,8 +253,10 @@ async fn write_batch<'c>(
         sqlx::query(
             "INSERT INTO bancaire.inbox (event_id, topic, partition, \"offset\", outcome, \
              reason_code) \
-             SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::int[], $4::bigint[], \
-             $5::varchar[], $6::text[])",
+             SELECT event_id, topic, partition, o, outcome, reason_code \
+             FROM UNNEST($1::uuid[], $2::text[], $3::int[], $4::bigint[], \
+             $5::varchar[], $6::text[]) WITH ORDINALITY \
+             AS e (event_id, topic, partition, o, outcome, reason_code, n) ORDER BY n",
         )
         .bind(ids)
         .bind(topics)
@@ -562,6 +567,49 @@ impl LedgerStore for PgLedgerStore {
             inbox_rejected: n("ir")?,
             outbox_pending: n("o")?,
         })
+    }
+
+    async fn decided_events(&self) -> Result<Vec<DecidedEvent>, StoreError> {
+        let rows =
+            sqlx::query("SELECT event_id, outcome, reason_code FROM bancaire.inbox ORDER BY seq")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(pg_error)?;
+        rows.iter()
+            .map(|row| {
+                let outcome: String = row.try_get("outcome").map_err(pg_error)?;
+                Ok(DecidedEvent {
+                    event_id: row.try_get("event_id").map_err(pg_error)?,
+                    outcome: InboxOutcome::from_wire(
+                        &outcome,
+                        row.try_get("reason_code").map_err(pg_error)?,
+                    )?,
+                })
+            })
+            .collect()
+    }
+
+    async fn transaction_sums(&self) -> Result<Vec<TransactionSum>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT type, devise, SUM(montant) AS total, COUNT(*) AS n \
+             FROM bancaire.transactions GROUP BY type, devise ORDER BY type, devise",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(pg_error)?;
+        rows.iter()
+            .map(|row| {
+                let kind: String = row.try_get("type").map_err(pg_error)?;
+                let currency: String = row.try_get("devise").map_err(pg_error)?;
+                Ok(TransactionSum {
+                    kind: kind.parse().map_err(|e| corrupt("transactions", e))?,
+                    currency: Currency::parse(&currency)
+                        .map_err(|e| corrupt("transactions", e.to_string()))?,
+                    total: row.try_get("total").map_err(pg_error)?,
+                    count: row.try_get::<i64, _>("n").map_err(pg_error)?.max(0) as u64,
+                })
+            })
+            .collect()
     }
 
     async fn health(&self) -> Result<(), StoreError> {

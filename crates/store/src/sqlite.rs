@@ -13,15 +13,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use edalab_domain::Money;
 use edalab_domain::ledger::{AccountId, ClientId, LedgerTransaction};
+use edalab_domain::{Currency, Money};
 use rusqlite::{Connection, ErrorCode, OpenFlags, Statement, TransactionBehavior, params};
 use uuid::Uuid;
 
 use crate::ledger::{
-    AccountTotals, AccountWrite, AppliedBatch, InboxEntry, LedgerCounts, LedgerStore,
-    LoadedAccounts, OutboxMessage, PendingOutbox, Position, PositionUpdate, StoreError,
-    StoredAccount, TransactionLimit, decode_headers, encode_headers,
+    AccountTotals, AccountWrite, AppliedBatch, DecidedEvent, InboxEntry, InboxOutcome,
+    LedgerCounts, LedgerStore, LoadedAccounts, OutboxMessage, PendingOutbox, Position,
+    PositionUpdate, StoreError, StoredAccount, TransactionLimit, TransactionSum, decode_headers,
+    encode_headers,
 };
 use crate::rows::{AccountColumns, TransactionColumns, corrupt, from_cents, from_micros, to_cents};
 
@@ -800,6 +801,68 @@ impl LedgerStore for SqliteLedgerStore {
                 },
             )
             .map_err(sql_error)
+        })
+        .await
+    }
+
+    async fn decided_events(&self) -> Result<Vec<DecidedEvent>, StoreError> {
+        self.with_reader(|conn| {
+            let mut stmt = conn
+                .prepare("SELECT event_id, outcome, reason_code FROM inbox ORDER BY seq")
+                .map_err(sql_error)?;
+            let rows = stmt
+                .query_map([], |row| {
+                    Ok((
+                        row.get::<_, Vec<u8>>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, Option<String>>(2)?,
+                    ))
+                })
+                .map_err(sql_error)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, outcome, code) = row.map_err(sql_error)?;
+                out.push(DecidedEvent {
+                    event_id: Uuid::from_slice(&id)
+                        .map_err(|e| corrupt("inbox", format!("event id: {e}")))?,
+                    outcome: InboxOutcome::from_wire(&outcome, code)?,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn transaction_sums(&self) -> Result<Vec<TransactionSum>, StoreError> {
+        self.with_reader(|conn| {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT type, devise, SUM(montant_cents), COUNT(*) FROM transactions \
+                     GROUP BY type, devise ORDER BY type, devise",
+                )
+                .map_err(sql_error)?;
+            let rows = stmt
+                .query_map([], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, i64>(2)?,
+                        row.get::<_, i64>(3)?,
+                    ))
+                })
+                .map_err(sql_error)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (kind, currency, cents, count) = row.map_err(sql_error)?;
+                out.push(TransactionSum {
+                    kind: kind.parse().map_err(|e| corrupt("transactions", e))?,
+                    currency: Currency::parse(&currency)
+                        .map_err(|e| corrupt("transactions", e.to_string()))?,
+                    total: from_cents(cents),
+                    count: count.max(0) as u64,
+                });
+            }
+            Ok(out)
         })
         .await
     }

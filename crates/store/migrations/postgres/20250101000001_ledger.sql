@@ -28,7 +28,9 @@ CREATE TABLE bancaire.transactions (
 );
 CREATE INDEX idx_transactions_compte_id ON bancaire.transactions (compte_id, seq DESC);
 
+-- seq is the order in which the ledger decided the events.
 CREATE TABLE bancaire.inbox (
+    seq         BIGINT GENERATED ALWAYS AS IDENTITY,
     event_id    UUID        NOT NULL PRIMARY KEY,
     topic       TEXT        NOT NULL,
     partition   INTEGER     NOT NULL,

@@ -28,15 +28,17 @@ CREATE TABLE transactions (
 );
 CREATE INDEX idx_transactions_compte_id ON transactions (compte_id);
 
--- One row per consumed event: the dedup record (exactly-once effects).
+-- One row per consumed event: the dedup record (exactly-once effects). seq is the order
+-- in which the ledger decided the events (the reconciliation replays in that order).
 CREATE TABLE inbox (
-    event_id    BLOB    NOT NULL PRIMARY KEY,
+    seq         INTEGER PRIMARY KEY,
+    event_id    BLOB    NOT NULL UNIQUE,
     topic       TEXT    NOT NULL,
     partition   INTEGER NOT NULL,
     "offset"    INTEGER NOT NULL,
     outcome     TEXT    NOT NULL CHECK (outcome IN ('APPLIED', 'REJECTED')),
     reason_code TEXT
-) WITHOUT ROWID;
+);
 
 -- Consumer positions kept with the state they describe.
 CREATE TABLE positions (
