@@ -79,7 +79,12 @@ impl Fields {
         AccountId::parse(value).map_err(|e| self.err(field, e))
     }
 
-    fn money(&self, field: &'static str, amount: Decimal, currency: &str) -> Result<Money, MappingError> {
+    fn money(
+        &self,
+        field: &'static str,
+        amount: Decimal,
+        currency: &str,
+    ) -> Result<Money, MappingError> {
         let currency = Currency::parse(currency).map_err(|e| self.err("devise", e.to_string()))?;
         Money::from_exact(amount, currency).map_err(|e| self.err(field, e.to_string()))
     }
