@@ -94,7 +94,9 @@ impl Ledger {
     }
 
     async fn assert_reconciles(&self) {
-        let report = reconcile(&*self.store, &self.catalog, &self.log).await.unwrap();
+        let report = reconcile(&*self.store, &self.catalog, &self.log)
+            .await
+            .unwrap();
         assert!(report.is_ok(), "{:#?}", report.mismatches);
     }
 }
@@ -115,13 +117,28 @@ async fn open_deposit_withdraw_premium(store: Arc<dyn LedgerStore>) {
     assert!(a.iban.as_deref().unwrap().starts_with("FR76"));
     assert_eq!(a.account.status(), AccountStatus::Active);
     // Initial transaction only when the initial balance is > 0.
-    let a_txs = ledger.store.transactions(&id("A"), TransactionLimit::default()).await.unwrap();
+    let a_txs = ledger
+        .store
+        .transactions(&id("A"), TransactionLimit::default())
+        .await
+        .unwrap();
     assert_eq!(a_txs.len(), 1);
     assert_eq!(a_txs[0].kind(), TransactionKind::Deposit);
-    assert!(ledger.store.transactions(&id("B"), TransactionLimit::default()).await.unwrap().is_empty());
+    assert!(
+        ledger
+            .store
+            .transactions(&id("B"), TransactionLimit::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     let outcomes = ledger
-        .handle(&[deposit("A", "50.25"), withdraw("A", "20.00"), premium("B", "10.00")])
+        .handle(&[
+            deposit("A", "50.25"),
+            withdraw("A", "20.00"),
+            premium("B", "10.00"),
+        ])
         .await;
     assert!(all_done(&outcomes), "{outcomes:?}");
     assert_eq!(ledger.balance("A").await, dec("130.25"));
@@ -134,7 +151,14 @@ async fn open_deposit_withdraw_premium(store: Arc<dyn LedgerStore>) {
         .iter()
         .map(|t| t.kind())
         .collect();
-    assert_eq!(kinds, vec![TransactionKind::Withdrawal, TransactionKind::Deposit, TransactionKind::Deposit]);
+    assert_eq!(
+        kinds,
+        vec![
+            TransactionKind::Withdrawal,
+            TransactionKind::Deposit,
+            TransactionKind::Deposit
+        ]
+    );
     let counters = ledger.handler.counters().snapshot();
     assert_eq!((counters.applied_total, counters.rejected_total), (5, 0));
     ledger.assert_reconciles().await;
@@ -142,49 +166,134 @@ async fn open_deposit_withdraw_premium(store: Arc<dyn LedgerStore>) {
 
 async fn transfers_move_both_sides_once(store: Arc<dyn LedgerStore>) {
     let mut ledger = Ledger::new(store);
-    ledger.handle(&[open("A", "C1", "100.00"), open("B", "C2", "5.00")]).await;
+    ledger
+        .handle(&[open("A", "C1", "100.00"), open("B", "C2", "5.00")])
+        .await;
     let issued = transfer("A", "B", "40.00");
     let issued_id = issued.event_id();
     assert!(all_done(&ledger.handle(&[issued]).await));
     // The credit side of an internal transfer changes nothing; an external one credits.
-    assert!(all_done(&ledger.handle(&[received("B", "40.00", Some(issued_id))]).await));
-    assert_eq!((ledger.balance("A").await, ledger.balance("B").await), (dec("60.00"), dec("45.00")));
-    assert!(all_done(&ledger.handle(&[received("B", "1.00", None)]).await));
+    assert!(all_done(
+        &ledger
+            .handle(&[received("B", "40.00", Some(issued_id))])
+            .await
+    ));
+    assert_eq!(
+        (ledger.balance("A").await, ledger.balance("B").await),
+        (dec("60.00"), dec("45.00"))
+    );
+    assert!(all_done(
+        &ledger.handle(&[received("B", "1.00", None)]).await
+    ));
     assert_eq!(ledger.balance("B").await, dec("46.00"));
-    let b_txs = ledger.store.transactions(&id("B"), TransactionLimit::default()).await.unwrap();
-    assert!(b_txs.iter().any(|t| t.kind() == TransactionKind::TransferIn));
+    let b_txs = ledger
+        .store
+        .transactions(&id("B"), TransactionLimit::default())
+        .await
+        .unwrap();
+    assert!(
+        b_txs
+            .iter()
+            .any(|t| t.kind() == TransactionKind::TransferIn)
+    );
     ledger.assert_reconciles().await;
 }
 
 async fn every_refusal_is_a_rejection_event(store: Arc<dyn LedgerStore>) {
     let mut ledger = Ledger::new(store);
     ledger
-        .handle(&[open("A", "C1", "100.00"), open("B", "C1", "0"), open("E", "C1", "0")])
+        .handle(&[
+            open("A", "C1", "100.00"),
+            open("B", "C1", "0"),
+            open("E", "C1", "0"),
+        ])
         .await;
     ledger.handle(&[close("E")]).await; // E: closed (balance zero)
     let cases: Vec<(BankingEvent, &str, RejectionCode)> = vec![
-        (withdraw("A", "100.01"), "INSUFFICIENT_FUNDS", RejectionCode::InsufficientFunds),
-        (transfer("A", "B", "500.00"), "INSUFFICIENT_FUNDS", RejectionCode::InsufficientFunds),
-        (deposit("NOPE", "1.00"), "UNKNOWN_ACCOUNT", RejectionCode::AccountNotFound),
-        (transfer("NOPE", "A", "1.00"), "UNKNOWN_ACCOUNT", RejectionCode::AccountNotFound),
-        (transfer("A", "NOPE", "1.00"), "UNKNOWN_ACCOUNT", RejectionCode::AccountNotFound),
-        (deposit("E", "1.00"), "ACCOUNT_CLOSED", RejectionCode::AccountClosed),
-        (transfer("A", "E", "1.00"), "ACCOUNT_CLOSED", RejectionCode::AccountClosed),
+        (
+            withdraw("A", "100.01"),
+            "INSUFFICIENT_FUNDS",
+            RejectionCode::InsufficientFunds,
+        ),
+        (
+            transfer("A", "B", "500.00"),
+            "INSUFFICIENT_FUNDS",
+            RejectionCode::InsufficientFunds,
+        ),
+        (
+            deposit("NOPE", "1.00"),
+            "UNKNOWN_ACCOUNT",
+            RejectionCode::AccountNotFound,
+        ),
+        (
+            transfer("NOPE", "A", "1.00"),
+            "UNKNOWN_ACCOUNT",
+            RejectionCode::AccountNotFound,
+        ),
+        (
+            transfer("A", "NOPE", "1.00"),
+            "UNKNOWN_ACCOUNT",
+            RejectionCode::AccountNotFound,
+        ),
+        (
+            deposit("E", "1.00"),
+            "ACCOUNT_CLOSED",
+            RejectionCode::AccountClosed,
+        ),
+        (
+            transfer("A", "E", "1.00"),
+            "ACCOUNT_CLOSED",
+            RejectionCode::AccountClosed,
+        ),
         (close("E"), "ACCOUNT_CLOSED", RejectionCode::AccountClosed),
-        (deposit_in("A", "1.00", "USD"), "CURRENCY_MISMATCH", RejectionCode::CurrencyMismatch),
-        (deposit("A", "0"), "NON_POSITIVE_AMOUNT", RejectionCode::InvalidAmount),
-        (withdraw("A", "-5.00"), "NON_POSITIVE_AMOUNT", RejectionCode::InvalidAmount),
-        (open("N", "C1", "-1.00"), "NEGATIVE_INITIAL_BALANCE", RejectionCode::InvalidAmount),
-        (open("A", "OTHER", "0"), "ACCOUNT_ALREADY_EXISTS", RejectionCode::AccountAlreadyExists),
-        (transfer("A", "A", "1.00"), "SAME_ACCOUNT", RejectionCode::Other),
+        (
+            deposit_in("A", "1.00", "USD"),
+            "CURRENCY_MISMATCH",
+            RejectionCode::CurrencyMismatch,
+        ),
+        (
+            deposit("A", "0"),
+            "NON_POSITIVE_AMOUNT",
+            RejectionCode::InvalidAmount,
+        ),
+        (
+            withdraw("A", "-5.00"),
+            "NON_POSITIVE_AMOUNT",
+            RejectionCode::InvalidAmount,
+        ),
+        (
+            open("N", "C1", "-1.00"),
+            "NEGATIVE_INITIAL_BALANCE",
+            RejectionCode::InvalidAmount,
+        ),
+        (
+            open("A", "OTHER", "0"),
+            "ACCOUNT_ALREADY_EXISTS",
+            RejectionCode::AccountAlreadyExists,
+        ),
+        (
+            transfer("A", "A", "1.00"),
+            "SAME_ACCOUNT",
+            RejectionCode::Other,
+        ),
         (close("A"), "NON_ZERO_BALANCE", RejectionCode::Other),
-        (deposit("A", "9999999999999999.00"), "BALANCE_LIMIT_EXCEEDED", RejectionCode::InvalidAmount),
+        (
+            deposit("A", "9999999999999999.00"),
+            "BALANCE_LIMIT_EXCEEDED",
+            RejectionCode::InvalidAmount,
+        ),
     ];
     let events: Vec<BankingEvent> = cases.iter().map(|(e, _, _)| e.clone()).collect();
     let outcomes = ledger.handle(&events).await;
-    assert!(all_done(&outcomes), "refusals are Done, not retried: {outcomes:?}");
+    assert!(
+        all_done(&outcomes),
+        "refusals are Done, not retried: {outcomes:?}"
+    );
     // Nothing moved.
-    assert_eq!((ledger.balance("A").await, ledger.balance("B").await), (dec("100.00"), dec("0")));
+    assert_eq!(
+        (ledger.balance("A").await, ledger.balance("B").await),
+        (dec("100.00"), dec("0"))
+    );
     let rejections = ledger.rejections().await;
     assert_eq!(rejections.len(), cases.len());
     for ((event, domain_code, code), rejection) in cases.iter().zip(&rejections) {
@@ -192,7 +301,11 @@ async fn every_refusal_is_a_rejection_event(store: Arc<dyn LedgerStore>) {
         assert_eq!(rejection.original_event_type, event.event_type());
         assert_eq!(rejection.account_id, event.key());
         assert_eq!(rejection.reason_code, *code, "{domain_code}");
-        assert!(rejection.message.starts_with(domain_code), "{}", rejection.message);
+        assert!(
+            rejection.message.starts_with(domain_code),
+            "{}",
+            rejection.message
+        );
     }
     // Reopening with the same data is an idempotent no-op, not a refusal.
     assert!(all_done(&ledger.handle(&[open("B", "C1", "0")]).await));
@@ -214,7 +327,10 @@ impl Producer for RecordingProducer {
         let deliveries = records
             .iter()
             .enumerate()
-            .map(|(i, _)| Delivery { partition: 0, offset: (produced.len() + i) as u64 })
+            .map(|(i, _)| Delivery {
+                partition: 0,
+                offset: (produced.len() + i) as u64,
+            })
             .collect();
         produced.extend(records.into_iter().map(|r| (topic.to_owned(), r)));
         Ok(deliveries)
@@ -229,7 +345,11 @@ async fn rejections_are_published_from_the_outbox(store: Arc<dyn LedgerStore>) {
     let producer = Arc::new(RecordingProducer::default());
     let publisher = OutboxPublisher::new(Arc::clone(&store), producer.clone());
     assert_eq!(publisher.publish_once().await.unwrap(), 1);
-    assert_eq!(publisher.publish_once().await.unwrap(), 0, "deleted once published");
+    assert_eq!(
+        publisher.publish_once().await.unwrap(),
+        0,
+        "deleted once published"
+    );
     let produced = producer.produced.lock().unwrap();
     let (topic, record) = &produced[0];
     assert_eq!(topic, "bancaire.operation.rejetee");
@@ -240,7 +360,11 @@ async fn rejections_are_published_from_the_outbox(store: Arc<dyn LedgerStore>) {
         panic!("not a rejection")
     };
     assert_eq!(rejection.original_event_id, refused.event_id());
-    let header = record.headers.iter().find(|(n, _)| n == "event_id").unwrap();
+    let header = record
+        .headers
+        .iter()
+        .find(|(n, _)| n == "event_id")
+        .unwrap();
     assert_eq!(header.1, rejection.event_id.to_string().into_bytes());
 }
 
@@ -331,7 +455,9 @@ async fn reconciliation_fails_on_a_corrupted_balance(store: Arc<dyn LedgerStore>
     ledger
         .handle(&[open("A", "C1", "100.00"), open("B", "C2", "0")])
         .await;
-    ledger.handle(&[transfer("A", "B", "30.00"), deposit("A", "1.00")]).await;
+    ledger
+        .handle(&[transfer("A", "B", "30.00"), deposit("A", "1.00")])
+        .await;
     ledger.assert_reconciles().await;
     // Corrupt A's balance behind the ledger's back (a correct version bump, a wrong sum).
     let loaded = store.load_accounts(&[id("A")]).await.unwrap();
@@ -350,18 +476,30 @@ async fn reconciliation_fails_on_a_corrupted_balance(store: Arc<dyn LedgerStore>
         })
         .await
         .unwrap();
-    let report = reconcile(&*store, &ledger.catalog, &ledger.log).await.unwrap();
+    let report = reconcile(&*store, &ledger.catalog, &ledger.log)
+        .await
+        .unwrap();
     assert!(!report.is_ok());
     assert!(report.mismatches.iter().any(|m| matches!(m,
         Mismatch::BalanceVsTransactions { account_id, stored, .. } if account_id == "A" && *stored == dec("71.01"))));
     assert!(report.mismatches.iter().any(|m| matches!(m,
         Mismatch::BalanceVsReplay { account_id, .. } if account_id == "A")));
-    assert!(report.mismatches.iter().any(|m| matches!(m, Mismatch::TotalNotConserved { .. })));
+    assert!(
+        report
+            .mismatches
+            .iter()
+            .any(|m| matches!(m, Mismatch::TotalNotConserved { .. }))
+    );
     // An event on the topics that the ledger never applied is reported too.
     let mut log = ledger.log.clone();
     log.extend(ledger.to_messages(&[deposit("B", "1.00")]));
     let report = reconcile(&*store, &ledger.catalog, &log).await.unwrap();
-    assert!(report.mismatches.iter().any(|m| matches!(m, Mismatch::EventNotApplied { .. })));
+    assert!(
+        report
+            .mismatches
+            .iter()
+            .any(|m| matches!(m, Mismatch::EventNotApplied { .. }))
+    );
 }
 
 ledger_suite!(

@@ -17,5 +17,5 @@ pub mod testing;
 pub use ledger::{
     AccountTotals, AccountWrite, AppliedBatch, DecidedEvent, InboxEntry, InboxOutcome,
     LedgerCounts, LedgerStore, LoadedAccounts, OutboxMessage, PendingOutbox, Position,
-    PositionUpdate, StoreError, StoredAccount, TransactionLimit,
+    PositionUpdate, StoreError, StoredAccount, TransactionLimit, TransactionSum,
 };

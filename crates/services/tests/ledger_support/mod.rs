@@ -42,7 +42,10 @@ pub fn open(account: &str, client: &str, balance: &str) -> BankingEvent {
 
 pub fn open_in(account: &str, client: &str, balance: &str, currency: &str) -> BankingEvent {
     let mut metadata = std::collections::BTreeMap::new();
-    metadata.insert("iban".to_owned(), format!("FR76300060000112345678901{:02}", account.len()));
+    metadata.insert(
+        "iban".to_owned(),
+        format!("FR76300060000112345678901{:02}", account.len()),
+    );
     BankingEvent::AccountOpened(AccountOpened {
         event_id: next_id(),
         timestamp: now(),
@@ -147,7 +150,10 @@ pub fn message(catalog: &SchemaCatalog, event: &BankingEvent, offset: u64) -> Me
         offset,
         key: Some(event.key().as_bytes().to_vec()),
         value: encode_banking(catalog, event).unwrap(),
-        headers: vec![("event_id".to_owned(), event.event_id().to_string().into_bytes())],
+        headers: vec![(
+            "event_id".to_owned(),
+            event.event_id().to_string().into_bytes(),
+        )],
         timestamp_ms: event.timestamp().timestamp_millis(),
     }
 }
