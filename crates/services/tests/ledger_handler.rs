@@ -42,7 +42,7 @@ impl Ledger {
         }
     }
 
-    fn to_messages(&mut self, events: &[BankingEvent]) -> Vec<Message> {
+    fn next_messages(&mut self, events: &[BankingEvent]) -> Vec<Message> {
         events
             .iter()
             .map(|e| {
@@ -62,7 +62,7 @@ impl Ledger {
     }
 
     async fn handle(&mut self, events: &[BankingEvent]) -> Vec<Outcome> {
-        let batch = self.to_messages(events);
+        let batch = self.next_messages(events);
         self.handle_messages(batch).await
     }
 
@@ -341,7 +341,7 @@ async fn rejections_are_published_from_the_outbox(store: Arc<dyn LedgerStore>) {
     let mut ledger = Ledger::new(Arc::clone(&store));
     ledger.handle(&[open("A", "C1", "1.00")]).await;
     let refused = withdraw("A", "2.00");
-    ledger.handle(&[refused.clone()]).await;
+    ledger.handle(std::slice::from_ref(&refused)).await;
     let producer = Arc::new(RecordingProducer::default());
     let publisher = OutboxPublisher::new(Arc::clone(&store), producer.clone());
     assert_eq!(publisher.publish_once().await.unwrap(), 1);
@@ -377,7 +377,7 @@ async fn the_same_event_is_applied_once(store: Arc<dyn LedgerStore>) {
     assert!(all_done(&outcomes));
     assert_eq!(ledger.balance("A").await, dec("10.00"));
     // Same event_id published again at a new offset.
-    assert!(all_done(&ledger.handle(&[dep.clone()]).await));
+    assert!(all_done(&ledger.handle(std::slice::from_ref(&dep)).await));
     assert_eq!(ledger.balance("A").await, dec("10.00"));
     // The same offset redelivered (e.g. after a crash before the bus commit).
     let again = ledger.log.last().unwrap().clone();
@@ -385,7 +385,7 @@ async fn the_same_event_is_applied_once(store: Arc<dyn LedgerStore>) {
     assert_eq!(ledger.balance("A").await, dec("10.00"));
     // A refused event redelivered is not refused (nor published) twice.
     let refused = withdraw("A", "99.00");
-    ledger.handle(&[refused.clone()]).await;
+    ledger.handle(std::slice::from_ref(&refused)).await;
     ledger.handle(&[refused]).await;
     assert_eq!(ledger.rejections().await.len(), 1);
     let counters = ledger.handler.counters().snapshot();
@@ -430,14 +430,14 @@ async fn a_batch_keeps_per_account_order(store: Arc<dyn LedgerStore>) {
 async fn undecodable_and_invalid_messages_are_rejected(store: Arc<dyn LedgerStore>) {
     let mut ledger = Ledger::new(store);
     let good = open("A", "C1", "1.00");
-    let mut batch = ledger.to_messages(&[good]);
+    let mut batch = ledger.next_messages(&[good]);
     let mut poison = batch[0].clone();
     poison.value = vec![0x42, 1, 2, 3];
     poison.offset = 99;
     let mut wrong_topic = batch[0].clone();
     wrong_topic.topic = Arc::from("bancaire.depot.effectue");
     wrong_topic.offset = 100;
-    let bad_currency = ledger.to_messages(&[deposit_in("A", "1.00", "euro")]);
+    let bad_currency = ledger.next_messages(&[deposit_in("A", "1.00", "euro")]);
     batch.push(poison);
     batch.push(wrong_topic);
     batch.extend(bad_currency);
@@ -492,7 +492,7 @@ async fn reconciliation_fails_on_a_corrupted_balance(store: Arc<dyn LedgerStore>
     );
     // An event on the topics that the ledger never applied is reported too.
     let mut log = ledger.log.clone();
-    log.extend(ledger.to_messages(&[deposit("B", "1.00")]));
+    log.extend(ledger.next_messages(&[deposit("B", "1.00")]));
     let report = reconcile(&*store, &ledger.catalog, &log).await.unwrap();
     assert!(
         report

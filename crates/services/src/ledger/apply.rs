@@ -229,10 +229,10 @@ pub async fn commit_events(
         let event = &sourced.event;
         let outcome = match decide_event(&mut batch, event) {
             Ok(_) => {
-                if let (Some(iban), Action::Apply(command)) = (&event.iban, &event.action) {
-                    if let [Some(id), None] = touched_accounts(command) {
-                        ibans.insert(id, iban);
-                    }
+                if let (Some(iban), Action::Apply(command)) = (&event.iban, &event.action)
+                    && let [Some(id), None] = touched_accounts(command)
+                {
+                    ibans.insert(id, iban);
                 }
                 EventOutcome::Applied
             }

@@ -208,9 +208,11 @@ pub async fn reconcile(
     for message in messages {
         match decode_event(catalog, &message.topic, &message.value) {
             Ok(event) => {
-                if !events.contains_key(&event.event_id) {
+                if let std::collections::hash_map::Entry::Vacant(slot) =
+                    events.entry(event.event_id)
+                {
                     topic_order.push(event.event_id);
-                    events.insert(event.event_id, event);
+                    slot.insert(event);
                 }
             }
             Err(_) => report.messages_undecodable += 1,
@@ -372,13 +374,13 @@ pub async fn read_topics_from_start(
         idle_ms = 0;
         for message in batch {
             let key = (message.topic.to_string(), message.partition);
-            if let Some(end) = remaining.get(&key).copied() {
-                if message.offset < end {
-                    let last = message.offset + 1 >= end;
-                    messages.push(message);
-                    if last {
-                        remaining.remove(&key);
-                    }
+            if let Some(end) = remaining.get(&key).copied()
+                && message.offset < end
+            {
+                let last = message.offset + 1 >= end;
+                messages.push(message);
+                if last {
+                    remaining.remove(&key);
                 }
             }
         }
