@@ -306,7 +306,7 @@ fn bind<T: rusqlite::ToSql>(
 fn write_accounts(conn: &Connection, accounts: &[AccountWrite]) -> Result<(), StoreError> {
     let changed = write_rows(
         conn,
-        "INSERT INTO comptes (id, client_id, type_compte, devise, solde_cents, statut, iban, \
+        "INSERT OR ROLLBACK INTO comptes (id, client_id, type_compte, devise, solde_cents, statut, iban, \
          version, created_at_us, updated_at_us)",
         "ON CONFLICT (id) DO UPDATE SET solde_cents = excluded.solde_cents, \
          statut = excluded.statut, updated_at_us = excluded.updated_at_us, \
@@ -344,7 +344,7 @@ fn write_transactions(
 ) -> Result<(), StoreError> {
     write_rows(
         conn,
-        "INSERT INTO transactions (id, compte_id, type, montant_cents, devise, reference, \
+        "INSERT OR ROLLBACK INTO transactions (id, compte_id, type, montant_cents, devise, reference, \
          created_at_us)",
         "",
         7,
@@ -367,7 +367,7 @@ fn write_transactions(
 fn write_inbox(conn: &Connection, inbox: &[InboxEntry]) -> Result<(), StoreError> {
     write_rows(
         conn,
-        "INSERT INTO inbox (event_id, topic, partition, \"offset\", outcome, reason_code)",
+        "INSERT OR ROLLBACK INTO inbox (event_id, topic, partition, \"offset\", outcome, reason_code)",
         "",
         6,
         inbox,
@@ -390,7 +390,7 @@ fn offset_to_sql(offset: u64) -> Result<i64, StoreError> {
 fn write_positions(conn: &Connection, positions: &[PositionUpdate]) -> Result<(), StoreError> {
     write_rows(
         conn,
-        "INSERT INTO positions (group_id, topic, partition, next_offset)",
+        "INSERT OR ROLLBACK INTO positions (group_id, topic, partition, next_offset)",
         "ON CONFLICT (group_id, topic, partition) DO UPDATE SET \
          next_offset = max(positions.next_offset, excluded.next_offset)",
         4,
@@ -408,7 +408,7 @@ fn write_positions(conn: &Connection, positions: &[PositionUpdate]) -> Result<()
 fn write_outbox(conn: &Connection, outbox: &[OutboxMessage]) -> Result<(), StoreError> {
     write_rows(
         conn,
-        "INSERT INTO outbox (topic, key, payload, headers)",
+        "INSERT OR ROLLBACK INTO outbox (topic, key, payload, headers)",
         "",
         4,
         outbox,
