@@ -4,6 +4,8 @@
 CARGO ?= cargo
 DATA_DIR ?= ./data
 LISTEN ?= 127.0.0.1:8080
+# The store tests run against this real PostgreSQL; `make test` fails if it is unreachable.
+export EDALAB_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
 .DEFAULT_GOAL := help
 .PHONY: help up build test lint fmt check-tools bench-bus clean

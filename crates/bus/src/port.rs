@@ -2,7 +2,8 @@
 //! consumer runtime and the services rely on. Nothing here knows how bytes are stored.
 //!
 //! The vocabulary is Kafka's, because Kafka is the richest of the three and the others map
-//! onto a subset of it (see `docs/adr/004-bus-port.md`):
+//! onto a subset of it (see `docs/adr/004-embedded-log-storage.md` for Kafka and
+//! `docs/adr/005-consumer-runtime.md` for SQS):
 //! - a **topic** has a fixed number of **partitions**; a record with a key always lands on
 //!   the partition chosen by [`crate::partitioner::partition_for_key`] (Kafka's murmur2),
 //!   so order per key is kept and the partition number is the same in every profile;
@@ -218,6 +219,10 @@ pub enum BusError {
     Corrupt { path: String, reason: String },
     #[error("the bus is closed")]
     Closed,
+    /// Another process holds the data directory (embedded backend): writing is refused, and
+    /// read-only access still works. `pid` is the holder's, when it could be read.
+    #[error("data directory {data_dir} is locked by another process{}: writing is refused (stop it, or go through it)", pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    Locked { data_dir: String, pid: Option<u32> },
     #[error("i/o error on {path}: {source}")]
     Io {
         path: String,

@@ -1,1 +1,33 @@
-//! The gateway (being written).
+//! The gateway: the HTTP face of edalab (S3-11..S3-13).
+//!
+//! - [`config`]: the typed, layered configuration of the whole process (S3-03);
+//! - [`router`]: the axum [`Router`](axum::Router) — `/api/v1/health`, `/api/v1/openapi.json`,
+//!   `/metrics`, `/ws`, the web UI, and the services' routers mounted in it — with its HTTP
+//!   hygiene layers, and [`serve`];
+//! - [`hub`] and [`ws`]: live bus events to WebSocket clients, bounded per client;
+//! - [`error`]: the JSON error shape every route answers;
+//! - [`health`]: aggregated health of the bus, the store and the services;
+//! - [`telemetry`]: metric names and typed recorders, W3C trace context, JSON logs, and
+//!   the producer/handler wrappers services use to be observable;
+//! - [`payload`]: bus messages rendered as JSON;
+//! - [`launch`]: start, print the URLs, stop on SIGINT/SIGTERM (`edalab up`).
+//!
+//! The gateway may read the bus (tails for `/ws`, admin for lag) but never produces to it
+//! or decides anything about events: business routes belong to the services, which hand
+//! their routers in as [`Mount`]s. It depends on no service crate.
+
+pub mod config;
+pub mod error;
+pub mod health;
+pub mod hub;
+pub mod launch;
+pub mod payload;
+pub mod router;
+pub mod telemetry;
+pub mod ws;
+
+pub use config::{Config, ConfigError, ConfigSources};
+pub use error::{ApiError, ApiJson, ErrorBody, ErrorCode};
+pub use health::{HealthCheck, HealthReport, Role};
+pub use launch::{Gateway, LaunchError, Urls, shutdown_signal};
+pub use router::{AppState, AppStateBuilder, GatewayError, Mount, operations, router, serve};

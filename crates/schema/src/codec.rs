@@ -1,17 +1,30 @@
 //! Encoding and decoding between the domain event types and Avro, framed in the Confluent
 //! wire format.
 //!
-//! The mapping is written by hand, one [`AvroEvent`] impl per event type, against
-//! `apache_avro::types::Value` records: decimals as [`crate::decimal`] bytes at scale 2,
-//! timestamps as `timestamp-millis` longs, enums by symbol, `metadata` as the union
-//! `["null", map<string>]`. Decoding reads the body field by field with each field's own
-//! schema, so a truncated or corrupt body fails with the name of the field it broke in.
+//! The mapping is written by hand, one [`AvroEvent`] impl per event type, twice:
+//!
+//! - **the fast path** ([`AvroEvent::write_body`], [`AvroEvent::read_body`]), which every
+//!   typed entry point uses ([`encode`], [`encode_into`], [`encode_banking`],
+//!   [`encode_banking_into`], [`decode`], [`decode_banking`]): the fields go straight to and
+//!   from Avro binary through the `binary` module, with no intermediate value and, when
+//!   encoding into a reused buffer, no allocation;
+//! - **the reference** ([`AvroEvent::to_avro`], [`AvroEvent::from_avro`]) against
+//!   `apache_avro::types::Value` records, which the tests hold the fast path to
+//!   byte-for-byte, and which [`decode_value`] and [`crate::render_json`] serve to readers
+//!   without a Rust type.
+//!
+//! Both write decimals as [`crate::decimal`] bytes at scale 2, timestamps as
+//! `timestamp-millis` longs, enums by index, `metadata` as the union `["null",
+//! map<string>]`. The fast path writes map entries in key order, so the same event always
+//! gives the same bytes (the reference goes through a `HashMap` and does not). Decoding
+//! reads the body field by field, so a truncated or corrupt body fails with the name of the
+//! field it broke in.
 
 use std::collections::BTreeMap;
 use std::collections::HashMap;
 
 use apache_avro::types::Value;
-use apache_avro::{Schema, from_avro_datum, to_avro_datum};
+use apache_avro::{Schema, from_avro_datum};
 use chrono::{DateTime, Utc};
 use edalab_domain::events::banking::{
     AccountClosed, AccountOpened, AccountType, BankingEvent, BankingEventKind, Channel,
@@ -26,52 +39,83 @@ use edalab_domain::events::transactions::{ProcessedStatus, TransactionProcessed}
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
+use crate::binary::{BodyReader, BodyWriter, metadata_len};
 use crate::catalog::SchemaCatalog;
 use crate::decimal::{self, MONEY_PRECISION, MONEY_SCALE};
 use crate::embedded::EventSchema;
 use crate::error::WireError;
 use crate::wire;
 
-/// A domain event type with an Avro schema and a hand-written mapping to it.
+/// A domain event type with an Avro schema and a hand-written mapping to it, written
+/// twice: directly to and from Avro binary (what the typed entry points use), and through
+/// `apache_avro::types::Value` (the reference the tests compare against).
 pub trait AvroEvent: Sized {
     /// The schema the event is written with.
     const SCHEMA: EventSchema;
 
-    /// The event as an Avro record value of [`Self::SCHEMA`].
+    /// The event as an Avro record value of [`Self::SCHEMA`] (the reference mapping).
     fn to_avro(&self) -> Result<Value, WireError>;
 
     /// The event from a record value of [`Self::SCHEMA`] (as [`decode_body`] gives it).
     fn from_avro(value: Value) -> Result<Self, WireError>;
+
+    /// Appends the Avro binary body of the event (no header) to `out`: the bytes
+    /// `apache_avro::to_avro_datum` writes for [`Self::to_avro`], except that map entries
+    /// come in key order. On error `out` may hold part of the body: the framing entry
+    /// points cut it off again.
+    fn write_body(&self, out: &mut Vec<u8>) -> Result<(), WireError>;
+
+    /// The event from the Avro binary body `body` (no header), which it must span exactly.
+    /// Errors name the record and field, like [`decode_body`]'s.
+    fn read_body(body: &[u8]) -> Result<Self, WireError>;
 }
 
 // --- framing entry points --------------------------------------------------------------
 
 /// The Avro binary body of `event` (no header).
-pub fn encode_body<E: AvroEvent>(catalog: &SchemaCatalog, event: &E) -> Result<Vec<u8>, WireError> {
-    let value = event.to_avro()?;
-    to_avro_datum(catalog.schema(E::SCHEMA), value).map_err(|source| WireError::AvroEncode {
-        record: E::SCHEMA.record_name(),
-        source: Box::new(source),
-    })
+///
+/// `catalog` is not needed by the direct writer; it stays in the signature so that callers
+/// do not depend on how the body is produced.
+pub fn encode_body<E: AvroEvent>(
+    _catalog: &SchemaCatalog,
+    event: &E,
+) -> Result<Vec<u8>, WireError> {
+    let mut body = Vec::new();
+    event.write_body(&mut body)?;
+    Ok(body)
 }
 
 /// `event` in the Confluent wire format, framed with its schema's id in `catalog`.
 pub fn encode<E: AvroEvent>(catalog: &SchemaCatalog, event: &E) -> Result<Vec<u8>, WireError> {
-    let body = encode_body(catalog, event)?;
-    Ok(wire::frame(catalog.id_of(E::SCHEMA), &body))
+    let mut bytes = Vec::new();
+    encode_into(catalog, event, &mut bytes)?;
+    Ok(bytes)
+}
+
+/// Appends `event` in the Confluent wire format (header and body) to `out`, allocating
+/// nothing when `out` has room. On error `out` is left as it was.
+pub fn encode_into<E: AvroEvent>(
+    catalog: &SchemaCatalog,
+    event: &E,
+    out: &mut Vec<u8>,
+) -> Result<(), WireError> {
+    let start = out.len();
+    wire::write_header(catalog.id_of(E::SCHEMA), out);
+    event.write_body(out).inspect_err(|_| out.truncate(start))
 }
 
 /// Decodes a Confluent-framed `E`, checking the header's schema id is `E`'s.
 pub fn decode<E: AvroEvent>(catalog: &SchemaCatalog, bytes: &[u8]) -> Result<E, WireError> {
-    let (schema, value) = decode_value(catalog, bytes)?;
-    if schema != E::SCHEMA {
+    let (id, body) = wire::unframe(bytes)?;
+    if id != catalog.id_of(E::SCHEMA) {
+        let found = catalog.resolve(id)?;
         return Err(WireError::SchemaMismatch {
-            id: catalog.id_of(schema),
+            id,
             expected: E::SCHEMA.record_name(),
-            found: schema.record_name(),
+            found: found.record_name(),
         });
     }
-    E::from_avro(value)
+    E::read_body(body)
 }
 
 /// Decodes a Confluent-framed message into the generic Avro value of whichever schema its
@@ -119,15 +163,27 @@ pub fn decode_body(
 
 /// A banking event in the Confluent wire format, with its kind's schema.
 pub fn encode_banking(catalog: &SchemaCatalog, event: &BankingEvent) -> Result<Vec<u8>, WireError> {
+    let mut bytes = Vec::new();
+    encode_banking_into(catalog, event, &mut bytes)?;
+    Ok(bytes)
+}
+
+/// Appends a banking event in the Confluent wire format to `out` ([`encode_into`] for
+/// its kind's type): what a producer loop calls with one buffer it clears and reuses.
+pub fn encode_banking_into(
+    catalog: &SchemaCatalog,
+    event: &BankingEvent,
+    out: &mut Vec<u8>,
+) -> Result<(), WireError> {
     match event {
-        BankingEvent::AccountOpened(e) => encode(catalog, e),
-        BankingEvent::AccountClosed(e) => encode(catalog, e),
-        BankingEvent::DepositMade(e) => encode(catalog, e),
-        BankingEvent::WithdrawalMade(e) => encode(catalog, e),
-        BankingEvent::TransferIssued(e) => encode(catalog, e),
-        BankingEvent::TransferReceived(e) => encode(catalog, e),
-        BankingEvent::PremiumPaid(e) => encode(catalog, e),
-        BankingEvent::OperationRejected(e) => encode(catalog, e),
+        BankingEvent::AccountOpened(e) => encode_into(catalog, e, out),
+        BankingEvent::AccountClosed(e) => encode_into(catalog, e, out),
+        BankingEvent::DepositMade(e) => encode_into(catalog, e, out),
+        BankingEvent::WithdrawalMade(e) => encode_into(catalog, e, out),
+        BankingEvent::TransferIssued(e) => encode_into(catalog, e, out),
+        BankingEvent::TransferReceived(e) => encode_into(catalog, e, out),
+        BankingEvent::PremiumPaid(e) => encode_into(catalog, e, out),
+        BankingEvent::OperationRejected(e) => encode_into(catalog, e, out),
     }
 }
 
@@ -160,7 +216,7 @@ pub fn decode_banking(
 // --- value building and reading --------------------------------------------------------
 
 /// A domain wire enum that maps to an Avro enum with the same symbols in the same order.
-trait Symbol: Copy + PartialEq + 'static {
+pub(crate) trait Symbol: Copy + PartialEq + 'static {
     fn all() -> &'static [Self];
     fn symbol(self) -> &'static str;
     fn from_symbol(symbol: &str) -> Option<Self>;
@@ -454,6 +510,39 @@ impl AvroEvent for AccountOpened {
             metadata: r.metadata("metadata")?,
         })
     }
+
+    fn write_body(&self, out: &mut Vec<u8>) -> Result<(), WireError> {
+        let text_len = self.account_id.len()
+            + self.client_id.len()
+            + self.currency.len()
+            + metadata_len(self.metadata.as_ref());
+        BodyWriter::new(Self::SCHEMA.record_name(), out, text_len)
+            .uuid(self.event_id)
+            .timestamp(self.timestamp)
+            .string(&self.account_id)
+            .string(&self.client_id)
+            .symbol(self.account_type)
+            .string(&self.currency)
+            .money("solde_initial", self.initial_balance)?
+            .metadata(self.metadata.as_ref());
+        Ok(())
+    }
+
+    fn read_body(body: &[u8]) -> Result<Self, WireError> {
+        let mut r = BodyReader::new(Self::SCHEMA.record_name(), body);
+        let event = Self {
+            event_id: r.uuid("event_id")?,
+            timestamp: r.timestamp("timestamp")?,
+            account_id: r.string("compte_id")?,
+            client_id: r.string("client_id")?,
+            account_type: r.symbol("type_compte")?,
+            currency: r.string("devise")?,
+            initial_balance: r.money("solde_initial")?,
+            metadata: r.metadata("metadata")?,
+        };
+        r.finish()?;
+        Ok(event)
+    }
 }
 
 impl AvroEvent for AccountClosed {
@@ -480,6 +569,35 @@ impl AvroEvent for AccountClosed {
             reason: r.string("motif")?,
             metadata: r.metadata("metadata")?,
         })
+    }
+
+    fn write_body(&self, out: &mut Vec<u8>) -> Result<(), WireError> {
+        let text_len = self.account_id.len()
+            + self.client_id.len()
+            + self.reason.len()
+            + metadata_len(self.metadata.as_ref());
+        BodyWriter::new(Self::SCHEMA.record_name(), out, text_len)
+            .uuid(self.event_id)
+            .timestamp(self.timestamp)
+            .string(&self.account_id)
+            .string(&self.client_id)
+            .string(&self.reason)
+            .metadata(self.metadata.as_ref());
+        Ok(())
+    }
+
+    fn read_body(body: &[u8]) -> Result<Self, WireError> {
+        let mut r = BodyReader::new(Self::SCHEMA.record_name(), body);
+        let event = Self {
+            event_id: r.uuid("event_id")?,
+            timestamp: r.timestamp("timestamp")?,
+            account_id: r.string("compte_id")?,
+            client_id: r.string("client_id")?,
+            reason: r.string("motif")?,
+            metadata: r.metadata("metadata")?,
+        };
+        r.finish()?;
+        Ok(event)
     }
 }
 
@@ -512,6 +630,39 @@ impl AvroEvent for DepositMade {
             metadata: r.metadata("metadata")?,
         })
     }
+
+    fn write_body(&self, out: &mut Vec<u8>) -> Result<(), WireError> {
+        let text_len = self.account_id.len()
+            + self.currency.len()
+            + self.reference.len()
+            + metadata_len(self.metadata.as_ref());
+        BodyWriter::new(Self::SCHEMA.record_name(), out, text_len)
+            .uuid(self.event_id)
+            .timestamp(self.timestamp)
+            .string(&self.account_id)
+            .money("montant", self.amount)?
+            .string(&self.currency)
+            .string(&self.reference)
+            .symbol(self.channel)
+            .metadata(self.metadata.as_ref());
+        Ok(())
+    }
+
+    fn read_body(body: &[u8]) -> Result<Self, WireError> {
+        let mut r = BodyReader::new(Self::SCHEMA.record_name(), body);
+        let event = Self {
+            event_id: r.uuid("event_id")?,
+            timestamp: r.timestamp("timestamp")?,
+            account_id: r.string("compte_id")?,
+            amount: r.money("montant")?,
+            currency: r.string("devise")?,
+            reference: r.string("reference")?,
+            channel: r.symbol("canal")?,
+            metadata: r.metadata("metadata")?,
+        };
+        r.finish()?;
+        Ok(event)
+    }
 }
 
 impl AvroEvent for WithdrawalMade {
@@ -542,6 +693,39 @@ impl AvroEvent for WithdrawalMade {
             channel: r.symbol("canal")?,
             metadata: r.metadata("metadata")?,
         })
+    }
+
+    fn write_body(&self, out: &mut Vec<u8>) -> Result<(), WireError> {
+        let text_len = self.account_id.len()
+            + self.currency.len()
+            + self.reference.len()
+            + metadata_len(self.metadata.as_ref());
+        BodyWriter::new(Self::SCHEMA.record_name(), out, text_len)
+            .uuid(self.event_id)
+            .timestamp(self.timestamp)
+            .string(&self.account_id)
+            .money("montant", self.amount)?
+            .string(&self.currency)
+            .string(&self.reference)
+            .symbol(self.channel)
+            .metadata(self.metadata.as_ref());
+        Ok(())
+    }
+
+    fn read_body(body: &[u8]) -> Result<Self, WireError> {
+        let mut r = BodyReader::new(Self::SCHEMA.record_name(), body);
+        let event = Self {
+            event_id: r.uuid("event_id")?,
+            timestamp: r.timestamp("timestamp")?,
+            account_id: r.string("compte_id")?,
+            amount: r.money("montant")?,
+            currency: r.string("devise")?,
+            reference: r.string("reference")?,
+            channel: r.symbol("canal")?,
+            metadata: r.metadata("metadata")?,
+        };
+        r.finish()?;
+        Ok(event)
     }
 }
 
@@ -577,6 +761,45 @@ impl AvroEvent for TransferIssued {
             status: r.symbol("statut")?,
             metadata: r.metadata("metadata")?,
         })
+    }
+
+    fn write_body(&self, out: &mut Vec<u8>) -> Result<(), WireError> {
+        let text_len = self.source_account_id.len()
+            + self.destination_account_id.len()
+            + self.currency.len()
+            + self.label.len()
+            + self.reference.len()
+            + metadata_len(self.metadata.as_ref());
+        BodyWriter::new(Self::SCHEMA.record_name(), out, text_len)
+            .uuid(self.event_id)
+            .timestamp(self.timestamp)
+            .string(&self.source_account_id)
+            .string(&self.destination_account_id)
+            .money("montant", self.amount)?
+            .string(&self.currency)
+            .string(&self.label)
+            .string(&self.reference)
+            .symbol(self.status)
+            .metadata(self.metadata.as_ref());
+        Ok(())
+    }
+
+    fn read_body(body: &[u8]) -> Result<Self, WireError> {
+        let mut r = BodyReader::new(Self::SCHEMA.record_name(), body);
+        let event = Self {
+            event_id: r.uuid("event_id")?,
+            timestamp: r.timestamp("timestamp")?,
+            source_account_id: r.string("compte_source_id")?,
+            destination_account_id: r.string("compte_destination_id")?,
+            amount: r.money("montant")?,
+            currency: r.string("devise")?,
+            label: r.string("motif")?,
+            reference: r.string("reference")?,
+            status: r.symbol("statut")?,
+            metadata: r.metadata("metadata")?,
+        };
+        r.finish()?;
+        Ok(event)
     }
 }
 
@@ -616,6 +839,45 @@ impl AvroEvent for TransferReceived {
             metadata: r.metadata("metadata")?,
         })
     }
+
+    fn write_body(&self, out: &mut Vec<u8>) -> Result<(), WireError> {
+        let text_len = self.destination_account_id.len()
+            + self.source_account_id.len()
+            + self.currency.len()
+            + self.label.len()
+            + self.reference.len()
+            + metadata_len(self.metadata.as_ref());
+        BodyWriter::new(Self::SCHEMA.record_name(), out, text_len)
+            .uuid(self.event_id)
+            .timestamp(self.timestamp)
+            .string(&self.destination_account_id)
+            .string(&self.source_account_id)
+            .money("montant", self.amount)?
+            .string(&self.currency)
+            .string(&self.label)
+            .string(&self.reference)
+            .optional_uuid(self.issued_event_id)
+            .metadata(self.metadata.as_ref());
+        Ok(())
+    }
+
+    fn read_body(body: &[u8]) -> Result<Self, WireError> {
+        let mut r = BodyReader::new(Self::SCHEMA.record_name(), body);
+        let event = Self {
+            event_id: r.uuid("event_id")?,
+            timestamp: r.timestamp("timestamp")?,
+            destination_account_id: r.string("compte_destination_id")?,
+            source_account_id: r.string("compte_source_id")?,
+            amount: r.money("montant")?,
+            currency: r.string("devise")?,
+            label: r.string("motif")?,
+            reference: r.string("reference")?,
+            issued_event_id: r.optional_uuid("virement_emis_event_id")?,
+            metadata: r.metadata("metadata")?,
+        };
+        r.finish()?;
+        Ok(event)
+    }
 }
 
 impl AvroEvent for PremiumPaid {
@@ -647,6 +909,40 @@ impl AvroEvent for PremiumPaid {
             metadata: r.metadata("metadata")?,
         })
     }
+
+    fn write_body(&self, out: &mut Vec<u8>) -> Result<(), WireError> {
+        let text_len = self.account_id.len()
+            + self.contract_id.len()
+            + self.currency.len()
+            + self.reference.len()
+            + metadata_len(self.metadata.as_ref());
+        BodyWriter::new(Self::SCHEMA.record_name(), out, text_len)
+            .uuid(self.event_id)
+            .timestamp(self.timestamp)
+            .string(&self.account_id)
+            .string(&self.contract_id)
+            .money("montant", self.amount)?
+            .string(&self.currency)
+            .string(&self.reference)
+            .metadata(self.metadata.as_ref());
+        Ok(())
+    }
+
+    fn read_body(body: &[u8]) -> Result<Self, WireError> {
+        let mut r = BodyReader::new(Self::SCHEMA.record_name(), body);
+        let event = Self {
+            event_id: r.uuid("event_id")?,
+            timestamp: r.timestamp("timestamp")?,
+            account_id: r.string("compte_id")?,
+            contract_id: r.string("contrat_id")?,
+            amount: r.money("montant")?,
+            currency: r.string("devise")?,
+            reference: r.string("reference")?,
+            metadata: r.metadata("metadata")?,
+        };
+        r.finish()?;
+        Ok(event)
+    }
 }
 
 impl AvroEvent for OperationRejected {
@@ -675,6 +971,34 @@ impl AvroEvent for OperationRejected {
             reason_code: r.symbol("code_raison")?,
             message: r.string("message")?,
         })
+    }
+
+    fn write_body(&self, out: &mut Vec<u8>) -> Result<(), WireError> {
+        let text_len = self.original_event_type.len() + self.account_id.len() + self.message.len();
+        BodyWriter::new(Self::SCHEMA.record_name(), out, text_len)
+            .uuid(self.event_id)
+            .timestamp(self.timestamp)
+            .uuid(self.original_event_id)
+            .string(&self.original_event_type)
+            .string(&self.account_id)
+            .symbol(self.reason_code)
+            .string(&self.message);
+        Ok(())
+    }
+
+    fn read_body(body: &[u8]) -> Result<Self, WireError> {
+        let mut r = BodyReader::new(Self::SCHEMA.record_name(), body);
+        let event = Self {
+            event_id: r.uuid("event_id")?,
+            timestamp: r.timestamp("timestamp")?,
+            original_event_id: r.uuid("event_id_origine")?,
+            original_event_type: r.string("type_evenement")?,
+            account_id: r.string("compte_id")?,
+            reason_code: r.symbol("code_raison")?,
+            message: r.string("message")?,
+        };
+        r.finish()?;
+        Ok(event)
     }
 }
 
@@ -711,6 +1035,42 @@ impl AvroEvent for TransactionProcessed {
             processor_id: r.string("processorId")?,
         })
     }
+
+    fn write_body(&self, out: &mut Vec<u8>) -> Result<(), WireError> {
+        let text_len = self.transaction_id.len()
+            + self.currency.len()
+            + self.account_from.len()
+            + self.account_to.len()
+            + self.processor_id.len();
+        BodyWriter::new(Self::SCHEMA.record_name(), out, text_len)
+            .string(&self.transaction_id)
+            .money("amount", self.amount)?
+            .string(&self.currency)
+            .string(&self.account_from)
+            .string(&self.account_to)
+            .timestamp(self.timestamp)
+            .symbol(self.status)
+            .timestamp(self.processed_at)
+            .string(&self.processor_id);
+        Ok(())
+    }
+
+    fn read_body(body: &[u8]) -> Result<Self, WireError> {
+        let mut r = BodyReader::new(Self::SCHEMA.record_name(), body);
+        let event = Self {
+            transaction_id: r.string("transactionId")?,
+            amount: r.money("amount")?,
+            currency: r.string("currency")?,
+            account_from: r.string("accountFrom")?,
+            account_to: r.string("accountTo")?,
+            timestamp: r.timestamp("timestamp")?,
+            status: r.symbol("status")?,
+            processed_at: r.timestamp("processedAt")?,
+            processor_id: r.string("processorId")?,
+        };
+        r.finish()?;
+        Ok(event)
+    }
 }
 
 impl AvroEvent for OrderCreated {
@@ -739,6 +1099,37 @@ impl AvroEvent for OrderCreated {
             status: r.symbol("status")?,
             created_at: r.timestamp("createdAt")?,
         })
+    }
+
+    fn write_body(&self, out: &mut Vec<u8>) -> Result<(), WireError> {
+        let text_len = self.event_id.len()
+            + self.order_id.len()
+            + self.user_id.len()
+            + self.items.iter().map(|item| item.len() + 10).sum::<usize>();
+        BodyWriter::new(Self::SCHEMA.record_name(), out, text_len)
+            .string(&self.event_id)
+            .string(&self.order_id)
+            .string(&self.user_id)
+            .money("amount", self.amount)?
+            .string_array(&self.items)
+            .symbol(self.status)
+            .timestamp(self.created_at);
+        Ok(())
+    }
+
+    fn read_body(body: &[u8]) -> Result<Self, WireError> {
+        let mut r = BodyReader::new(Self::SCHEMA.record_name(), body);
+        let event = Self {
+            event_id: r.string("eventId")?,
+            order_id: r.string("orderId")?,
+            user_id: r.string("userId")?,
+            amount: r.money("amount")?,
+            items: r.string_array("items")?,
+            status: r.symbol("status")?,
+            created_at: r.timestamp("createdAt")?,
+        };
+        r.finish()?;
+        Ok(event)
     }
 }
 
@@ -769,6 +1160,37 @@ impl AvroEvent for PaymentAuthorized {
             processed_at: r.timestamp("processedAt")?,
         })
     }
+
+    fn write_body(&self, out: &mut Vec<u8>) -> Result<(), WireError> {
+        let text_len = self.event_id.len()
+            + self.order_id.len()
+            + self.user_id.len()
+            + self.authorization_code.len();
+        BodyWriter::new(Self::SCHEMA.record_name(), out, text_len)
+            .string(&self.event_id)
+            .string(&self.order_id)
+            .string(&self.user_id)
+            .money("amount", self.amount)?
+            .symbol(self.status)
+            .string(&self.authorization_code)
+            .timestamp(self.processed_at);
+        Ok(())
+    }
+
+    fn read_body(body: &[u8]) -> Result<Self, WireError> {
+        let mut r = BodyReader::new(Self::SCHEMA.record_name(), body);
+        let event = Self {
+            event_id: r.string("eventId")?,
+            order_id: r.string("orderId")?,
+            user_id: r.string("userId")?,
+            amount: r.money("amount")?,
+            status: r.symbol("status")?,
+            authorization_code: r.string("authorizationCode")?,
+            processed_at: r.timestamp("processedAt")?,
+        };
+        r.finish()?;
+        Ok(event)
+    }
 }
 
 impl AvroEvent for PaymentRejected {
@@ -797,6 +1219,37 @@ impl AvroEvent for PaymentRejected {
             rejection_reason: r.string("rejectionReason")?,
             processed_at: r.timestamp("processedAt")?,
         })
+    }
+
+    fn write_body(&self, out: &mut Vec<u8>) -> Result<(), WireError> {
+        let text_len = self.event_id.len()
+            + self.order_id.len()
+            + self.user_id.len()
+            + self.rejection_reason.len();
+        BodyWriter::new(Self::SCHEMA.record_name(), out, text_len)
+            .string(&self.event_id)
+            .string(&self.order_id)
+            .string(&self.user_id)
+            .money("amount", self.amount)?
+            .symbol(self.status)
+            .string(&self.rejection_reason)
+            .timestamp(self.processed_at);
+        Ok(())
+    }
+
+    fn read_body(body: &[u8]) -> Result<Self, WireError> {
+        let mut r = BodyReader::new(Self::SCHEMA.record_name(), body);
+        let event = Self {
+            event_id: r.string("eventId")?,
+            order_id: r.string("orderId")?,
+            user_id: r.string("userId")?,
+            amount: r.money("amount")?,
+            status: r.symbol("status")?,
+            rejection_reason: r.string("rejectionReason")?,
+            processed_at: r.timestamp("processedAt")?,
+        };
+        r.finish()?;
+        Ok(event)
     }
 }
 

@@ -96,17 +96,40 @@ fn format_unscaled(unscaled: i128, scale: u32) -> String {
     }
 }
 
+/// The minimal big-endian two's-complement bytes of an unscaled integer, on the stack
+/// (what [`unscaled_to_bytes`] returns as a `Vec`, without allocating).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnscaledBytes {
+    full: [u8; 16],
+    start: usize,
+}
+
+impl UnscaledBytes {
+    /// Minimal bytes of `unscaled` (at least one byte).
+    pub fn new(unscaled: i128) -> Self {
+        // Significant bits: those below the run of leading sign bits, plus one sign bit.
+        let sign_run = if unscaled < 0 {
+            unscaled.leading_ones()
+        } else {
+            unscaled.leading_zeros()
+        };
+        let bits = 128 - sign_run + 1;
+        let len = bits.div_ceil(8).clamp(1, 16) as usize;
+        Self {
+            full: unscaled.to_be_bytes(),
+            start: 16 - len,
+        }
+    }
+
+    /// The bytes, most significant first.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.full[self.start..]
+    }
+}
+
 /// Minimal big-endian two's-complement bytes of `unscaled` (at least one byte).
 pub fn unscaled_to_bytes(unscaled: i128) -> Vec<u8> {
-    let full = unscaled.to_be_bytes();
-    let sign = if unscaled < 0 { 0xFF } else { 0x00 };
-    // Drop a leading sign byte while the next byte still carries the same sign bit.
-    let mut start = 0;
-    while start < full.len() - 1 && full[start] == sign && (full[start + 1] & 0x80) == (sign & 0x80)
-    {
-        start += 1;
-    }
-    full[start..].to_vec()
+    UnscaledBytes::new(unscaled).as_bytes().to_vec()
 }
 
 /// The unscaled integer in big-endian two's-complement `bytes`. Empty bytes read as zero.
@@ -157,6 +180,37 @@ mod tests {
         assert_eq!(money(dec!(-1.28)).unwrap(), vec![0x80]);
         assert_eq!(money(dec!(-1.29)).unwrap(), vec![0xFF, 0x7F]);
         assert_eq!(money(dec!(-1234.56)).unwrap(), vec![0xFE, 0x1D, 0xC0]);
+    }
+
+    /// The original definition: drop a leading sign byte while the next byte still carries
+    /// the same sign bit.
+    fn minimal_by_loop(unscaled: i128) -> Vec<u8> {
+        let full = unscaled.to_be_bytes();
+        let sign = if unscaled < 0 { 0xFF } else { 0x00 };
+        let mut start = 0;
+        while start < full.len() - 1
+            && full[start] == sign
+            && (full[start + 1] & 0x80) == (sign & 0x80)
+        {
+            start += 1;
+        }
+        full[start..].to_vec()
+    }
+
+    #[test]
+    fn minimal_bytes_match_the_sign_byte_definition() {
+        let mut cases = vec![0i128, 1, -1, i128::MAX, i128::MIN];
+        for shift in 0..127 {
+            let p = 1i128 << shift;
+            cases.extend([p, p - 1, p + 1, -p, -p - 1, -p + 1]);
+        }
+        for unscaled in cases {
+            assert_eq!(
+                UnscaledBytes::new(unscaled).as_bytes(),
+                minimal_by_loop(unscaled),
+                "{unscaled}"
+            );
+        }
     }
 
     #[test]

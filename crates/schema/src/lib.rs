@@ -7,6 +7,11 @@
 //! Confluent deserializers in other languages read. It knows nothing of transports: no
 //! broker, no HTTP; a registry client plugs its ids in through [`SchemaCatalog::assign_id`].
 //!
+//! Typed events are written and read directly in Avro binary (no intermediate
+//! `apache_avro::types::Value`; [`encode_banking_into`] appends to a reused buffer without
+//! allocating); apache-avro parses the schemas, serves [`decode_value`] and
+//! [`render_json`], and is the reference the tests hold those bytes to.
+//!
 //! ```
 //! use edalab_domain::events::{BankingEvent, banking::samples};
 //! use edalab_schema::{SchemaCatalog, decode_banking, encode_banking};
@@ -22,6 +27,7 @@
 //!
 //! See `docs/adr/003-wire-format.md` for why the bytes look the way they do.
 
+mod binary;
 pub mod catalog;
 pub mod codec;
 pub mod decimal;
@@ -33,7 +39,7 @@ pub mod wire;
 pub use catalog::{SchemaCatalog, SchemaId};
 pub use codec::{
     AvroEvent, decode, decode_banking, decode_body, decode_value, encode, encode_banking,
-    encode_body,
+    encode_banking_into, encode_body, encode_into,
 };
 pub use embedded::EventSchema;
 pub use error::WireError;

@@ -13,10 +13,15 @@ pub const HEADER_LEN: usize = 5;
 /// Frames `body` with the header for `id`.
 pub fn frame(id: SchemaId, body: &[u8]) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(HEADER_LEN + body.len());
-    bytes.push(MAGIC_BYTE);
-    bytes.extend_from_slice(&id.0.to_be_bytes());
+    write_header(id, &mut bytes);
     bytes.extend_from_slice(body);
     bytes
+}
+
+/// Appends the header for `id` to `out` (the body is to follow).
+pub fn write_header(id: SchemaId, out: &mut Vec<u8>) {
+    let [a, b, c, d] = id.0.to_be_bytes();
+    out.extend_from_slice(&[MAGIC_BYTE, a, b, c, d]);
 }
 
 /// Splits a framed message into its schema id and Avro body.

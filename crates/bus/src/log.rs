@@ -1,1 +1,0 @@
-//! Embedded durable log backend (being written).

@@ -1,0 +1,326 @@
+//! `edalab bench bus`: throughput and latency of the embedded bus, durable (fsync always,
+//! group commit), on this machine.
+//!
+//! Two phases, each on a fresh topic in a scratch directory under the data directory
+//! (deleted afterwards; never tmpfs, so fsync is real):
+//! 1. **throughput**: `--producers` tasks produce `--messages` records in calls of
+//!    `--batch-records`, while one consumer-group member consumes and commits (every
+//!    100 ms). Reports
+//!    produce/s (until the last acknowledgement) and consume/s (until the last message is
+//!    consumed, end to end).
+//! 2. **latency**: records are offered at `--rate-per-second` on a schedule; each carries its
+//!    scheduled send time, and the consumer records `now - scheduled` in an HDR histogram
+//!    (so a stalled producer counts against latency: no coordinated omission).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+use edalab_bus::log::{EmbeddedBus, FsyncPolicy, LogConfig};
+use edalab_bus::{Admin, Bus, ConsumerConfig, Producer, Record, TopicConfig};
+use hdrhistogram::Histogram;
+use serde_json::json;
+
+#[derive(Args, Debug, Clone)]
+pub struct BusBenchArgs {
+    /// Smaller run (under 30 s).
+    #[arg(long)]
+    pub quick: bool,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Messages of the throughput phase (default 2 000 000, quick 300 000).
+    #[arg(long)]
+    pub messages: Option<u64>,
+    #[arg(long, default_value_t = 200)]
+    pub size_bytes: usize,
+    /// Offered rate of the latency phase.
+    #[arg(long, default_value_t = 50_000)]
+    pub rate_per_second: u64,
+    /// Length of the latency phase (default 10 s, quick 3 s).
+    #[arg(long)]
+    pub latency_seconds: Option<u64>,
+    #[arg(long, default_value_t = 4)]
+    pub producers: usize,
+    /// Records per produce call in the throughput phase.
+    #[arg(long, default_value_t = 1000)]
+    pub batch_records: usize,
+    #[arg(long, default_value_t = 3)]
+    pub partitions: u32,
+    /// always | interval_ms=N | never
+    #[arg(long, default_value = "always")]
+    pub fsync: String,
+}
+
+pub async fn run_bus(data_dir: &Path, args: BusBenchArgs) -> anyhow::Result<()> {
+    let fsync: FsyncPolicy = args.fsync.parse().map_err(anyhow::Error::msg)?;
+    anyhow::ensure!(
+        args.size_bytes >= 16,
+        "--size-bytes must be at least 16 (a timestamp is carried)"
+    );
+    anyhow::ensure!(
+        args.producers > 0 && args.batch_records > 0,
+        "--producers and --batch-records must be positive"
+    );
+    let messages = args
+        .messages
+        .unwrap_or(if args.quick { 300_000 } else { 2_000_000 });
+    let latency_seconds = args
+        .latency_seconds
+        .unwrap_or(if args.quick { 3 } else { 10 });
+    let scratch = data_dir.join(format!("bench-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
+    let result = run_phases(&scratch, &args, fsync, messages, latency_seconds).await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    let report = result?;
+    if args.json {
+        println!("{report}");
+    } else {
+        println!(
+            "edalab bench bus ({} cores, fsync {})",
+            report["nproc"], args.fsync
+        );
+        println!(
+            "  throughput: {messages} msgs of {} B, {} producers x {} per call, {} partitions",
+            args.size_bytes, args.producers, args.batch_records, args.partitions
+        );
+        println!(
+            "    produce   {:>12.0} msg/s",
+            report["produce_per_second"].as_f64().unwrap_or(0.0)
+        );
+        println!(
+            "    consume   {:>12.0} msg/s (end to end)",
+            report["consume_per_second"].as_f64().unwrap_or(0.0)
+        );
+        println!(
+            "  latency at {} msg/s offered for {latency_seconds} s ({} msgs): p50 {} ms, p95 {} ms, p99 {} ms, p99.9 {} ms, max {} ms",
+            args.rate_per_second,
+            report["latency_messages"],
+            report["latency_ms_p50"],
+            report["latency_ms_p95"],
+            report["latency_ms_p99"],
+            report["latency_ms_p999"],
+            report["latency_ms_max"]
+        );
+    }
+    Ok(())
+}
+
+/// Consumers commit their positions at most this often (Kafka's `auto.commit.interval.ms`
+/// habit): a durable offset commit costs two fsyncs, and waiting for one after every poll
+/// would put it on the consume path of every message.
+const COMMIT_INTERVAL: Duration = Duration::from_millis(100);
+
+fn nanos_since(base: Instant) -> u64 {
+    u64::try_from(base.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+fn value(size_bytes: usize, stamp_ns: u64) -> Vec<u8> {
+    let mut v = vec![b'x'; size_bytes];
+    v[..8].copy_from_slice(&stamp_ns.to_le_bytes());
+    v
+}
+
+fn stamp_of(value: &[u8]) -> u64 {
+    value
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
+async fn run_phases(
+    dir: &Path,
+    args: &BusBenchArgs,
+    fsync: FsyncPolicy,
+    messages: u64,
+    latency_seconds: u64,
+) -> anyhow::Result<serde_json::Value> {
+    let config = LogConfig {
+        fsync,
+        ..LogConfig::default()
+    };
+    let bus = EmbeddedBus::open(dir, config)?;
+    let (produce_per_second, consume_per_second) = throughput(&bus, args, messages).await?;
+    let (hist, latency_messages) = latency(&bus, args, latency_seconds).await?;
+    bus.close().await?;
+    let ms = |us: u64| (us as f64 / 1000.0 * 1000.0).round() / 1000.0;
+    let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
+    Ok(json!({
+        "produce_per_second": produce_per_second.round(),
+        "consume_per_second": consume_per_second.round(),
+        "latency_ms_p50": ms(hist.value_at_quantile(0.50)),
+        "latency_ms_p95": ms(hist.value_at_quantile(0.95)),
+        "latency_ms_p99": ms(hist.value_at_quantile(0.99)),
+        "latency_ms_p999": ms(hist.value_at_quantile(0.999)),
+        "latency_ms_max": ms(hist.max()),
+        "messages": messages,
+        "latency_messages": latency_messages,
+        "rate_per_second": args.rate_per_second,
+        "size_bytes": args.size_bytes,
+        "producers": args.producers,
+        "batch_records": args.batch_records,
+        "partitions": args.partitions,
+        "fsync": args.fsync,
+        "nproc": nproc,
+    }))
+}
+
+async fn throughput(
+    bus: &EmbeddedBus,
+    args: &BusBenchArgs,
+    messages: u64,
+) -> anyhow::Result<(f64, f64)> {
+    bus.create_topic(
+        "bench-throughput",
+        TopicConfig::with_partitions(args.partitions),
+    )
+    .await?;
+    let mut consumer = bus
+        .consumer(ConsumerConfig::new(
+            "bench",
+            vec!["bench-throughput".to_owned()],
+        ))
+        .await?;
+    let start = Instant::now();
+    let consumer_task = tokio::spawn(async move {
+        let mut received: u64 = 0;
+        let mut pending = std::collections::BTreeMap::new();
+        let mut last_commit = Instant::now();
+        while received < messages {
+            let msgs = consumer.poll(Duration::from_secs(30)).await?;
+            anyhow::ensure!(
+                !msgs.is_empty(),
+                "consumer starved for 30 s at {received}/{messages}"
+            );
+            received += msgs.len() as u64;
+            for m in &msgs {
+                pending.insert(m.topic_partition(), m.offset + 1);
+            }
+            if last_commit.elapsed() >= COMMIT_INTERVAL || received >= messages {
+                consumer.commit(&pending).await?;
+                last_commit = Instant::now();
+            }
+        }
+        consumer.close().await?;
+        Ok::<_, anyhow::Error>(start.elapsed())
+    });
+    let per_producer = messages / args.producers as u64;
+    let mut producers = Vec::new();
+    for p in 0..args.producers {
+        let bus = bus.clone();
+        let count = per_producer
+            + if p == 0 {
+                messages % args.producers as u64
+            } else {
+                0
+            };
+        let (size, batch) = (args.size_bytes, args.batch_records as u64);
+        producers.push(tokio::spawn(async move {
+            let mut sent = 0;
+            while sent < count {
+                let n = batch.min(count - sent);
+                let records = (0..n)
+                    .map(|_| Record::new(None, value(size, nanos_since(start))))
+                    .collect();
+                bus.produce("bench-throughput", records).await?;
+                sent += n;
+            }
+            Ok::<_, anyhow::Error>(())
+        }));
+    }
+    for p in producers {
+        p.await??;
+    }
+    let produce_elapsed = start.elapsed();
+    let consume_elapsed = consumer_task.await??;
+    Ok((
+        messages as f64 / produce_elapsed.as_secs_f64(),
+        messages as f64 / consume_elapsed.as_secs_f64(),
+    ))
+}
+
+async fn latency(
+    bus: &EmbeddedBus,
+    args: &BusBenchArgs,
+    seconds: u64,
+) -> anyhow::Result<(Histogram<u64>, u64)> {
+    bus.create_topic(
+        "bench-latency",
+        TopicConfig::with_partitions(args.partitions),
+    )
+    .await?;
+    let mut consumer = bus
+        .consumer(ConsumerConfig::new(
+            "bench-latency",
+            vec!["bench-latency".to_owned()],
+        ))
+        .await?;
+    consumer.poll(Duration::from_millis(1)).await?; // join and take the partitions first
+    let rate = args.rate_per_second.max(1);
+    let total = rate * seconds;
+    let base = Instant::now();
+    let consumer_task = tokio::spawn(async move {
+        let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+        let mut received = 0;
+        let mut pending = std::collections::BTreeMap::new();
+        let mut last_commit = Instant::now();
+        while received < total {
+            let msgs = consumer.poll(Duration::from_secs(30)).await?;
+            anyhow::ensure!(
+                !msgs.is_empty(),
+                "consumer starved for 30 s at {received}/{total}"
+            );
+            let now = nanos_since(base);
+            for m in &msgs {
+                let latency_us = now.saturating_sub(stamp_of(&m.value)) / 1000;
+                hist.record(latency_us.max(1))?;
+            }
+            received += msgs.len() as u64;
+            for m in &msgs {
+                pending.insert(m.topic_partition(), m.offset + 1);
+            }
+            if last_commit.elapsed() >= COMMIT_INTERVAL || received >= total {
+                consumer.commit(&pending).await?;
+                last_commit = Instant::now();
+            }
+        }
+        consumer.close().await?;
+        Ok::<_, anyhow::Error>(hist)
+    });
+    // Offer records on a 1 ms schedule; each produce call runs on its own task so a slow
+    // fsync does not delay the schedule (bounded by the semaphore).
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(256));
+    let mut tick = tokio::time::interval(Duration::from_millis(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut sent: u64 = 0;
+    let mut calls = Vec::new();
+    while sent < total {
+        tick.tick().await;
+        let due =
+            ((u128::from(nanos_since(base)) * u128::from(rate) / 1_000_000_000) as u64).min(total);
+        if due <= sent {
+            continue;
+        }
+        let records: Vec<Record> = (sent..due)
+            .map(|i| {
+                let scheduled_ns = (u128::from(i) * 1_000_000_000 / u128::from(rate)) as u64;
+                Record::new(None, value(args.size_bytes, scheduled_ns))
+            })
+            .collect();
+        sent = due;
+        let permit = in_flight.clone().acquire_owned().await?;
+        let bus = bus.clone();
+        calls.push(tokio::spawn(async move {
+            let r = bus.produce("bench-latency", records).await;
+            drop(permit);
+            r
+        }));
+    }
+    for c in calls {
+        c.await??;
+    }
+    let hist = consumer_task.await??;
+    Ok((hist, total))
+}

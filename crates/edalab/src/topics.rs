@@ -1,0 +1,54 @@
+//! `edalab topics list|describe|create`.
+
+use std::path::Path;
+
+use edalab_bus::{Admin, Created, TopicConfig};
+
+use crate::cli::TopicsCommand;
+
+pub async fn run(data_dir: &Path, cmd: TopicsCommand) -> anyhow::Result<()> {
+    match cmd {
+        TopicsCommand::List => {
+            let bus = crate::cli::open_for_reading(data_dir)?;
+            for t in bus.list_topics().await? {
+                println!("{t}");
+            }
+        }
+        TopicsCommand::Describe { topic } => {
+            let bus = crate::cli::open_for_reading(data_dir)?;
+            let d = bus.describe_topic(&topic).await?;
+            let fmt_opt = |v: Option<u64>| v.map_or("forever".to_owned(), |v| v.to_string());
+            println!(
+                "topic {}  partitions {}  retention_ms {}  retention_bytes {}  compression {}  cleanup {}",
+                d.name,
+                d.config.partitions,
+                fmt_opt(d.config.retention_ms),
+                fmt_opt(d.config.retention_bytes),
+                d.config.compression,
+                d.config.cleanup_policy
+            );
+            println!("partition\tlog_start_offset\thigh_watermark\tsize_bytes");
+            for p in d.partitions {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    p.partition, p.log_start_offset, p.high_watermark, p.size_bytes
+                );
+            }
+        }
+        TopicsCommand::Create(args) => {
+            let bus = crate::cli::open_for_writing(data_dir)?;
+            let mut config = TopicConfig::with_partitions(args.partitions);
+            config.retention_ms = args.retention_ms;
+            config.retention_bytes = args.retention_bytes;
+            config.compression = args.compression;
+            match bus.create_topic(&args.topic, config).await? {
+                Created::New => println!("created topic {}", args.topic),
+                Created::AlreadyExists => {
+                    println!("topic {} already exists with these settings", args.topic)
+                }
+            }
+            bus.close().await?;
+        }
+    }
+    Ok(())
+}

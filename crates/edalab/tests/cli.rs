@@ -1,0 +1,301 @@
+//! The `edalab` binary's bus commands, run as real processes on a fresh data directory.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn edalab(data_dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_edalab"));
+    c.arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("EDALAB_DATA_DIR");
+    c
+}
+
+fn run(cmd: &mut Command, stdin: &str) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn edalab");
+    let mut input = child.stdin.take().expect("stdin");
+    let data = stdin.to_owned();
+    let feeder = std::thread::spawn(move || {
+        let _ = input.write_all(data.as_bytes());
+    });
+    let out = child.wait_with_output().expect("wait");
+    feeder.join().expect("feeder");
+    out
+}
+
+fn ok(cmd: &mut Command, stdin: &str) -> String {
+    let out = run(cmd, stdin);
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf8")
+}
+
+fn fails(cmd: &mut Command, stdin: &str) -> String {
+    let out = run(cmd, stdin);
+    assert!(!out.status.success(), "{cmd:?} should fail");
+    let stderr = String::from_utf8(out.stderr).expect("utf8");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+#[test]
+fn topics_produce_and_tail_json() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    assert_eq!(
+        ok(
+            edalab(d).args([
+                "topics",
+                "create",
+                "payments",
+                "--partitions",
+                "3",
+                "--retention-ms",
+                "60000"
+            ]),
+            ""
+        ),
+        "created topic payments\n"
+    );
+    assert!(
+        ok(
+            edalab(d).args([
+                "topics",
+                "create",
+                "payments",
+                "--partitions",
+                "3",
+                "--retention-ms",
+                "60000"
+            ]),
+            ""
+        )
+        .contains("already exists")
+    );
+    let err = fails(
+        edalab(d).args(["topics", "create", "payments", "--partitions", "4"]),
+        "",
+    );
+    assert!(
+        err.contains("payments") && err.contains("partitions 3 (requested 4)"),
+        "{err}"
+    );
+    assert_eq!(ok(edalab(d).args(["topics", "list"]), ""), "payments\n");
+
+    let out = ok(
+        edalab(d).args([
+            "produce",
+            "payments",
+            "--key",
+            "acct-1",
+            "--header",
+            "event_type=Test",
+        ]),
+        "{\"amount\":\"12.50\"}\nplain text\n",
+    );
+    let acks: Vec<(u32, u64)> = out
+        .lines()
+        .map(|l| {
+            let (p, o) = l.split_once(' ').expect("partition offset");
+            (p.parse().expect("p"), o.parse().expect("o"))
+        })
+        .collect();
+    // Same key: same partition (Kafka's murmur2), consecutive offsets.
+    assert_eq!(acks.len(), 2);
+    assert_eq!(acks[0].0, acks[1].0);
+    assert_eq!(
+        acks[0].0,
+        edalab_bus::partitioner::partition_for_key(b"acct-1", 3)
+    );
+    assert_eq!((acks[0].1, acks[1].1), (0, 1));
+
+    let out = ok(
+        edalab(d).args(["tail", "payments", "--from-beginning", "--format", "json"]),
+        "",
+    );
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(lines.len(), 2);
+    let first = &lines[0];
+    let mut keys: Vec<&str> = first
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "headers",
+            "key",
+            "offset",
+            "partition",
+            "timestamp",
+            "topic",
+            "value"
+        ]
+    );
+    assert_eq!(first["topic"], "payments");
+    assert_eq!(first["key"], "acct-1");
+    assert_eq!(first["offset"], 0);
+    assert_eq!(first["headers"]["event_type"], "Test");
+    assert_eq!(first["value"]["amount"], "12.50", "JSON values are decoded");
+    assert!(first["timestamp"].as_i64().expect("timestamp ms") > 1_600_000_000_000);
+    assert_eq!(lines[1]["value"], "plain text");
+
+    let described = ok(edalab(d).args(["topics", "describe", "payments"]), "");
+    assert!(
+        described.contains("partitions 3") && described.contains("retention_ms 60000"),
+        "{described}"
+    );
+    // Default tail (last 10 per partition, text) exits at the end.
+    let text = ok(edalab(d).args(["tail", "payments"]), "");
+    assert_eq!(text.lines().count(), 2);
+}
+
+#[test]
+fn bad_input_is_a_clear_error_never_a_panic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let err = fails(edalab(d).args(["tail", "ghost"]), "");
+    assert!(err.contains("unknown topic `ghost`"), "{err}");
+    let err = fails(edalab(d).args(["produce", "ghost"]), "x\n");
+    assert!(err.contains("unknown topic `ghost`"), "{err}");
+    let err = fails(
+        edalab(d).args(["topics", "create", "z", "--partitions", "0"]),
+        "",
+    );
+    assert!(err.contains("invalid partition count 0"), "{err}");
+    let err = fails(
+        edalab(d).args(["topics", "create", "z", "--partitions", "5000"]),
+        "",
+    );
+    assert!(err.contains("invalid partition count 5000"), "{err}");
+    let err = fails(edalab(d).args(["topics", "describe", "ghost"]), "");
+    assert!(err.contains("ghost"), "{err}");
+    ok(
+        edalab(d).args(["topics", "create", "z", "--partitions", "1"]),
+        "",
+    );
+    let big = format!("{}\n", "x".repeat((1 << 20) + 10));
+    let err = fails(edalab(d).args(["produce", "z"]), &big);
+    assert!(err.contains("exceeds the limit of 1048576 bytes"), "{err}");
+
+    // Corrupt data file on start: named in the error.
+    ok(edalab(d).args(["produce", "z"]), "hello\nworld\n");
+    let seg = d.join("bus/topics/z/0/00000000000000000000.log");
+    let mut bytes = std::fs::read(&seg).expect("segment");
+    bytes[32] ^= 0xff;
+    std::fs::write(&seg, bytes).expect("write");
+    let err = fails(edalab(d).args(["produce", "z"]), "x\n");
+    assert!(
+        err.contains("corrupt data in") && err.contains("00000000000000000000.log"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_running_platform_locks_writers_out_but_not_readers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let mut up = edalab(d)
+        .args(["up", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn up");
+    let mut lines = BufReader::new(up.stdout.take().expect("stdout")).lines();
+    let mut banner = String::new();
+    for line in lines.by_ref() {
+        let line = line.expect("line");
+        banner.push_str(&line);
+        banner.push('\n');
+        if line.contains("stop with Ctrl-C") {
+            break;
+        }
+    }
+    assert!(banner.contains("embedded durable log"), "{banner}");
+
+    let err = fails(edalab(d).args(["produce", "system.dlq"]), "x\n");
+    assert!(
+        err.contains("locked by another process") && err.contains(&format!("pid {}", up.id())),
+        "{err}"
+    );
+    assert!(err.contains(&d.display().to_string()), "{err}");
+    let err = fails(
+        edalab(d).args(["topics", "create", "x", "--partitions", "1"]),
+        "",
+    );
+    assert!(err.contains("locked"), "{err}");
+    // Readers work next to it.
+    let topics = ok(edalab(d).args(["topics", "list"]), "");
+    for t in [
+        "bancaire.compte.ouvert",
+        "system.dlq",
+        "transactions-events",
+        "fraud-alerts",
+        "notifications",
+        "orders.created",
+        "payments.dlq",
+    ] {
+        assert!(
+            topics.lines().any(|l| l == t),
+            "missing seed topic {t}: {topics}"
+        );
+    }
+    let described = ok(
+        edalab(d).args(["topics", "describe", "transactions-events"]),
+        "",
+    );
+    assert!(
+        described.contains("partitions 3")
+            && described.contains("retention_ms 604800000")
+            && described.contains("gzip"),
+        "{described}"
+    );
+    ok(
+        edalab(d).args(["tail", "system.dlq", "--from-beginning"]),
+        "",
+    );
+    // DLQ inspection reads through a consumer group, so it needs the directory for writing.
+    let err = fails(edalab(d).args(["dlq", "list", "system.dlq"]), "");
+    assert!(err.contains("locked"), "{err}");
+
+    // SIGTERM: clean stop, exit 0.
+    let status = Command::new("kill")
+        .args(["-TERM", &up.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let status = up.wait().expect("wait up");
+    assert!(status.success(), "edalab up exits 0 on SIGTERM: {status:?}");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(
+        rest.iter().any(|l| l.contains("stopped cleanly")),
+        "{rest:?}"
+    );
+    // Once stopped, writers work again.
+    let out = ok(edalab(d).args(["produce", "system.dlq"]), "after\n");
+    assert_eq!(out.lines().count(), 1);
+    let listed = ok(
+        edalab(d).args(["dlq", "list", "system.dlq", "--format", "json"]),
+        "",
+    );
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert!(
+        listed.contains("invalid"),
+        "a plain message is not a DLQ entry: {listed}"
+    );
+}

@@ -1,0 +1,132 @@
+//! `edalab up` as a user runs it: the real binary in a fresh directory, healthy in under
+//! 2 s, serving the gateway, stopped cleanly by SIGTERM; a bad configuration key stops it
+//! with a message naming the key.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn edalab(dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_edalab"));
+    command.current_dir(dir);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("EDALAB") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+#[tokio::test]
+async fn up_serves_the_gateway_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let started = Instant::now();
+    let mut child = edalab(dir.path())
+        .args(["--data-dir", "data", "up", "--listen", "127.0.0.1:0"])
+        .env("EDALAB__LOG__LEVEL", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start edalab up");
+    let stdout = child.stdout.take().expect("stdout");
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut printed = Vec::new();
+    let base = loop {
+        let line = lines_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("edalab up prints its URLs");
+        printed.push(line.clone());
+        if let Some(rest) = line.trim().strip_prefix("API") {
+            let url = rest.split_whitespace().next().expect("URL");
+            break url.trim_end_matches("/api/v1").to_owned();
+        }
+    };
+    let health = reqwest::get(format!("{base}/api/v1/health"))
+        .await
+        .expect("GET health");
+    assert_eq!(health.status(), reqwest::StatusCode::OK);
+    let report: serde_json::Value = health.json().await.expect("JSON");
+    assert_eq!(report["status"], "healthy", "{report}");
+    assert_eq!(report["bus"]["backend"], "embedded", "{report}");
+    let elapsed = started.elapsed();
+    eprintln!("healthy {elapsed:?} after start");
+    assert!(
+        elapsed < Duration::from_secs(2),
+        "healthy in under 2 s, took {elapsed:?}"
+    );
+
+    for path in ["/api/v1/openapi.json", "/metrics", "/"] {
+        let response = reqwest::get(format!("{base}{path}")).await.expect("GET");
+        assert_eq!(response.status(), reqwest::StatusCode::OK, "{path}");
+    }
+    while let Ok(line) = lines_rx.recv_timeout(Duration::from_millis(200)) {
+        printed.push(line);
+    }
+    let text = printed.join("\n");
+    for what in ["UI", "OpenAPI", "metrics", "ws://"] {
+        assert!(text.contains(what), "{what} not printed:\n{text}");
+    }
+    assert!(dir.path().join("data/bus").is_dir(), "data in --data-dir");
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().expect("wait") {
+            break exit;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "edalab up did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "exit status {exit}");
+    let mut rest = String::new();
+    while let Ok(line) = lines_rx.recv_timeout(Duration::from_secs(1)) {
+        rest.push_str(&line);
+        rest.push('\n');
+    }
+    assert!(rest.contains("stopped cleanly"), "{rest}");
+}
+
+#[test]
+fn a_bad_configuration_key_stops_the_start_naming_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = edalab(dir.path())
+        .args(["up"])
+        .env("EDALAB__SERVER__LISTEN", "abc")
+        .output()
+        .expect("run edalab up");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(r#"server.listen: invalid socket address "abc""#),
+        "{stderr}"
+    );
+
+    std::fs::create_dir_all(dir.path().join("config")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("config/local.yaml"),
+        "bus:\n  fsynk: always\n",
+    )
+    .expect("write");
+    let output = edalab(dir.path())
+        .args(["up"])
+        .output()
+        .expect("run edalab up");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("bus.fsynk: unknown key"), "{stderr}");
+    assert!(stderr.contains("config/local.yaml"), "{stderr}");
+}

@@ -1,0 +1,712 @@
+//! Configuration (S3-03): one typed [`Config`] for the whole process, layered as
+//! zero-to-production does it:
+//!
+//! 1. built-in defaults ([`Config::default`]: the `embedded` profile, `127.0.0.1:8080`);
+//! 2. a YAML file (`config/local.yaml` when present, `config/docker.yaml`, or `--config PATH`);
+//! 3. environment variables `EDALAB__SECTION__KEY` (`EDALAB__SERVER__LISTEN=0.0.0.0:8080`);
+//! 4. command-line overrides (`--listen`, `--data-dir`), applied by the binary.
+//!
+//! Every section denies unknown fields, and [`Config::validate`] checks what serde cannot.
+//! Every problem is reported with the dotted key it concerns
+//! (`server.listen: invalid socket address "abc"`), all of them at once, and the process
+//! refuses to start. This module reads files and the environment; it never opens sockets.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Yaml};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Prefix of the environment variables that override configuration keys.
+pub const ENV_PREFIX: &str = "EDALAB__";
+/// Separator between sections and keys in environment variable names.
+pub const ENV_SEPARATOR: &str = "__";
+/// The file read when no `--config` is given, if it exists (relative to the working dir).
+pub const DEFAULT_FILE: &str = "config/local.yaml";
+
+/// The whole configuration.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub bus: BusConfig,
+    pub store: StoreConfig,
+    pub log: LogConfig,
+    pub metrics: MetricsConfig,
+    pub otlp: OtlpConfig,
+    pub ws: WsConfig,
+    pub simulator: SimulatorConfig,
+}
+
+/// The HTTP server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on (`127.0.0.1:8080`).
+    pub listen: ListenAddr,
+    /// Origins allowed by CORS (`http://localhost:5173` is Vite's dev server).
+    pub cors_origins: Vec<String>,
+    /// A request that takes longer is answered 408 (JSON).
+    pub request_timeout_ms: u64,
+    /// Request bodies larger than this are answered 413 (JSON).
+    pub body_limit_bytes: u64,
+    /// The built web UI; served at `/` when it exists, else a built-in page.
+    pub static_dir: PathBuf,
+    /// Time allowed to one component's health check before it counts as down.
+    pub health_check_timeout_ms: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: ListenAddr(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            cors_origins: vec!["http://localhost:5173".to_owned()],
+            request_timeout_ms: 30_000,
+            body_limit_bytes: 1024 * 1024,
+            static_dir: PathBuf::from("web/dist"),
+            health_check_timeout_ms: 2_000,
+        }
+    }
+}
+
+/// A socket address parsed from a string, with an error message that says what was given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListenAddr(pub SocketAddr);
+
+impl FromStr for ListenAddr {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        text.trim().parse().map(ListenAddr).map_err(|_| {
+            format!("invalid socket address {text:?} (expected HOST:PORT, e.g. 127.0.0.1:8080)")
+        })
+    }
+}
+
+impl fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Serialize for ListenAddr {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ListenAddr {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = StringOrNumber::deserialize(deserializer)?.0;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Accepts a string, or a number written where a string was meant (an environment value
+/// like `8080` is read as a number).
+struct StringOrNumber(String);
+
+impl<'de> Deserialize<'de> for StringOrNumber {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Unsigned(u64),
+            Signed(i64),
+            Float(f64),
+        }
+        Ok(StringOrNumber(match Raw::deserialize(deserializer)? {
+            Raw::Text(text) => text,
+            Raw::Unsigned(n) => n.to_string(),
+            Raw::Signed(n) => n.to_string(),
+            Raw::Float(n) => n.to_string(),
+        }))
+    }
+}
+
+/// Which bus backend to run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BusBackend {
+    /// The durable log on local disk, in process.
+    #[default]
+    Embedded,
+    /// A Kafka-protocol broker (`bus.brokers`).
+    Kafka,
+}
+
+impl BusBackend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Embedded => "embedded",
+            Self::Kafka => "kafka",
+        }
+    }
+}
+
+/// When the embedded log forces writes to disk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FsyncPolicy {
+    /// Before acknowledging a produce (group commit): nothing acknowledged is lost.
+    #[default]
+    Always,
+    /// Every `bus.fsync_interval_ms`: a crash may lose the last interval.
+    Interval,
+    /// Left to the operating system.
+    Never,
+}
+
+/// The bus.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BusConfig {
+    pub backend: BusBackend,
+    /// Where the embedded log (and SQLite) keep their files.
+    pub data_dir: PathBuf,
+    pub fsync: FsyncPolicy,
+    /// With `fsync: interval`.
+    pub fsync_interval_ms: u64,
+    /// Kafka bootstrap servers (`host:port,host:port`), with `backend: kafka`.
+    pub brokers: String,
+    /// Partitions of topics created at start that the seeds do not size.
+    pub partitions_default: u32,
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        Self {
+            backend: BusBackend::Embedded,
+            data_dir: PathBuf::from("data"),
+            fsync: FsyncPolicy::Always,
+            fsync_interval_ms: 100,
+            brokers: "127.0.0.1:9092".to_owned(),
+            partitions_default: 3,
+        }
+    }
+}
+
+/// Which store backend to run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    #[default]
+    Sqlite,
+    Postgres,
+}
+
+impl StoreBackend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// The store.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    pub backend: StoreBackend,
+    /// `postgres://user@host/db`; for SQLite a file path, empty meaning
+    /// `<bus.data_dir>/edalab.sqlite`.
+    pub url: String,
+}
+
+/// Log verbosity (S3-13: DEBUG..ERROR).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    #[default]
+    Info,
+    Warn,
+    Error,
+}
+
+impl LogLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Trace => "trace",
+            Self::Debug => "debug",
+            Self::Info => "info",
+            Self::Warn => "warn",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line, with `service` and `trace_id`.
+    #[default]
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+/// Logs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub level: LogLevel,
+    pub format: LogFormat,
+}
+
+/// Prometheus metrics at `/metrics`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    pub enabled: bool,
+    /// Time allowed to refresh the lag and DLQ-depth gauges from the bus at a scrape.
+    pub refresh_timeout_ms: u64,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            refresh_timeout_ms: 2_000,
+        }
+    }
+}
+
+/// OpenTelemetry export over OTLP (not implemented yet: see ADR 007).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OtlpConfig {
+    pub enabled: bool,
+    pub endpoint: String,
+}
+
+impl Default for OtlpConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            endpoint: "http://127.0.0.1:4317".to_owned(),
+        }
+    }
+}
+
+/// The WebSocket hub (S3-12).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WsConfig {
+    /// Events queued for one client before further events for it are dropped.
+    pub client_buffer_messages_max: usize,
+    /// A client that has had this many events dropped without catching up is disconnected
+    /// (0: never disconnect, only drop).
+    pub client_dropped_messages_max: u64,
+    /// Connected clients at most; more are refused with 503.
+    pub clients_max: usize,
+    /// Topics one client may subscribe to by name.
+    pub topics_per_client_max: usize,
+    /// How long a topic tail waits on the bus for new messages per poll.
+    pub poll_timeout_ms: u64,
+    /// Messages a topic tail takes from the bus per poll; at most
+    /// `client_buffer_messages_max`, so that one burst fits a client that keeps up.
+    pub poll_records_max: usize,
+    /// Client frames larger than this close the connection.
+    pub client_message_bytes_max: usize,
+}
+
+impl Default for WsConfig {
+    fn default() -> Self {
+        Self {
+            client_buffer_messages_max: 1_024,
+            client_dropped_messages_max: 100_000,
+            clients_max: 1_000,
+            topics_per_client_max: 64,
+            poll_timeout_ms: 500,
+            poll_records_max: 500,
+            client_message_bytes_max: 64 * 1024,
+        }
+    }
+}
+
+/// The traffic simulator (S3-06/07); read by the simulator service.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimulatorConfig {
+    /// Start producing at `edalab up` without a REST call.
+    pub autostart: bool,
+    /// Scenario started by `autostart`.
+    pub scenario: String,
+    pub rate_per_second: u32,
+    /// 0: run until stopped.
+    pub duration_s: u64,
+    /// Seed of the simulator's randomness; absent: random, and logged.
+    pub seed: Option<u64>,
+}
+
+impl Default for SimulatorConfig {
+    fn default() -> Self {
+        Self {
+            autostart: false,
+            scenario: "default".to_owned(),
+            rate_per_second: 10,
+            duration_s: 0,
+            seed: None,
+        }
+    }
+}
+
+/// One configuration problem, with the dotted key it is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// `server.listen`; empty for a problem with a whole file.
+    pub key: String,
+    pub message: String,
+    /// Where the bad value came from (`config/local.yaml`, `environment`), when known.
+    pub source: Option<String>,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}", self.message)?;
+        } else {
+            write!(f, "{}: {}", self.key, self.message)?;
+        }
+        if let Some(source) = &self.source {
+            write!(f, " (from {source})")?;
+        }
+        Ok(())
+    }
+}
+
+/// The configuration cannot be used; every problem found is listed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    pub problems: Vec<Problem>,
+}
+
+impl ConfigError {
+    fn one(key: impl Into<String>, message: impl Into<String>, source: Option<String>) -> Self {
+        Self {
+            problems: vec![Problem {
+                key: key.into(),
+                message: message.into(),
+                source,
+            }],
+        }
+    }
+
+    /// Whether some problem is about `key`.
+    pub fn names_key(&self, key: &str) -> bool {
+        self.problems.iter().any(|p| p.key == key)
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration: ")?;
+        for (i, problem) in self.problems.iter().enumerate() {
+            if i > 0 {
+                write!(f, "; ")?;
+            }
+            write!(f, "{problem}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Where to read the configuration from. [`ConfigSources::from_process`] is what the binary
+/// uses; tests build one with their own environment so that they never touch the process's.
+#[derive(Clone, Debug, Default)]
+pub struct ConfigSources {
+    /// An explicit file (`--config PATH`): must exist.
+    pub file: Option<PathBuf>,
+    /// Read [`DEFAULT_FILE`] when it exists and no `file` is given.
+    pub default_file: Option<PathBuf>,
+    /// `(name, value)` pairs; only names starting with [`ENV_PREFIX`] are used.
+    pub env: Vec<(String, String)>,
+    /// Last layer: `(dotted key, value)` pairs from the command line.
+    pub overrides: Vec<(String, String)>,
+}
+
+impl ConfigSources {
+    /// The process's environment, `config/local.yaml` if present, and `file` if given.
+    pub fn from_process(file: Option<PathBuf>) -> Self {
+        Self {
+            file,
+            default_file: Some(PathBuf::from(DEFAULT_FILE)),
+            env: std::env::vars()
+                .filter(|(name, _)| name.starts_with(ENV_PREFIX))
+                .collect(),
+            overrides: Vec::new(),
+        }
+    }
+
+    /// Adds a command-line override of a dotted key.
+    pub fn set(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.overrides.push((key.to_owned(), value.into()));
+        self
+    }
+}
+
+impl Config {
+    /// Reads, merges and validates every layer.
+    pub fn load(sources: &ConfigSources) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        let file = match (&sources.file, &sources.default_file) {
+            (Some(path), _) => {
+                if !path.is_file() {
+                    return Err(ConfigError::one(
+                        "",
+                        format!("configuration file {} does not exist", path.display()),
+                        None,
+                    ));
+                }
+                Some(path.clone())
+            }
+            (None, Some(path)) if path.is_file() => Some(path.clone()),
+            (None, _) => None,
+        };
+        if let Some(path) = &file {
+            figment = figment.merge(Yaml::file_exact(path));
+        }
+        for (name, value) in &sources.env {
+            let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            let key = env_key(rest);
+            if key.is_empty() {
+                continue;
+            }
+            figment = figment.merge(KeyLayer::new(format!("env {name}"), &key, value));
+        }
+        for (key, value) in &sources.overrides {
+            figment = figment.merge(KeyLayer::new(
+                format!("command-line override of {key}"),
+                key,
+                value,
+            ));
+        }
+        let config: Config = figment
+            .extract()
+            .map_err(|e| from_figment(e, file.as_deref()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot: ranges, formats, combinations.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        let mut bad = |key: &str, message: String| {
+            problems.push(Problem {
+                key: key.to_owned(),
+                message,
+                source: None,
+            })
+        };
+        for origin in &self.server.cors_origins {
+            let scheme_ok = origin.starts_with("http://") || origin.starts_with("https://");
+            let header_ok = axum::http::HeaderValue::from_str(origin).is_ok();
+            if origin != "*" && !(scheme_ok && header_ok && !origin.ends_with('/')) {
+                bad(
+                    "server.cors_origins",
+                    format!("invalid origin {origin:?} (expected scheme://host[:port] or \"*\")"),
+                );
+            }
+        }
+        if self.server.request_timeout_ms == 0 {
+            bad("server.request_timeout_ms", "must be at least 1".to_owned());
+        }
+        if self.server.body_limit_bytes == 0 {
+            bad("server.body_limit_bytes", "must be at least 1".to_owned());
+        }
+        if self.server.health_check_timeout_ms == 0 {
+            bad(
+                "server.health_check_timeout_ms",
+                "must be at least 1".to_owned(),
+            );
+        }
+        if self.bus.data_dir.as_os_str().is_empty() {
+            bad("bus.data_dir", "must not be empty".to_owned());
+        }
+        if self.bus.fsync == FsyncPolicy::Interval && self.bus.fsync_interval_ms == 0 {
+            bad(
+                "bus.fsync_interval_ms",
+                "must be at least 1 with fsync: interval".to_owned(),
+            );
+        }
+        if self.bus.backend == BusBackend::Kafka && self.bus.brokers.trim().is_empty() {
+            bad("bus.brokers", "required with backend: kafka".to_owned());
+        }
+        if !(1..=edalab_bus::port::PARTITIONS_MAX).contains(&self.bus.partitions_default) {
+            bad(
+                "bus.partitions_default",
+                format!("must be between 1 and {}", edalab_bus::port::PARTITIONS_MAX),
+            );
+        }
+        if self.store.backend == StoreBackend::Postgres && !self.store.url.starts_with("postgres") {
+            bad(
+                "store.url",
+                format!(
+                    "{:?} is not a PostgreSQL URL (postgres://user@host/db) as backend: postgres needs",
+                    self.store.url
+                ),
+            );
+        }
+        if self.otlp.enabled && self.otlp.endpoint.trim().is_empty() {
+            bad(
+                "otlp.endpoint",
+                "required with otlp.enabled: true".to_owned(),
+            );
+        }
+        if self.metrics.refresh_timeout_ms == 0 {
+            bad(
+                "metrics.refresh_timeout_ms",
+                "must be at least 1".to_owned(),
+            );
+        }
+        let ws = &self.ws;
+        for (key, value) in [
+            (
+                "ws.client_buffer_messages_max",
+                ws.client_buffer_messages_max,
+            ),
+            ("ws.clients_max", ws.clients_max),
+            ("ws.topics_per_client_max", ws.topics_per_client_max),
+            ("ws.poll_records_max", ws.poll_records_max),
+            ("ws.client_message_bytes_max", ws.client_message_bytes_max),
+        ] {
+            if value == 0 {
+                bad(key, "must be at least 1".to_owned());
+            }
+        }
+        if ws.poll_records_max > ws.client_buffer_messages_max {
+            bad(
+                "ws.poll_records_max",
+                format!(
+                    "{} exceeds ws.client_buffer_messages_max ({}): one poll's burst must fit the \
+                     queue of a client that keeps up",
+                    ws.poll_records_max, ws.client_buffer_messages_max
+                ),
+            );
+        }
+        if ws.poll_timeout_ms == 0 {
+            bad("ws.poll_timeout_ms", "must be at least 1".to_owned());
+        }
+        if self.simulator.rate_per_second == 0 {
+            bad("simulator.rate_per_second", "must be at least 1".to_owned());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError { problems })
+        }
+    }
+
+    /// The SQLite file when `store.url` is empty.
+    pub fn sqlite_path(&self) -> PathBuf {
+        if self.store.url.is_empty() {
+            self.bus.data_dir.join("edalab.sqlite")
+        } else {
+            PathBuf::from(&self.store.url)
+        }
+    }
+}
+
+/// One dotted key set to one value, named after where it came from (so an error says
+/// `from env EDALAB__SERVER__LISTEN`).
+struct KeyLayer {
+    name: String,
+    dict: figment::value::Dict,
+}
+
+impl KeyLayer {
+    fn new(name: String, key: &str, value: &str) -> Self {
+        Self {
+            name,
+            dict: figment::util::nest(key, parse_env_value(value))
+                .into_dict()
+                .unwrap_or_default(),
+        }
+    }
+}
+
+impl figment::Provider for KeyLayer {
+    fn metadata(&self) -> figment::Metadata {
+        figment::Metadata::named(self.name.clone())
+    }
+
+    fn data(
+        &self,
+    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+        Ok(figment::Profile::Default.collect(self.dict.clone()))
+    }
+}
+
+/// `SERVER__LISTEN` → `server.listen`.
+fn env_key(rest: &str) -> String {
+    rest.split(ENV_SEPARATOR)
+        .filter(|part| !part.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// Environment values are typed the way figment's `Env` provider types them: `true`,
+/// `42`, `[a, b]` become a boolean, a number, a list; anything else stays a string.
+fn parse_env_value(value: &str) -> figment::value::Value {
+    value
+        .parse()
+        .unwrap_or_else(|_| figment::value::Value::from(value.to_owned()))
+}
+
+fn from_figment(error: figment::Error, file: Option<&Path>) -> ConfigError {
+    let problems = error
+        .into_iter()
+        .map(|e| {
+            let source = e.metadata.as_ref().map(|m| match &m.source {
+                Some(figment::Source::File(path)) => path.display().to_string(),
+                _ => m.name.to_string(),
+            });
+            // figment's path already ends with the offending field.
+            let path: Vec<String> = e.path.clone();
+            let message = match &e.kind {
+                figment::error::Kind::UnknownField(_, expected) => {
+                    format!("unknown key (expected one of: {})", expected.join(", "))
+                }
+                figment::error::Kind::MissingField(_) => "missing key".to_owned(),
+                kind => kind.to_string(),
+            };
+            // A YAML syntax error has no key; name the file instead.
+            let source = source.or_else(|| file.map(|p| p.display().to_string()));
+            Problem {
+                key: path.join("."),
+                message,
+                source,
+            }
+        })
+        .collect();
+    ConfigError { problems }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_keys_are_dotted_and_lowercase() {
+        assert_eq!(env_key("SERVER__LISTEN"), "server.listen");
+        assert_eq!(
+            env_key("WS__CLIENT_BUFFER_MESSAGES_MAX"),
+            "ws.client_buffer_messages_max"
+        );
+    }
+
+    #[test]
+    fn defaults_validate() {
+        Config::default().validate().expect("defaults are valid");
+    }
+}

@@ -1,0 +1,575 @@
+//! The router: the gateway's own routes, the service routers mounted into it, the HTTP
+//! hygiene layers, and [`serve`].
+//!
+//! **One list of routes.** Every route is registered through a `utoipa_axum`
+//! [`OpenApiRouter`], which adds the axum route and its OpenAPI operation from the same
+//! `#[utoipa::path]` item; services hand in a [`Mount`] built the same way. So the document
+//! at `/api/v1/openapi.json` lists exactly what the router serves (a test checks it).
+//!
+//! Layers, outermost first: trace context (W3C `traceparent`, a new root when absent) →
+//! `x-request-id` (set when absent, echoed back) → request log → CORS → JSON errors (every
+//! error is `{error, code, details}`) → timeout (408) → body limit (413).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use edalab_bus::port::Bus;
+use edalab_schema::SchemaCatalog;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tower::ServiceExt;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::config::Config;
+use crate::error::{ApiError, ErrorBody, ErrorCode, json_errors};
+use crate::health::{BusHealth, HealthCheck, HealthRegistry, HealthReport};
+use crate::hub::{Hub, WS_GROUP_PREFIX};
+use crate::telemetry::{self, TraceParent};
+
+/// Errors building the gateway.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error(transparent)]
+    Metrics(#[from] telemetry::metrics::MetricsError),
+    #[error("schema catalog: {0}")]
+    Schema(#[from] edalab_schema::WireError),
+    #[error("mount `{mount}` declares {method} {path}, which {owner} already serves")]
+    RouteConflict {
+        mount: String,
+        method: String,
+        path: String,
+        owner: String,
+    },
+}
+
+/// A service's routes and their OpenAPI document, to mount in the gateway (the ledger's
+/// `/api/v1/comptes/...`, the simulator's `/api/v1/simulation/...`).
+#[derive(Clone)]
+pub struct Mount {
+    name: String,
+    router: Router,
+    openapi: utoipa::openapi::OpenApi,
+}
+
+impl Mount {
+    /// From a `utoipa_axum` router with its state already given, so the document and
+    /// the routes come from the same list.
+    pub fn new(name: &str, router: OpenApiRouter) -> Self {
+        let (router, openapi) = router.split_for_parts();
+        Self::from_parts(name, router, openapi)
+    }
+
+    /// From a router and the document describing it; the caller keeps them in step.
+    pub fn from_parts(name: &str, router: Router, openapi: utoipa::openapi::OpenApi) -> Self {
+        Self {
+            name: name.to_owned(),
+            router,
+            openapi,
+        }
+    }
+}
+
+/// Everything the handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<StateInner>,
+}
+
+struct StateInner {
+    config: Config,
+    bus: Arc<dyn Bus>,
+    hub: Hub,
+    health: HealthRegistry,
+    metrics: Option<PrometheusHandle>,
+    mounts: Vec<Mount>,
+    /// Built on first use; depends only on the mounts, fixed at build.
+    openapi: OnceLock<Arc<str>>,
+}
+
+/// Builds an [`AppState`].
+pub struct AppStateBuilder {
+    config: Config,
+    bus: Arc<dyn Bus>,
+    catalog: Option<Arc<SchemaCatalog>>,
+    health: HealthRegistry,
+    mounts: Vec<Mount>,
+}
+
+impl AppStateBuilder {
+    /// The schema catalog used to decode Avro payloads for WebSocket clients (default:
+    /// the built-in catalog).
+    pub fn catalog(mut self, catalog: Arc<SchemaCatalog>) -> Self {
+        self.catalog = Some(catalog);
+        self
+    }
+
+    /// Adds a component to `/api/v1/health` (the bus is registered already).
+    pub fn health(mut self, check: Arc<dyn HealthCheck>) -> Self {
+        self.health.register(check);
+        self
+    }
+
+    /// Mounts a service's routes.
+    pub fn mount(mut self, mount: Mount) -> Self {
+        self.mounts.push(mount);
+        self
+    }
+
+    pub fn build(self) -> Result<AppState, GatewayError> {
+        let catalog = match self.catalog {
+            Some(catalog) => catalog,
+            None => Arc::new(SchemaCatalog::builtin()?),
+        };
+        let metrics = if self.config.metrics.enabled {
+            Some(telemetry::metrics::install()?)
+        } else {
+            None
+        };
+        check_conflicts(&self.mounts)?;
+        let hub = Hub::new(Arc::clone(&self.bus), catalog, self.config.ws.clone());
+        Ok(AppState {
+            inner: Arc::new(StateInner {
+                config: self.config,
+                bus: self.bus,
+                hub,
+                health: self.health,
+                metrics,
+                mounts: self.mounts,
+                openapi: OnceLock::new(),
+            }),
+        })
+    }
+}
+
+/// Two mounts (or a mount and the gateway) declaring the same operation would make axum
+/// panic at merge; say which instead.
+fn check_conflicts(mounts: &[Mount]) -> Result<(), GatewayError> {
+    let mut seen: Vec<(String, String, String)> = operations(&gateway_routes().split_for_parts().1)
+        .into_iter()
+        .map(|(method, path)| (method, path, "the gateway".to_owned()))
+        .collect();
+    for mount in mounts {
+        for (method, path) in operations(&mount.openapi) {
+            // axum refuses any second route on a path already routed by another router.
+            if let Some((_, _, owner)) =
+                seen.iter().find(|(_, p, o)| *p == path && *o != mount.name)
+            {
+                return Err(GatewayError::RouteConflict {
+                    mount: mount.name.clone(),
+                    method,
+                    path,
+                    owner: owner.clone(),
+                });
+            }
+            seen.push((method, path, mount.name.clone()));
+        }
+    }
+    Ok(())
+}
+
+impl AppState {
+    /// A state over `bus` with `config`; the bus is registered as a health component.
+    pub fn builder(config: &Config, bus: Arc<dyn Bus>) -> AppStateBuilder {
+        let mut health = HealthRegistry::default();
+        health.register(Arc::new(BusHealth(Arc::clone(&bus))));
+        AppStateBuilder {
+            config: config.clone(),
+            bus,
+            catalog: None,
+            health,
+            mounts: Vec::new(),
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn bus(&self) -> &Arc<dyn Bus> {
+        &self.inner.bus
+    }
+
+    pub fn hub(&self) -> &Hub {
+        &self.inner.hub
+    }
+
+    /// Closes WebSocket connections and stops the hub's tails (call at shutdown).
+    pub async fn close(&self) {
+        self.inner.hub.close().await;
+    }
+
+    /// The OpenAPI document of everything [`router`] serves for this state.
+    pub fn openapi(&self) -> utoipa::openapi::OpenApi {
+        let (_, mut doc) = gateway_routes().split_for_parts();
+        for mount in &self.inner.mounts {
+            doc.merge(mount.openapi.clone());
+        }
+        add_default_error_responses(&mut doc);
+        doc
+    }
+
+    fn openapi_json(&self) -> Arc<str> {
+        Arc::clone(self.inner.openapi.get_or_init(|| {
+            let doc = self.openapi();
+            Arc::from(doc.to_pretty_json().unwrap_or_default())
+        }))
+    }
+
+    fn static_dir(&self) -> Option<PathBuf> {
+        let dir = &self.inner.config.server.static_dir;
+        dir.join("index.html").is_file().then(|| dir.clone())
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "edalab",
+        description = "edalab's gateway: health, live events over WebSocket, metrics, and the services' REST APIs. Every error is `ErrorBody` with a stable `code`."
+    ),
+    tags(
+        (name = "system", description = "Health, OpenAPI, UI"),
+        (name = "events", description = "Live bus events"),
+        (name = "observability", description = "Prometheus metrics"),
+    ),
+    components(schemas(
+        ErrorBody,
+        crate::payload::ServerMessage,
+        crate::payload::ClientMessage,
+        crate::payload::Action,
+    ))
+)]
+struct GatewayDoc;
+
+/// The gateway's own routes: the single list that makes both the router and the document.
+fn gateway_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(GatewayDoc::openapi())
+        .routes(routes!(health))
+        .routes(routes!(openapi_json))
+        .routes(routes!(metrics))
+        .routes(routes!(crate::ws::ws_handler))
+        .routes(routes!(index))
+}
+
+/// Every `(METHOD, path)` of `doc`, sorted.
+pub fn operations(doc: &utoipa::openapi::OpenApi) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (path, item) in &doc.paths.paths {
+        for (method, operation) in [
+            ("GET", &item.get),
+            ("PUT", &item.put),
+            ("POST", &item.post),
+            ("DELETE", &item.delete),
+            ("OPTIONS", &item.options),
+            ("HEAD", &item.head),
+            ("PATCH", &item.patch),
+            ("TRACE", &item.trace),
+        ] {
+            if operation.is_some() {
+                out.push((method.to_owned(), path.clone()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Every operation answers [`ErrorBody`] on error: say so once, as its `default` response.
+fn add_default_error_responses(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let error = ResponseBuilder::new()
+        .description("Any error: `{error, code, details}` with a stable `code`")
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build();
+    for item in doc.paths.paths.values_mut() {
+        for operation in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.options,
+            &mut item.head,
+            &mut item.patch,
+            &mut item.trace,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            operation
+                .responses
+                .responses
+                .entry("default".to_owned())
+                .or_insert_with(|| error.clone().into());
+        }
+    }
+    let components = doc.components.get_or_insert_with(Default::default);
+    components
+        .schemas
+        .entry("ErrorBody".to_owned())
+        .or_insert_with(<ErrorBody as utoipa::PartialSchema>::schema);
+}
+
+/// The whole HTTP application for `state`.
+pub fn router(state: AppState) -> Router {
+    let server = &state.inner.config.server;
+    let (gateway, _) = gateway_routes().split_for_parts();
+    let mut app: Router = gateway.fallback(fallback).with_state(state.clone());
+    for mount in &state.inner.mounts {
+        app = app.merge(mount.router.clone());
+    }
+
+    let request_id = HeaderName::from_static("x-request-id");
+    let body_limit_bytes = usize::try_from(server.body_limit_bytes).unwrap_or(usize::MAX);
+    app.layer(RequestBodyLimitLayer::new(body_limit_bytes))
+        .layer(DefaultBodyLimit::max(body_limit_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_millis(server.request_timeout_ms),
+        ))
+        .layer(middleware::from_fn(json_errors))
+        .layer(cors(&server.cors_origins))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<Body>| {
+                    let request_id = request
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
+                    tracing::info_span!(
+                        "http",
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                        request_id,
+                    )
+                })
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(middleware::from_fn(trace_context))
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        // Validated at configuration load (`server.cors_origins`).
+        AllowOrigin::list(
+            origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok())
+                .collect::<Vec<_>>(),
+        )
+    };
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            HeaderName::from_static("traceparent"),
+            HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            HeaderName::from_static("traceparent"),
+            HeaderName::from_static("x-request-id"),
+        ])
+        .max_age(Duration::from_secs(600))
+}
+
+/// Runs each request in a trace: the caller's (`traceparent`), continued, or a new one;
+/// the response carries the context so a caller can find its trace.
+async fn trace_context(request: Request, next: Next) -> Response {
+    let incoming = request
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<TraceParent>().ok());
+    let context = incoming.map_or_else(TraceParent::new_root, |p| p.child());
+    let mut response = telemetry::trace::scope(context, next.run(request)).await;
+    if let Ok(value) = HeaderValue::from_str(&context.to_string()) {
+        response.headers_mut().insert("traceparent", value);
+    }
+    response
+}
+
+/// Serves `router` on an already-bound `listener` until `shutdown` resolves, then lets
+/// in-flight requests finish. Bind `127.0.0.1:0` in tests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// Health of every component (S3-10, S3-11).
+///
+/// `kafka` and `postgres` (the seed's names) report the bus and the store in use,
+/// whichever backend they are (`bus.backend`, `store.backend`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/health",
+    tag = "system",
+    responses(
+        (status = 200, description = "Every component is up", body = HealthReport),
+        (status = 503, description = "Some component is down", body = HealthReport),
+    )
+)]
+async fn health(State(state): State<AppState>) -> Response {
+    let timeout = Duration::from_millis(state.inner.config.server.health_check_timeout_ms);
+    let report = state.inner.health.report(timeout).await;
+    let status = if report.is_healthy() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(report)).into_response()
+}
+
+/// This document: OpenAPI 3 for every route the gateway serves.
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "system",
+    responses((status = 200, description = "The OpenAPI 3 document", content_type = "application/json", body = Object))
+)]
+async fn openapi_json(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        state.openapi_json().to_string(),
+    )
+        .into_response()
+}
+
+/// Prometheus metrics (text exposition format), lag and DLQ-depth gauges refreshed from
+/// the bus at each scrape.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "observability",
+    responses(
+        (status = 200, description = "Prometheus text format", content_type = "text/plain; version=0.0.4", body = String),
+        (status = 404, description = "Metrics are disabled (`metrics.enabled: false`)", body = ErrorBody),
+    )
+)]
+async fn metrics(State(state): State<AppState>) -> Response {
+    let Some(handle) = &state.inner.metrics else {
+        return ApiError::new(
+            ErrorCode::NotFound,
+            "metrics are disabled (metrics.enabled: false)",
+        )
+        .into_response();
+    };
+    let timeout = Duration::from_millis(state.inner.config.metrics.refresh_timeout_ms);
+    let refresh = telemetry::metrics::refresh_bus_gauges(&*state.inner.bus, &[WS_GROUP_PREFIX]);
+    if tokio::time::timeout(timeout, refresh).await.is_err() {
+        tracing::warn!(
+            timeout_ms = timeout.as_millis() as u64,
+            "bus gauges not refreshed in time"
+        );
+    }
+    handle.run_upkeep();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        handle.render(),
+    )
+        .into_response()
+}
+
+/// The web UI (`server.static_dir`), or a page listing the URLs when it is not built.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "system",
+    responses((status = 200, description = "The web UI", content_type = "text/html", body = String))
+)]
+async fn index(State(state): State<AppState>, request: Request) -> Response {
+    match state.static_dir() {
+        Some(dir) => serve_static(dir, request).await,
+        None => Html(BUILTIN_INDEX).into_response(),
+    }
+}
+
+/// Unknown routes: the UI's assets and client-side routes when the UI is built, JSON 404
+/// otherwise (always under `/api/`).
+async fn fallback(State(state): State<AppState>, request: Request) -> Response {
+    let path = request.uri().path().to_owned();
+    let is_read = matches!(*request.method(), Method::GET | Method::HEAD);
+    if let Some(dir) = state
+        .static_dir()
+        .filter(|_| is_read && !path.starts_with("/api/"))
+    {
+        return serve_static(dir, request).await;
+    }
+    ApiError::new(
+        ErrorCode::RouteNotFound,
+        format!("no route for {} {path}", request.method()),
+    )
+    .with_details(serde_json::json!({ "method": request.method().as_str(), "path": path }))
+    .into_response()
+}
+
+async fn serve_static(dir: PathBuf, request: Request) -> Response {
+    let index = dir.join("index.html");
+    let service = ServeDir::new(dir).fallback(ServeFile::new(index));
+    match service.oneshot(request).await {
+        Ok(response) => response.map(Body::new),
+        Err(error) => ApiError::internal(format!("static files: {error}")).into_response(),
+    }
+}
+
+const BUILTIN_INDEX: &str = r#"<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>edalab</title>
+<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;line-height:1.5}code{background:#eee;padding:0 .3em}</style>
+</head>
+<body>
+<h1>edalab</h1>
+<p>The web UI is not built (<code>web/dist</code> is missing). What this server offers:</p>
+<ul>
+<li><a href="/api/v1/health">/api/v1/health</a> — health of every component</li>
+<li><a href="/api/v1/openapi.json">/api/v1/openapi.json</a> — OpenAPI 3 document of the REST API</li>
+<li><a href="/metrics">/metrics</a> — Prometheus metrics</li>
+<li><code>/ws</code> — WebSocket: send <code>{"action":"subscribe","topics":["*"]}</code></li>
+</ul>
+</body>
+</html>
+"#;

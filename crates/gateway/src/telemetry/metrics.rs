@@ -1,0 +1,226 @@
+//! Metrics (S3-13): the names, the Prometheus recorder, and one typed function per thing
+//! that happens, so that services never spell a metric name or a label themselves.
+//! Naming rules: `docs/observability.md`.
+//!
+//! The recorder is process-global (the `metrics` facade allows one), installed once by
+//! [`install`]; every gateway built in the same process (tests build many) shares it.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use edalab_bus::port::Admin;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Every metric name edalab exports, in one place.
+pub mod names {
+    /// Counter `{service, topic}`: records produced (acknowledged by the bus).
+    pub const MESSAGES_PRODUCED_TOTAL: &str = "edalab_messages_produced_total";
+    /// Counter `{service, topic}`: messages handed to a handler.
+    pub const MESSAGES_CONSUMED_TOTAL: &str = "edalab_messages_consumed_total";
+    /// Histogram `{service, topic}`: message timestamp → start of handling (end to end).
+    pub const MESSAGE_LATENCY_SECONDS: &str = "edalab_message_latency_seconds";
+    /// Histogram `{service, topic}`: time spent in the handler.
+    pub const PROCESSING_LATENCY_SECONDS: &str = "edalab_processing_latency_seconds";
+    /// Counter `{service, topic, outcome}`: handler outcomes other than done
+    /// (`retry`, `reject`).
+    pub const PROCESSING_ERRORS_TOTAL: &str = "edalab_processing_errors_total";
+    /// Gauge `{group, topic, partition}`: high watermark − committed offset.
+    pub const CONSUMER_LAG: &str = "edalab_consumer_lag";
+    /// Gauge `{topic}`: messages in a dead-letter topic.
+    pub const DLQ_DEPTH: &str = "edalab_dlq_depth";
+    /// Gauge: WebSocket clients connected to the hub.
+    pub const WS_CLIENTS: &str = "edalab_ws_clients";
+    /// Counter: events dropped for WebSocket clients that did not keep up.
+    pub const WS_DROPPED_MESSAGES_TOTAL: &str = "edalab_ws_dropped_messages_total";
+
+    /// The five names the seed (S3-13) asks for.
+    pub const SEED: [&str; 5] = [
+        MESSAGES_PRODUCED_TOTAL,
+        MESSAGES_CONSUMED_TOTAL,
+        MESSAGE_LATENCY_SECONDS,
+        PROCESSING_LATENCY_SECONDS,
+        PROCESSING_ERRORS_TOTAL,
+    ];
+}
+
+/// Latency buckets in seconds: 100 µs to 30 s, roughly ×2.5 apart.
+const LATENCY_BUCKETS_SECONDS: [f64; 16] = [
+    0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    10.0, 30.0,
+];
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot install the Prometheus recorder: {0}")]
+pub struct MetricsError(String);
+
+static HANDLE: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
+
+/// Installs the Prometheus recorder (once per process) and returns its handle.
+pub fn install() -> Result<PrometheusHandle, MetricsError> {
+    HANDLE
+        .get_or_init(|| {
+            let handle = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Suffix("_seconds".to_owned()),
+                    &LATENCY_BUCKETS_SECONDS,
+                )
+                .map_err(|e| e.to_string())?
+                .install_recorder()
+                .map_err(|e| e.to_string())?;
+            describe();
+            Ok(handle)
+        })
+        .clone()
+        .map_err(MetricsError)
+}
+
+fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        names::MESSAGES_PRODUCED_TOTAL,
+        Unit::Count,
+        "Records produced, acknowledged by the bus."
+    );
+    describe_counter!(
+        names::MESSAGES_CONSUMED_TOTAL,
+        Unit::Count,
+        "Messages handed to a handler."
+    );
+    describe_histogram!(
+        names::MESSAGE_LATENCY_SECONDS,
+        Unit::Seconds,
+        "From the message timestamp to the start of its handling."
+    );
+    describe_histogram!(
+        names::PROCESSING_LATENCY_SECONDS,
+        Unit::Seconds,
+        "Time spent handling one message."
+    );
+    describe_counter!(
+        names::PROCESSING_ERRORS_TOTAL,
+        Unit::Count,
+        "Handler outcomes other than done (retry, reject)."
+    );
+    describe_gauge!(
+        names::CONSUMER_LAG,
+        Unit::Count,
+        "High watermark minus committed offset, per group and partition."
+    );
+    describe_gauge!(
+        names::DLQ_DEPTH,
+        Unit::Count,
+        "Messages in a dead-letter topic."
+    );
+    describe_gauge!(
+        names::WS_CLIENTS,
+        Unit::Count,
+        "WebSocket clients connected."
+    );
+    describe_counter!(
+        names::WS_DROPPED_MESSAGES_TOTAL,
+        Unit::Count,
+        "Events dropped for slow WebSocket clients."
+    );
+}
+
+/// `service` produced `count` records to `topic`.
+pub fn messages_produced(service: &str, topic: &str, count: u64) {
+    metrics::counter!(names::MESSAGES_PRODUCED_TOTAL, "service" => service.to_owned(), "topic" => topic.to_owned())
+        .increment(count);
+}
+
+/// `service` produced one record to `topic`.
+pub fn message_produced(service: &str, topic: &str) {
+    messages_produced(service, topic, 1);
+}
+
+/// `service` took one message of `topic` for handling, `latency` after its timestamp.
+pub fn message_consumed(service: &str, topic: &str, latency: Duration) {
+    metrics::counter!(names::MESSAGES_CONSUMED_TOTAL, "service" => service.to_owned(), "topic" => topic.to_owned())
+        .increment(1);
+    metrics::histogram!(names::MESSAGE_LATENCY_SECONDS, "service" => service.to_owned(), "topic" => topic.to_owned())
+        .record(latency.as_secs_f64());
+}
+
+/// `service` spent `elapsed` handling one message of `topic`.
+pub fn message_processed(service: &str, topic: &str, elapsed: Duration) {
+    metrics::histogram!(names::PROCESSING_LATENCY_SECONDS, "service" => service.to_owned(), "topic" => topic.to_owned())
+        .record(elapsed.as_secs_f64());
+}
+
+/// A handler of `service` failed on a message of `topic` (`outcome`: `retry`, `reject`).
+pub fn processing_error(service: &str, topic: &str, outcome: &'static str) {
+    metrics::counter!(names::PROCESSING_ERRORS_TOTAL, "service" => service.to_owned(), "topic" => topic.to_owned(), "outcome" => outcome)
+        .increment(1);
+}
+
+/// Makes `service`'s error counter exist at 0, so dashboards and alerts see the series
+/// before the first error.
+pub fn register_service(service: &str) {
+    metrics::counter!(names::PROCESSING_ERRORS_TOTAL, "service" => service.to_owned(), "topic" => "", "outcome" => "none")
+        .absolute(0);
+}
+
+pub fn consumer_lag(group: &str, topic: &str, partition: u32, lag: u64) {
+    metrics::gauge!(names::CONSUMER_LAG, "group" => group.to_owned(), "topic" => topic.to_owned(), "partition" => partition.to_string())
+        .set(lag as f64);
+}
+
+pub fn dlq_depth(topic: &str, depth: u64) {
+    metrics::gauge!(names::DLQ_DEPTH, "topic" => topic.to_owned()).set(depth as f64);
+}
+
+pub fn ws_clients(count: usize) {
+    metrics::gauge!(names::WS_CLIENTS).set(count as f64);
+}
+
+pub fn ws_dropped(count: u64) {
+    metrics::counter!(names::WS_DROPPED_MESSAGES_TOTAL).increment(count);
+}
+
+/// Whether `topic` is a dead-letter topic: `system.dlq`, `*.dlq`, `*-dlq`.
+pub fn is_dlq_topic(topic: &str) -> bool {
+    topic.ends_with(".dlq") || topic.ends_with("-dlq") || topic == "dlq"
+}
+
+/// Refreshes the lag and DLQ-depth gauges from the bus. Groups whose name starts with one
+/// of `ignored_group_prefixes` (the hub's private tails) are skipped. Errors are logged and
+/// skipped: a scrape shows what could be read.
+pub async fn refresh_bus_gauges(admin: &dyn Admin, ignored_group_prefixes: &[&str]) {
+    match admin.list_groups().await {
+        Ok(groups) => {
+            for group in groups
+                .iter()
+                .filter(|g| !ignored_group_prefixes.iter().any(|p| g.starts_with(p)))
+            {
+                match admin.group_lag(group).await {
+                    Ok(partitions) => {
+                        for p in partitions {
+                            consumer_lag(group, &p.topic, p.partition, p.lag);
+                        }
+                    }
+                    Err(e) => tracing::debug!(group, error = %e, "cannot read group lag"),
+                }
+            }
+        }
+        Err(e) => tracing::debug!(error = %e, "cannot list consumer groups"),
+    }
+    match admin.list_topics().await {
+        Ok(topics) => {
+            for topic in topics.iter().filter(|t| is_dlq_topic(t)) {
+                match admin.describe_topic(topic).await {
+                    Ok(description) => {
+                        let depth = description
+                            .partitions
+                            .iter()
+                            .map(|p| p.high_watermark.saturating_sub(p.log_start_offset))
+                            .sum();
+                        dlq_depth(topic, depth);
+                    }
+                    Err(e) => tracing::debug!(topic, error = %e, "cannot describe DLQ topic"),
+                }
+            }
+        }
+        Err(e) => tracing::debug!(error = %e, "cannot list topics"),
+    }
+}
