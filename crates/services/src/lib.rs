@@ -2,4 +2,5 @@
 //! through the bus port and keep state through store ports, never through a concrete
 //! backend. One module per service.
 
+pub mod ledger;
 pub mod simulator;
