@@ -38,6 +38,9 @@ pub enum Command {
     /// Dead-letter queues: list, show, redrive (needs the data directory for writing: it
     /// reads through a consumer group).
     Dlq(crate::dlq::DlqArgs),
+    /// Consistency checks (`check ledger`: reconcile the ledger with the banking topics).
+    #[command(subcommand)]
+    Check(crate::check::CheckCommand),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -140,6 +143,8 @@ pub struct ConsumeArgs {
 pub enum BenchCommand {
     /// Produce and produce→consume throughput and latency of the embedded bus.
     Bus(crate::bench::BusBenchArgs),
+    /// Banking events applied per second into the ledger store (SQLite or PostgreSQL).
+    Ledger(crate::bench::LedgerBenchArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -160,7 +165,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             bus.close().await?;
             result
         }
+        Command::Check(cmd) => crate::check::run(&data_dir, cmd).await,
         Command::Bench(BenchCommand::Bus(args)) => crate::bench::run_bus(&data_dir, args).await,
+        Command::Bench(BenchCommand::Ledger(args)) => {
+            crate::bench::run_ledger(&data_dir, args).await
+        }
     }
 }
 

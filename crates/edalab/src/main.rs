@@ -2,9 +2,11 @@
 //! family. Nothing else lives here.
 
 mod bench;
+mod check;
 mod cli;
 mod consume;
 mod dlq;
+mod ledger;
 mod output;
 mod produce;
 mod seed;

@@ -14,7 +14,7 @@ fn topic(partitions: u32, retention_days: Option<u64>, compression: &str) -> Top
 /// `(name, settings)` of every seed topic.
 pub fn seed_topics() -> Vec<(&'static str, TopicConfig)> {
     let mut out = Vec::new();
-    // S3-02: banking topics and the system DLQ, 3 partitions each.
+    // S3-02: banking topics, the ledger's rejections and the system DLQ, 3 partitions each.
     for name in [
         "bancaire.compte.ouvert",
         "bancaire.compte.ferme",
@@ -23,6 +23,8 @@ pub fn seed_topics() -> Vec<(&'static str, TopicConfig)> {
         "bancaire.virement.emis",
         "bancaire.virement.recu",
         "bancaire.paiement-prime.effectue",
+        // The ledger's business refusals (issue 4).
+        "bancaire.operation.rejetee",
         "system.dlq",
     ] {
         out.push((name, topic(3, None, "none")));

@@ -1,6 +1,9 @@
 //! `edalab up`: the whole platform in one process — configuration, the bus and its seed
-//! topics, the gateway (REST, `/ws`, `/metrics`, OpenAPI, UI) — until SIGINT/SIGTERM, then
-//! a graceful stop (WebSocket clients closed, in-flight requests finished, bus flushed).
+//! topics, the ledger (store, consumer runtime over the seven banking topics, outbox
+//! publisher, REST routes), the gateway (REST, `/ws`, `/metrics`, OpenAPI, UI) — until
+//! SIGINT/SIGTERM, then a graceful stop in dependency order: HTTP stops, the ledger's
+//! runtime drains and commits, the outbox publishes what is pending, the store
+//! checkpoints, the bus flushes and closes.
 //!
 //! Configuration layers: defaults → `config/local.yaml` (or `--config`) →
 //! `EDALAB__SECTION__KEY` → `--listen` / `--data-dir` (also `EDALAB_LISTEN`,
@@ -11,14 +14,31 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
+use edalab_bus::runtime::{ConsumerRuntime, DlqRouting, RuntimeConfig};
 use edalab_bus::{Admin, Bus, Created};
-use edalab_gateway::config::{BusBackend, Config, ConfigSources, FsyncPolicy};
+use edalab_bus::{ConsumerConfig, StartFrom};
+use edalab_domain::events::topics;
+use edalab_gateway::config::{BusBackend, Config, ConfigSources, FsyncPolicy, StoreBackend};
+use edalab_gateway::telemetry::{InstrumentedBus, MeasuredBatch};
 use edalab_gateway::{AppState, Gateway, shutdown_signal, telemetry};
+use edalab_schema::SchemaCatalog;
+use edalab_services::ledger::{LEDGER_GROUP, LedgerHandler, LedgerPositions, OutboxPublisher};
+use tokio::sync::watch;
 
 use crate::cli::UpArgs;
 
 /// The service name in logs and metrics.
 const SERVICE: &str = "edalab";
+/// The ledger's service name in metrics (S3-13 labels).
+const LEDGER_SERVICE: &str = "ledger";
+/// Messages per ledger batch (one store transaction): large, for throughput (ADR 006).
+const LEDGER_BATCH_SIZE_MAX: usize = 1_000;
+/// Fetched, unfinished messages held per partition by the ledger's runtime.
+const LEDGER_IN_FLIGHT_MESSAGES_MAX: usize = 5_000;
+/// Least time between two position commits while running (always at shutdown).
+const LEDGER_COMMIT_INTERVAL_MS: u64 = 200;
+/// The outbox publisher's idle wake-up.
+const OUTBOX_INTERVAL_MS: u64 = 1_000;
 
 pub async fn run(data_dir: Option<&Path>, args: UpArgs) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -67,14 +87,62 @@ pub async fn run(data_dir: Option<&Path>, args: UpArgs) -> anyhow::Result<()> {
     let topics = bus.list_topics().await?;
 
     let shared: Arc<dyn Bus> = Arc::new(bus.clone());
-    let state = AppState::builder(&config, shared)
-        // Wired when the ledger lands: `.mount(ledger::api::mount(...))` for its S3-10
-        // routes, `.health(store check)` for `postgres`/`store` in /api/v1/health, and its
-        // consumers started here over `telemetry::InstrumentedBus` + `Measured`.
+
+    // The ledger: store, REST, health; its consumers start once the gateway listens.
+    let store_url = match config.store.backend {
+        StoreBackend::Sqlite => config.sqlite_path().display().to_string(),
+        StoreBackend::Postgres => config.store.url.clone(),
+    };
+    let store = crate::ledger::OpenStore::open(&data_dir, Some(&store_url)).await?;
+    let ledger_store = store.shared();
+    let catalog = Arc::new(SchemaCatalog::builtin().context("loading the schema catalog")?);
+
+    let state = AppState::builder(&config, Arc::clone(&shared))
+        .catalog(Arc::clone(&catalog))
+        .health(Arc::new(crate::ledger::StoreHealth(Arc::clone(
+            &ledger_store,
+        ))))
+        .mount(crate::ledger::mount(
+            Arc::clone(&ledger_store),
+            config.bus.backend.as_str(),
+        ))
         // Wired when the simulator's REST layer lands: `.mount(simulator::api::mount(...))`.
         .build()
         .context("building the gateway")?;
     let gateway = Gateway::start(&config, state).await?;
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        // An error means the sender is gone: stop too.
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let ledger_bus: Arc<dyn Bus> =
+        Arc::new(InstrumentedBus::new(Arc::clone(&shared), LEDGER_SERVICE));
+    let handler = LedgerHandler::new(Arc::clone(&ledger_store), Arc::clone(&catalog));
+    let outbox_ready = handler.outbox_ready();
+    let mut consumer = ConsumerConfig::new(
+        LEDGER_GROUP,
+        topics::BANKING_EVENTS
+            .iter()
+            .map(|t| (*t).to_owned())
+            .collect(),
+    );
+    consumer.start_from = StartFrom::Earliest;
+    let mut runtime_config = RuntimeConfig::new(consumer, DlqRouting::to_topic(topics::SYSTEM_DLQ));
+    runtime_config.batch_size_max = LEDGER_BATCH_SIZE_MAX;
+    runtime_config.in_flight_messages_max = LEDGER_IN_FLIGHT_MESSAGES_MAX;
+    runtime_config.commit_interval_ms = LEDGER_COMMIT_INTERVAL_MS;
+    runtime_config.poll_timeout_ms = 200;
+    let runtime = ConsumerRuntime::new(
+        Arc::clone(&ledger_bus),
+        runtime_config,
+        MeasuredBatch::new(LEDGER_SERVICE, handler),
+    )
+    .with_position_store(Arc::new(LedgerPositions::new(Arc::clone(&ledger_store))));
+    let mut ledger_task = tokio::spawn(runtime.run(stopped(stop_rx.clone())));
+    let outbox = OutboxPublisher::new(Arc::clone(&ledger_store), Arc::clone(&ledger_bus) as _);
+    let outbox_task =
+        tokio::spawn(outbox.run(outbox_ready, OUTBOX_INTERVAL_MS, stopped(stop_rx.clone())));
 
     println!("edalab up: ready in {} ms", started.elapsed().as_millis());
     println!("{}", gateway.urls());
@@ -88,7 +156,13 @@ pub async fn run(data_dir: Option<&Path>, args: UpArgs) -> anyhow::Result<()> {
         },
         topics.len()
     );
-    println!("  store, ledger, simulator: not wired yet (later issues)");
+    println!(
+        "  ledger   {} · group `{LEDGER_GROUP}` over {} banking topics, DLQ {}",
+        store.describe(),
+        topics::BANKING_EVENTS.len(),
+        topics::SYSTEM_DLQ
+    );
+    println!("  simulator: not wired yet");
     println!("  stop with Ctrl-C or SIGTERM");
     tracing::info!(
         addr = %gateway.addr(),
@@ -96,10 +170,44 @@ pub async fn run(data_dir: Option<&Path>, args: UpArgs) -> anyhow::Result<()> {
         "edalab up"
     );
 
-    shutdown_signal().await;
+    // The ledger's runtime ending on its own is a failure (a bus error): stop everything,
+    // then report it.
+    let mut failure = None;
+    tokio::select! {
+        () = shutdown_signal() => {}
+        result = &mut ledger_task => {
+            failure = Some(match result {
+                Ok(Ok(_)) => anyhow::anyhow!("the ledger consumer stopped unexpectedly"),
+                Ok(Err(error)) => anyhow::Error::new(error).context("the ledger consumer failed"),
+                Err(error) => anyhow::Error::new(error).context("the ledger consumer panicked"),
+            });
+        }
+    }
     println!("edalab up: shutting down");
     gateway.shutdown().await.context("stopping the gateway")?;
+    let _ = stop_tx.send(true);
+    if failure.is_none() {
+        match ledger_task.await {
+            Ok(Ok(summary)) => tracing::info!(
+                unfinished = summary.unfinished_messages,
+                "ledger consumer drained and committed"
+            ),
+            Ok(Err(error)) => {
+                failure = Some(anyhow::Error::new(error).context("the ledger consumer failed"))
+            }
+            Err(error) => {
+                failure = Some(anyhow::Error::new(error).context("the ledger consumer panicked"))
+            }
+        }
+    }
+    if let Err(error) = outbox_task.await {
+        tracing::warn!(%error, "ledger outbox publisher panicked");
+    }
+    store.close().await?;
     bus.close().await.context("closing the bus")?;
+    if let Some(error) = failure {
+        return Err(error);
+    }
     println!("edalab up: stopped cleanly");
     Ok(())
 }

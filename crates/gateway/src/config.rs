@@ -213,7 +213,7 @@ impl StoreBackend {
 pub struct StoreConfig {
     pub backend: StoreBackend,
     /// `postgres://user@host/db`; for SQLite a file path, empty meaning
-    /// `<bus.data_dir>/edalab.sqlite`.
+    /// `<bus.data_dir>/ledger.sqlite`.
     pub url: String,
 }
 
@@ -609,7 +609,7 @@ impl Config {
     /// The SQLite file when `store.url` is empty.
     pub fn sqlite_path(&self) -> PathBuf {
         if self.store.url.is_empty() {
-            self.bus.data_dir.join("edalab.sqlite")
+            self.bus.data_dir.join("ledger.sqlite")
         } else {
             PathBuf::from(&self.store.url)
         }

@@ -43,13 +43,46 @@ pub fn router(store: Arc<dyn LedgerStore>) -> Router {
 pub fn router_with(state: ApiState) -> Router {
     Router::new()
         .route("/api/v1/health", get(health))
-        .route("/api/v1/comptes/{id}", get(account))
-        .route("/api/v1/comptes/{id}/transactions", get(transactions))
+        .with_state(state.clone())
+        .merge(query_routes("/api/v1", state))
+}
+
+/// The query routes only (no health), under `prefix` (`/api/v1`, or `/api/v1/bancaire`
+/// for S3-11's service prefix): what a gateway that owns `/api/v1/health` mounts.
+pub fn query_routes(prefix: &str, state: ApiState) -> Router {
+    Router::new()
+        .route(&format!("{prefix}/comptes/{{id}}"), get(account))
         .route(
-            "/api/v1/clients/{client_id}/comptes",
+            &format!("{prefix}/comptes/{{id}}/transactions"),
+            get(transactions),
+        )
+        .route(
+            &format!("{prefix}/clients/{{client_id}}/comptes"),
             get(accounts_of_client),
         )
         .with_state(state)
+}
+
+/// The paths of [`query_routes`] under `prefix`, in OpenAPI form (for a gateway's
+/// document): `(path, path parameter, summary)`.
+pub fn query_paths(prefix: &str) -> [(String, &'static str, &'static str); 3] {
+    [
+        (
+            format!("{prefix}/comptes/{{id}}"),
+            "id",
+            "An account: balance (decimal string), status, currency",
+        ),
+        (
+            format!("{prefix}/comptes/{{id}}/transactions"),
+            "id",
+            "An account's transactions, newest first (`limit` 1..=1000, default 10)",
+        ),
+        (
+            format!("{prefix}/clients/{{client_id}}/comptes"),
+            "client_id",
+            "A client's accounts",
+        ),
+    ]
 }
 
 /// A JSON error: `{error, code, details}` with a stable `code`.

@@ -1,0 +1,161 @@
+//! The ledger's wiring shared by `up`, `check ledger` and `bench ledger`: opening the
+//! configured store, its health check, and its REST routes as a gateway [`Mount`].
+//! Nothing here decides anything about balances (that is `edalab_services::ledger`).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use edalab_gateway::{HealthCheck, Mount, Role};
+use edalab_services::ledger::{ApiState, query_paths, query_routes};
+use edalab_store::LedgerStore;
+use edalab_store::postgres::{PgConfig, PgLedgerStore};
+use edalab_store::sqlite::{SqliteConfig, SqliteLedgerStore};
+
+/// The ledger's SQLite file inside a data directory when no store URL is given.
+pub const SQLITE_FILE: &str = "ledger.sqlite";
+
+/// An open ledger store, with what its shutdown needs.
+#[derive(Clone)]
+pub enum OpenStore {
+    Sqlite(SqliteLedgerStore),
+    Postgres(PgLedgerStore),
+}
+
+impl OpenStore {
+    /// Opens `url` when it is a `postgres://` URL, else the SQLite file `url`, else
+    /// `<data_dir>/ledger.sqlite`.
+    pub async fn open(data_dir: &Path, url: Option<&str>) -> anyhow::Result<Self> {
+        match url.filter(|u| !u.trim().is_empty()) {
+            Some(url) if url.starts_with("postgres") => Self::postgres(url).await,
+            Some(path) => Self::sqlite(Path::new(path)).await,
+            None => Self::sqlite(&data_dir.join(SQLITE_FILE)).await,
+        }
+    }
+
+    pub async fn sqlite(path: &Path) -> anyhow::Result<Self> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        let store = SqliteLedgerStore::open(SqliteConfig::new(path))
+            .await
+            .with_context(|| format!("opening the ledger store {}", path.display()))?;
+        Ok(Self::Sqlite(store))
+    }
+
+    pub async fn postgres(url: &str) -> anyhow::Result<Self> {
+        let store = PgLedgerStore::connect(&PgConfig::new(url))
+            .await
+            .with_context(|| format!("connecting to the ledger store {}", redact(url)))?;
+        Ok(Self::Postgres(store))
+    }
+
+    pub fn shared(&self) -> Arc<dyn LedgerStore> {
+        match self {
+            Self::Sqlite(s) => Arc::new(s.clone()),
+            Self::Postgres(s) => Arc::new(s.clone()),
+        }
+    }
+
+    /// Where it is, for humans (no password).
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Sqlite(s) => format!("sqlite {}", s.path().display()),
+            Self::Postgres(_) => "postgres".to_owned(),
+        }
+    }
+
+    /// SQLite: checkpoints the WAL into the database file; PostgreSQL: closes the pool.
+    pub async fn close(&self) -> anyhow::Result<()> {
+        match self {
+            Self::Sqlite(s) => s
+                .checkpoint()
+                .await
+                .context("checkpointing the ledger store"),
+            Self::Postgres(s) => {
+                s.close().await;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The store in `/api/v1/health` (reported as `postgres` and `store`, S3-10).
+pub struct StoreHealth(pub Arc<dyn LedgerStore>);
+
+#[async_trait]
+impl HealthCheck for StoreHealth {
+    fn name(&self) -> &str {
+        "store"
+    }
+    fn role(&self) -> Role {
+        Role::Store
+    }
+    fn backend(&self) -> &str {
+        self.0.backend_name()
+    }
+    async fn check(&self) -> Result<(), String> {
+        self.0.health().await.map_err(|e| e.to_string())
+    }
+}
+
+/// The ledger's query routes under `/api/v1` and `/api/v1/bancaire` (S3-11's service
+/// prefix), with their OpenAPI operations. Health is the gateway's.
+pub fn mount(store: Arc<dyn LedgerStore>, bus_backend: &'static str) -> Mount {
+    let state = ApiState { store, bus_backend };
+    let mut router = axum::Router::new();
+    let mut paths = utoipa::openapi::path::PathsBuilder::new();
+    for prefix in ["/api/v1", "/api/v1/bancaire"] {
+        router = router.merge(query_routes(prefix, state.clone()));
+        for (path, parameter, summary) in query_paths(prefix) {
+            paths = paths.path(path, get_operation(parameter, summary));
+        }
+    }
+    let openapi = utoipa::openapi::OpenApiBuilder::new()
+        .paths(paths.build())
+        .build();
+    Mount::from_parts("ledger", router, openapi)
+}
+
+fn get_operation(parameter: &str, summary: &str) -> utoipa::openapi::PathItem {
+    use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
+    use utoipa::openapi::{Required, ResponseBuilder};
+    let mut operation = OperationBuilder::new()
+        .tag("bancaire")
+        .summary(Some(summary))
+        .parameter(
+            ParameterBuilder::new()
+                .name(parameter)
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True),
+        )
+        .response("200", ResponseBuilder::new().description("Found"))
+        .response("404", ResponseBuilder::new().description("Unknown id"));
+    if summary.contains("limit") {
+        operation = operation
+            .parameter(
+                ParameterBuilder::new()
+                    .name("limit")
+                    .parameter_in(ParameterIn::Query)
+                    .required(Required::False),
+            )
+            .response("400", ResponseBuilder::new().description("Bad `limit`"));
+    }
+    utoipa::openapi::PathItem::new(HttpMethod::Get, operation)
+}
