@@ -190,6 +190,23 @@ async fn up_applies_the_banking_stream_and_check_ledger_reconciles_it() {
         .expect("GET transactions");
         assert_eq!(response.status(), reqwest::StatusCode::OK, "{prefix}");
     }
+    let openapi = reqwest::get(format!("{base}/api/v1/openapi.json"))
+        .await
+        .expect("GET openapi")
+        .text()
+        .await
+        .expect("openapi text");
+    for path in [
+        "/api/v1/comptes/{id}",
+        "/api/v1/comptes/{id}/transactions",
+        "/api/v1/clients/{client_id}/comptes",
+        "/api/v1/bancaire/comptes/{id}",
+    ] {
+        assert!(
+            openapi.contains(&format!("\"{path}\"")),
+            "{path} documented"
+        );
+    }
     let missing = reqwest::get(format!(
         "{base}/api/v1/comptes/00000000-0000-0000-0000-000000000000"
     ))
