@@ -2,4 +2,6 @@
 //! through the bus port and keep state through store ports, never through a concrete
 //! backend. One module per service.
 
+pub mod calculator;
+pub mod pipeline;
 pub mod simulator;
