@@ -5,3 +5,4 @@
 pub mod calculator;
 pub mod pipeline;
 pub mod simulator;
+pub mod transactions;

@@ -40,9 +40,15 @@ pub const ID_HEADER: &str = "calculation_id";
 /// The calculator's topics with their settings (SQS retention 4 days, DLQ 14 days).
 pub fn topics() -> Vec<(&'static str, TopicConfig)> {
     vec![
-        (topics::CALCULATOR_INPUT, pipeline::topic(3, 4)),
-        (topics::CALCULATOR_OUTPUT, pipeline::topic(3, 4)),
-        (CALCULATOR_DLQ, pipeline::topic(1, 14)),
+        (
+            topics::CALCULATOR_INPUT,
+            pipeline::topic(3, Some(4), "none"),
+        ),
+        (
+            topics::CALCULATOR_OUTPUT,
+            pipeline::topic(3, Some(4), "none"),
+        ),
+        (CALCULATOR_DLQ, pipeline::topic(1, Some(14), "none")),
     ]
 }
 

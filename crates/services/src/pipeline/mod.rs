@@ -98,10 +98,13 @@ pub async fn ensure_topics(
     Ok(())
 }
 
-/// A topic config with partitions and retention in days.
-pub fn topic(partitions: u32, retention_days: u64) -> TopicConfig {
+/// A topic config: partitions, retention in days (`None`: forever), compression. The seed
+/// topics must match `edalab up`'s (`crates/edalab/src/seed.rs`) exactly, or the
+/// idempotent create fails with a settings mismatch.
+pub fn topic(partitions: u32, retention_days: Option<u64>, compression: &str) -> TopicConfig {
     let mut config = TopicConfig::with_partitions(partitions);
-    config.retention_ms = Some(retention_days * 24 * 3_600_000);
+    config.retention_ms = retention_days.map(|days| days * 24 * 3_600_000);
+    config.compression = compression.to_owned();
     config
 }
 
