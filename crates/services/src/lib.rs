@@ -4,5 +4,6 @@
 
 pub mod calculator;
 pub mod pipeline;
+pub mod saga;
 pub mod simulator;
 pub mod transactions;
