@@ -3,6 +3,7 @@
 //! backend. One module per service.
 
 pub mod calculator;
+pub mod intake;
 pub mod pipeline;
 pub mod saga;
 pub mod simulator;
