@@ -86,7 +86,7 @@ async fn valid_invalid_duplicate_and_restart() {
     let embedded = EmbeddedBus::open(data.join("bus"), LogConfig::default()).expect("bus");
     let bus: Arc<dyn Bus> = Arc::new(embedded.clone());
     let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let running = intake::start(bus.clone(), data, config(), shutdown)
+    let running = intake::start_with(bus.clone(), data, config(), shutdown)
         .await
         .expect("start");
     let app = intake::api::router(running.state.clone());
@@ -194,7 +194,7 @@ async fn valid_invalid_duplicate_and_restart() {
     // Restart on the same data dir: no file is ingested again.
     let before = queued(&bus).await;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let running = intake::start(bus.clone(), data, config(), shutdown)
+    let running = intake::start_with(bus.clone(), data, config(), shutdown)
         .await
         .expect("restart");
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -83,7 +83,7 @@ async fn env(config: SagaConfig) -> Env {
     let embedded = EmbeddedBus::open(dir.path().join("bus"), LogConfig::default()).expect("bus");
     let bus: Arc<dyn Bus> = Arc::new(embedded.clone());
     let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let saga = saga::start(bus.clone(), dir.path(), config, shutdown)
+    let saga = saga::start_with(bus.clone(), dir.path(), config, shutdown)
         .await
         .expect("start");
     Env {
@@ -206,6 +206,9 @@ async fn authorized_and_rejected_flows_with_tracking() {
     let (status, body) = call(&standalone, "POST", "/orders", Some("[1,")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["details"][0]["field"], "body");
+    let (status, body) = call(&app, "GET", "/api/v1/orders?limit=many", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["details"][0]["field"], "limit", "{body}");
     let (status, _) = call(&app, "GET", "/api/v1/orders/nope/status", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 

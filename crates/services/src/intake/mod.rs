@@ -105,9 +105,18 @@ pub fn inbox_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("inbox").join("orders")
 }
 
+/// [`start_with`] the default [`IntakeConfig`] (scan every 500 ms).
+pub async fn start(
+    bus: Arc<dyn Bus>,
+    data_dir: &Path,
+    shutdown: Shutdown,
+) -> Result<Intake, StartError> {
+    start_with(bus, data_dir, IntakeConfig::default(), shutdown).await
+}
+
 /// Creates the topics and folders, opens the store, starts the watcher and the worker.
 /// Mount [`api::router`]`(intake.state.clone())`.
-pub async fn start(
+pub async fn start_with(
     bus: Arc<dyn Bus>,
     data_dir: &Path,
     config: IntakeConfig,

@@ -2,6 +2,8 @@
 //! `POST /orders`, `GET /orders`, `GET /orders/{orderId}/status`), the same under
 //! `/api/v1` through the gateway ([`router`]).
 
+use std::collections::HashMap;
+
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -11,7 +13,7 @@ use chrono::Utc;
 use edalab_bus::Record;
 use edalab_domain::events::saga::{CreatedStatus, OrderCreated, SagaEvent};
 use edalab_domain::saga::OrderRequest;
-use serde::Deserialize;
+use edalab_domain::validation::ValidationErrors;
 use serde_json::json;
 
 use super::tracking::fold;
@@ -92,17 +94,22 @@ async fn status(
     ))
 }
 
-#[derive(Debug, Deserialize)]
-struct ListQuery {
-    limit: Option<usize>,
-}
-
 /// `{"orders": [status view...], "count"}`, newest first.
 async fn list(
     State(state): State<SagaState>,
-    Query(query): Query<ListQuery>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let limit = query.limit.unwrap_or(100).min(LIST_LIMIT_MAX);
+    // The query is read as text so that a bad `limit` is a JSON 400 naming it.
+    let limit = match query.get("limit") {
+        None => 100,
+        Some(text) => text.parse::<usize>().map_err(|_| {
+            ApiError::validation(
+                "Invalid query",
+                &ValidationErrors::single("limit", "must be a non-negative integer"),
+            )
+        })?,
+    }
+    .min(LIST_LIMIT_MAX);
     let ids = state
         .store
         .order_ids(limit)

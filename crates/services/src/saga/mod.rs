@@ -168,9 +168,18 @@ pub struct Saga {
     pub tracking_stats: Arc<RuntimeStats>,
 }
 
+/// [`start_with`] the default [`SagaConfig`] (credit limit 1 000 per user).
+pub async fn start(
+    bus: Arc<dyn Bus>,
+    data_dir: &Path,
+    shutdown: Shutdown,
+) -> Result<Saga, StartError> {
+    start_with(bus, data_dir, SagaConfig::default(), shutdown).await
+}
+
 /// Creates the topics, opens `saga.sqlite`, starts the payment and tracking services.
 /// Mount [`api::router`] (under `/api/v1`) or [`api::standalone_router`] (seed paths).
-pub async fn start(
+pub async fn start_with(
     bus: Arc<dyn Bus>,
     data_dir: &Path,
     config: SagaConfig,
