@@ -168,10 +168,11 @@ async fn valid_invalid_duplicate_and_restart() {
         .expect("queued duplicate");
     let mut record = Record::new(again.key.clone(), again.value.clone());
     record.headers = again.headers.clone();
+    // Snapshot before producing: the worker may finish it before the next line runs.
+    let done_before = running.worker_stats.snapshot().messages_done_total;
     bus.produce(INTAKE_QUEUE, vec![record])
         .await
         .expect("produce");
-    let done_before = running.worker_stats.snapshot().messages_done_total;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while running.worker_stats.snapshot().messages_done_total == done_before
         && tokio::time::Instant::now() < deadline
