@@ -201,3 +201,32 @@ async fn bad_bodies_are_400s_naming_each_field() {
     calc.handles.join().await.expect("clean shutdown");
     embedded.close().await.expect("close");
 }
+
+/// The four pipelines start together on one bus (twice: topic creation is idempotent and
+/// agrees with itself), and their routers merge without a path conflict.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_pipelines_start_together_and_their_routes_merge() {
+    use edalab_services::pipeline::all;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let embedded = EmbeddedBus::open(dir.path().join("bus"), LogConfig::default()).expect("bus");
+    let bus: Arc<dyn Bus> = Arc::new(embedded.clone());
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let pipelines = all::start_all(bus.clone(), dir.path(), shutdown.clone())
+        .await
+        .expect("start");
+    edalab_services::pipeline::ensure_topics(bus.as_ref(), &all::topics())
+        .await
+        .expect("topics again");
+    let app = pipelines.router();
+    let (status, _) = call(&app, "GET", "/api/v1/transactions/analytics", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = call(&app, "GET", "/api/v1/orders", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = call(&app, "GET", "/api/v1/intake/stats", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = call(&app, "GET", "/api/v1/calculator/x", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    stop.send(true).expect("stop");
+    pipelines.join().await.expect("clean shutdown");
+    embedded.close().await.expect("close");
+}

@@ -7,6 +7,8 @@
 //! It may not hold business rules (those are in `edalab-domain`) nor pick a bus backend:
 //! everything goes through the [`Bus`] port.
 
+pub mod all;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
