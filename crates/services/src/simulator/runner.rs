@@ -118,8 +118,8 @@ pub struct StatusResponse {
     pub events_produced: u64,
     /// RFC 3339, `null` before the first start.
     pub started_at: Option<String>,
-    /// Events per second: over the last second while running, the run's average once
-    /// stopped.
+    /// Items generated per second (sent or skipped): over the last second while running,
+    /// the run's average once stopped.
     pub rate_actual: f64,
     pub scenario: Option<String>,
     #[schema(value_type = Option<String>)]
@@ -128,6 +128,9 @@ pub struct StatusResponse {
     pub duration: Option<f64>,
     pub seed: Option<u64>,
     pub stopped_at: Option<String>,
+    /// Events the run will produce when it has a duration (the pattern's integral), for
+    /// progress bars; `null` for a run until stopped.
+    pub events_expected: Option<u64>,
     /// Why the run stopped by itself on an error (a bus error), if it did.
     pub error: Option<String>,
     /// Events produced, by event type.
@@ -198,6 +201,7 @@ struct Run {
     rate: f64,
     duration_s: f64,
     seed: u64,
+    events_expected: Option<u64>,
     counters: Arc<Mutex<RunCounters>>,
     stop_tx: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -259,25 +263,23 @@ impl SimulationControl {
     /// Checks every field of `request` and answers all the errors at once.
     fn plan(&self, request: &StartRequest) -> Result<Plan, Vec<FieldError>> {
         let mut errors = Vec::new();
-        let scenario = match Scenario::resolve(
-            &request.scenario,
-            self.options.scenarios_dir.as_deref(),
-        ) {
-            Ok(s) => Some(s),
-            Err(ScenarioError::Unknown(name)) => {
-                errors.push(FieldError::new(
+        let scenario =
+            match Scenario::resolve(&request.scenario, self.options.scenarios_dir.as_deref()) {
+                Ok(s) => Some(s),
+                Err(ScenarioError::Unknown(name)) => {
+                    errors.push(FieldError::new(
                     "scenario",
                     format!(
                         "unknown scenario `{name}` (built in: default, banking-day, fraud-burst)"
                     ),
                 ));
-                None
-            }
-            Err(e) => {
-                errors.push(FieldError::new("scenario", e.to_string()));
-                None
-            }
-        };
+                    None
+                }
+                Err(e) => {
+                    errors.push(FieldError::new("scenario", e.to_string()));
+                    None
+                }
+            };
         if let Some(rate) = request.rate
             && (!rate.is_finite() || rate <= 0.0 || rate > START_RATE_PER_SECOND_MAX)
         {
@@ -315,15 +317,28 @@ impl SimulationControl {
             .rate
             .unwrap_or_else(|| scenario.pattern.nominal_rate_per_second())
             .min(START_RATE_PER_SECOND_MAX);
+        let duration_s = request.duration.unwrap_or(scenario.duration_s as f64);
         let pattern = match &request.pattern {
             Some(name) => TrafficPattern::named(name, rate),
             None => Some(scenario.pattern.scaled_to(rate)),
         }
         .unwrap_or_else(|| TrafficPattern::constant(rate));
+        // A named ramp reaches its rate within a short run too.
+        let pattern = match pattern {
+            TrafficPattern::Ramp {
+                from_per_second,
+                to_per_second,
+                ramp_s,
+            } if request.pattern.is_some() && duration_s > 0.0 => TrafficPattern::Ramp {
+                from_per_second,
+                to_per_second,
+                ramp_s: ramp_s.min(duration_s),
+            },
+            other => other,
+        };
         if let Err(message) = pattern.validate() {
             return Err(vec![FieldError::new("pattern", message)]);
         }
-        let duration_s = request.duration.unwrap_or(scenario.duration_s as f64);
         let duration = (duration_s > 0.0).then(|| Duration::from_secs_f64(duration_s));
         let seed = request.seed.unwrap_or_else(seed_from_clock);
         let scenario_name = scenario.name.clone();
@@ -372,6 +387,9 @@ impl SimulationControl {
             rate: plan.rate,
             duration_s: plan.duration_s,
             seed: plan.seed,
+            events_expected: plan
+                .duration
+                .map(|d| (plan.pattern.events_until(d) + 1e-6).floor() as u64),
             counters: counters.clone(),
             stop_tx: Some(stop_tx),
             task: None,
@@ -462,6 +480,7 @@ impl SimulationControl {
                 duration: None,
                 seed: None,
                 stopped_at: None,
+                events_expected: None,
                 error: None,
                 events_by_type: BTreeMap::new(),
                 events_skipped: BTreeMap::new(),
@@ -480,6 +499,7 @@ impl SimulationControl {
             duration: Some(run.duration_s),
             seed: Some(run.seed),
             stopped_at: c.stopped_at.map(rfc3339),
+            events_expected: run.events_expected,
             error: c.error.clone(),
             events_by_type: c.events_by_type.clone(),
             events_skipped: c.events_skipped.clone(),
@@ -663,8 +683,9 @@ impl Driver {
         let mut c = lock(&self.counters);
         c.running = false;
         c.stopped_at = Some(Utc::now());
+        // Items generated per second over the whole run, sent or skipped (as while running).
         c.rate_actual = if run_s > 0.0 {
-            c.events_produced as f64 / run_s
+            pacer.events_emitted_total() as f64 / run_s
         } else {
             0.0
         };
