@@ -8,6 +8,7 @@
 //! same bytes.
 
 pub mod amounts;
+pub mod api;
 pub mod bench;
 pub mod book;
 pub mod clock;
@@ -17,6 +18,7 @@ pub mod generator;
 pub mod iban;
 pub mod items;
 pub mod pattern;
+pub mod runner;
 pub mod scenario;
 
 pub use bench::{BenchError, BenchStats, bench_generate, bench_scenario};
@@ -26,4 +28,8 @@ pub use fake_data::FakeData;
 pub use generator::{PRODUCE_COUNT_MAX, Simulator, SimulatorError, SimulatorStats};
 pub use items::{EventKind, GeneratedItem, InvalidReason, Payload, Route, Validity};
 pub use pattern::{PACER_TICK, Pacer, PacerLimits, TrafficPattern};
+pub use runner::{
+    ControlOptions, FieldError, ProduceResponse, SimError, SimulationControl, StartRequest,
+    StartResponse, StatusResponse, StopResponse,
+};
 pub use scenario::{BUILTIN_SCENARIOS, Scenario, ScenarioError};

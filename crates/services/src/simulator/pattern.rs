@@ -60,6 +60,45 @@ impl TrafficPattern {
         TrafficPattern::Constant { rate_per_second }
     }
 
+    /// Names accepted by [`TrafficPattern::named`] (the REST `pattern`, `--pattern`).
+    pub const NAMES: [&'static str; 4] = ["constant", "ramp", "burst", "sine"];
+
+    /// A pattern of shape `name` whose nominal rate is `rate_per_second`, with fixed
+    /// parameters: `ramp` from 0 over 60 s, `burst` ×10 for 10 s every 60 s, `sine` ±80 %
+    /// over 600 s. `None` for an unknown name.
+    pub fn named(name: &str, rate_per_second: f64) -> Option<Self> {
+        Some(match name {
+            "constant" => TrafficPattern::constant(rate_per_second),
+            "ramp" => TrafficPattern::Ramp {
+                from_per_second: 0.0,
+                to_per_second: rate_per_second,
+                ramp_s: 60.0,
+            },
+            "burst" => TrafficPattern::Burst {
+                base_per_second: rate_per_second,
+                burst_per_second: (rate_per_second * 10.0).min(RATE_PER_SECOND_MAX),
+                period_s: 60.0,
+                burst_s: 10.0,
+            },
+            "sine" => TrafficPattern::Sine {
+                mean_per_second: rate_per_second,
+                amplitude_per_second: rate_per_second * 0.8,
+                period_s: 600.0,
+            },
+            _ => return None,
+        })
+    }
+
+    /// The name of the pattern's shape (`constant`, `ramp`, `burst`, `sine`).
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            TrafficPattern::Constant { .. } => "constant",
+            TrafficPattern::Ramp { .. } => "ramp",
+            TrafficPattern::Burst { .. } => "burst",
+            TrafficPattern::Sine { .. } => "sine",
+        }
+    }
+
     /// Checks the parameters; the message names the field at fault.
     pub fn validate(&self) -> Result<(), String> {
         let rate = |name: &str, v: f64| -> Result<(), String> {

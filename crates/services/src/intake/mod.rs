@@ -1,0 +1,162 @@
+//! S2 — order intake from a watched folder (S2-01 … S2-04), the embedded profile's stand-in
+//! for S3 `orders/` → `tp-order-validator` → SQS → `tp-order-worker` → DynamoDB `tp-orders`.
+//!
+//! ```text
+//! <data>/inbox/orders/*.json ─► watcher (validator) ─► queue `tp-orders-queue`
+//!        moved to processed/ (valid) or rejected/ (invalid)
+//! `tp-orders-queue` ─► worker (group tp-order-worker) ─► store: PROCESSED | REJECTED | DUPLICATE
+//!                                                     └─ REJECTED ─► `tp-orders-dlq`
+//! GET /api/v1/intake/orders/{order_id}, GET /api/v1/intake/stats
+//! ```
+//!
+//! **Each file once.** A file is queued with an `intake_id` derived from its name, size and
+//! modification time, then moved out of the inbox; a crash between the two re-queues it on
+//! restart with the same `intake_id`, which the worker recognises as a redelivery (no second
+//! record, no second count). Writers should write elsewhere and rename into the inbox (only
+//! `*.json` files are read; hidden files are ignored).
+//!
+//! Owns: the inbox folder, the watcher, the worker, its store (`intake.sqlite`). Rules from
+//! `edalab_domain::order` ([`edalab_domain::order::Order::parse`],
+//! [`edalab_domain::order::intake_status`]).
+
+pub mod api;
+pub mod store;
+mod watcher;
+mod worker;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use edalab_bus::runtime::{DlqRouting, PerMessage, RuntimeConfig, RuntimeStats};
+use edalab_bus::{Bus, ConsumerConfig, TopicConfig};
+
+use crate::pipeline::{self, Handles, Shutdown, StartError};
+pub use store::{IntakeStore, SqliteIntakeStore};
+
+/// The main queue (the seed's "SQS main queue" of `tp-orders`).
+pub const INTAKE_QUEUE: &str = "tp-orders-queue";
+/// Its DLQ.
+pub const INTAKE_DLQ: &str = "tp-orders-dlq";
+/// Group of the worker.
+pub const WORKER_GROUP: &str = "tp-order-worker";
+/// Headers set by the watcher.
+pub const FILE_HEADER: &str = "file_name";
+pub const INTAKE_ID_HEADER: &str = "intake_id";
+
+/// The intake's topics (SQS retention 4 days, DLQ 14 days).
+pub fn topics() -> Vec<(&'static str, TopicConfig)> {
+    vec![
+        (INTAKE_QUEUE, pipeline::topic(3, Some(4), "none")),
+        (INTAKE_DLQ, pipeline::topic(1, Some(14), "none")),
+    ]
+}
+
+/// S2-04 counters (`edalab_orders_processed_total`, `edalab_orders_rejected_total`,
+/// `edalab_orders_duplicate_total` once the metrics layer maps them), plus files seen.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub orders_processed_total: AtomicU64,
+    pub orders_rejected_total: AtomicU64,
+    pub orders_duplicate_total: AtomicU64,
+    pub files_queued_total: AtomicU64,
+}
+
+/// Settings of the intake.
+#[derive(Clone, Debug)]
+pub struct IntakeConfig {
+    /// How often the inbox is scanned.
+    pub scan_interval_ms: u64,
+    /// Files queued per scan at most.
+    pub files_per_scan_max: usize,
+    /// Larger files are moved to `rejected/` unread.
+    pub file_size_bytes_max: u64,
+}
+
+impl Default for IntakeConfig {
+    fn default() -> Self {
+        Self {
+            scan_interval_ms: 500,
+            files_per_scan_max: 100,
+            file_size_bytes_max: 1 << 20,
+        }
+    }
+}
+
+/// What the routes, the watcher and the worker share.
+#[derive(Clone)]
+pub struct IntakeState {
+    pub bus: Arc<dyn Bus>,
+    pub store: Arc<dyn IntakeStore>,
+    pub counters: Arc<Counters>,
+    /// `<data>/inbox/orders`.
+    pub inbox: PathBuf,
+}
+
+/// The running intake.
+pub struct Intake {
+    pub handles: Handles,
+    pub state: IntakeState,
+    pub worker_stats: Arc<RuntimeStats>,
+}
+
+/// The inbox folder under a data dir.
+pub fn inbox_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("inbox").join("orders")
+}
+
+/// [`start_with`] the default [`IntakeConfig`] (scan every 500 ms).
+pub async fn start(
+    bus: Arc<dyn Bus>,
+    data_dir: &Path,
+    shutdown: Shutdown,
+) -> Result<Intake, StartError> {
+    start_with(bus, data_dir, IntakeConfig::default(), shutdown).await
+}
+
+/// Creates the topics and folders, opens the store, starts the watcher and the worker.
+/// Mount [`api::router`]`(intake.state.clone())`.
+pub async fn start_with(
+    bus: Arc<dyn Bus>,
+    data_dir: &Path,
+    config: IntakeConfig,
+    shutdown: Shutdown,
+) -> Result<Intake, StartError> {
+    pipeline::ensure_topics(bus.as_ref(), &topics()).await?;
+    let inbox = inbox_dir(data_dir);
+    for dir in [
+        inbox.clone(),
+        inbox.join("processed"),
+        inbox.join("rejected"),
+    ] {
+        std::fs::create_dir_all(&dir).map_err(|source| StartError::Io {
+            path: dir.display().to_string(),
+            source,
+        })?;
+    }
+    let state = IntakeState {
+        bus: bus.clone(),
+        store: Arc::new(SqliteIntakeStore::open(data_dir)?),
+        counters: Arc::new(Counters::default()),
+        inbox,
+    };
+    let worker_config = RuntimeConfig::new(
+        ConsumerConfig::new(WORKER_GROUP, vec![INTAKE_QUEUE.to_owned()]),
+        DlqRouting::to_topic(INTAKE_DLQ),
+    );
+    let (worker, worker_stats) = pipeline::spawn_runtime(
+        "tp-order-worker",
+        bus,
+        worker_config,
+        PerMessage(worker::Worker::new(state.clone())),
+        shutdown.clone(),
+    );
+    let watcher = watcher::spawn(state.clone(), config, shutdown);
+    Ok(Intake {
+        handles: Handles {
+            tasks: vec![watcher, worker],
+        },
+        state,
+        worker_stats,
+    })
+}

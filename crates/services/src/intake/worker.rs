@@ -1,0 +1,110 @@
+//! The worker role (`tp-order-worker`, S2-03): records each queued order with its status.
+//! - valid, new `order_id` → `PROCESSED`;
+//! - invalid → `REJECTED` with the reasons, and `Reject` → `tp-orders-dlq`;
+//! - `order_id` already recorded → `DUPLICATE` (listed under the original, never processed
+//!   twice);
+//! - the same `intake_id` again (redelivery, re-queue after a crash) → nothing new.
+
+use std::sync::atomic::Ordering;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use edalab_bus::Message;
+use edalab_bus::runtime::{Handler, Outcome};
+use edalab_domain::order::{Order, OrderFile, OrderStatus, intake_status};
+
+use super::store::{Recorded, RecordedOrder};
+use super::{FILE_HEADER, INTAKE_ID_HEADER, IntakeState};
+
+pub(super) struct Worker {
+    state: IntakeState,
+}
+
+impl Worker {
+    pub(super) fn new(state: IntakeState) -> Self {
+        Self { state }
+    }
+}
+
+fn header_text(message: &Message, name: &str) -> Option<String> {
+    message
+        .header(name)
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .map(str::to_owned)
+}
+
+#[async_trait]
+impl Handler for Worker {
+    async fn handle(&self, message: &Message) -> Outcome {
+        let file_name = header_text(message, FILE_HEADER).unwrap_or_default();
+        let intake_id = header_text(message, INTAKE_ID_HEADER).unwrap_or_else(|| {
+            format!("{}:{}:{}", message.topic, message.partition, message.offset)
+        });
+        let file = OrderFile::from_json(&message.value);
+        let order_id = file
+            .as_ref()
+            .ok()
+            .and_then(|f| f.order_id_hint().map(str::to_owned))
+            .unwrap_or_else(|| format!("file:{file_name}"));
+        let parsed = file.and_then(|f| Order::parse(&f));
+        let already = match self.state.store.get(&order_id) {
+            Ok(existing) => existing,
+            Err(e) => return Outcome::retry(e.to_string()),
+        };
+        if already.as_ref().is_some_and(|o| o.intake_id == intake_id) {
+            return Outcome::Done; // a redelivery of the recorded file
+        }
+        let status = intake_status(already.is_some(), &parsed);
+        let reasons: Vec<String> = match &parsed {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors
+                .errors()
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect(),
+        };
+        let content: serde_json::Value =
+            serde_json::from_slice(&message.value).unwrap_or(serde_json::Value::Null);
+        let record = RecordedOrder {
+            order_id: order_id.clone(),
+            status,
+            content,
+            rejection_reasons: reasons.clone(),
+            processed_at: Utc::now(),
+            intake_id,
+            file_name,
+        };
+        let recorded = match status {
+            OrderStatus::Duplicate => self.state.store.record_duplicate(&record),
+            _ => self.state.store.record(&record),
+        };
+        match recorded {
+            Ok(Recorded::New) => {}
+            Ok(Recorded::Already) => return Outcome::Done,
+            Err(e) => return Outcome::retry(e.to_string()),
+        }
+        let counters = &self.state.counters;
+        match status {
+            OrderStatus::Processed => {
+                counters
+                    .orders_processed_total
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::info!(%order_id, "order PROCESSED");
+                Outcome::Done
+            }
+            OrderStatus::Duplicate => {
+                counters
+                    .orders_duplicate_total
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::info!(%order_id, "order DUPLICATE");
+                Outcome::Done
+            }
+            OrderStatus::Rejected => {
+                counters
+                    .orders_rejected_total
+                    .fetch_add(1, Ordering::Relaxed);
+                Outcome::reject(format!("order {order_id} REJECTED: {}", reasons.join("; ")))
+            }
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! Plumbing the four seed pipelines (S0 transactions, S1 calculator, S2 intake, S4 saga)
+//! share, so none of them grows private plumbing: the shutdown signal, the handles `start`
+//! returns, idempotent topic creation, a consumer-runtime task, the DLQ tracker that turns
+//! dead letters into a "failed with reason" status, the HTTP error body, and the SQLite
+//! connection setup of the pipelines' small stores.
+//!
+//! It may not hold business rules (those are in `edalab-domain`) nor pick a bus backend:
+//! everything goes through the [`Bus`] port.
+
+pub mod all;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use edalab_bus::runtime::{BatchHandler, ConsumerRuntime, DlqEntry, RuntimeConfig, RuntimeStats};
+use edalab_bus::{Bus, BusError, ConsumerConfig, TopicConfig, TopicPartition};
+use edalab_domain::validation::{FieldError, ValidationErrors};
+use serde::Serialize;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// The shutdown signal every pipeline task watches: it stops once the value is `true` (or
+/// the sender is dropped). `edalab up` holds the sender and flips it on SIGINT/SIGTERM.
+pub type Shutdown = watch::Receiver<bool>;
+
+/// Completes once `shutdown` is signalled (or its sender is gone).
+pub async fn signalled(mut shutdown: Shutdown) {
+    // An error means the sender was dropped: nobody can signal any more, so stop too.
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// Errors of starting a pipeline.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("creating topic `{topic}`: {source}")]
+    Topic {
+        topic: String,
+        #[source]
+        source: BusError,
+    },
+    #[error("store at {path}: {reason}")]
+    Store { path: String, reason: String },
+    #[error("data directory {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// One running task of a pipeline (a consumer runtime, a DLQ tracker, a folder watcher).
+pub struct Task {
+    pub name: String,
+    pub handle: JoinHandle<Result<(), String>>,
+}
+
+/// What `start` returns: the pipeline's tasks, to await after the shutdown signal.
+pub struct Handles {
+    pub tasks: Vec<Task>,
+}
+
+impl Handles {
+    /// Waits for every task; returns the errors, each prefixed with its task's name.
+    pub async fn join(self) -> Result<(), Vec<String>> {
+        let mut errors = Vec::new();
+        for task in self.tasks {
+            match task.handle.await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => errors.push(format!("{}: {error}", task.name)),
+                Err(join) => errors.push(format!("{}: {join}", task.name)),
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// Creates each topic; an existing one with the same settings is left alone, so running it
+/// again is harmless (S0-04).
+pub async fn ensure_topics(
+    bus: &dyn Bus,
+    topics: &[(&'static str, TopicConfig)],
+) -> Result<(), StartError> {
+    for (name, config) in topics {
+        bus.create_topic(name, config.clone())
+            .await
+            .map_err(|source| StartError::Topic {
+                topic: (*name).to_owned(),
+                source,
+            })?;
+    }
+    Ok(())
+}
+
+/// A topic config: partitions, retention in days (`None`: forever), compression. The seed
+/// topics must match `edalab up`'s (`crates/edalab/src/seed.rs`) exactly, or the
+/// idempotent create fails with a settings mismatch.
+pub fn topic(partitions: u32, retention_days: Option<u64>, compression: &str) -> TopicConfig {
+    let mut config = TopicConfig::with_partitions(partitions);
+    config.retention_ms = retention_days.map(|days| days * 24 * 3_600_000);
+    config.compression = compression.to_owned();
+    config
+}
+
+/// Spawns a consumer runtime until `shutdown`; returns the task and its counters.
+pub fn spawn_runtime<H: BatchHandler + 'static>(
+    name: &str,
+    bus: Arc<dyn Bus>,
+    config: RuntimeConfig,
+    handler: H,
+    shutdown: Shutdown,
+) -> (Task, Arc<RuntimeStats>) {
+    let runtime = ConsumerRuntime::new(bus, config, handler);
+    let stats = runtime.stats();
+    let task_name = name.to_owned();
+    let handle = tokio::spawn(async move {
+        runtime
+            .run(signalled(shutdown))
+            .await
+            .map(|summary| {
+                tracing::info!(task = %task_name, unfinished = summary.unfinished_messages, "consumer runtime stopped");
+            })
+            .map_err(|error| error.to_string())
+    });
+    (
+        Task {
+            name: name.to_owned(),
+            handle,
+        },
+        stats,
+    )
+}
+
+/// Longest wait of one DLQ-tracker poll.
+const DLQ_POLL_TIMEOUT_MS: u64 = 200;
+/// Messages read per DLQ-tracker poll.
+const DLQ_POLL_RECORDS_MAX: usize = 100;
+
+/// Spawns a reader of `dlq_topic` in group `group` that calls `on_entry` for every dead
+/// letter (its reason is in `entry.error`), then commits. The DLQ is not consumed through
+/// the runtime because the runtime needs a DLQ for every topic it reads, and a DLQ of the
+/// DLQ has no use: `on_entry` only records a status and cannot fail in a retryable way.
+pub fn spawn_dlq_tracker(
+    name: &str,
+    bus: Arc<dyn Bus>,
+    dlq_topic: &str,
+    group: &str,
+    on_entry: impl Fn(&DlqEntry) + Send + Sync + 'static,
+    shutdown: Shutdown,
+) -> Task {
+    let mut config = ConsumerConfig::new(group, vec![dlq_topic.to_owned()]);
+    config.poll_records_max = DLQ_POLL_RECORDS_MAX;
+    let handle = tokio::spawn(async move {
+        let mut consumer = bus.consumer(config).await.map_err(|e| e.to_string())?;
+        let stop = signalled(shutdown);
+        tokio::pin!(stop);
+        loop {
+            let messages = tokio::select! {
+                _ = &mut stop => break,
+                polled = consumer.poll(Duration::from_millis(DLQ_POLL_TIMEOUT_MS)) => polled.map_err(|e| e.to_string())?,
+            };
+            if messages.is_empty() {
+                continue;
+            }
+            let mut positions: BTreeMap<TopicPartition, u64> = BTreeMap::new();
+            for message in &messages {
+                match DlqEntry::parse(message) {
+                    Ok(entry) => on_entry(&entry),
+                    Err(error) => tracing::warn!(%error, "not a DLQ entry; skipped"),
+                }
+                positions.insert(message.topic_partition(), message.offset + 1);
+            }
+            match consumer.commit(&positions).await {
+                Ok(()) | Err(BusError::NotAssigned { .. }) => {}
+                Err(error) => return Err(error.to_string()),
+            }
+        }
+        consumer.close().await.map_err(|e| e.to_string())
+    });
+    Task {
+        name: name.to_owned(),
+        handle,
+    }
+}
+
+/// The key of a message as text (the pipelines key by their ids), if it is UTF-8.
+pub fn key_text(message: &edalab_bus::Message) -> Option<String> {
+    message
+        .key
+        .as_ref()
+        .and_then(|k| String::from_utf8(k.clone()).ok())
+}
+
+/// Opens (creating) a pipeline's SQLite database under `data_dir` in WAL mode.
+pub fn open_sqlite(data_dir: &Path, file_name: &str) -> Result<rusqlite::Connection, StartError> {
+    std::fs::create_dir_all(data_dir).map_err(|source| StartError::Io {
+        path: data_dir.display().to_string(),
+        source,
+    })?;
+    let path = data_dir.join(file_name);
+    let store_error = |e: rusqlite::Error| StartError::Store {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    let connection = rusqlite::Connection::open(&path).map_err(store_error)?;
+    connection
+        .pragma_update(None, "journal_mode", "WAL")
+        .map_err(store_error)?;
+    connection
+        .pragma_update(None, "synchronous", "NORMAL")
+        .map_err(store_error)?;
+    Ok(connection)
+}
+
+/// The HTTP error body of every pipeline route: `{error, code, details}`; `details`
+/// names each failing field (S0-01's `{"error", "details": [...]}` plus a stable `code`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiError {
+    #[serde(skip)]
+    pub status: StatusCode,
+    pub error: String,
+    pub code: &'static str,
+    pub details: Vec<FieldError>,
+}
+
+impl ApiError {
+    pub fn validation(error: impl Into<String>, errors: &ValidationErrors) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            error: error.into(),
+            code: "VALIDATION_FAILED",
+            details: errors.errors().to_vec(),
+        }
+    }
+
+    pub fn not_found(what: &str, id: &str) -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            error: format!("{what} `{id}` not found"),
+            code: "NOT_FOUND",
+            details: Vec::new(),
+        }
+    }
+
+    pub fn unavailable(error: impl std::fmt::Display) -> Self {
+        tracing::warn!(%error, "request failed on a dependency");
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            error: format!("temporarily unavailable: {error}"),
+            code: "UNAVAILABLE",
+            details: Vec::new(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self)).into_response()
+    }
+}
+
+/// Parses a request body as JSON: an empty body or bad JSON is a 400 naming `body`
+/// (never a 500, S0-01). Routes take the body as bytes and call this, so axum's own
+/// plain-text rejections never reach a client.
+pub fn json_body(body: &[u8], error: &str) -> Result<serde_json::Value, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::validation(
+            error,
+            &ValidationErrors::single("body", "Missing request body"),
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::validation(
+            error,
+            &ValidationErrors::single("body", format!("invalid JSON: {e}")),
+        )
+    })
+}
+
+/// Locks a std mutex, recovering from poisoning (a panicked holder left SQLite's state
+/// consistent: every write is one statement or one transaction).
+pub fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -1,0 +1,340 @@
+//! The simulator's REST API (S3-07), an axum router over a [`SimulationControl`]:
+//!
+//! - `POST /api/v1/simulation/start {scenario, rate, duration, pattern?, seed?}` →
+//!   `{simulation_id, status: "running"}`; 409 while one runs;
+//! - `POST /api/v1/simulation/stop` → `{status: "stopped", events_produced}`; 409 when none
+//!   runs;
+//! - `GET /api/v1/simulation/status` → `{status, simulation_id, events_produced, started_at,
+//!   rate_actual, …}`;
+//! - `POST /api/v1/events/produce {event_type, count}` → `{events_produced, event_ids}`.
+//!
+//! Errors are JSON `{error, code, details}` with the gateway's stable codes; a bad body is a
+//! 400 whose `details` is `[{field, message}]`, one entry per bad field. Bodies are parsed
+//! here, field by field, so that every error names its field (serde's own message does not
+//! always). Owns only HTTP: what a start means is `runner`'s.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+use utoipa::{OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::runner::{
+    FieldError, ProduceResponse, SimError, SimulationControl, StartRequest, StartResponse,
+    StatusResponse, StopResponse, produce_errors,
+};
+
+/// Stable error codes of this API (the gateway's vocabulary, plus two of its own).
+pub mod codes {
+    /// 400, `details: [{field, message}]`.
+    pub const BAD_REQUEST: &str = "bad_request";
+    /// 400: the body is not a JSON object.
+    pub const INVALID_JSON: &str = "invalid_json";
+    /// 409 on `start` while a simulation runs.
+    pub const SIMULATION_RUNNING: &str = "simulation_running";
+    /// 409 on `stop` while none runs.
+    pub const SIMULATION_NOT_RUNNING: &str = "simulation_not_running";
+    /// 503: the bus refused.
+    pub const SERVICE_UNAVAILABLE: &str = "service_unavailable";
+    pub const INTERNAL: &str = "internal";
+}
+
+/// An error response, `{error, code, details}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    details: Value,
+}
+
+impl ApiError {
+    fn fields(errors: Vec<FieldError>) -> Self {
+        let message = errors
+            .iter()
+            .map(|e| format!("`{}`: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: codes::BAD_REQUEST,
+            message: format!("invalid request: {message}"),
+            details: json!(errors),
+        }
+    }
+
+    fn invalid_json(message: String) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: codes::INVALID_JSON,
+            message: format!("the body is not a valid JSON object: {message}"),
+            details: json!([{ "field": "body", "message": message }]),
+        }
+    }
+}
+
+impl From<SimError> for ApiError {
+    fn from(error: SimError) -> Self {
+        let message = error.to_string();
+        match error {
+            SimError::AlreadyRunning { simulation_id } => Self {
+                status: StatusCode::CONFLICT,
+                code: codes::SIMULATION_RUNNING,
+                message,
+                details: json!({ "simulation_id": simulation_id }),
+            },
+            SimError::NotRunning => Self {
+                status: StatusCode::CONFLICT,
+                code: codes::SIMULATION_NOT_RUNNING,
+                message,
+                details: json!({}),
+            },
+            SimError::Invalid(errors) => Self::fields(errors),
+            SimError::Bus(_) => Self {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: codes::SERVICE_UNAVAILABLE,
+                message,
+                details: json!({}),
+            },
+            SimError::Encode(_) => Self {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                code: codes::INTERNAL,
+                message,
+                details: json!({}),
+            },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": self.message, "code": self.code, "details": self.details });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// The body as a JSON object; anything else is a 400 naming `body`.
+fn object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
+    if body.is_empty() {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(ApiError::invalid_json(format!(
+            "expected a JSON object, got {}",
+            kind_of(&other)
+        ))),
+        Err(e) => Err(ApiError::invalid_json(e.to_string())),
+    }
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Reads field `name` of `map` (`None` if absent or null), recording a type error.
+fn field<T: DeserializeOwned>(
+    map: &Map<String, Value>,
+    name: &str,
+    expected: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<T> {
+    let value = map.get(name).filter(|v| !v.is_null())?;
+    match serde_json::from_value(value.clone()) {
+        Ok(v) => Some(v),
+        Err(_) => {
+            errors.push(FieldError::new(
+                name,
+                format!("must be {expected}, got {}", kind_of(value)),
+            ));
+            None
+        }
+    }
+}
+
+fn unknown_fields(map: &Map<String, Value>, known: &[&str], errors: &mut Vec<FieldError>) {
+    for name in map.keys().filter(|k| !known.contains(&k.as_str())) {
+        errors.push(FieldError::new(
+            name.as_str(),
+            format!("unknown field (expected one of {})", known.join(", ")),
+        ));
+    }
+}
+
+/// `POST /api/v1/simulation/start` body.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // documentation only: the body is parsed field by field.
+pub struct StartBody {
+    /// A built-in scenario (`default`, `banking-day`, `fraud-burst`), a file name in
+    /// `scenarios/`, or a path to a `.toml` file.
+    scenario: String,
+    /// Events per second, `0 < rate <= 50000` [default: the scenario's].
+    rate: Option<f64>,
+    /// Seconds; 0 runs until stopped [default: the scenario's `duration_s`].
+    duration: Option<f64>,
+    /// `constant`, `ramp`, `burst` or `sine` [default: the scenario's shape].
+    pattern: Option<String>,
+    /// Seed of the random stream [default: from the clock; the status reports it].
+    seed: Option<u64>,
+}
+
+/// `POST /api/v1/events/produce` body.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // documentation only: the body is parsed field by field.
+pub struct ProduceBody {
+    /// `CompteOuvert`, `DepotEffectue`, `RetraitEffectue`, `VirementEmis`,
+    /// `PaiementPrimeEffectue`, `CompteFerme`, `Transaction`, `Calculation`, `OrderFile`,
+    /// `Order`.
+    event_type: String,
+    /// `1..=10000`.
+    count: u64,
+}
+
+fn parse_start(body: &Bytes) -> Result<StartRequest, ApiError> {
+    let map = object(body)?;
+    let mut errors = Vec::new();
+    unknown_fields(
+        &map,
+        &["scenario", "rate", "duration", "pattern", "seed"],
+        &mut errors,
+    );
+    let scenario: Option<String> = field(&map, "scenario", "a string", &mut errors);
+    if scenario.is_none() && !errors.iter().any(|e| e.field == "scenario") {
+        errors.push(FieldError::new("scenario", "is required"));
+    }
+    let rate = field(&map, "rate", "a number", &mut errors);
+    let duration = field(&map, "duration", "a number of seconds", &mut errors);
+    let pattern = field(&map, "pattern", "a string", &mut errors);
+    let seed = field(&map, "seed", "a non-negative integer", &mut errors);
+    match scenario {
+        Some(scenario) if errors.is_empty() => Ok(StartRequest {
+            scenario,
+            rate,
+            duration,
+            pattern,
+            seed,
+        }),
+        _ => Err(ApiError::fields(errors)),
+    }
+}
+
+/// Starts a simulation (S3-07).
+#[utoipa::path(
+    post,
+    path = "/api/v1/simulation/start",
+    tag = "simulator",
+    request_body = StartBody,
+    responses(
+        (status = 200, description = "Started", body = StartResponse),
+        (status = 400, description = "A field is invalid: `details` names it", body = Object),
+        (status = 409, description = "A simulation is already running", body = Object),
+    )
+)]
+async fn start(
+    State(control): State<Arc<SimulationControl>>,
+    body: Bytes,
+) -> Result<Json<StartResponse>, ApiError> {
+    let request = parse_start(&body)?;
+    Ok(Json(control.start(request).await?))
+}
+
+/// Stops the running simulation (S3-07).
+#[utoipa::path(
+    post,
+    path = "/api/v1/simulation/stop",
+    tag = "simulator",
+    responses(
+        (status = 200, description = "Stopped", body = StopResponse),
+        (status = 409, description = "No simulation is running", body = Object),
+    )
+)]
+async fn stop(
+    State(control): State<Arc<SimulationControl>>,
+) -> Result<Json<StopResponse>, ApiError> {
+    Ok(Json(control.stop().await?))
+}
+
+/// The current or last simulation (S3-07).
+#[utoipa::path(
+    get,
+    path = "/api/v1/simulation/status",
+    tag = "simulator",
+    responses((status = 200, description = "Status", body = StatusResponse))
+)]
+async fn status(State(control): State<Arc<SimulationControl>>) -> Json<StatusResponse> {
+    Json(control.status())
+}
+
+/// Produces `count` valid events of one type now (S3-07).
+#[utoipa::path(
+    post,
+    path = "/api/v1/events/produce",
+    tag = "simulator",
+    request_body = ProduceBody,
+    responses(
+        (status = 200, description = "Produced", body = ProduceResponse),
+        (status = 400, description = "A field is invalid: `details` names it", body = Object),
+        (status = 503, description = "The bus refused", body = Object),
+    )
+)]
+async fn produce(
+    State(control): State<Arc<SimulationControl>>,
+    body: Bytes,
+) -> Result<Json<ProduceResponse>, ApiError> {
+    let map = object(&body)?;
+    let mut errors = Vec::new();
+    unknown_fields(&map, &["event_type", "count"], &mut errors);
+    let event_type: Option<String> = field(&map, "event_type", "a string", &mut errors);
+    let count: Option<i64> = field(&map, "count", "an integer", &mut errors);
+    for (name, missing) in [
+        ("event_type", event_type.is_none()),
+        ("count", count.is_none()),
+    ] {
+        if missing && !errors.iter().any(|e| e.field == name) {
+            errors.push(FieldError::new(name, "is required"));
+        }
+    }
+    let (Some(event_type), Some(count)) = (event_type, count) else {
+        return Err(ApiError::fields(errors));
+    };
+    errors.extend(produce_errors(&event_type, count));
+    if !errors.is_empty() {
+        return Err(ApiError::fields(errors));
+    }
+    // `produce_errors` accepted it: 1..=10 000.
+    let count = u64::try_from(count).unwrap_or_default();
+    Ok(Json(control.produce_now(&event_type, count).await?))
+}
+
+#[derive(OpenApi)]
+#[openapi(tags((name = "simulator", description = "Simulation control (S3-07)")))]
+struct SimulatorDoc;
+
+/// The routes and their OpenAPI document, for `edalab_gateway::Mount::new("simulator", …)`.
+pub fn openapi_router(control: Arc<SimulationControl>) -> OpenApiRouter {
+    OpenApiRouter::with_openapi(SimulatorDoc::openapi())
+        .routes(routes!(start))
+        .routes(routes!(stop))
+        .routes(routes!(status))
+        .routes(routes!(produce))
+        .with_state(control)
+}
+
+/// The routes alone.
+pub fn router(control: Arc<SimulationControl>) -> axum::Router {
+    openapi_router(control).split_for_parts().0
+}

@@ -1,0 +1,713 @@
+//! The simulation driver (S3-07 core): [`SimulationControl`] owns at most one running
+//! simulation and hands the simulator's items to the bus port.
+//!
+//! Owns the run loop (tick every [`PACER_TICK`], ask the [`Pacer`] what is due, generate,
+//! encode, one `produce` per topic per tick), the stop conditions (`stop()`, `duration`, a
+//! bus error, the shutdown future) and the status counters. Does not know HTTP (see `api`)
+//! nor terminals (`edalab simulate`).
+//!
+//! Routes: items routed to a bus topic (`Route::Topic`, the banking events and the S1
+//! calculator queue) are produced when that topic exists on the bus. Items for a topic the
+//! bus does not have, and items routed over HTTP (S0, S4) or to files (S2), are not sent
+//! yet: they are counted per route in `events_skipped` so that nothing is lost silently.
+
+use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use edalab_bus::port::headers;
+use edalab_bus::{Bus, Record};
+use serde::Serialize;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use super::clock::SystemClock;
+use super::encode::{EncodeError, ItemEncoder};
+use super::generator::{PRODUCE_COUNT_MAX, Simulator};
+use super::items::{EventKind, GeneratedItem, Payload, Route};
+use super::pattern::{PACER_TICK, Pacer, PacerLimits, TrafficPattern};
+use super::scenario::{Scenario, ScenarioError};
+
+/// Highest `rate` a simulation may be started with (S3-07, X-06).
+pub const START_RATE_PER_SECOND_MAX: f64 = 50_000.0;
+/// Longest `duration` a simulation may be started with: 30 days (0 means until stopped).
+pub const START_DURATION_S_MAX: f64 = 30.0 * 24.0 * 3600.0;
+/// Most pacer batches emitted in one tick when the run is behind; the rest waits for the
+/// next tick so that `stop()` is heard within a bounded time.
+const CATCH_UP_BATCHES_MAX: usize = 16;
+/// Scenario used by `produce_now`, which keeps its own account book across calls.
+const PRODUCE_SCENARIO: &str = "default";
+
+/// One invalid request field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Why a control call was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("a simulation is already running ({simulation_id})")]
+    AlreadyRunning { simulation_id: Uuid },
+    #[error("no simulation is running")]
+    NotRunning,
+    #[error("invalid request: {}", .0.iter().map(|e| format!("`{}`: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<FieldError>),
+    #[error("bus error: {0}")]
+    Bus(#[from] edalab_bus::BusError),
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+}
+
+/// What `start` is asked for. `rate` defaults to the scenario's nominal rate, `duration` to
+/// its `duration_s`, `pattern` to its own shape, `seed` to one drawn from the clock (the
+/// status answers it, so the run can be replayed).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StartRequest {
+    pub scenario: String,
+    /// Events per second, `0 < rate <= 50 000`.
+    pub rate: Option<f64>,
+    /// Seconds; 0 runs until stopped.
+    pub duration: Option<f64>,
+    /// `constant`, `ramp`, `burst` or `sine` (see [`TrafficPattern::named`]).
+    pub pattern: Option<String>,
+    pub seed: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct StartResponse {
+    #[schema(value_type = String)]
+    pub simulation_id: Uuid,
+    /// `running`.
+    #[schema(value_type = String)]
+    pub status: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct StopResponse {
+    /// `stopped`.
+    #[schema(value_type = String)]
+    pub status: &'static str,
+    pub events_produced: u64,
+}
+
+/// `GET /api/v1/simulation/status`. The first five fields are S3-07's; the others say what
+/// runs and why it stopped.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct StatusResponse {
+    /// `running` or `stopped`.
+    #[schema(value_type = String)]
+    pub status: &'static str,
+    /// `null` before the first start.
+    #[schema(value_type = Option<String>)]
+    pub simulation_id: Option<Uuid>,
+    pub events_produced: u64,
+    /// RFC 3339, `null` before the first start.
+    pub started_at: Option<String>,
+    /// Items generated per second (sent or skipped): over the last second while running,
+    /// the run's average once stopped.
+    pub rate_actual: f64,
+    pub scenario: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub pattern: Option<&'static str>,
+    pub rate: Option<f64>,
+    pub duration: Option<f64>,
+    pub seed: Option<u64>,
+    pub stopped_at: Option<String>,
+    /// Events the run will produce when it has a duration (the pattern's integral), for
+    /// progress bars; `null` for a run until stopped.
+    pub events_expected: Option<u64>,
+    /// Why the run stopped by itself on an error (a bus error), if it did.
+    pub error: Option<String>,
+    /// Events produced, by event type.
+    #[schema(value_type = Object)]
+    pub events_by_type: BTreeMap<&'static str, u64>,
+    /// Items generated but not sent, by route (see the module documentation).
+    #[schema(value_type = Object)]
+    pub events_skipped: BTreeMap<&'static str, u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ProduceResponse {
+    pub events_produced: u64,
+    /// Ids of the produced events, in order. Accounts opened first (for a banking type that
+    /// needs accounts) are included.
+    #[schema(value_type = Vec<String>)]
+    pub event_ids: Vec<Uuid>,
+    /// Items that could not be sent, by route.
+    #[schema(value_type = Object)]
+    pub events_skipped: BTreeMap<&'static str, u64>,
+}
+
+/// Settings of a [`SimulationControl`].
+#[derive(Debug, Clone)]
+pub struct ControlOptions {
+    /// Where scenario files are looked up by name (`<dir>/<name>.toml`) before the built-in
+    /// ones.
+    pub scenarios_dir: Option<PathBuf>,
+}
+
+impl Default for ControlOptions {
+    fn default() -> Self {
+        Self {
+            scenarios_dir: Some(PathBuf::from("scenarios")),
+        }
+    }
+}
+
+/// A validated start request.
+struct Plan {
+    scenario_name: String,
+    simulator: Simulator<SystemClock>,
+    pattern: TrafficPattern,
+    rate: f64,
+    /// `None`: until stopped.
+    duration: Option<Duration>,
+    duration_s: f64,
+    seed: u64,
+}
+
+/// Counters of one run, shared between its task and the control.
+#[derive(Debug, Default)]
+struct RunCounters {
+    running: bool,
+    events_produced: u64,
+    rate_actual: f64,
+    events_by_type: BTreeMap<&'static str, u64>,
+    events_skipped: BTreeMap<&'static str, u64>,
+    error: Option<String>,
+    stopped_at: Option<DateTime<Utc>>,
+}
+
+struct Run {
+    id: Uuid,
+    started_at: DateTime<Utc>,
+    scenario: String,
+    pattern: &'static str,
+    rate: f64,
+    duration_s: f64,
+    seed: u64,
+    events_expected: Option<u64>,
+    counters: Arc<Mutex<RunCounters>>,
+    stop_tx: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// Owns at most one running simulation over a bus. Share it behind an `Arc`.
+pub struct SimulationControl {
+    bus: Arc<dyn Bus>,
+    encoder: ItemEncoder,
+    options: ControlOptions,
+    /// The current or last run. A std mutex: it is never held across an `.await`.
+    run: Mutex<Option<Run>>,
+    /// `produce_now`'s own simulator, created on first use. A tokio mutex, held across the
+    /// produce, so that two calls cannot reorder one account's events on the bus.
+    manual: tokio::sync::Mutex<Option<Simulator<SystemClock>>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves only counters behind: keep serving them.
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn seed_from_clock() -> u64 {
+    // Only a default: the status reports it so the run can be replayed with `seed`.
+    Utc::now()
+        .timestamp_nanos_opt()
+        .unwrap_or_default()
+        .unsigned_abs()
+}
+
+impl SimulationControl {
+    pub fn new(bus: Arc<dyn Bus>, options: ControlOptions) -> Result<Self, EncodeError> {
+        Ok(Self {
+            bus,
+            encoder: ItemEncoder::builtin()?,
+            options,
+            run: Mutex::new(None),
+            manual: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// Stops the running simulation when `shutdown` completes.
+    pub fn stop_on(self: &Arc<Self>, shutdown: impl Future<Output = ()> + Send + 'static) {
+        let control = Arc::downgrade(self);
+        tokio::spawn(async move {
+            shutdown.await;
+            if let Some(control) = control.upgrade() {
+                let _ = control.stop().await;
+            }
+        });
+    }
+
+    /// Checks every field of `request` and answers all the errors at once.
+    fn plan(&self, request: &StartRequest) -> Result<Plan, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let scenario =
+            match Scenario::resolve(&request.scenario, self.options.scenarios_dir.as_deref()) {
+                Ok(s) => Some(s),
+                Err(ScenarioError::Unknown(name)) => {
+                    errors.push(FieldError::new(
+                    "scenario",
+                    format!(
+                        "unknown scenario `{name}` (built in: default, banking-day, fraud-burst)"
+                    ),
+                ));
+                    None
+                }
+                Err(e) => {
+                    errors.push(FieldError::new("scenario", e.to_string()));
+                    None
+                }
+            };
+        if let Some(rate) = request.rate
+            && (!rate.is_finite() || rate <= 0.0 || rate > START_RATE_PER_SECOND_MAX)
+        {
+            errors.push(FieldError::new(
+                "rate",
+                format!("must be > 0 and <= {START_RATE_PER_SECOND_MAX}, got {rate}"),
+            ));
+        }
+        if let Some(duration) = request.duration
+            && (!duration.is_finite() || !(0.0..=START_DURATION_S_MAX).contains(&duration))
+        {
+            errors.push(FieldError::new(
+                "duration",
+                format!("must be within 0..={START_DURATION_S_MAX} seconds (0 = until stopped), got {duration}"),
+            ));
+        }
+        if let Some(name) = &request.pattern
+            && !TrafficPattern::NAMES.contains(&name.as_str())
+        {
+            errors.push(FieldError::new(
+                "pattern",
+                format!(
+                    "unknown pattern `{name}` (one of {})",
+                    TrafficPattern::NAMES.join(", ")
+                ),
+            ));
+        }
+        let Some(scenario) = scenario else {
+            return Err(errors);
+        };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let rate = request
+            .rate
+            .unwrap_or_else(|| scenario.pattern.nominal_rate_per_second())
+            .min(START_RATE_PER_SECOND_MAX);
+        let duration_s = request.duration.unwrap_or(scenario.duration_s as f64);
+        let pattern = match &request.pattern {
+            Some(name) => TrafficPattern::named(name, rate),
+            None => Some(scenario.pattern.scaled_to(rate)),
+        }
+        .unwrap_or_else(|| TrafficPattern::constant(rate));
+        // A named ramp reaches its rate within a short run too.
+        let pattern = match pattern {
+            TrafficPattern::Ramp {
+                from_per_second,
+                to_per_second,
+                ramp_s,
+            } if request.pattern.is_some() && duration_s > 0.0 => TrafficPattern::Ramp {
+                from_per_second,
+                to_per_second,
+                ramp_s: ramp_s.min(duration_s),
+            },
+            other => other,
+        };
+        if let Err(message) = pattern.validate() {
+            return Err(vec![FieldError::new("pattern", message)]);
+        }
+        let duration = (duration_s > 0.0).then(|| Duration::from_secs_f64(duration_s));
+        let seed = request.seed.unwrap_or_else(seed_from_clock);
+        let scenario_name = scenario.name.clone();
+        let simulator = Simulator::new(scenario, seed, SystemClock::new())
+            .map_err(|e| vec![FieldError::new("scenario", e.to_string())])?;
+        Ok(Plan {
+            scenario_name,
+            simulator,
+            pattern,
+            rate,
+            duration,
+            duration_s,
+            seed,
+        })
+    }
+
+    /// Starts a simulation; refused while one runs.
+    pub async fn start(&self, request: StartRequest) -> Result<StartResponse, SimError> {
+        if let Some(simulation_id) = self.running_id() {
+            return Err(SimError::AlreadyRunning { simulation_id });
+        }
+        let plan = self.plan(&request).map_err(SimError::Invalid)?;
+        let topics: HashSet<String> = self.bus.list_topics().await?.into_iter().collect();
+
+        let mut slot = lock(&self.run);
+        // Checked again under the lock: another start may have won meanwhile.
+        if let Some(run) = slot.as_ref()
+            && lock(&run.counters).running
+        {
+            return Err(SimError::AlreadyRunning {
+                simulation_id: run.id,
+            });
+        }
+        let id = Uuid::now_v7();
+        let counters = Arc::new(Mutex::new(RunCounters {
+            running: true,
+            ..RunCounters::default()
+        }));
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let pattern_name = plan.pattern.kind_name();
+        let run = Run {
+            id,
+            started_at: Utc::now(),
+            scenario: plan.scenario_name.clone(),
+            pattern: pattern_name,
+            rate: plan.rate,
+            duration_s: plan.duration_s,
+            seed: plan.seed,
+            events_expected: plan
+                .duration
+                .map(|d| (plan.pattern.events_until(d) + 1e-6).floor() as u64),
+            counters: counters.clone(),
+            stop_tx: Some(stop_tx),
+            task: None,
+        };
+        let driver = Driver {
+            bus: self.bus.clone(),
+            encoder: self.encoder.clone(),
+            topics,
+            counters,
+        };
+        let task = tokio::spawn(driver.run(plan, stop_rx));
+        tracing::info!(simulation_id = %id, scenario = %run.scenario, rate = run.rate, "simulation started");
+        *slot = Some(Run {
+            task: Some(task),
+            ..run
+        });
+        Ok(StartResponse {
+            simulation_id: id,
+            status: "running",
+        })
+    }
+
+    fn running_id(&self) -> Option<Uuid> {
+        let slot = lock(&self.run);
+        slot.as_ref()
+            .filter(|run| lock(&run.counters).running)
+            .map(|run| run.id)
+    }
+
+    /// Stops the running simulation and waits for its last batch to be produced.
+    pub async fn stop(&self) -> Result<StopResponse, SimError> {
+        let (stop_tx, task, counters) = {
+            let mut slot = lock(&self.run);
+            let Some(run) = slot.as_mut() else {
+                return Err(SimError::NotRunning);
+            };
+            if !lock(&run.counters).running {
+                return Err(SimError::NotRunning);
+            }
+            let Some(stop_tx) = run.stop_tx.take() else {
+                // Another `stop` is already stopping it.
+                return Err(SimError::NotRunning);
+            };
+            (stop_tx, run.task.take(), run.counters.clone())
+        };
+        // The task may have ended on its own meanwhile; then the send fails harmlessly.
+        let _ = stop_tx.send(());
+        if let Some(task) = task
+            && let Err(error) = task.await
+        {
+            tracing::error!(%error, "simulation task failed");
+            let mut c = lock(&counters);
+            c.running = false;
+            c.error
+                .get_or_insert_with(|| format!("simulation task failed: {error}"));
+        }
+        let events_produced = lock(&counters).events_produced;
+        Ok(StopResponse {
+            status: "stopped",
+            events_produced,
+        })
+    }
+
+    /// Waits until the running simulation (if any) has stopped by itself (duration reached,
+    /// bus error) or been stopped.
+    pub async fn wait(&self) {
+        let task = {
+            let mut slot = lock(&self.run);
+            slot.as_mut().and_then(|run| run.task.take())
+        };
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+
+    pub fn status(&self) -> StatusResponse {
+        let slot = lock(&self.run);
+        let Some(run) = slot.as_ref() else {
+            return StatusResponse {
+                status: "stopped",
+                simulation_id: None,
+                events_produced: 0,
+                started_at: None,
+                rate_actual: 0.0,
+                scenario: None,
+                pattern: None,
+                rate: None,
+                duration: None,
+                seed: None,
+                stopped_at: None,
+                events_expected: None,
+                error: None,
+                events_by_type: BTreeMap::new(),
+                events_skipped: BTreeMap::new(),
+            };
+        };
+        let c = lock(&run.counters);
+        StatusResponse {
+            status: if c.running { "running" } else { "stopped" },
+            simulation_id: Some(run.id),
+            events_produced: c.events_produced,
+            started_at: Some(rfc3339(run.started_at)),
+            rate_actual: c.rate_actual,
+            scenario: Some(run.scenario.clone()),
+            pattern: Some(run.pattern),
+            rate: Some(run.rate),
+            duration: Some(run.duration_s),
+            seed: Some(run.seed),
+            stopped_at: c.stopped_at.map(rfc3339),
+            events_expected: run.events_expected,
+            error: c.error.clone(),
+            events_by_type: c.events_by_type.clone(),
+            events_skipped: c.events_skipped.clone(),
+        }
+    }
+
+    /// Produces `count` valid events of `event_type` now, independently of any running
+    /// simulation (from a simulator of the `default` scenario that keeps its accounts
+    /// across calls).
+    pub async fn produce_now(
+        &self,
+        event_type: &str,
+        count: u64,
+    ) -> Result<ProduceResponse, SimError> {
+        let errors = produce_errors(event_type, i64::try_from(count).unwrap_or(i64::MAX));
+        let Some(kind) = EventKind::from_wire_name(event_type).filter(|_| errors.is_empty()) else {
+            return Err(SimError::Invalid(errors));
+        };
+        let topics: HashSet<String> = self.bus.list_topics().await?.into_iter().collect();
+        let mut manual = self.manual.lock().await;
+        let simulator = match manual.take() {
+            Some(simulator) => manual.insert(simulator),
+            None => manual.insert(manual_simulator()?),
+        };
+        let items = simulator
+            .produce(kind, count as usize)
+            .map_err(|e| SimError::Invalid(vec![FieldError::new("count", e.to_string())]))?;
+        let batch = encode_batch(&self.encoder, &items, &topics)?;
+        for (topic, records) in batch.records_by_topic {
+            self.bus.produce(topic, records).await?;
+        }
+        Ok(ProduceResponse {
+            events_produced: batch.produced.len() as u64,
+            event_ids: batch.produced.iter().map(|(id, _)| *id).collect(),
+            events_skipped: batch.skipped,
+        })
+    }
+}
+
+/// The field errors of a `produce_now` request (unknown `event_type`, `count` out of
+/// `1..=10 000`), all at once.
+pub fn produce_errors(event_type: &str, count: i64) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if EventKind::from_wire_name(event_type).is_none() {
+        errors.push(FieldError::new(
+            "event_type",
+            format!(
+                "unknown event type `{event_type}` (one of {})",
+                EventKind::ALL.map(|k| k.wire_name()).join(", ")
+            ),
+        ));
+    }
+    if !(1..=PRODUCE_COUNT_MAX as i64).contains(&count) {
+        errors.push(FieldError::new(
+            "count",
+            format!("must be within 1..={PRODUCE_COUNT_MAX}, got {count}"),
+        ));
+    }
+    errors
+}
+
+/// The simulator behind `produce_now`.
+fn manual_simulator() -> Result<Simulator<SystemClock>, SimError> {
+    let invalid = |e: String| SimError::Invalid(vec![FieldError::new("event_type", e)]);
+    let scenario = Scenario::builtin(PRODUCE_SCENARIO).map_err(|e| invalid(e.to_string()))?;
+    Simulator::new(scenario, seed_from_clock(), SystemClock::new())
+        .map_err(|e| invalid(e.to_string()))
+}
+
+/// One tick's items, encoded and grouped per topic.
+struct EncodedBatch {
+    records_by_topic: BTreeMap<&'static str, Vec<Record>>,
+    /// (id, kind) of the items in `records_by_topic`.
+    produced: Vec<(Uuid, EventKind)>,
+    skipped: BTreeMap<&'static str, u64>,
+}
+
+fn content_type(item: &GeneratedItem) -> &'static str {
+    match &item.payload {
+        Payload::Banking(_) => "application/vnd.confluent.avro",
+        Payload::Poison { kind, .. } if kind.is_banking() => "application/vnd.confluent.avro",
+        _ => "application/json",
+    }
+}
+
+fn encode_batch(
+    encoder: &ItemEncoder,
+    items: &[GeneratedItem],
+    topics: &HashSet<String>,
+) -> Result<EncodedBatch, EncodeError> {
+    let mut batch = EncodedBatch {
+        records_by_topic: BTreeMap::new(),
+        produced: Vec::with_capacity(items.len()),
+        skipped: BTreeMap::new(),
+    };
+    for item in items {
+        match item.route {
+            Route::Topic(topic) if topics.contains(topic) => {
+                let record = Record::new(Some(item.key.as_bytes().to_vec()), encoder.encode(item)?)
+                    .with_header(headers::EVENT_ID, item.id.to_string())
+                    .with_header(headers::EVENT_TYPE, item.kind().wire_name())
+                    .with_header(headers::CONTENT_TYPE, content_type(item));
+                batch
+                    .records_by_topic
+                    .entry(topic)
+                    .or_default()
+                    .push(record);
+                batch.produced.push((item.id, item.kind()));
+            }
+            route => *batch.skipped.entry(route.name()).or_default() += 1,
+        }
+    }
+    Ok(batch)
+}
+
+/// What the run task owns.
+struct Driver {
+    bus: Arc<dyn Bus>,
+    encoder: ItemEncoder,
+    /// Topics present on the bus when the run started.
+    topics: HashSet<String>,
+    counters: Arc<Mutex<RunCounters>>,
+}
+
+impl Driver {
+    async fn run(self, plan: Plan, mut stop_rx: oneshot::Receiver<()>) {
+        let Plan {
+            mut simulator,
+            pattern,
+            duration,
+            ..
+        } = plan;
+        let limits = PacerLimits::default();
+        let mut pacer = Pacer::with_limits(pattern, limits);
+        let mut items = Vec::with_capacity(limits.batch_size_max as usize);
+        let mut interval = tokio::time::interval(PACER_TICK);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let started = tokio::time::Instant::now();
+        let mut error = None;
+        'run: loop {
+            tokio::select! {
+                // A stop request, or the control dropped.
+                _ = &mut stop_rx => break 'run,
+                _ = interval.tick() => {}
+            }
+            let mut elapsed = started.elapsed();
+            let last = match duration {
+                Some(d) if elapsed >= d => {
+                    elapsed = d;
+                    true
+                }
+                _ => false,
+            };
+            // The last tick drains what is due, so a run of `duration` gives its integral.
+            let batches_max = if last {
+                usize::MAX
+            } else {
+                CATCH_UP_BATCHES_MAX
+            };
+            for _ in 0..batches_max {
+                let due = pacer.due(elapsed);
+                if due == 0 {
+                    break;
+                }
+                items.clear();
+                simulator.fill_batch(due as usize, &mut items);
+                if let Err(e) = self.send(&items).await {
+                    error = Some(e.to_string());
+                    break 'run;
+                }
+                if due < limits.batch_size_max {
+                    break;
+                }
+            }
+            lock(&self.counters).rate_actual = pacer.rate_actual_per_second();
+            if last {
+                break;
+            }
+        }
+        let run_s = started.elapsed().as_secs_f64();
+        let mut c = lock(&self.counters);
+        c.running = false;
+        c.stopped_at = Some(Utc::now());
+        // Items generated per second over the whole run, sent or skipped (as while running).
+        c.rate_actual = if run_s > 0.0 {
+            pacer.events_emitted_total() as f64 / run_s
+        } else {
+            0.0
+        };
+        if let Some(error) = &error {
+            tracing::error!(%error, "simulation stopped on an error");
+        }
+        c.error = error;
+    }
+
+    async fn send(&self, items: &[GeneratedItem]) -> Result<(), SimError> {
+        let batch = encode_batch(&self.encoder, items, &self.topics)?;
+        for (topic, records) in batch.records_by_topic {
+            self.bus.produce(topic, records).await?;
+        }
+        let mut c = lock(&self.counters);
+        c.events_produced += batch.produced.len() as u64;
+        for (_, kind) in &batch.produced {
+            *c.events_by_type.entry(kind.wire_name()).or_default() += 1;
+        }
+        for (route, n) in batch.skipped {
+            *c.events_skipped.entry(route).or_default() += n;
+        }
+        Ok(())
+    }
+}

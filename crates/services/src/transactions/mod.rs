@@ -1,0 +1,184 @@
+//! S0 — the banking transactions pipeline (S0-01 … S0-05, S0-07).
+//!
+//! ```text
+//! POST /api/v1/transactions ─► queue `transactions` ─► processor (group transactions-processor)
+//!     202 PENDING               (DLQ transactions-dlq,     ├─ ok   ─► `transactions-events` (key transactionId)
+//!                                3 attempts, S0-02)        └─ fail ─► `fraud-alerts` + Retry ─► … ─► DLQ
+//! `transactions-events` ─► group `transaction-processors` (S0-05): analytics (totals per
+//!     currency, once per transactionId), notification ─► `notifications`, archive
+//!     ─► `<data>/archive/transactions-YYYY-MM-DD.jsonl`
+//! `transactions-dlq` ─► DLQ tracker ─► status FAILED with the reason
+//! ```
+//!
+//! `GET /api/v1/transactions/{id}` answers the status (`PENDING` → `PROCESSED` | `FAILED`
+//! with `error`), `GET /api/v1/transactions/analytics` the running totals.
+//!
+//! Owns: its routes, processor, consumers, store (`transactions.sqlite`) and archive
+//! folder. Rules come from `edalab_domain::transaction`; wire types from
+//! `edalab_domain::events::transactions`.
+
+pub mod api;
+mod consumers;
+mod processor;
+pub mod store;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use edalab_bus::runtime::{DlqRouting, PerMessage, RuntimeConfig, RuntimeStats};
+use edalab_bus::{Bus, ConsumerConfig, TopicConfig};
+use edalab_domain::events::topics;
+
+use crate::pipeline::{self, Handles, Shutdown, StartError};
+pub use store::{CurrencyTotal, SqliteTransactionStore, TransactionStore, TransactionView};
+
+/// Dead letters of the `transactions-events` consumers (analytics, notifications, archive);
+/// kept apart from `transactions-dlq` so a consumer's failure never marks a transaction
+/// `FAILED`.
+pub const EVENTS_DLQ: &str = "transactions-events-dlq";
+/// Group of the processor reading the `transactions` queue.
+pub const PROCESSOR_GROUP: &str = "transactions-processor";
+/// Group of the analytics / notifications / archive consumers (S0-05).
+pub const CONSUMERS_GROUP: &str = "transaction-processors";
+/// Group of the DLQ tracker.
+pub const DLQ_TRACKER_GROUP: &str = "transactions-dlq-tracker";
+/// `processorId` written on `TransactionProcessed`.
+pub const PROCESSOR_ID: &str = "edalab-transactions-processor";
+
+/// Every topic of the pipeline with the seed's settings (S0-02, S0-04), the same as
+/// `edalab up` creates. Creating them again is harmless: see [`create_topics`].
+pub fn topics() -> Vec<(&'static str, TopicConfig)> {
+    vec![
+        (
+            topics::TRANSACTIONS_QUEUE,
+            pipeline::topic(3, Some(4), "none"),
+        ),
+        (
+            topics::TRANSACTIONS_DLQ,
+            pipeline::topic(3, Some(14), "none"),
+        ),
+        (
+            topics::TRANSACTIONS_EVENTS,
+            pipeline::topic(3, Some(7), "gzip"),
+        ),
+        (topics::FRAUD_ALERTS, pipeline::topic(2, None, "none")),
+        (topics::NOTIFICATIONS, pipeline::topic(2, None, "none")),
+        (EVENTS_DLQ, pipeline::topic(3, Some(14), "none")),
+    ]
+}
+
+/// Creates the pipeline's topics (S0-04); idempotent.
+pub async fn create_topics(bus: &dyn Bus) -> Result<(), StartError> {
+    pipeline::ensure_topics(bus, &topics()).await
+}
+
+/// Counters, relaxed atomics, for the metrics layer.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub submitted_total: AtomicU64,
+    pub processed_total: AtomicU64,
+    pub fraud_alerts_total: AtomicU64,
+    pub dead_lettered_total: AtomicU64,
+    pub notifications_total: AtomicU64,
+    pub archived_total: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn inc(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// What the routes, the processor and the consumers share.
+#[derive(Clone)]
+pub struct TransactionsState {
+    pub bus: Arc<dyn Bus>,
+    pub store: Arc<dyn TransactionStore>,
+    pub counters: Arc<Counters>,
+    pub archive_dir: PathBuf,
+}
+
+impl TransactionsState {
+    /// State over `transactions.sqlite` and `archive/` in `data_dir`.
+    pub fn open(bus: Arc<dyn Bus>, data_dir: &Path) -> Result<Self, StartError> {
+        Ok(Self {
+            bus,
+            store: Arc::new(SqliteTransactionStore::open(data_dir)?),
+            counters: Arc::new(Counters::default()),
+            archive_dir: data_dir.join("archive"),
+        })
+    }
+}
+
+/// The running pipeline.
+pub struct Transactions {
+    pub handles: Handles,
+    pub state: TransactionsState,
+    pub processor_stats: Arc<RuntimeStats>,
+    pub consumers_stats: Arc<RuntimeStats>,
+}
+
+/// Creates the topics, opens the store, starts the processor, the S0-05 consumers and the
+/// DLQ tracker. Mount [`api::router`]`(pipeline.state.clone())`.
+pub async fn start(
+    bus: Arc<dyn Bus>,
+    data_dir: &Path,
+    shutdown: Shutdown,
+) -> Result<Transactions, StartError> {
+    create_topics(bus.as_ref()).await?;
+    let state = TransactionsState::open(bus.clone(), data_dir)?;
+
+    // S0-02: batch size 10, max receive count 3 (the runtime's defaults).
+    let processor_config = RuntimeConfig::new(
+        ConsumerConfig::new(PROCESSOR_GROUP, vec![topics::TRANSACTIONS_QUEUE.to_owned()]),
+        DlqRouting::to_topic(topics::TRANSACTIONS_DLQ),
+    );
+    let (processor, processor_stats) = pipeline::spawn_runtime(
+        "transactions-processor",
+        bus.clone(),
+        processor_config,
+        PerMessage(processor::Processor::new(state.clone())),
+        shutdown.clone(),
+    );
+    let consumers_config = RuntimeConfig::new(
+        ConsumerConfig::new(
+            CONSUMERS_GROUP,
+            vec![topics::TRANSACTIONS_EVENTS.to_owned()],
+        ),
+        DlqRouting::to_topic(EVENTS_DLQ),
+    );
+    let (consumers, consumers_stats) = pipeline::spawn_runtime(
+        "transaction-processors",
+        bus.clone(),
+        consumers_config,
+        PerMessage(consumers::EventConsumers::new(state.clone())),
+        shutdown.clone(),
+    );
+    let store = state.store.clone();
+    let counters = state.counters.clone();
+    let tracker = pipeline::spawn_dlq_tracker(
+        "transactions-dlq-tracker",
+        bus,
+        topics::TRANSACTIONS_DLQ,
+        DLQ_TRACKER_GROUP,
+        move |entry| {
+            Counters::inc(&counters.dead_lettered_total);
+            let id = processor::transaction_id(&entry.value, entry.key.as_deref());
+            if let Some(id) = id
+                && let Err(error) = store.mark_failed(&id, &entry.error)
+            {
+                tracing::warn!(%error, %id, "could not record a transaction failure");
+            }
+        },
+        shutdown,
+    );
+    Ok(Transactions {
+        handles: Handles {
+            tasks: vec![processor, consumers, tracker],
+        },
+        state,
+        processor_stats,
+        consumers_stats,
+    })
+}

@@ -1,0 +1,232 @@
+//! S1 end to end through the real router and the embedded bus: each operation computes,
+//! division by zero and overflow reach the DLQ with the reason, bad bodies are 400s
+//! naming the field.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use edalab_bus::log::{EmbeddedBus, LogConfig};
+use edalab_bus::runtime::dlq;
+use edalab_bus::{Bus, Record};
+use edalab_services::calculator::{self, CALCULATOR_DLQ};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+async fn call(app: &Router, method: &str, uri: &str, body: Option<&str>) -> (StatusCode, Value) {
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json")
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned())))
+        .expect("request");
+    let response = app.clone().oneshot(request).await.expect("response");
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, value)
+}
+
+/// Polls `GET uri` until the body's `status` is not `PENDING` (60 s: a loaded 2-core box).
+async fn settled(app: &Router, uri: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, body) = call(app, "GET", uri, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        if body["status"] != "PENDING" || tokio::time::Instant::now() > deadline {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operations_compute_and_bad_ones_reach_the_dlq_with_the_reason() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let embedded = EmbeddedBus::open(dir.path().join("bus"), LogConfig::default()).expect("bus");
+    let bus: Arc<dyn Bus> = Arc::new(embedded.clone());
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let calc = calculator::start(bus.clone(), dir.path(), shutdown)
+        .await
+        .expect("start");
+    let app = calculator::api::router(calc.state.clone());
+
+    let cases = [
+        (json!({"operation": "add", "a": 5, "b": 3}), json!(8)),
+        (json!({"operation": "subtract", "a": 5, "b": 8}), json!(-3)),
+        (
+            json!({"operation": "multiply", "a": 1.5, "b": 4}),
+            json!(6.0),
+        ),
+        (json!({"operation": "divide", "a": 7, "b": 2}), json!(3.5)),
+    ];
+    let mut ids = Vec::new();
+    for (request, _) in &cases {
+        let (status, body) = call(
+            &app,
+            "POST",
+            "/api/v1/calculator",
+            Some(&request.to_string()),
+        )
+        .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        assert_eq!(body["status"], "PENDING");
+        ids.push(body["id"].as_str().expect("id").to_owned());
+    }
+    for ((request, expected), id) in cases.iter().zip(&ids) {
+        let body = settled(&app, &format!("/api/v1/calculator/{id}")).await;
+        assert_eq!(body["status"], "COMPLETED", "{body}");
+        assert_eq!(body["result"], *expected, "{request} → {body}");
+        assert_eq!(body["operation"], request["operation"]);
+        assert_eq!(body["a"], request["a"]);
+        assert_eq!(body["id"], id.as_str());
+    }
+
+    // Division by zero and overflow pass the API (valid operations) and fail in the worker.
+    let mut failing = Vec::new();
+    for (request, reason) in [
+        (
+            json!({"operation": "divide", "a": 1, "b": 0}),
+            "division by zero",
+        ),
+        (
+            json!({"operation": "multiply", "a": i64::MAX, "b": 2}),
+            "overflow",
+        ),
+    ] {
+        let (status, body) = call(
+            &app,
+            "POST",
+            "/api/v1/calculator",
+            Some(&request.to_string()),
+        )
+        .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        failing.push((body["id"].as_str().expect("id").to_owned(), reason));
+    }
+    for (id, reason) in &failing {
+        let body = settled(&app, &format!("/api/v1/calculator/{id}")).await;
+        assert_eq!(body["status"], "FAILED", "{body}");
+        let error = body["error"].as_str().expect("error");
+        assert!(error.contains(reason), "{error}");
+        assert!(body.get("result").is_none(), "{body}");
+    }
+
+    // A poison message queued by another producer (unknown operator) goes to the DLQ too.
+    bus.produce(
+        "calculatrice-input-queue",
+        vec![Record::new(
+            None,
+            br#"{"operation": "modulo", "a": 5, "b": 3}"#.to_vec(),
+        )],
+    )
+    .await
+    .expect("produce");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let entries = loop {
+        let entries = dlq::list(bus.as_ref(), CALCULATOR_DLQ, 100)
+            .await
+            .expect("list");
+        if entries.len() >= 3 || tokio::time::Instant::now() > deadline {
+            break entries;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let reasons: Vec<String> = entries
+        .into_iter()
+        .map(|e| e.expect("entry").error)
+        .collect();
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert!(
+        reasons.iter().any(|r| r.contains("DIVISION_BY_ZERO")),
+        "{reasons:?}"
+    );
+    assert!(reasons.iter().any(|r| r.contains("modulo")), "{reasons:?}");
+
+    // The results are on the output queue.
+    let out = bus
+        .describe_topic("calculatrice-output-queue")
+        .await
+        .expect("describe");
+    assert_eq!(
+        out.partitions.iter().map(|p| p.high_watermark).sum::<u64>(),
+        4
+    );
+
+    stop.send(true).expect("stop");
+    calc.handles.join().await.expect("clean shutdown");
+    embedded.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_bodies_are_400s_naming_each_field() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let embedded = EmbeddedBus::open(dir.path().join("bus"), LogConfig::default()).expect("bus");
+    let bus: Arc<dyn Bus> = Arc::new(embedded.clone());
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let calc = calculator::start(bus, dir.path(), shutdown)
+        .await
+        .expect("start");
+    let app = calculator::api::router(calc.state.clone());
+
+    let (status, body) = call(&app, "POST", "/api/v1/calculator", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["details"][0]["field"], "body", "{body}");
+    let (status, body) = call(&app, "POST", "/api/v1/calculator", Some("{not json")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["code"], "VALIDATION_FAILED");
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/api/v1/calculator",
+        Some(r#"{"operation": "modulo", "a": "cinq"}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let fields: Vec<&str> = body["details"]
+        .as_array()
+        .expect("details")
+        .iter()
+        .filter_map(|d| d["field"].as_str())
+        .collect();
+    assert_eq!(fields, ["operation", "a", "b"], "{body}");
+    let (status, body) = call(&app, "GET", "/api/v1/calculator/nope", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+
+    stop.send(true).expect("stop");
+    calc.handles.join().await.expect("clean shutdown");
+    embedded.close().await.expect("close");
+}
+
+/// The four pipelines start together on one bus (twice: topic creation is idempotent and
+/// agrees with itself), and their routers merge without a path conflict.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_pipelines_start_together_and_their_routes_merge() {
+    use edalab_services::pipeline::all;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let embedded = EmbeddedBus::open(dir.path().join("bus"), LogConfig::default()).expect("bus");
+    let bus: Arc<dyn Bus> = Arc::new(embedded.clone());
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let pipelines = all::start_all(bus.clone(), dir.path(), shutdown.clone())
+        .await
+        .expect("start");
+    edalab_services::pipeline::ensure_topics(bus.as_ref(), &all::topics())
+        .await
+        .expect("topics again");
+    let app = pipelines.router();
+    let (status, _) = call(&app, "GET", "/api/v1/transactions/analytics", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = call(&app, "GET", "/api/v1/orders", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = call(&app, "GET", "/api/v1/intake/stats", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = call(&app, "GET", "/api/v1/calculator/x", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    stop.send(true).expect("stop");
+    pipelines.join().await.expect("clean shutdown");
+    embedded.close().await.expect("close");
+}
