@@ -44,6 +44,9 @@ pub enum Command {
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Generate banking traffic onto the bus (S3-06): --scenario, --rate, --duration,
+    /// --seed, --pattern; a progress bar, then events by type and the actual rate.
+    Simulate(crate::simulate::SimulateArgs),
 }
 
 #[derive(Args, Debug)]
@@ -166,6 +169,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             result
         }
         Command::Check(cmd) => crate::check::run(&data_dir, cmd).await,
+        Command::Simulate(args) => crate::simulate::run(args, &data_dir).await,
         Command::Bench(BenchCommand::Bus(args)) => crate::bench::run_bus(&data_dir, args).await,
         Command::Bench(BenchCommand::Ledger(args)) => {
             crate::bench::run_ledger(&data_dir, args).await

@@ -84,9 +84,29 @@ pub async fn run(data_dir: Option<&Path>, args: UpArgs) -> anyhow::Result<()> {
             Created::AlreadyExists => {}
         }
     }
+    for (name, topic_config) in edalab_services::pipeline::all::topics() {
+        if let Created::New = bus
+            .create_topic(name, topic_config)
+            .await
+            .with_context(|| format!("pipeline topic `{name}`"))?
+        {
+            created += 1;
+        }
+    }
     let topics = bus.list_topics().await?;
 
     let shared: Arc<dyn Bus> = Arc::new(bus.clone());
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    // The simulator (S3-07) and the S0/S1/S2/S4 pipelines, on the same bus.
+    let simulator = Arc::new(
+        edalab_services::simulator::SimulationControl::new(Arc::clone(&shared), Default::default())
+            .context("starting the simulator")?,
+    );
+    let pipelines =
+        edalab_services::pipeline::all::start_all(Arc::clone(&shared), &data_dir, stop_rx.clone())
+            .await
+            .context("starting the pipelines")?;
 
     // The ledger: store, REST, health; its consumers start once the gateway listens.
     let store_url = match config.store.backend {
@@ -106,12 +126,15 @@ pub async fn run(data_dir: Option<&Path>, args: UpArgs) -> anyhow::Result<()> {
             Arc::clone(&ledger_store),
             config.bus.backend.as_str(),
         ))
-        // Wired when the simulator's REST layer lands: `.mount(simulator::api::mount(...))`.
+        .mount(edalab_gateway::Mount::new(
+            "simulator",
+            edalab_services::simulator::api::openapi_router(Arc::clone(&simulator)),
+        ))
+        .mount(crate::pipelines::mount(&pipelines))
         .build()
         .context("building the gateway")?;
     let gateway = Gateway::start(&config, state).await?;
 
-    let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         // An error means the sender is gone: stop too.
         let _ = rx.wait_for(|stop| *stop).await;
@@ -162,7 +185,11 @@ pub async fn run(data_dir: Option<&Path>, args: UpArgs) -> anyhow::Result<()> {
         topics::BANKING_EVENTS.len(),
         topics::SYSTEM_DLQ
     );
-    println!("  simulator: not wired yet");
+    println!("  simulator: POST /api/v1/simulation/start (scenarios in scenarios/)");
+    println!(
+        "  pipelines: transactions (S0), calculator (S1), intake (S2: drop files in {}), orders saga (S4)",
+        data_dir.join("inbox/orders").display()
+    );
     println!("  stop with Ctrl-C or SIGTERM");
     tracing::info!(
         addr = %gateway.addr(),
@@ -184,6 +211,8 @@ pub async fn run(data_dir: Option<&Path>, args: UpArgs) -> anyhow::Result<()> {
         }
     }
     println!("edalab up: shutting down");
+    // Stops a running simulation after its last batch; "not running" is fine.
+    let _ = simulator.stop().await;
     gateway.shutdown().await.context("stopping the gateway")?;
     let _ = stop_tx.send(true);
     if failure.is_none() {
@@ -202,6 +231,11 @@ pub async fn run(data_dir: Option<&Path>, args: UpArgs) -> anyhow::Result<()> {
     }
     if let Err(error) = outbox_task.await {
         tracing::warn!(%error, "ledger outbox publisher panicked");
+    }
+    if let Err(errors) = pipelines.join().await {
+        for error in errors {
+            tracing::warn!(%error, "a pipeline stopped with an error");
+        }
     }
     store.close().await?;
     bus.close().await.context("closing the bus")?;
