@@ -426,3 +426,54 @@ pub async fn run_ledger(data_dir: &Path, args: LedgerBenchArgs) -> anyhow::Resul
     }
     Ok(())
 }
+
+#[derive(Args, Debug, Clone)]
+pub struct SimBenchArgs {
+    /// Scenario to generate (a name in `scenarios/` or a built-in one).
+    #[arg(long, default_value = "banking-day")]
+    pub scenario: String,
+    /// Items generated (then generated and encoded again from the same seed).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub items: u64,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `edalab bench sim`: events generated, and generated + encoded, per second on one core,
+/// without the bus (issue 5's benchmark).
+pub fn run_sim(args: SimBenchArgs) -> anyhow::Result<()> {
+    use edalab_services::simulator::{Scenario, bench_scenario};
+    anyhow::ensure!(args.items > 0, "--items must be at least 1");
+    let scenario = Scenario::resolve(&args.scenario, Some(Path::new("scenarios")))
+        .with_context(|| format!("--scenario `{}`", args.scenario))?;
+    let stats = bench_scenario(scenario, args.items).context("generating")?;
+    let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "scenario": stats.scenario,
+                "items": stats.items_total,
+                "generated_per_second": stats.generated_per_second.round(),
+                "generated_encoded_per_second": stats.generated_encoded_per_second.round(),
+                "encoded_bytes": stats.encoded_bytes_total,
+                "nproc": nproc,
+            })
+        );
+    } else {
+        println!(
+            "bench sim: scenario {} · {} items · one core (machine nproc {nproc})",
+            stats.scenario, stats.items_total
+        );
+        println!(
+            "  generated           {:>12.0} items/s",
+            stats.generated_per_second
+        );
+        println!(
+            "  generated + encoded {:>12.0} items/s ({} bytes)",
+            stats.generated_encoded_per_second, stats.encoded_bytes_total
+        );
+    }
+    Ok(())
+}

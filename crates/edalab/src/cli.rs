@@ -148,6 +148,8 @@ pub enum BenchCommand {
     Bus(crate::bench::BusBenchArgs),
     /// Banking events applied per second into the ledger store (SQLite or PostgreSQL).
     Ledger(crate::bench::LedgerBenchArgs),
+    /// Simulator events generated and encoded per second on one core, without the bus.
+    Sim(crate::bench::SimBenchArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -170,6 +172,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Check(cmd) => crate::check::run(&data_dir, cmd).await,
         Command::Simulate(args) => crate::simulate::run(args, &data_dir).await,
+        Command::Bench(BenchCommand::Sim(args)) => crate::bench::run_sim(args),
         Command::Bench(BenchCommand::Bus(args)) => crate::bench::run_bus(&data_dir, args).await,
         Command::Bench(BenchCommand::Ledger(args)) => {
             crate::bench::run_ledger(&data_dir, args).await
