@@ -34,7 +34,7 @@ test-web: check-tools ## Web UI: npm ci, type check, Vitest component and API te
 
 e2e: check-tools ## Real browser (Debian Chromium) against a real `edalab up`
 	cd web && npm run build
-	$(CARGO) build -p edalab
+	$(CARGO) build --workspace --all-features --bins
 	scripts/e2e.sh
 
 check-tools: ## Install what the tests need, if missing (idempotent)

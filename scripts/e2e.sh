@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="${EDALAB_BIN:-target/debug/edalab}"
-[ -x "$bin" ] || cargo build -q -p edalab
+[ -x "$bin" ] || cargo build -q --workspace --all-features --bins
 [ -f web/dist/index.html ] || (cd web && npm run build)
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
