@@ -172,6 +172,17 @@ async fn up_applies_the_banking_stream_and_check_ledger_reconciles_it() {
         last_metrics.contains("service=\"ledger\""),
         "ledger metrics are exported"
     );
+    let applied: f64 = last_metrics
+        .lines()
+        .filter(|l| {
+            l.starts_with("edalab_ledger_events_total{") && l.contains("outcome=\"applied\"")
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert!(
+        applied > 0.0,
+        "edalab_ledger_events_total{{outcome=\"applied\"}} counts the applied events"
+    );
 
     // REST: an opened account, under /api/v1 and /api/v1/bancaire.
     for prefix in ["/api/v1", "/api/v1/bancaire"] {

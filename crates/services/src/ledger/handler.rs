@@ -25,6 +25,13 @@ use super::apply::{EventOutcome, Source, SourcedEvent, commit_events, decode_eve
 /// Immediate re-decisions after a version conflict, before answering `Retry`.
 pub const CONFLICT_ATTEMPTS_MAX: u32 = 3;
 
+/// Prometheus counter of banking events the ledger finished, by `outcome`
+/// (`applied`, `refused`, `duplicate`).
+pub const LEDGER_EVENTS_METRIC: &str = "edalab_ledger_events_total";
+/// Prometheus counter of business refusals by reason `code` (e.g. `INSUFFICIENT_FUNDS`); each
+/// one also emits an `OperationRejetee` on `bancaire.operation.rejetee`.
+pub const LEDGER_REFUSALS_METRIC: &str = "edalab_ledger_refusals_total";
+
 /// The ledger's counters (plain atomics; the metrics layer reads them).
 #[derive(Debug, Default)]
 pub struct LedgerCounters {
@@ -164,9 +171,23 @@ impl BatchHandler for LedgerHandler {
                 add(&self.counters.batches_total, 1);
                 for result in &results {
                     match result {
-                        EventOutcome::Applied => add(&self.counters.applied_total, 1),
-                        EventOutcome::Rejected { .. } => add(&self.counters.rejected_total, 1),
-                        EventOutcome::Duplicate => add(&self.counters.duplicates_total, 1),
+                        EventOutcome::Applied => {
+                            add(&self.counters.applied_total, 1);
+                            metrics::counter!(LEDGER_EVENTS_METRIC, "outcome" => "applied")
+                                .increment(1);
+                        }
+                        EventOutcome::Rejected { code } => {
+                            add(&self.counters.rejected_total, 1);
+                            // A business refusal: counted by reason, never retried.
+                            metrics::counter!(LEDGER_REFUSALS_METRIC, "code" => *code).increment(1);
+                            metrics::counter!(LEDGER_EVENTS_METRIC, "outcome" => "refused")
+                                .increment(1);
+                        }
+                        EventOutcome::Duplicate => {
+                            add(&self.counters.duplicates_total, 1);
+                            metrics::counter!(LEDGER_EVENTS_METRIC, "outcome" => "duplicate")
+                                .increment(1);
+                        }
                     }
                 }
             }
