@@ -2,34 +2,19 @@
 //! division by zero and overflow reach the DLQ with the reason, bad bodies are 400s
 //! naming the field.
 
+mod pipeline_support;
+
+use pipeline_support::call;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use edalab_bus::log::{EmbeddedBus, LogConfig};
 use edalab_bus::runtime::dlq;
 use edalab_bus::{Bus, Record};
 use edalab_services::calculator::{self, CALCULATOR_DLQ};
 use serde_json::{Value, json};
-use tower::ServiceExt;
-
-async fn call(app: &Router, method: &str, uri: &str, body: Option<&str>) -> (StatusCode, Value) {
-    let request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("content-type", "application/json")
-        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned())))
-        .expect("request");
-    let response = app.clone().oneshot(request).await.expect("response");
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .expect("body");
-    let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (status, value)
-}
 
 /// Polls `GET uri` until the body's `status` is not `PENDING` (60 s: a loaded 2-core box).
 async fn settled(app: &Router, uri: &str) -> Value {

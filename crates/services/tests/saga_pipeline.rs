@@ -2,59 +2,22 @@
 //! flows, duplicate eventId ignored, the circuit breaker opening on an injected failure and
 //! recovering, poison to `payments.dlq` / `orders.dlq`, 400s naming the field.
 
+mod pipeline_support;
+
+use pipeline_support::{call, read};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use edalab_bus::log::{EmbeddedBus, LogConfig};
 use edalab_bus::runtime::dlq;
-use edalab_bus::{Bus, ConsumerConfig, Message, Record};
+use edalab_bus::{Bus, Record};
 use edalab_services::saga::{self, BreakerConfig, BreakerState, SagaConfig};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
-use tower::ServiceExt;
-
-async fn call(app: &Router, method: &str, uri: &str, body: Option<&str>) -> (StatusCode, Value) {
-    let request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("content-type", "application/json")
-        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned())))
-        .expect("request");
-    let response = app.clone().oneshot(request).await.expect("response");
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .expect("body");
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
-
-async fn read(bus: &Arc<dyn Bus>, topic: &str, want: usize) -> Vec<Message> {
-    let group = format!("test-reader-{}", uuid::Uuid::new_v4());
-    let mut consumer = bus
-        .consumer(ConsumerConfig::new(group, vec![topic.to_owned()]))
-        .await
-        .expect("consumer");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let mut out = Vec::new();
-    while out.len() < want && tokio::time::Instant::now() < deadline {
-        out.extend(
-            consumer
-                .poll(Duration::from_millis(200))
-                .await
-                .expect("poll"),
-        );
-    }
-    consumer.close().await.expect("close");
-    out
-}
 
 /// Polls the status route until `status` is `want` (60 s deadline).
 async fn status_until(app: &Router, uri: &str, want: &str) -> Value {

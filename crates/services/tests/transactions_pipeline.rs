@@ -3,57 +3,19 @@
 //! each field; a poison one ends in `transactions-dlq` with its reason after 3 receives,
 //! with fraud alerts on the way, and its status reads FAILED.
 
+mod pipeline_support;
+
+use pipeline_support::{call, read};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use edalab_bus::log::{EmbeddedBus, LogConfig};
 use edalab_bus::runtime::dlq;
-use edalab_bus::{Bus, ConsumerConfig, Message, Record};
+use edalab_bus::{Bus, Record};
 use edalab_services::transactions;
 use serde_json::{Value, json};
-use tower::ServiceExt;
-
-async fn call(app: &Router, method: &str, uri: &str, body: Option<&str>) -> (StatusCode, Value) {
-    let request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("content-type", "application/json")
-        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned())))
-        .expect("request");
-    let response = app.clone().oneshot(request).await.expect("response");
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .expect("body");
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
-
-/// Reads `topic` from the start until `want` messages (60 s deadline: a loaded box).
-async fn read(bus: &Arc<dyn Bus>, topic: &str, want: usize) -> Vec<Message> {
-    let group = format!("test-reader-{topic}-{}", uuid::Uuid::new_v4());
-    let mut consumer = bus
-        .consumer(ConsumerConfig::new(group, vec![topic.to_owned()]))
-        .await
-        .expect("consumer");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let mut out = Vec::new();
-    while out.len() < want && tokio::time::Instant::now() < deadline {
-        out.extend(
-            consumer
-                .poll(Duration::from_millis(200))
-                .await
-                .expect("poll"),
-        );
-    }
-    consumer.close().await.expect("close");
-    out
-}
 
 async fn status_until(app: &Router, id: &str, want: &str) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
