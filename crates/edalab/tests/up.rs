@@ -1,6 +1,7 @@
 //! `edalab up` as a user runs it: the real binary in a fresh directory, healthy in under
-//! 2 s, serving the gateway, stopped cleanly by SIGTERM; a bad configuration key stops it
-//! with a message naming the key.
+//! 2 s, serving the gateway, its OpenAPI document listing exactly the routes served (the
+//! pipelines' among them), the S2-04 counters at `/metrics`, stopped cleanly by SIGTERM; a
+//! bad configuration key stops it with a message naming the key.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -66,6 +67,32 @@ async fn up_serves_the_gateway_and_stops_on_sigterm() {
         let response = reqwest::get(format!("{base}{path}")).await.expect("GET");
         assert_eq!(response.status(), reqwest::StatusCode::OK, "{path}");
     }
+    documented_is_served(&base).await;
+    // S2-04: the intake's counters are exported (at 0 until an order arrives).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let metrics = reqwest::get(format!("{base}/metrics"))
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("text");
+        let listed = [
+            "edalab_orders_processed_total",
+            "edalab_orders_rejected_total",
+            "edalab_orders_duplicate_total",
+        ]
+        .iter()
+        .all(|name| metrics.lines().any(|l| l.starts_with(&format!("{name} "))));
+        if listed {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "S2-04 counters not exported:\n{metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     while let Ok(line) = lines_rx.recv_timeout(Duration::from_millis(200)) {
         printed.push(line);
     }
@@ -98,6 +125,74 @@ async fn up_serves_the_gateway_and_stops_on_sigterm() {
         rest.push('\n');
     }
     assert!(rest.contains("stopped cleanly"), "{rest}");
+}
+
+/// Every (method, path) of `/api/v1/openapi.json` is routed, every other method on those
+/// paths is 405, and the pipelines' routes are in the document. POSTs go without a body, so
+/// they are 400s (or 409) with no effect.
+async fn documented_is_served(base: &str) {
+    use std::collections::BTreeSet;
+    const METHODS: [&str; 5] = ["GET", "POST", "PUT", "DELETE", "PATCH"];
+    let doc: serde_json::Value = reqwest::get(format!("{base}/api/v1/openapi.json"))
+        .await
+        .expect("GET openapi")
+        .json()
+        .await
+        .expect("JSON");
+    let mut documented = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for method in item.as_object().expect("path item").keys() {
+            documented.insert((method.to_uppercase(), path.clone()));
+        }
+    }
+    for (method, path) in [
+        ("POST", "/api/v1/transactions"),
+        ("GET", "/api/v1/transactions/{id}"),
+        ("GET", "/api/v1/transactions/analytics"),
+        ("POST", "/api/v1/calculator"),
+        ("GET", "/api/v1/calculator/{id}"),
+        ("GET", "/api/v1/intake/orders/{order_id}"),
+        ("GET", "/api/v1/intake/stats"),
+        ("POST", "/api/v1/orders"),
+        ("GET", "/api/v1/orders"),
+        ("GET", "/api/v1/orders/{order_id}/status"),
+    ] {
+        assert!(
+            documented.contains(&(method.to_owned(), path.to_owned())),
+            "{method} {path} is not in the OpenAPI document"
+        );
+    }
+    let client = reqwest::Client::new();
+    let mut served = BTreeSet::new();
+    let paths: BTreeSet<&String> = documented.iter().map(|(_, p)| p).collect();
+    for path in paths {
+        let concrete = path.replace('{', "x").replace('}', "");
+        for method in METHODS {
+            let response = client
+                .request(
+                    reqwest::Method::from_bytes(method.as_bytes()).expect("method"),
+                    format!("{base}{concrete}"),
+                )
+                .send()
+                .await
+                .expect("request");
+            let status = response.status();
+            if status == reqwest::StatusCode::METHOD_NOT_ALLOWED {
+                continue;
+            }
+            let body = response.text().await.unwrap_or_default();
+            let code = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.get("code").cloned());
+            assert!(
+                !(status == reqwest::StatusCode::NOT_FOUND
+                    && code == Some(serde_json::json!("route_not_found"))),
+                "{method} {path} is documented but not routed: {body}"
+            );
+            served.insert((method.to_owned(), path.clone()));
+        }
+    }
+    assert_eq!(served, documented, "served routes differ from the document");
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! S2 end to end over a real folder and the embedded bus: the seed's three cases (valid →
 //! PROCESSED + counter; invalid → REJECTED + DLQ + counter; duplicate → DUPLICATE +
-//! counter), a redelivered file recorded once, and a restart that re-ingests nothing.
+//! counter), a redelivered file recorded once, and a restart that re-ingests nothing. The
+//! S2-04 counters are read as Prometheus text from the same exporter the gateway serves at
+//! `/metrics` (`metrics-exporter-prometheus`, installed once for this test binary).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -14,6 +16,7 @@ use edalab_bus::log::{EmbeddedBus, LogConfig};
 use edalab_bus::runtime::dlq;
 use edalab_bus::{Bus, ConsumerConfig, Record};
 use edalab_services::intake::{self, INTAKE_DLQ, INTAKE_QUEUE, IntakeConfig};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -69,6 +72,24 @@ fn config() -> IntakeConfig {
     }
 }
 
+/// The value of counter `name` (no labels) in Prometheus text, if listed.
+fn counter(rendered: &str, name: &str) -> Option<f64> {
+    rendered.lines().find_map(|line| {
+        let (key, value) = line.split_once(' ')?;
+        (key == name).then(|| value.trim().parse().ok())?
+    })
+}
+
+/// The three S2-04 counters as exported: (processed, rejected, duplicate).
+fn exported(handle: &PrometheusHandle) -> (Option<f64>, Option<f64>, Option<f64>) {
+    let text = handle.render();
+    (
+        counter(&text, "edalab_orders_processed_total"),
+        counter(&text, "edalab_orders_rejected_total"),
+        counter(&text, "edalab_orders_duplicate_total"),
+    )
+}
+
 async fn queued(bus: &Arc<dyn Bus>) -> u64 {
     bus.describe_topic(INTAKE_QUEUE)
         .await
@@ -81,6 +102,10 @@ async fn queued(bus: &Arc<dyn Bus>) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn valid_invalid_duplicate_and_restart() {
+    // The only test of this binary: the process-wide recorder sees this test's orders only.
+    let metrics = PrometheusBuilder::new()
+        .install_recorder()
+        .expect("install the Prometheus recorder");
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path();
     let embedded = EmbeddedBus::open(data.join("bus"), LogConfig::default()).expect("bus");
@@ -91,6 +116,8 @@ async fn valid_invalid_duplicate_and_restart() {
         .expect("start");
     let app = intake::api::router(running.state.clone());
     let counters = running.state.counters.clone();
+    // Listed from the start, at 0.
+    assert_eq!(exported(&metrics), (Some(0.0), Some(0.0), Some(0.0)));
 
     // 1. Valid → PROCESSED + counter, file moved to processed/.
     drop_file(data, "order-001.json", VALID);
@@ -101,6 +128,7 @@ async fn valid_invalid_duplicate_and_restart() {
     assert_eq!(body["status"], "PROCESSED", "{body}");
     assert_eq!(body["content"]["amount"], 149.99);
     assert_eq!(counters.orders_processed_total.load(Ordering::Relaxed), 1);
+    assert_eq!(exported(&metrics), (Some(1.0), Some(0.0), Some(0.0)));
     assert!(
         intake::inbox_dir(data)
             .join("processed/order-001.json")
@@ -120,6 +148,7 @@ async fn valid_invalid_duplicate_and_restart() {
         "{reasons}"
     );
     assert_eq!(counters.orders_rejected_total.load(Ordering::Relaxed), 1);
+    assert_eq!(exported(&metrics), (Some(1.0), Some(1.0), Some(0.0)));
     assert!(
         intake::inbox_dir(data)
             .join("rejected/order-002.json")
@@ -147,6 +176,7 @@ async fn valid_invalid_duplicate_and_restart() {
     assert_eq!(body["duplicates"][0]["status"], "DUPLICATE", "{body}");
     assert_eq!(counters.orders_duplicate_total.load(Ordering::Relaxed), 1);
     assert_eq!(counters.orders_processed_total.load(Ordering::Relaxed), 1);
+    assert_eq!(exported(&metrics), (Some(1.0), Some(1.0), Some(1.0)));
 
     // A redelivered file (same intake_id) is recorded once.
     let mut reader = bus
@@ -186,6 +216,11 @@ async fn valid_invalid_duplicate_and_restart() {
         "{body}"
     );
     assert_eq!(counters.orders_duplicate_total.load(Ordering::Relaxed), 1);
+    assert_eq!(
+        exported(&metrics),
+        (Some(1.0), Some(1.0), Some(1.0)),
+        "a redelivery is not counted again"
+    );
 
     let (_, stats) = get(&app, "/api/v1/intake/stats").await;
     assert_eq!(stats["orders_processed_total"], 1, "{stats}");

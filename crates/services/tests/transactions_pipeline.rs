@@ -185,3 +185,271 @@ async fn s0_07_valid_invalid_and_poison() {
     pipeline.handles.join().await.expect("clean shutdown");
     embedded.close().await.expect("close");
 }
+
+/// Messages on `topic` (sum of the high watermarks).
+async fn on_topic(bus: &Arc<dyn Bus>, topic: &str) -> u64 {
+    bus.describe_topic(topic)
+        .await
+        .expect("describe")
+        .partitions
+        .iter()
+        .map(|p| p.high_watermark)
+        .sum()
+}
+
+/// Archive lines per file name.
+fn archive_lines(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<Value>> {
+    std::fs::read_dir(dir.join("archive"))
+        .expect("archive dir")
+        .map(|e| {
+            let path = e.expect("entry").path();
+            let name = path
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned();
+            let lines = std::fs::read_to_string(&path)
+                .expect("read")
+                .lines()
+                .map(|l| serde_json::from_str(l).expect("a JSON line"))
+                .collect();
+            (name, lines)
+        })
+        .collect()
+}
+
+async fn analytics_until_count(app: &Router, count: u64) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, body) = call(app, "GET", "/api/v1/transactions/analytics", None).await;
+        assert_eq!(status, StatusCode::OK);
+        let counted: u64 = body["totals"]
+            .as_array()
+            .map(|t| t.iter().filter_map(|c| c["count"].as_u64()).sum())
+            .unwrap_or(0);
+        if counted >= count || tokio::time::Instant::now() > deadline {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Moves `group`'s committed position on every partition of `topic` back to 0 (what an
+/// operator's offset reset does), with no other member running.
+async fn reset_group(bus: &Arc<dyn Bus>, group: &str, topic: &str, partitions: usize) {
+    let mut consumer = bus
+        .consumer(edalab_bus::ConsumerConfig::new(
+            group,
+            vec![topic.to_owned()],
+        ))
+        .await
+        .expect("consumer");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while consumer.assignment().len() < partitions {
+        assert!(tokio::time::Instant::now() < deadline, "never assigned");
+        consumer
+            .poll(Duration::from_millis(100))
+            .await
+            .expect("poll");
+    }
+    let positions = consumer
+        .assignment()
+        .into_iter()
+        .map(|tp| (tp, 0))
+        .collect();
+    consumer.commit(&positions).await.expect("commit 0");
+    consumer.close().await.expect("close");
+}
+
+/// S0-05 effects under redelivery: the group's position reset to 0 (every event delivered
+/// again) and the same events produced a second time at new offsets (a processor retry, a
+/// redrive). Totals, archive lines and notifications stay as after the first delivery.
+/// Time comes from a manual clock, so ids, timestamps and archive file names are exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s0_05_effects_happen_once_under_redelivery_with_exact_times() {
+    use chrono::{TimeZone, Utc};
+    use edalab_services::pipeline::{ManualClock, SharedClock};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let embedded = EmbeddedBus::open(dir.path().join("bus"), LogConfig::default()).expect("bus");
+    let bus: Arc<dyn Bus> = Arc::new(embedded.clone());
+    let day_one = Utc
+        .with_ymd_and_hms(2026, 2, 6, 10, 0, 0)
+        .single()
+        .expect("date");
+    let clock = ManualClock::fixed(day_one);
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let pipeline = transactions::start_with_clock(
+        bus.clone(),
+        dir.path(),
+        SharedClock::new(clock.clone()),
+        shutdown,
+    )
+    .await
+    .expect("start");
+    let app = transactions::api::router(pipeline.state.clone());
+
+    let submit = |amount: f64, currency: &'static str| {
+        let app = app.clone();
+        async move {
+            let body = json!({"amount": amount, "currency": currency, "accountFrom": "ACC-1", "accountTo": "ACC-2"});
+            let (status, body) = call(
+                &app,
+                "POST",
+                "/api/v1/transactions",
+                Some(&body.to_string()),
+            )
+            .await;
+            assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+            body["transactionId"].as_str().expect("id").to_owned()
+        }
+    };
+    let first = submit(100.0, "EUR").await;
+    let second = submit(20.25, "CAD").await;
+    // The id embeds the clock's time (`txn-<unix millis>-<suffix>`), the record its timestamp.
+    let prefix = format!("txn-{}-", day_one.timestamp_millis());
+    assert!(first.starts_with(&prefix), "{first} starts with {prefix}");
+    for id in [&first, &second] {
+        let view = status_until(&app, id, "PROCESSED").await;
+        assert_eq!(view["timestamp"], "2026-02-06T10:00:00.000Z", "{view}");
+        assert_eq!(view["processedAt"], "2026-02-06T10:00:00.000Z", "{view}");
+    }
+    // The consumers' last effect (analytics) done for both before the clock moves on.
+    analytics_until_count(&app, 2).await;
+    // The next day: a third transaction lands in the next day's archive file.
+    clock.advance(Duration::from_secs(24 * 3600));
+    let third = submit(50.5, "EUR").await;
+    assert!(
+        third.starts_with(&format!(
+            "txn-{}-",
+            (day_one + chrono::Duration::days(1)).timestamp_millis()
+        )),
+        "{third}"
+    );
+    let view = status_until(&app, &third, "PROCESSED").await;
+    assert_eq!(view["processedAt"], "2026-02-07T10:00:00.000Z", "{view}");
+
+    let expected_totals = json!([
+        {"currency": "CAD", "count": 1, "total": "20.25"},
+        {"currency": "EUR", "count": 2, "total": "150.50"},
+    ]);
+    let analytics = analytics_until_count(&app, 3).await;
+    assert_eq!(analytics["totals"], expected_totals, "{analytics}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while (on_topic(&bus, "notifications").await < 3
+        || archive_lines(dir.path())
+            .values()
+            .map(Vec::len)
+            .sum::<usize>()
+            < 3)
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let archive = archive_lines(dir.path());
+    assert_eq!(
+        archive.keys().collect::<Vec<_>>(),
+        [
+            "transactions-2026-02-06.jsonl",
+            "transactions-2026-02-07.jsonl"
+        ]
+    );
+    assert_eq!(archive["transactions-2026-02-06.jsonl"].len(), 2);
+    assert_eq!(archive["transactions-2026-02-07.jsonl"].len(), 1);
+    assert_eq!(
+        archive["transactions-2026-02-07.jsonl"][0]["transactionId"],
+        third.as_str()
+    );
+    let notifications = read(&bus, "notifications", 3).await;
+    assert_eq!(notifications.len(), 3);
+    // Each notification: the clock's time, an id derived from its transaction, as header too.
+    let mut stamped: Vec<(String, String)> = notifications
+        .iter()
+        .map(|m| {
+            let note: Value = serde_json::from_slice(&m.value).expect("json");
+            let id = note["notificationId"].as_str().expect("id").to_owned();
+            assert_eq!(
+                m.header("event_id"),
+                Some(id.as_bytes()),
+                "the id is the event_id header"
+            );
+            let id: uuid::Uuid = id.parse().expect("a UUID");
+            assert_eq!(id.get_version_num(), 5, "derived from the transactionId");
+            (
+                note["transactionId"].as_str().expect("txn").to_owned(),
+                note["timestamp"].as_str().expect("timestamp").to_owned(),
+            )
+        })
+        .collect();
+    stamped.sort();
+    let mut want = vec![
+        (first.clone(), "2026-02-06T10:00:00.000Z".to_owned()),
+        (second.clone(), "2026-02-06T10:00:00.000Z".to_owned()),
+        (third.clone(), "2026-02-07T10:00:00.000Z".to_owned()),
+    ];
+    want.sort();
+    assert_eq!(stamped, want);
+    stop.send(true).expect("stop");
+    pipeline.handles.join().await.expect("clean shutdown");
+
+    // Redelivery, twice over: the group starts again from offset 0, and a copy of every
+    // event (same transactionId, new offset) follows.
+    let events = read(&bus, "transactions-events", 3).await;
+    assert_eq!(events.len(), 3);
+    reset_group(
+        &bus,
+        transactions::CONSUMERS_GROUP,
+        "transactions-events",
+        3,
+    )
+    .await;
+    for event in &events {
+        let mut copy = Record::new(event.key.clone(), event.value.clone());
+        copy.headers = event.headers.clone();
+        bus.produce("transactions-events", vec![copy])
+            .await
+            .expect("produce a copy");
+    }
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let pipeline = transactions::start_with_clock(
+        bus.clone(),
+        dir.path(),
+        SharedClock::new(clock.clone()),
+        shutdown,
+    )
+    .await
+    .expect("restart");
+    let app = transactions::api::router(pipeline.state.clone());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while pipeline.consumers_stats.snapshot().messages_done_total < 6
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        pipeline.consumers_stats.snapshot().messages_done_total,
+        6,
+        "3 redelivered + 3 copies handled"
+    );
+
+    let (_, analytics) = call(&app, "GET", "/api/v1/transactions/analytics", None).await;
+    assert_eq!(analytics["totals"], expected_totals, "{analytics}");
+    assert_eq!(
+        archive_lines(dir.path()),
+        archive,
+        "no archive line written again"
+    );
+    assert_eq!(
+        on_topic(&bus, "notifications").await,
+        3,
+        "no notification sent again"
+    );
+    use std::sync::atomic::Ordering::Relaxed;
+    let counters = &pipeline.state.counters;
+    assert_eq!(counters.archived_total.load(Relaxed), 0);
+    assert_eq!(counters.notifications_total.load(Relaxed), 0);
+
+    stop.send(true).expect("stop");
+    pipeline.handles.join().await.expect("clean shutdown");
+    embedded.close().await.expect("close");
+}

@@ -145,7 +145,8 @@ pub struct FraudAlert {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TransactionNotification {
-    /// `notificationId`: UUID v7.
+    /// `notificationId`: a UUID; edalab derives it from the `transactionId` (v5), so a
+    /// re-sent notification carries the same id.
     pub notification_id: uuid::Uuid,
     /// `type`.
     #[serde(rename = "type")]

@@ -1,39 +1,85 @@
 //! The calculator's routes: `POST /api/v1/calculator` → 202 `{id, status: "PENDING"}`;
-//! `GET /api/v1/calculator/{id}` → the calculation.
+//! `GET /api/v1/calculator/{id}` → the calculation. Each handler carries its OpenAPI
+//! operation; [`openapi_router`] makes the routes and the document from one list.
 
 use std::sync::atomic::Ordering;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use edalab_bus::Record;
 use edalab_domain::calculator::CalculatorOperation;
 use edalab_domain::events::topics;
+use serde::Serialize;
 use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::store::{Calculation, CalculationStatus};
 use super::{CalculatorState, ID_HEADER};
 use crate::pipeline::{ApiError, json_body};
 
-/// The calculator's routes, with their full `/api/v1/...` paths.
-pub fn router(state: CalculatorState) -> Router {
-    Router::new()
-        .route("/api/v1/calculator", post(submit))
-        .route("/api/v1/calculator/{id}", get(show))
+/// The calculator's routes with their full `/api/v1/...` paths and OpenAPI operations.
+pub fn openapi_router(state: CalculatorState) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(submit))
+        .routes(routes!(show))
         .with_state(state)
 }
 
+/// The calculator's routes alone.
+pub fn router(state: CalculatorState) -> Router {
+    openapi_router(state).split_for_parts().0
+}
+
+/// `POST /api/v1/calculator` body (S1-01's message). Read field by field, so a 400 names
+/// every failing field.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // documentation only: parsed by `CalculatorOperation::parse`.
+pub struct CalculationBody {
+    /// `add`, `subtract`, `multiply` or `divide`.
+    #[schema(example = "divide")]
+    operation: String,
+    /// A JSON number (integer or decimal).
+    #[schema(example = 10)]
+    a: f64,
+    /// A JSON number; 0 with `divide` is accepted here and fails in the worker (→ DLQ).
+    #[schema(example = 4)]
+    b: f64,
+}
+
+/// 202 body of `POST /api/v1/calculator`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CalculationAccepted {
+    /// The calculation's id (UUID v7), for `GET /api/v1/calculator/{id}`.
+    pub id: String,
+    /// Always `PENDING`.
+    pub status: CalculationStatus,
+}
+
+/// Enqueues an operation on `calculatrice-input-queue` (S1-01).
+#[utoipa::path(
+    post,
+    path = "/api/v1/calculator",
+    tag = "calculator",
+    request_body = CalculationBody,
+    responses(
+        (status = 202, description = "Queued, status PENDING", body = CalculationAccepted),
+        (status = 400, description = "Missing body, bad JSON or invalid fields: `details` names each", body = ApiError),
+        (status = 503, description = "The store or the bus refused", body = ApiError),
+    )
+)]
 async fn submit(
     State(state): State<CalculatorState>,
     body: Bytes,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<(StatusCode, Json<CalculationAccepted>), ApiError> {
     const ERROR: &str = "Invalid calculation";
     let value = json_body(&body, ERROR)?;
     let operation =
         CalculatorOperation::parse(&value).map_err(|e| ApiError::validation(ERROR, &e))?;
-    let id = uuid::Uuid::now_v7().to_string();
+    let id = calculation_id(state.clock.now()).to_string();
     state
         .store
         .insert_pending(&Calculation {
@@ -69,10 +115,36 @@ async fn submit(
         .fetch_add(1, Ordering::Relaxed);
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"id": id, "status": "PENDING"})),
+        Json(CalculationAccepted {
+            id,
+            status: CalculationStatus::Pending,
+        }),
     ))
 }
 
+/// A UUID v7 at `now` (random low bits: ids made in the same millisecond differ).
+fn calculation_id(now: chrono::DateTime<chrono::Utc>) -> uuid::Uuid {
+    let seconds = u64::try_from(now.timestamp()).unwrap_or(0);
+    uuid::Uuid::new_v7(uuid::Timestamp::from_unix(
+        uuid::NoContext,
+        seconds,
+        now.timestamp_subsec_nanos(),
+    ))
+}
+
+/// A calculation: `PENDING`, `COMPLETED` with `result`, or `FAILED` with the DLQ reason in
+/// `error` (S1-02).
+#[utoipa::path(
+    get,
+    path = "/api/v1/calculator/{id}",
+    tag = "calculator",
+    params(("id" = String, Path, description = "The id answered by the submit")),
+    responses(
+        (status = 200, description = "The calculation", body = Calculation),
+        (status = 404, description = "No such calculation", body = ApiError),
+        (status = 503, description = "The store failed", body = ApiError),
+    )
+)]
 async fn show(
     State(state): State<CalculatorState>,
     Path(id): Path<String>,

@@ -25,7 +25,7 @@ use edalab_bus::runtime::{DlqRouting, PerMessage, RuntimeConfig, RuntimeStats};
 use edalab_bus::{Bus, ConsumerConfig, TopicConfig};
 use edalab_domain::events::topics;
 
-use crate::pipeline::{self, Handles, Shutdown, StartError};
+use crate::pipeline::{self, Handles, SharedClock, Shutdown, StartError};
 pub use store::{Calculation, CalculationStatus, CalculationStore, SqliteCalculationStore};
 
 /// Dead letters of `calculatrice-input-queue` (the seed names none; `<queue>-dlq` as S0).
@@ -66,16 +66,28 @@ pub struct CalculatorState {
     pub bus: Arc<dyn Bus>,
     pub store: Arc<dyn CalculationStore>,
     pub counters: Arc<Counters>,
+    /// The time embedded in calculation ids (UUID v7).
+    pub clock: SharedClock,
 }
 
 impl CalculatorState {
-    /// State over the SQLite store `calculator.sqlite` in `data_dir`.
+    /// State over the SQLite store `calculator.sqlite` in `data_dir`, on the system clock.
     pub fn open(bus: Arc<dyn Bus>, data_dir: &Path) -> Result<Self, StartError> {
+        Self::open_with_clock(bus, data_dir, SharedClock::system())
+    }
+
+    /// [`CalculatorState::open`] on `clock`.
+    pub fn open_with_clock(
+        bus: Arc<dyn Bus>,
+        data_dir: &Path,
+        clock: SharedClock,
+    ) -> Result<Self, StartError> {
         let store = SqliteCalculationStore::open(data_dir)?;
         Ok(Self {
             bus,
             store: Arc::new(store),
             counters: Arc::new(Counters::default()),
+            clock,
         })
     }
 }
@@ -88,15 +100,26 @@ pub struct Calculator {
     pub worker_stats: Arc<RuntimeStats>,
 }
 
-/// Creates the topics (idempotent), opens the store, starts the worker and the DLQ tracker.
-/// Mount [`api::router`]`(calculator.state.clone())` to serve the routes.
+/// [`start_with_clock`] on the system clock.
 pub async fn start(
     bus: Arc<dyn Bus>,
     data_dir: &Path,
     shutdown: Shutdown,
 ) -> Result<Calculator, StartError> {
+    start_with_clock(bus, data_dir, SharedClock::system(), shutdown).await
+}
+
+/// Creates the topics (idempotent), opens the store, starts the worker and the DLQ tracker;
+/// calculation ids embed `clock`'s time. Mount [`api::router`]`(calculator.state.clone())`
+/// to serve the routes.
+pub async fn start_with_clock(
+    bus: Arc<dyn Bus>,
+    data_dir: &Path,
+    clock: SharedClock,
+    shutdown: Shutdown,
+) -> Result<Calculator, StartError> {
     pipeline::ensure_topics(bus.as_ref(), &topics()).await?;
-    let state = CalculatorState::open(bus.clone(), data_dir)?;
+    let state = CalculatorState::open_with_clock(bus.clone(), data_dir, clock)?;
     let config = RuntimeConfig::new(
         ConsumerConfig::new(WORKER_GROUP, vec![topics::CALCULATOR_INPUT.to_owned()]),
         DlqRouting::to_topic(CALCULATOR_DLQ),

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::pipeline::{self, StartError, lock};
 
 /// Status of a calculation. Wire: `PENDING`, `COMPLETED`, `FAILED`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum CalculationStatus {
     Pending,
@@ -31,14 +31,21 @@ impl CalculationStatus {
 
 /// `GET /api/v1/calculator/{id}`'s body: `{id, operation, a, b, status, result}` or
 /// `{..., status: "FAILED", error}`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Calculation {
     pub id: String,
+    /// `add`, `subtract`, `multiply` or `divide`.
+    #[schema(value_type = String, example = "add")]
     pub operation: Operation,
+    /// JSON number, as submitted.
+    #[schema(value_type = f64)]
     pub a: Number,
+    #[schema(value_type = f64)]
     pub b: Number,
     pub status: CalculationStatus,
+    /// Once `COMPLETED`: a JSON number.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<f64>)]
     pub result: Option<Number>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,

@@ -1,28 +1,69 @@
 //! The intake's routes: `GET /api/v1/intake/orders/{order_id}` → `{order_id, status, …}`
 //! (the recorded order, its rejection reasons, the duplicates received after it) and
-//! `GET /api/v1/intake/stats` → the S2-04 counters.
+//! `GET /api/v1/intake/stats` → the S2-04 counters. Each handler carries its OpenAPI
+//! operation; [`openapi_router`] makes the routes and the document from one list.
 
 use std::sync::atomic::Ordering::Relaxed;
 
 use axum::extract::{Path, State};
-use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::IntakeState;
+use super::store::RecordedOrder;
 use crate::pipeline::ApiError;
 
-pub fn router(state: IntakeState) -> Router {
-    Router::new()
-        .route("/api/v1/intake/orders/{order_id}", get(show))
-        .route("/api/v1/intake/stats", get(stats))
+/// The intake's routes with their full `/api/v1/...` paths and OpenAPI operations.
+pub fn openapi_router(state: IntakeState) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(show))
+        .routes(routes!(stats))
         .with_state(state)
 }
 
+/// The intake's routes alone.
+pub fn router(state: IntakeState) -> Router {
+    openapi_router(state).split_for_parts().0
+}
+
+/// `GET /api/v1/intake/orders/{order_id}` body: the order as first recorded, and every
+/// later file with the same `order_id` (each `DUPLICATE`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntakeOrderView {
+    #[serde(flatten)]
+    pub order: RecordedOrder,
+    pub duplicates: Vec<RecordedOrder>,
+}
+
+/// `GET /api/v1/intake/stats` body: the S2-04 counters of this process (also exported as
+/// `edalab_orders_*_total` at `/metrics`) and the files queued since start.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntakeStats {
+    pub orders_processed_total: u64,
+    pub orders_rejected_total: u64,
+    pub orders_duplicate_total: u64,
+    pub files_queued_total: u64,
+}
+
+/// An ingested order's status (S2-03) with its duplicates.
+#[utoipa::path(
+    get,
+    path = "/api/v1/intake/orders/{order_id}",
+    tag = "intake",
+    params(("order_id" = String, Path, description = "The `order_id` of the order file")),
+    responses(
+        (status = 200, description = "The recorded order", body = IntakeOrderView),
+        (status = 404, description = "No order with this id was ingested", body = ApiError),
+        (status = 503, description = "The store failed", body = ApiError),
+    )
+)]
 async fn show(
     State(state): State<IntakeState>,
     Path(order_id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<IntakeOrderView>, ApiError> {
     let order = state
         .store
         .get(&order_id)
@@ -32,17 +73,22 @@ async fn show(
         .store
         .duplicates_of(&order_id)
         .map_err(ApiError::unavailable)?;
-    let mut body = serde_json::to_value(&order).map_err(ApiError::unavailable)?;
-    body["duplicates"] = serde_json::to_value(&duplicates).map_err(ApiError::unavailable)?;
-    Ok(Json(body))
+    Ok(Json(IntakeOrderView { order, duplicates }))
 }
 
-async fn stats(State(state): State<IntakeState>) -> Json<serde_json::Value> {
+/// The S2-04 counters: processed, rejected and duplicate orders, files queued.
+#[utoipa::path(
+    get,
+    path = "/api/v1/intake/stats",
+    tag = "intake",
+    responses((status = 200, description = "Counters since start", body = IntakeStats))
+)]
+async fn stats(State(state): State<IntakeState>) -> Json<IntakeStats> {
     let c = &state.counters;
-    Json(json!({
-        "orders_processed_total": c.orders_processed_total.load(Relaxed),
-        "orders_rejected_total": c.orders_rejected_total.load(Relaxed),
-        "orders_duplicate_total": c.orders_duplicate_total.load(Relaxed),
-        "files_queued_total": c.files_queued_total.load(Relaxed),
-    }))
+    Json(IntakeStats {
+        orders_processed_total: c.orders_processed_total.load(Relaxed),
+        orders_rejected_total: c.orders_rejected_total.load(Relaxed),
+        orders_duplicate_total: c.orders_duplicate_total.load(Relaxed),
+        files_queued_total: c.files_queued_total.load(Relaxed),
+    })
 }

@@ -31,7 +31,7 @@ use std::sync::atomic::AtomicU64;
 use edalab_bus::runtime::{DlqRouting, PerMessage, RuntimeConfig, RuntimeStats};
 use edalab_bus::{Bus, ConsumerConfig, TopicConfig};
 
-use crate::pipeline::{self, Handles, Shutdown, StartError};
+use crate::pipeline::{self, Handles, SharedClock, Shutdown, StartError};
 pub use store::{IntakeStore, SqliteIntakeStore};
 
 /// The main queue (the seed's "SQS main queue" of `tp-orders`).
@@ -52,8 +52,38 @@ pub fn topics() -> Vec<(&'static str, TopicConfig)> {
     ]
 }
 
-/// S2-04 counters (`edalab_orders_processed_total`, `edalab_orders_rejected_total`,
-/// `edalab_orders_duplicate_total` once the metrics layer maps them), plus files seen.
+/// Prometheus counter (S2-04): orders the worker recorded `PROCESSED`.
+pub const ORDERS_PROCESSED_METRIC: &str = "edalab_orders_processed_total";
+/// Prometheus counter (S2-04): orders the worker recorded `REJECTED` (each also dead-lettered
+/// to `tp-orders-dlq`).
+pub const ORDERS_REJECTED_METRIC: &str = "edalab_orders_rejected_total";
+/// Prometheus counter (S2-04): orders recorded `DUPLICATE` (an `order_id` seen before).
+pub const ORDERS_DUPLICATE_METRIC: &str = "edalab_orders_duplicate_total";
+
+/// Describes the S2-04 counters and registers them at 0, so `/metrics` lists them before the
+/// first order (through whatever `metrics` recorder is installed: the gateway's Prometheus
+/// one in `edalab up`). Called at start and by the watcher before each scan, because the
+/// recorder may be installed after the pipeline starts (a few map lookups per scan).
+pub(super) fn register_metrics() {
+    for (name, help) in [
+        (ORDERS_PROCESSED_METRIC, "Orders recorded PROCESSED (S2-04)"),
+        (
+            ORDERS_REJECTED_METRIC,
+            "Orders recorded REJECTED and dead-lettered (S2-04)",
+        ),
+        (
+            ORDERS_DUPLICATE_METRIC,
+            "Orders recorded DUPLICATE: order_id already recorded (S2-04)",
+        ),
+    ] {
+        metrics::describe_counter!(name, help);
+        metrics::counter!(name).increment(0);
+    }
+}
+
+/// S2-04 counters, also exported through the `metrics` facade as
+/// [`ORDERS_PROCESSED_METRIC`], [`ORDERS_REJECTED_METRIC`] and [`ORDERS_DUPLICATE_METRIC`]
+/// (the atomics serve `GET /api/v1/intake/stats`), plus files seen.
 #[derive(Debug, Default)]
 pub struct Counters {
     pub orders_processed_total: AtomicU64,
@@ -91,6 +121,8 @@ pub struct IntakeState {
     pub counters: Arc<Counters>,
     /// `<data>/inbox/orders`.
     pub inbox: PathBuf,
+    /// Where `processed_at` comes from.
+    pub clock: SharedClock,
 }
 
 /// The running intake.
@@ -114,15 +146,27 @@ pub async fn start(
     start_with(bus, data_dir, IntakeConfig::default(), shutdown).await
 }
 
-/// Creates the topics and folders, opens the store, starts the watcher and the worker.
-/// Mount [`api::router`]`(intake.state.clone())`.
+/// [`start_with_clock`] on the system clock.
 pub async fn start_with(
     bus: Arc<dyn Bus>,
     data_dir: &Path,
     config: IntakeConfig,
     shutdown: Shutdown,
 ) -> Result<Intake, StartError> {
+    start_with_clock(bus, data_dir, config, SharedClock::system(), shutdown).await
+}
+
+/// Creates the topics and folders, opens the store, starts the watcher and the worker
+/// (which stamps `processed_at` from `clock`). Mount [`api::router`]`(intake.state.clone())`.
+pub async fn start_with_clock(
+    bus: Arc<dyn Bus>,
+    data_dir: &Path,
+    config: IntakeConfig,
+    clock: SharedClock,
+    shutdown: Shutdown,
+) -> Result<Intake, StartError> {
     pipeline::ensure_topics(bus.as_ref(), &topics()).await?;
+    register_metrics();
     let inbox = inbox_dir(data_dir);
     for dir in [
         inbox.clone(),
@@ -139,6 +183,7 @@ pub async fn start_with(
         store: Arc::new(SqliteIntakeStore::open(data_dir)?),
         counters: Arc::new(Counters::default()),
         inbox,
+        clock,
     };
     let worker_config = RuntimeConfig::new(
         ConsumerConfig::new(WORKER_GROUP, vec![INTAKE_QUEUE.to_owned()]),

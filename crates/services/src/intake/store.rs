@@ -23,12 +23,16 @@ impl From<rusqlite::Error> for StoreError {
 }
 
 /// A recorded order (or a duplicate of one).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct RecordedOrder {
     pub order_id: String,
+    /// `PROCESSED`, `REJECTED` or `DUPLICATE` (S2-03).
+    #[schema(value_type = String, example = "PROCESSED")]
     pub status: OrderStatus,
     /// The file's JSON as received (`null` if it was not JSON).
+    #[schema(value_type = Object)]
     pub content: serde_json::Value,
+    /// Why it was rejected, one `field: message` per failing field (only when `REJECTED`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rejection_reasons: Vec<String>,
     pub processed_at: DateTime<Utc>,

@@ -10,7 +10,9 @@ use std::time::{Duration, UNIX_EPOCH};
 use edalab_bus::Record;
 use edalab_domain::order::{Order, OrderFile};
 
-use super::{FILE_HEADER, INTAKE_ID_HEADER, INTAKE_QUEUE, IntakeConfig, IntakeState};
+use super::{
+    FILE_HEADER, INTAKE_ID_HEADER, INTAKE_QUEUE, IntakeConfig, IntakeState, register_metrics,
+};
 use crate::pipeline::{Task, signalled};
 
 pub(super) fn spawn(
@@ -22,6 +24,7 @@ pub(super) fn spawn(
         let stop = signalled(shutdown);
         tokio::pin!(stop);
         loop {
+            register_metrics();
             if let Err(error) = scan(&state, &config).await {
                 // A bus error: the file stays in the inbox and is tried at the next scan.
                 tracing::warn!(%error, "order intake scan failed");

@@ -8,13 +8,15 @@
 use std::sync::atomic::Ordering;
 
 use async_trait::async_trait;
-use chrono::Utc;
 use edalab_bus::Message;
 use edalab_bus::runtime::{Handler, Outcome};
 use edalab_domain::order::{Order, OrderFile, OrderStatus, intake_status};
 
 use super::store::{Recorded, RecordedOrder};
-use super::{FILE_HEADER, INTAKE_ID_HEADER, IntakeState};
+use super::{
+    FILE_HEADER, INTAKE_ID_HEADER, IntakeState, ORDERS_DUPLICATE_METRIC, ORDERS_PROCESSED_METRIC,
+    ORDERS_REJECTED_METRIC,
+};
 
 pub(super) struct Worker {
     state: IntakeState,
@@ -70,7 +72,7 @@ impl Handler for Worker {
             status,
             content,
             rejection_reasons: reasons.clone(),
-            processed_at: Utc::now(),
+            processed_at: self.state.clock.now(),
             intake_id,
             file_name,
         };
@@ -89,6 +91,7 @@ impl Handler for Worker {
                 counters
                     .orders_processed_total
                     .fetch_add(1, Ordering::Relaxed);
+                metrics::counter!(ORDERS_PROCESSED_METRIC).increment(1);
                 tracing::info!(%order_id, "order PROCESSED");
                 Outcome::Done
             }
@@ -96,6 +99,7 @@ impl Handler for Worker {
                 counters
                     .orders_duplicate_total
                     .fetch_add(1, Ordering::Relaxed);
+                metrics::counter!(ORDERS_DUPLICATE_METRIC).increment(1);
                 tracing::info!(%order_id, "order DUPLICATE");
                 Outcome::Done
             }
@@ -103,6 +107,7 @@ impl Handler for Worker {
                 counters
                     .orders_rejected_total
                     .fetch_add(1, Ordering::Relaxed);
+                metrics::counter!(ORDERS_REJECTED_METRIC).increment(1);
                 Outcome::reject(format!("order {order_id} REJECTED: {}", reasons.join("; ")))
             }
         }

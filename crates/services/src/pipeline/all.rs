@@ -1,14 +1,29 @@
 //! The four pipelines together, for `edalab up` and the gateway: start them on one bus and
-//! data dir, merge their `/api/v1` routes into one router, list every topic.
+//! data dir, merge their `/api/v1` routes and OpenAPI operations into one router, list
+//! every topic.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use axum::Router;
 use edalab_bus::{Bus, TopicConfig};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 use super::{Shutdown, StartError};
 use crate::{calculator, intake, saga, transactions};
+
+/// The pipelines' tags (the operations and schemas come from the handlers).
+#[derive(OpenApi)]
+#[openapi(
+    tags(
+        (name = "transactions", description = "S0: banking transactions (submit, status, analytics)"),
+        (name = "calculator", description = "S1: calculator over queues"),
+        (name = "intake", description = "S2: order files dropped in <data>/inbox/orders"),
+        (name = "orders", description = "S4: order saga (orders, payment, tracking)"),
+    )
+)]
+struct PipelinesDoc;
 
 /// The running pipelines.
 pub struct Pipelines {
@@ -42,12 +57,23 @@ pub async fn start_all(
 }
 
 impl Pipelines {
-    /// Every pipeline's `/api/v1` routes in one router (no two share a path).
+    /// Every pipeline's `/api/v1` routes with their OpenAPI operations (no two share a
+    /// path), for `edalab_gateway::Mount::new`.
+    pub fn openapi_router(&self) -> OpenApiRouter {
+        OpenApiRouter::with_openapi(PipelinesDoc::openapi())
+            .merge(transactions::api::openapi_router(
+                self.transactions.state.clone(),
+            ))
+            .merge(calculator::api::openapi_router(
+                self.calculator.state.clone(),
+            ))
+            .merge(intake::api::openapi_router(self.intake.state.clone()))
+            .merge(saga::api::openapi_router(self.saga.state.clone()))
+    }
+
+    /// Every pipeline's `/api/v1` routes in one router.
     pub fn router(&self) -> Router {
-        transactions::api::router(self.transactions.state.clone())
-            .merge(calculator::api::router(self.calculator.state.clone()))
-            .merge(intake::api::router(self.intake.state.clone()))
-            .merge(saga::api::router(self.saga.state.clone()))
+        self.openapi_router().split_for_parts().0
     }
 
     /// Waits for every task of every pipeline (after the shutdown signal).

@@ -24,6 +24,45 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use crate::simulator::clock::{Clock, ManualClock, SystemClock};
+
+/// The clock a pipeline stamps its times with (transaction ids and timestamps, processing
+/// times, notification times): the [`Clock`] port the simulator defined, shared so that a
+/// test can hold a [`ManualClock`] and read exact times back. [`SharedClock::system`] (the
+/// default) in production.
+#[derive(Clone)]
+pub struct SharedClock(Arc<dyn Clock>);
+
+impl SharedClock {
+    /// The wall clock.
+    pub fn system() -> Self {
+        Self(Arc::new(SystemClock::new()))
+    }
+
+    /// Any clock, e.g. a [`ManualClock`] in tests (its clones share its time).
+    pub fn new(clock: impl Clock + 'static) -> Self {
+        Self(Arc::new(clock))
+    }
+
+    /// The current time.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.now_utc()
+    }
+}
+
+impl Default for SharedClock {
+    fn default() -> Self {
+        Self::system()
+    }
+}
+
+impl std::fmt::Debug for SharedClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the time: reading a stepping clock moves it.
+        f.write_str("SharedClock(..)")
+    }
+}
+
 /// The shutdown signal every pipeline task watches: it stops once the value is `true` (or
 /// the sender is dropped). `edalab up` holds the sender and flips it on SIGINT/SIGTERM.
 pub type Shutdown = watch::Receiver<bool>;
@@ -222,13 +261,32 @@ pub fn open_sqlite(data_dir: &Path, file_name: &str) -> Result<rusqlite::Connect
 
 /// The HTTP error body of every pipeline route: `{error, code, details}`; `details`
 /// names each failing field (S0-01's `{"error", "details": [...]}` plus a stable `code`).
-#[derive(Debug, Clone, Serialize)]
+/// In the OpenAPI document as `PipelineError`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = PipelineError)]
 pub struct ApiError {
     #[serde(skip)]
     pub status: StatusCode,
+    /// What went wrong, for people.
     pub error: String,
+    /// `VALIDATION_FAILED` (400), `NOT_FOUND` (404) or `UNAVAILABLE` (503).
+    #[schema(value_type = String, example = "VALIDATION_FAILED")]
     pub code: &'static str,
+    /// One entry per failing field (400); empty otherwise.
+    #[schema(value_type = Vec<FieldDetail>)]
     pub details: Vec<FieldError>,
+}
+
+/// One failing field of a 400: the JSON path of the input as the client wrote it
+/// (`accountFrom`, `items[1]`, `body` when the body is not JSON) and what was expected. The
+/// schema of `edalab_domain::validation::FieldError`.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // documentation only: `FieldError` is what is serialized.
+pub struct FieldDetail {
+    #[schema(example = "amount")]
+    field: String,
+    #[schema(example = "must be a positive number")]
+    message: String,
 }
 
 impl ApiError {

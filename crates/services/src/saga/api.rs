@@ -1,20 +1,22 @@
 //! The saga's routes. Seed paths when a service runs standalone ([`standalone_router`]:
 //! `POST /orders`, `GET /orders`, `GET /orders/{orderId}/status`), the same under
-//! `/api/v1` through the gateway ([`router`]).
+//! `/api/v1` through the gateway ([`router`], [`openapi_router`]). Each handler carries its
+//! OpenAPI operation at the seed's path; the gateway's document nests them under `/api/v1`.
 
 use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::Utc;
 use edalab_bus::Record;
 use edalab_domain::events::saga::{CreatedStatus, OrderCreated, SagaEvent};
 use edalab_domain::saga::OrderRequest;
 use edalab_domain::validation::ValidationErrors;
 use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::tracking::fold;
 use super::{SagaState, inc};
@@ -23,22 +25,139 @@ use crate::pipeline::{ApiError, json_body};
 /// Most orders `GET /orders` lists.
 const LIST_LIMIT_MAX: usize = 1_000;
 
+/// The gateway's prefix of the saga's routes.
+pub const API_PREFIX: &str = "/api/v1";
+
 /// Routes under `/api/v1` (for the gateway).
 pub fn router(state: SagaState) -> Router {
-    routes("/api/v1").with_state(state)
+    openapi_router(state).split_for_parts().0
+}
+
+/// Routes and OpenAPI operations under `/api/v1` (for the gateway's mount).
+pub fn openapi_router(state: SagaState) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .nest(API_PREFIX, routes())
+        .with_state(state)
 }
 
 /// The seed's paths, for `edalab serve orders`.
 pub fn standalone_router(state: SagaState) -> Router {
-    routes("").with_state(state)
+    standalone_openapi_router(state).split_for_parts().0
 }
 
-fn routes(prefix: &str) -> Router<SagaState> {
-    Router::new()
-        .route(&format!("{prefix}/orders"), post(create).get(list))
-        .route(&format!("{prefix}/orders/{{order_id}}/status"), get(status))
+/// The seed's paths with their OpenAPI operations (a standalone service's document).
+pub fn standalone_openapi_router(state: SagaState) -> OpenApiRouter {
+    routes().with_state(state)
 }
 
+/// The routes at the seed's paths: the one list both routers are made from.
+fn routes() -> OpenApiRouter<SagaState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(status))
+}
+
+/// `POST /orders` body (S4-01). Read field by field, so a 400 names every failing field.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // documentation only: parsed by `OrderRequest::parse`.
+#[schema(rename_all = "camelCase")]
+pub struct CreateOrderBody {
+    /// Non-empty.
+    #[schema(example = "user-42")]
+    user_id: String,
+    /// A JSON number > 0.
+    #[schema(example = 99.99)]
+    amount: f64,
+    /// At least one non-empty item name.
+    #[schema(example = json!(["laptop", "mouse"]))]
+    items: Vec<String>,
+}
+
+/// 201 body of `POST /orders` (S4-01).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // documentation only: the handler writes this JSON.
+#[schema(rename_all = "camelCase")]
+pub struct OrderCreatedBody {
+    /// UUID of the new order.
+    order_id: String,
+    /// UUID of its `OrderCreated` event on `orders.created`.
+    event_id: String,
+    /// Always `created`.
+    #[schema(example = "created")]
+    status: String,
+    #[schema(example = "Order created successfully")]
+    message: String,
+}
+
+/// The tracking view of an order (S4-03): folded from its saga events.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // documentation only: `edalab_domain::saga::OrderTracking` is serialized.
+#[schema(rename_all = "camelCase")]
+pub struct OrderTrackingBody {
+    order_id: String,
+    /// `CREATED`, `PAYMENT_AUTHORIZED` or `PAYMENT_REJECTED`.
+    #[schema(example = "PAYMENT_AUTHORIZED")]
+    status: String,
+    details: OrderTrackingDetails,
+    /// Every event applied, in order.
+    events: Vec<OrderTrackingEvent>,
+    /// RFC 3339 with milliseconds, UTC.
+    #[schema(example = "2026-01-07T10:00:00.120Z")]
+    last_updated: String,
+}
+
+/// `details` of the tracking view; fields not known yet are omitted.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // documentation only.
+#[schema(rename_all = "camelCase")]
+pub struct OrderTrackingDetails {
+    user_id: Option<String>,
+    /// JSON number.
+    amount: Option<f64>,
+    items: Option<Vec<String>>,
+    created_at: Option<String>,
+    /// `AUTHORIZED` or `REJECTED`.
+    payment_status: Option<String>,
+    authorization_code: Option<String>,
+    authorized_at: Option<String>,
+    /// E.g. `Insufficient funds`.
+    rejection_reason: Option<String>,
+    rejected_at: Option<String>,
+}
+
+/// `events[]` entry of the tracking view.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // documentation only.
+pub struct OrderTrackingEvent {
+    /// `OrderCreated`, `PaymentAuthorized` or `PaymentRejected`.
+    #[schema(rename = "type", example = "OrderCreated")]
+    kind: String,
+    timestamp: String,
+}
+
+/// `GET /orders` body.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // documentation only: the handler writes this JSON.
+pub struct OrderListBody {
+    /// How many orders are listed.
+    count: usize,
+    /// Newest first.
+    orders: Vec<OrderTrackingBody>,
+}
+
+/// Creates an order (S4-01): publishes `OrderCreated` to `orders.created`; the payment and
+/// tracking services take it from there.
+#[utoipa::path(
+    post,
+    path = "/orders",
+    tag = "orders",
+    request_body = CreateOrderBody,
+    responses(
+        (status = 201, description = "Created; the saga runs asynchronously", body = OrderCreatedBody),
+        (status = 400, description = "Missing body, bad JSON or invalid fields: `details` names each", body = ApiError),
+        (status = 503, description = "The bus refused", body = ApiError),
+    )
+)]
 async fn create(
     State(state): State<SagaState>,
     body: Bytes,
@@ -53,7 +172,7 @@ async fn create(
         amount: request.amount(),
         items: request.items().to_vec(),
         status: CreatedStatus::Created,
-        created_at: Utc::now(),
+        created_at: state.clock.now(),
     });
     let payload = event.to_json().map_err(ApiError::unavailable)?;
     let record = Record::new(Some(event.key().as_bytes().to_vec()), payload)
@@ -80,6 +199,18 @@ async fn create(
     ))
 }
 
+/// An order's saga status and event history (S4-03).
+#[utoipa::path(
+    get,
+    path = "/orders/{order_id}/status",
+    tag = "orders",
+    params(("order_id" = String, Path, description = "The `orderId` answered by the create")),
+    responses(
+        (status = 200, description = "The tracking view", body = OrderTrackingBody),
+        (status = 404, description = "No event of this order was tracked", body = ApiError),
+        (status = 503, description = "The store failed", body = ApiError),
+    )
+)]
 async fn status(
     State(state): State<SagaState>,
     Path(order_id): Path<String>,
@@ -94,7 +225,18 @@ async fn status(
     ))
 }
 
-/// `{"orders": [status view...], "count"}`, newest first.
+/// `{"orders": [status view...], "count"}`, newest first (S4-03).
+#[utoipa::path(
+    get,
+    path = "/orders",
+    tag = "orders",
+    params(("limit" = Option<u32>, Query, description = "Most orders listed, 0..=1000 (larger is capped) [default: 100]")),
+    responses(
+        (status = 200, description = "The tracked orders, newest first", body = OrderListBody),
+        (status = 400, description = "`limit` is not a non-negative integer", body = ApiError),
+        (status = 503, description = "The store failed", body = ApiError),
+    )
+)]
 async fn list(
     State(state): State<SagaState>,
     Query(query): Query<HashMap<String, String>>,

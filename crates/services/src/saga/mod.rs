@@ -41,7 +41,7 @@ use edalab_bus::{Bus, ConsumerConfig, TopicConfig};
 use edalab_domain::events::topics;
 use rust_decimal::Decimal;
 
-use crate::pipeline::{self, Handles, Shutdown, StartError};
+use crate::pipeline::{self, Handles, SharedClock, Shutdown, StartError};
 pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};
 pub use store::{SagaStore, SqliteSagaStore};
 
@@ -155,6 +155,8 @@ pub struct SagaState {
     pub bus: Arc<dyn Bus>,
     pub store: Arc<dyn SagaStore>,
     pub counters: Arc<Counters>,
+    /// Where `createdAt` and `processedAt` come from.
+    pub clock: SharedClock,
 }
 
 /// The running saga.
@@ -177,12 +179,24 @@ pub async fn start(
     start_with(bus, data_dir, SagaConfig::default(), shutdown).await
 }
 
-/// Creates the topics, opens `saga.sqlite`, starts the payment and tracking services.
-/// Mount [`api::router`] (under `/api/v1`) or [`api::standalone_router`] (seed paths).
+/// [`start_with_clock`] on the system clock.
 pub async fn start_with(
     bus: Arc<dyn Bus>,
     data_dir: &Path,
     config: SagaConfig,
+    shutdown: Shutdown,
+) -> Result<Saga, StartError> {
+    start_with_clock(bus, data_dir, config, SharedClock::system(), shutdown).await
+}
+
+/// Creates the topics, opens `saga.sqlite`, starts the payment and tracking services, which
+/// read time from `clock`. Mount [`api::router`] (under `/api/v1`) or
+/// [`api::standalone_router`] (seed paths).
+pub async fn start_with_clock(
+    bus: Arc<dyn Bus>,
+    data_dir: &Path,
+    config: SagaConfig,
+    clock: SharedClock,
     shutdown: Shutdown,
 ) -> Result<Saga, StartError> {
     pipeline::ensure_topics(bus.as_ref(), &topics()).await?;
@@ -190,6 +204,7 @@ pub async fn start_with(
         bus: bus.clone(),
         store: Arc::new(SqliteSagaStore::open(data_dir)?),
         counters: Arc::new(Counters::default()),
+        clock,
     };
     let faults = Arc::new(BureauFaults::default());
     let bureau = Arc::new(SimulatedBureau {

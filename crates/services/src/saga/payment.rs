@@ -10,7 +10,6 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::Utc;
 use edalab_bus::runtime::{Handler, Outcome};
 use edalab_bus::{Message, Record};
 use edalab_domain::events::saga::{
@@ -98,7 +97,7 @@ impl Handler for PaymentService {
             Err(e) => return Outcome::retry(e.to_string()),
         };
         let available = limit.checked_sub(spent).unwrap_or(Decimal::ZERO);
-        let now = Utc::now();
+        let now = self.state.clock.now();
         let event_id = uuid::Uuid::new_v4().to_string();
         let (event, authorized_amount) = match authorize_payment(order.amount, available, now) {
             PaymentDecision::Authorized { authorization_code } => (

@@ -1,39 +1,94 @@
 //! The S0 routes: `POST /api/v1/transactions` (S0-01: 202 `{message, transactionId,
 //! status: "PENDING"}`, 400 `{error, details}`), `GET /api/v1/transactions/{id}`,
-//! `GET /api/v1/transactions/analytics`.
+//! `GET /api/v1/transactions/analytics`. Each handler carries its OpenAPI operation
+//! (`#[utoipa::path]`); [`openapi_router`] makes the routes and the document from one list.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::Utc;
 use edalab_bus::Record;
 use edalab_domain::events::topics;
 use edalab_domain::events::transactions::{PendingStatus, QueuedTransaction};
 use edalab_domain::transaction::{SubmittedTransaction, TransactionRef};
+use serde::Serialize;
 use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::store::TransactionView;
+use super::store::{CurrencyTotal, TransactionView};
 use super::{Counters, TransactionsState};
 use crate::pipeline::ApiError;
 
-/// The S0 routes, with their full `/api/v1/...` paths.
-pub fn router(state: TransactionsState) -> Router {
-    Router::new()
-        .route("/api/v1/transactions", post(submit))
-        .route("/api/v1/transactions/analytics", get(analytics))
-        .route("/api/v1/transactions/{id}", get(show))
+/// The S0 routes with their full `/api/v1/...` paths and their OpenAPI operations.
+pub fn openapi_router(state: TransactionsState) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(submit))
+        .routes(routes!(analytics))
+        .routes(routes!(show))
         .with_state(state)
 }
 
+/// The S0 routes alone.
+pub fn router(state: TransactionsState) -> Router {
+    openapi_router(state).split_for_parts().0
+}
+
+/// `POST /api/v1/transactions` body (S0-01). Read field by field, so a 400 names every
+/// failing field.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // documentation only: the body is parsed by `SubmittedTransaction`.
+#[schema(rename_all = "camelCase")]
+pub struct SubmitTransactionBody {
+    /// A JSON number > 0 with at most 2 decimals.
+    #[schema(example = 100.5)]
+    amount: f64,
+    /// ISO 4217 code, 3 upper-case letters.
+    #[schema(example = "CAD")]
+    currency: String,
+    /// Debited account, non-empty.
+    #[schema(example = "ACC-12345")]
+    account_from: String,
+    /// Credited account, non-empty.
+    #[schema(example = "ACC-67890")]
+    account_to: String,
+}
+
+/// 202 body of `POST /api/v1/transactions` (S0-01).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // documentation only: the handler writes this JSON.
+#[schema(rename_all = "camelCase")]
+pub struct SubmitAccepted {
+    #[schema(example = "Transaction submitted successfully")]
+    message: String,
+    /// `txn-<unix millis>-<suffix>`.
+    #[schema(example = "txn-1736251200000-k3j5h2l9x")]
+    transaction_id: String,
+    /// Always `PENDING`.
+    #[schema(example = "PENDING")]
+    status: String,
+}
+
+/// Submits a transaction (S0-01): validated, recorded `PENDING`, queued on `transactions`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/transactions",
+    tag = "transactions",
+    request_body = SubmitTransactionBody,
+    responses(
+        (status = 202, description = "Queued, status PENDING", body = SubmitAccepted),
+        (status = 400, description = "Missing body, bad JSON or invalid fields: `details` names each", body = ApiError),
+        (status = 503, description = "The store or the bus refused", body = ApiError),
+    )
+)]
 async fn submit(
     State(state): State<TransactionsState>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let submitted = SubmittedTransaction::parse_json(&body)
         .map_err(|e| ApiError::validation("Validation failed", &e))?;
-    let now = Utc::now();
+    let now = state.clock.now();
     let suffix: String = uuid::Uuid::new_v4()
         .simple()
         .to_string()
@@ -72,6 +127,19 @@ async fn submit(
     ))
 }
 
+/// A transaction's status: `PENDING`, then `PROCESSED` (with `processedAt`) or `FAILED`
+/// (with the DLQ reason in `error`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/transactions/{id}",
+    tag = "transactions",
+    params(("id" = String, Path, description = "The `transactionId` answered by the submit")),
+    responses(
+        (status = 200, description = "The transaction", body = TransactionView),
+        (status = 404, description = "No such transaction", body = ApiError),
+        (status = 503, description = "The store failed", body = ApiError),
+    )
+)]
 async fn show(
     State(state): State<TransactionsState>,
     Path(id): Path<String>,
@@ -84,18 +152,44 @@ async fn show(
         .ok_or_else(|| ApiError::not_found("transaction", &id))
 }
 
-/// `{"totals": [{currency, count, total}], ...counters}`: the S0-05 analytics.
+/// `GET /api/v1/transactions/analytics` body: the S0-05 running totals (each transaction
+/// counted once) and this process's counters since start.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TransactionAnalytics {
+    /// One entry per currency, by currency code.
+    pub totals: Vec<CurrencyTotal>,
+    /// Transactions accepted by the submit route.
+    pub submitted: u64,
+    /// Transactions the processor published to `transactions-events`.
+    pub processed: u64,
+    /// Alerts published to `fraud-alerts` (one per failed receive).
+    pub fraud_alerts: u64,
+    /// Transactions that reached `transactions-dlq`.
+    pub dead_lettered: u64,
+}
+
+/// The S0-05 analytics: running totals per currency and the pipeline's counters.
+#[utoipa::path(
+    get,
+    path = "/api/v1/transactions/analytics",
+    tag = "transactions",
+    responses(
+        (status = 200, description = "Totals and counters", body = TransactionAnalytics),
+        (status = 503, description = "The store failed", body = ApiError),
+    )
+)]
 async fn analytics(
     State(state): State<TransactionsState>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<TransactionAnalytics>, ApiError> {
     use std::sync::atomic::Ordering::Relaxed;
     let totals = state.store.totals().map_err(ApiError::unavailable)?;
     let c = &state.counters;
-    Ok(Json(json!({
-        "totals": totals,
-        "submitted": c.submitted_total.load(Relaxed),
-        "processed": c.processed_total.load(Relaxed),
-        "fraudAlerts": c.fraud_alerts_total.load(Relaxed),
-        "deadLettered": c.dead_lettered_total.load(Relaxed),
-    })))
+    Ok(Json(TransactionAnalytics {
+        totals,
+        submitted: c.submitted_total.load(Relaxed),
+        processed: c.processed_total.load(Relaxed),
+        fraud_alerts: c.fraud_alerts_total.load(Relaxed),
+        dead_lettered: c.dead_lettered_total.load(Relaxed),
+    }))
 }

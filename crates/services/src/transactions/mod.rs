@@ -13,6 +13,19 @@
 //! `GET /api/v1/transactions/{id}` answers the status (`PENDING` → `PROCESSED` | `FAILED`
 //! with `error`), `GET /api/v1/transactions/analytics` the running totals.
 //!
+//! **Delivery, per effect.** The queue and the topics deliver at least once. The processor's
+//! publication to `transactions-events` is at least once (a retry after a failed status
+//! write publishes the same `transactionId` again); the S0-05 consumers make that harmless:
+//! the analytics total and the archive line are applied **exactly once** per
+//! `transactionId` (inboxes in `transactions.sqlite`, the runtime's exactly-once hook), the
+//! notification is published once per delivery that finds it not yet sent — at least once
+//! only across a crash between its produce and its record, with a stable `notificationId`.
+//! Details in the `consumers` module.
+//!
+//! **Time** comes from the state's [`SharedClock`] (transaction ids embed its date, and
+//! `timestamp`, `processedAt`, alert and notification times are its readings): the system
+//! clock from [`start`], any clock from [`start_with_clock`].
+//!
 //! Owns: its routes, processor, consumers, store (`transactions.sqlite`) and archive
 //! folder. Rules come from `edalab_domain::transaction`; wire types from
 //! `edalab_domain::events::transactions`.
@@ -30,8 +43,10 @@ use edalab_bus::runtime::{DlqRouting, PerMessage, RuntimeConfig, RuntimeStats};
 use edalab_bus::{Bus, ConsumerConfig, TopicConfig};
 use edalab_domain::events::topics;
 
-use crate::pipeline::{self, Handles, Shutdown, StartError};
-pub use store::{CurrencyTotal, SqliteTransactionStore, TransactionStore, TransactionView};
+use crate::pipeline::{self, Handles, SharedClock, Shutdown, StartError};
+pub use store::{
+    CurrencyTotal, Effect, EffectInbox, SqliteTransactionStore, TransactionStore, TransactionView,
+};
 
 /// Dead letters of the `transactions-events` consumers (analytics, notifications, archive);
 /// kept apart from `transactions-dlq` so a consumer's failure never marks a transaction
@@ -97,16 +112,28 @@ pub struct TransactionsState {
     pub store: Arc<dyn TransactionStore>,
     pub counters: Arc<Counters>,
     pub archive_dir: PathBuf,
+    /// Where every time the pipeline writes comes from.
+    pub clock: SharedClock,
 }
 
 impl TransactionsState {
-    /// State over `transactions.sqlite` and `archive/` in `data_dir`.
+    /// State over `transactions.sqlite` and `archive/` in `data_dir`, on the system clock.
     pub fn open(bus: Arc<dyn Bus>, data_dir: &Path) -> Result<Self, StartError> {
+        Self::open_with_clock(bus, data_dir, SharedClock::system())
+    }
+
+    /// [`TransactionsState::open`] on `clock`.
+    pub fn open_with_clock(
+        bus: Arc<dyn Bus>,
+        data_dir: &Path,
+        clock: SharedClock,
+    ) -> Result<Self, StartError> {
         Ok(Self {
             bus,
             store: Arc::new(SqliteTransactionStore::open(data_dir)?),
             counters: Arc::new(Counters::default()),
             archive_dir: data_dir.join("archive"),
+            clock,
         })
     }
 }
@@ -119,15 +146,25 @@ pub struct Transactions {
     pub consumers_stats: Arc<RuntimeStats>,
 }
 
-/// Creates the topics, opens the store, starts the processor, the S0-05 consumers and the
-/// DLQ tracker. Mount [`api::router`]`(pipeline.state.clone())`.
+/// [`start_with_clock`] on the system clock.
 pub async fn start(
     bus: Arc<dyn Bus>,
     data_dir: &Path,
     shutdown: Shutdown,
 ) -> Result<Transactions, StartError> {
+    start_with_clock(bus, data_dir, SharedClock::system(), shutdown).await
+}
+
+/// Creates the topics, opens the store, starts the processor, the S0-05 consumers and the
+/// DLQ tracker, all reading time from `clock`. Mount [`api::router`]`(pipeline.state.clone())`.
+pub async fn start_with_clock(
+    bus: Arc<dyn Bus>,
+    data_dir: &Path,
+    clock: SharedClock,
+    shutdown: Shutdown,
+) -> Result<Transactions, StartError> {
     create_topics(bus.as_ref()).await?;
-    let state = TransactionsState::open(bus.clone(), data_dir)?;
+    let state = TransactionsState::open_with_clock(bus.clone(), data_dir, clock)?;
 
     // S0-02: batch size 10, max receive count 3 (the runtime's defaults).
     let processor_config = RuntimeConfig::new(

@@ -5,7 +5,6 @@
 //! alert is published on every failed receive.
 
 use async_trait::async_trait;
-use chrono::Utc;
 use edalab_bus::runtime::{Handler, Outcome};
 use edalab_bus::{Message, Record};
 use edalab_domain::events::topics;
@@ -30,7 +29,7 @@ impl Processor {
         let alert = FraudAlert {
             transaction_id: transaction_id.clone(),
             error: error.clone(),
-            timestamp: Utc::now(),
+            timestamp: self.state.clock.now(),
         };
         match serde_json::to_vec(&alert) {
             Ok(body) => {
@@ -78,7 +77,7 @@ impl Handler for Processor {
                     .await;
             }
         };
-        let processed = queued.processed(Utc::now(), PROCESSOR_ID);
+        let processed = queued.processed(self.state.clock.now(), PROCESSOR_ID);
         let body = match serde_json::to_vec(&processed) {
             Ok(body) => body,
             Err(e) => return Outcome::reject(format!("cannot encode the event: {e}")),

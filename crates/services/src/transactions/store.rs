@@ -1,12 +1,15 @@
 //! The transactions pipeline's store (`transactions.sqlite`): one row per transaction
-//! (`PENDING` → `PROCESSED` | `FAILED`), the running totals per currency and the ids
-//! already counted in them. SQLite today, behind [`TransactionStore`].
+//! (`PENDING` → `PROCESSED` | `FAILED`), the running totals per currency, and what makes
+//! the S0-05 effects happen once: an inbox per [`Effect`] (the runtime's exactly-once hook,
+//! [`Inbox`], implemented by [`EffectInbox`] over a rusqlite transaction) and the committed
+//! length of each archive file. SQLite today, behind [`TransactionStore`].
 
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
+use edalab_bus::runtime::{Applied, AppliedId, Inbox, apply_once};
 use edalab_domain::events::transactions::{QueuedTransaction, TransactionProcessed};
 use rusqlite::{OptionalExtension, params};
 use rust_decimal::Decimal;
@@ -25,12 +28,13 @@ impl From<rusqlite::Error> for StoreError {
 }
 
 /// `GET /api/v1/transactions/{id}`'s body (the seed's camelCase).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TransactionView {
     pub transaction_id: String,
     /// JSON number, as on the queue; absent for a record only known from the DLQ.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<f64>)]
     pub amount: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
@@ -50,11 +54,84 @@ pub struct TransactionView {
 }
 
 /// One currency's running total; `total` a decimal string (`"1234.56"`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CurrencyTotal {
     pub currency: String,
     pub count: u64,
     pub total: String,
+}
+
+/// A side effect of the S0-05 consumers that must happen once per transaction; each has its
+/// own inbox rows, so one effect done does not hide another not done yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// The running total of the event's currency.
+    Analytics,
+    /// The line in the dated archive file.
+    Archive,
+    /// The `TRANSACTION_PROCESSED` message on `notifications`.
+    Notification,
+}
+
+impl Effect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Analytics => "analytics",
+            Self::Archive => "archive",
+            Self::Notification => "notification",
+        }
+    }
+}
+
+/// The store's side of the runtime's exactly-once hook for one [`Effect`]: a message is
+/// applied if its position `(group, topic, partition, offset)` or its `event_id` (the
+/// `transactionId`) is recorded for that effect.
+#[derive(Debug, Clone, Copy)]
+pub struct EffectInbox(pub Effect);
+
+impl<'c> Inbox<rusqlite::Transaction<'c>> for EffectInbox {
+    type Error = StoreError;
+
+    fn already_applied(
+        &self,
+        tx: &mut rusqlite::Transaction<'c>,
+        id: &AppliedId,
+    ) -> Result<bool, Self::Error> {
+        Ok(tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM effects_applied WHERE effect = ?1 AND (
+                 (grp = ?2 AND topic = ?3 AND part = ?4 AND off = ?5)
+                 OR (?6 IS NOT NULL AND event_id = ?6)))",
+            params![
+                self.0.as_str(),
+                id.group,
+                id.topic,
+                id.partition,
+                i64::try_from(id.offset).unwrap_or(i64::MAX),
+                id.event_id
+            ],
+            |row| row.get(0),
+        )?)
+    }
+
+    fn record_applied(
+        &self,
+        tx: &mut rusqlite::Transaction<'c>,
+        id: &AppliedId,
+    ) -> Result<(), Self::Error> {
+        tx.execute(
+            "INSERT INTO effects_applied (effect, grp, topic, part, off, event_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                self.0.as_str(),
+                id.group,
+                id.topic,
+                id.partition,
+                i64::try_from(id.offset).unwrap_or(i64::MAX),
+                id.event_id
+            ],
+        )?;
+        Ok(())
+    }
 }
 
 pub trait TransactionStore: Send + Sync {
@@ -63,10 +140,31 @@ pub trait TransactionStore: Send + Sync {
     /// `FAILED` with `error`; creates the row for a transaction only seen in the DLQ.
     fn mark_failed(&self, id: &str, error: &str) -> Result<(), StoreError>;
     fn get(&self, id: &str) -> Result<Option<TransactionView>, StoreError>;
-    /// Adds the event to its currency's total once per `transactionId`; `false` if it
-    /// was already counted.
-    fn apply_to_totals(&self, event: &TransactionProcessed) -> Result<bool, StoreError>;
+    /// Adds the event to its currency's total and records `id` in the
+    /// [`Effect::Analytics`] inbox, in one transaction; `false` (nothing added) if `id` was
+    /// already applied.
+    fn apply_to_totals(
+        &self,
+        id: &AppliedId,
+        event: &TransactionProcessed,
+    ) -> Result<bool, StoreError>;
     fn totals(&self) -> Result<Vec<CurrencyTotal>, StoreError>;
+    /// Whether `id` is recorded in `effect`'s inbox.
+    fn effect_applied(&self, effect: Effect, id: &AppliedId) -> Result<bool, StoreError>;
+    /// Records `id` in `effect`'s inbox (for an effect outside the database, recorded once
+    /// it is done); `false` if it was already there.
+    fn record_effect(&self, effect: Effect, id: &AppliedId) -> Result<bool, StoreError>;
+    /// The committed length of archive file `file` (bytes of whole, recorded lines). A file
+    /// without a row gets one at `current_len` (what is in it now is taken as committed).
+    fn archive_committed_len(&self, file: &str, current_len: u64) -> Result<u64, StoreError>;
+    /// Records `id` in the [`Effect::Archive`] inbox and `file`'s new committed length, in
+    /// one transaction; `false` (nothing changed) if `id` was already archived.
+    fn record_archived(
+        &self,
+        id: &AppliedId,
+        file: &str,
+        committed_len: u64,
+    ) -> Result<bool, StoreError>;
 }
 
 pub struct SqliteTransactionStore {
@@ -82,7 +180,14 @@ CREATE TABLE IF NOT EXISTS transactions (
 CREATE TABLE IF NOT EXISTS currency_totals (
     currency TEXT PRIMARY KEY, count INTEGER NOT NULL, total TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS totals_applied (transaction_id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS effects_applied (
+    effect TEXT NOT NULL, grp TEXT NOT NULL, topic TEXT NOT NULL, part INTEGER NOT NULL,
+    off INTEGER NOT NULL, event_id TEXT,
+    PRIMARY KEY (effect, grp, topic, part, off)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS effects_applied_event
+    ON effects_applied (effect, event_id) WHERE event_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS archive_files (file TEXT PRIMARY KEY, committed_len INTEGER NOT NULL);
 ";
 
 impl SqliteTransactionStore {
@@ -164,39 +269,18 @@ impl TransactionStore for SqliteTransactionStore {
             .optional()?)
     }
 
-    fn apply_to_totals(&self, event: &TransactionProcessed) -> Result<bool, StoreError> {
+    fn apply_to_totals(
+        &self,
+        id: &AppliedId,
+        event: &TransactionProcessed,
+    ) -> Result<bool, StoreError> {
         let mut connection = lock(&self.connection);
-        let tx = connection.transaction()?;
-        let inserted = tx.execute(
-            "INSERT OR IGNORE INTO totals_applied (transaction_id) VALUES (?1)",
-            params![event.transaction_id],
-        )?;
-        if inserted == 0 {
-            return Ok(false);
-        }
-        let current: Option<String> = tx
-            .query_row(
-                "SELECT total FROM currency_totals WHERE currency = ?1",
-                params![event.currency],
-                |row| row.get(0),
-            )
-            .optional()?;
-        let current = current
-            .map(|t| Decimal::from_str(&t).map_err(|e| StoreError(e.to_string())))
-            .transpose()?
-            .unwrap_or(Decimal::ZERO);
-        let mut total = current
-            .checked_add(event.amount)
-            .ok_or_else(|| StoreError(format!("{} total overflows", event.currency)))?;
-        // Money is written at scale 2 (`"150.00"`, ADR 002); amounts are exact at ≤ 2 decimals.
-        total.rescale(2);
-        tx.execute(
-            "INSERT INTO currency_totals (currency, count, total) VALUES (?1, 1, ?2)
-             ON CONFLICT(currency) DO UPDATE SET count = count + 1, total = ?2",
-            params![event.currency, total.to_string()],
-        )?;
+        let mut tx = connection.transaction()?;
+        let applied = apply_once(&EffectInbox(Effect::Analytics), &mut tx, id, |tx| {
+            add_to_total(tx, event)
+        })?;
         tx.commit()?;
-        Ok(true)
+        Ok(matches!(applied, Applied::Now(())))
     }
 
     fn totals(&self) -> Result<Vec<CurrencyTotal>, StoreError> {
@@ -212,4 +296,81 @@ impl TransactionStore for SqliteTransactionStore {
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
+
+    fn effect_applied(&self, effect: Effect, id: &AppliedId) -> Result<bool, StoreError> {
+        let mut connection = lock(&self.connection);
+        let mut tx = connection.transaction()?;
+        EffectInbox(effect).already_applied(&mut tx, id)
+    }
+
+    fn record_effect(&self, effect: Effect, id: &AppliedId) -> Result<bool, StoreError> {
+        let mut connection = lock(&self.connection);
+        let mut tx = connection.transaction()?;
+        let applied = apply_once(&EffectInbox(effect), &mut tx, id, |_| Ok(()))?;
+        tx.commit()?;
+        Ok(matches!(applied, Applied::Now(())))
+    }
+
+    fn archive_committed_len(&self, file: &str, current_len: u64) -> Result<u64, StoreError> {
+        let connection = lock(&self.connection);
+        connection.execute(
+            "INSERT OR IGNORE INTO archive_files (file, committed_len) VALUES (?1, ?2)",
+            params![file, i64::try_from(current_len).unwrap_or(i64::MAX)],
+        )?;
+        let committed: i64 = connection.query_row(
+            "SELECT committed_len FROM archive_files WHERE file = ?1",
+            params![file],
+            |row| row.get(0),
+        )?;
+        Ok(committed.max(0).unsigned_abs())
+    }
+
+    fn record_archived(
+        &self,
+        id: &AppliedId,
+        file: &str,
+        committed_len: u64,
+    ) -> Result<bool, StoreError> {
+        let mut connection = lock(&self.connection);
+        let mut tx = connection.transaction()?;
+        let applied = apply_once(&EffectInbox(Effect::Archive), &mut tx, id, |tx| {
+            tx.execute(
+                "INSERT INTO archive_files (file, committed_len) VALUES (?1, ?2)
+                 ON CONFLICT(file) DO UPDATE SET committed_len = ?2",
+                params![file, i64::try_from(committed_len).unwrap_or(i64::MAX)],
+            )?;
+            Ok(())
+        })?;
+        tx.commit()?;
+        Ok(matches!(applied, Applied::Now(())))
+    }
+}
+
+/// Adds `event.amount` to its currency's total (scale 2), inside the caller's transaction.
+fn add_to_total(
+    tx: &mut rusqlite::Transaction<'_>,
+    event: &TransactionProcessed,
+) -> Result<(), StoreError> {
+    let current: Option<String> = tx
+        .query_row(
+            "SELECT total FROM currency_totals WHERE currency = ?1",
+            params![event.currency],
+            |row| row.get(0),
+        )
+        .optional()?;
+    let current = current
+        .map(|t| Decimal::from_str(&t).map_err(|e| StoreError(format!("stored total `{t}`: {e}"))))
+        .transpose()?
+        .unwrap_or(Decimal::ZERO);
+    let mut total = current
+        .checked_add(event.amount)
+        .ok_or_else(|| StoreError(format!("{} total overflows", event.currency)))?;
+    // Money is written at scale 2 (`"150.00"`, ADR 002); amounts are exact at ≤ 2 decimals.
+    total.rescale(2);
+    tx.execute(
+        "INSERT INTO currency_totals (currency, count, total) VALUES (?1, 1, ?2)
+         ON CONFLICT(currency) DO UPDATE SET count = count + 1, total = ?2",
+        params![event.currency, total.to_string()],
+    )?;
+    Ok(())
 }
