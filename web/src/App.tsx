@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import { Dashboard } from './components/Dashboard';
 import { DlqPanel } from './components/DlqPanel';
+import { FaultControls } from './components/FaultControls';
 import { FlowGraph } from './components/FlowGraph';
 import { Footer } from './components/Footer';
 import { Header } from './components/Header';
@@ -23,9 +24,11 @@ export function App() {
         <aside aria-label="Controls" className="w-64 shrink-0 space-y-6 overflow-auto border-r border-slate-800 bg-slate-900 p-4">
           <SimulationControls />
           <Producer />
+          <FaultControls />
         </aside>
         <main className="flex min-w-0 flex-1 flex-col gap-3 overflow-auto p-3">
-          <div className="min-h-[460px] flex-1"><FlowGraph /></div>
+          {/* A fixed height: React Flow fits the view once, so the box must not resize after. */}
+          <div className="h-[62vh] min-h-[480px] shrink-0"><FlowGraph /></div>
           <Dashboard now={now} />
         </main>
       </div>

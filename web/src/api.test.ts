@@ -38,19 +38,20 @@ describe('api client against a mocked gateway', () => {
     expect(await api.health()).toMatchObject({ status: 'healthy' });
   });
 
-  it('lists and redrives a DLQ (assumed endpoints)', async () => {
+  it('lists and redrives a DLQ', async () => {
     let seen = '';
     server.use(
       http.get('*/api/v1/dlq/:topic/messages', ({ params }) => {
         seen = String(params.topic);
-        return HttpResponse.json({ messages: [{ partition: 0, offset: 7, key: 'k', error: 'bad', attempts: 3, origin_topic: 'x', first_failure_ms: 1, last_failure_ms: 2, value: null }] });
+        return HttpResponse.json({ topic: seen, depth: 1, invalid: [], messages: [{ partition: 0, offset: 7, key: 'k', error: 'bad', attempts: 3, origin_topic: 'x', origin_partition: 1, origin_offset: 4, group: 'g', first_failure_ms: 1, last_failure_ms: 2, value: null }] });
       }),
     );
     const m = await api.dlqMessages('system.dlq');
     expect(seen).toBe('system.dlq');
     expect(m.messages[0].error).toBe('bad');
+    expect(m.depth).toBe(1);
     fake.dlq = [1, 2];
-    expect(await api.redrive('system.dlq')).toEqual({ redriven: 2 });
+    expect(await api.redrive('system.dlq')).toEqual({ scanned: 2, redriven: 2, skipped: 0, invalid: 0 });
     expect(ENDPOINTS.dlqRedrive('a/b')).toBe('/api/v1/dlq/a%2Fb/redrive');
   });
 

@@ -28,10 +28,14 @@ export const ENDPOINTS = {
   health: '/api/v1/health',
   metrics: '/metrics',
   ws: '/ws',
-  /** ASSUMED (not yet in REQUIREMENTS): list a DLQ's messages. */
+  /** Every DLQ topic with its depth (crates/gateway/src/dlq.rs). */
+  dlqs: '/api/v1/dlq',
+  /** A DLQ's messages not yet redriven, with their reasons (`?limit=` 1..1000, default 100). */
   dlqMessages: (topic: string) => `/api/v1/dlq/${encodeURIComponent(topic)}/messages`,
-  /** ASSUMED (not yet in REQUIREMENTS): move a DLQ's messages back to their origin topic. */
+  /** Move a DLQ's messages back to their origin topic (rate-limited, attempts reset). */
   dlqRedrive: (topic: string) => `/api/v1/dlq/${encodeURIComponent(topic)}/redrive`,
+  /** The S4 credit bureau's injected faults (crates/services/src/saga/admin.rs): GET, PUT. */
+  creditBureau: '/api/v1/saga/credit-bureau',
 } as const;
 
 export interface StartRequest {
@@ -63,6 +67,7 @@ export interface ProduceResponse {
   events_produced: number;
   event_ids: string[];
 }
+/** One dead letter (the `dlq.*` headers of ADR 005), as `GET /api/v1/dlq/{topic}/messages` lists it. */
 export interface DlqMessage {
   partition: number;
   offset: number;
@@ -70,23 +75,32 @@ export interface DlqMessage {
   error: string;
   attempts: number;
   origin_topic: string;
-  /** Optional extras mirroring the `dlq.*` headers of ADR 005. */
   origin_partition?: number;
   origin_offset?: number;
+  /** The consumer group that gave up on it. */
   group?: string;
   first_failure_ms: number;
   last_failure_ms: number;
   value: unknown;
 }
 export interface DlqMessagesResponse {
+  topic?: string;
+  /** Messages not yet redriven (may exceed the number listed). */
+  depth?: number;
   messages: DlqMessage[];
+  /** Messages in the DLQ topic that are not dead letters (no `dlq.*` headers). */
+  invalid?: { partition: number; offset: number; reason: string }[];
 }
-/** ADR 005's redrive returns {scanned, redriven, skipped, invalid}; the UI needs `redriven`. */
 export interface RedriveResponse {
+  scanned: number;
   redriven: number;
-  scanned?: number;
-  skipped?: number;
-  invalid?: number;
+  skipped: number;
+  invalid: number;
+}
+export interface BureauSettings {
+  failing: boolean;
+  latency_ms: number;
+  breaker: 'closed' | 'open' | 'half_open' | string;
 }
 export type HealthResponse = Record<string, unknown>;
 
@@ -149,6 +163,9 @@ export const api = {
   health: () => request<HealthResponse>(ENDPOINTS.health),
   dlqMessages: (topic: string) => request<DlqMessagesResponse>(ENDPOINTS.dlqMessages(topic)),
   redrive: (topic: string) => post<RedriveResponse>(ENDPOINTS.dlqRedrive(topic)),
+  creditBureau: () => request<BureauSettings>(ENDPOINTS.creditBureau),
+  setCreditBureau: (change: Partial<Pick<BureauSettings, 'failing' | 'latency_ms'>>) =>
+    request<BureauSettings>(ENDPOINTS.creditBureau, { method: 'PUT', body: JSON.stringify(change) }),
   async metricsText(): Promise<string> {
     const res = await fetch(url(ENDPOINTS.metrics), { headers: { Accept: 'text/plain' } });
     if (!res.ok) throw new ApiError(res.status, await errorMessage(res));

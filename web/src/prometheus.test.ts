@@ -5,7 +5,7 @@ import { METRICS_TEXT } from './test/server';
 describe('parsePrometheus', () => {
   it('reads names, labels and values and skips comments', () => {
     const s = parsePrometheus(METRICS_TEXT);
-    expect(s).toHaveLength(8);
+    expect(s).toHaveLength(9);
     expect(s[0]).toEqual({
       name: 'edalab_messages_produced_total',
       labels: { service: 'simulator', topic: 'bancaire.compte.ouvert' },
@@ -37,8 +37,8 @@ describe('parsePrometheus', () => {
     const snap = snapshot(parsePrometheus(METRICS_TEXT));
     expect(snap.producedTotal).toBe(42);
     expect(snap.consumedByService).toEqual({ ledger: 39 });
-    expect(snap.lagByGroup).toEqual({ ledger: 3 });
-    expect(snap.totalLag).toBe(3);
+    expect(snap.lagByGroup).toEqual({ ledger: 3, 'edalab.redrive.system.dlq': 1 });
+    expect(snap.totalLag).toBe(3); // edalab's own groups are not consumer lag
     expect(snap.dlqDepth).toEqual({ 'system.dlq': 1 });
     expect(snap.errorsTotal).toBe(2);
     expect(snap.meanLatencySeconds).toBeCloseTo(0.005);

@@ -111,6 +111,7 @@ export interface MetricsSnapshot {
   producedTotal: number;
   consumedTotal: number;
   lagByGroup: Record<string, number>;
+  /** Lag of the application's consumer groups (edalab's own `edalab.*` groups left out). */
   totalLag: number;
   dlqDepth: Record<string, number>;
   errorsTotal: number;
@@ -119,6 +120,8 @@ export interface MetricsSnapshot {
 
 export function snapshot(samples: Sample[]): MetricsSnapshot {
   const lagByGroup = sumBy(samples, 'edalab_consumer_lag', 'group');
+  // edalab's own groups (`edalab.redrive.<dlq>`, `edalab.dlq-inspect`) are bookkeeping, not consumers.
+  const consumerLag = Object.entries(lagByGroup).filter(([g]) => !g.startsWith('edalab.'));
   const latSum = sum(samples, 'edalab_message_latency_seconds_sum');
   const latCount = sum(samples, 'edalab_message_latency_seconds_count');
   return {
@@ -127,7 +130,7 @@ export function snapshot(samples: Sample[]): MetricsSnapshot {
     producedTotal: sum(samples, 'edalab_messages_produced_total'),
     consumedTotal: sum(samples, 'edalab_messages_consumed_total'),
     lagByGroup,
-    totalLag: Object.values(lagByGroup).reduce((a, b) => a + b, 0),
+    totalLag: consumerLag.reduce((a, [, b]) => a + b, 0),
     dlqDepth: sumBy(samples, 'edalab_dlq_depth', 'topic'),
     errorsTotal: sum(samples, 'edalab_processing_errors_total'),
     meanLatencySeconds: latCount > 0 ? latSum / latCount : null,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HISTORY_SECONDS, lastRate, useLive } from './store';
 import { nodeData } from './components/FlowGraph';
-import { TOPOLOGY } from './topology';
+import { DLQ_TOPICS, TOPOLOGY } from './topology';
 import { parsePrometheus, snapshot } from './prometheus';
 import { METRICS_TEXT } from './test/server';
 
@@ -34,7 +34,12 @@ describe('flow graph node data', () => {
   const node = (id: string) => TOPOLOGY.nodes.find((n) => n.id === id)!;
   it('has the banking pipeline and every DLQ', () => {
     const ids = TOPOLOGY.nodes.map((n) => n.id);
-    expect(ids).toEqual(expect.arrayContaining(['simulator', 'ledger', 'system.dlq', 'bancaire.compte.ouvert', 'transactions-dlq', 'orders.dlq', 'payments.dlq', 'calculator', 'intake']));
+    expect(ids).toEqual(expect.arrayContaining(['simulator', 'ledger', 'bancaire.compte.ouvert', 'calculator-workers', 'intake', 'payment-service', 'order-tracking', ...DLQ_TOPICS]));
+    // Consumer nodes carry the real consumer-group names (edalab_consumer_lag{group}).
+    expect(TOPOLOGY.nodes.filter((n) => n.kind === 'consumer').map((n) => n.group).sort()).toEqual(
+      ['calculator-workers', 'ledger', 'order-tracking', 'payment-service', 'tp-order-worker', 'transaction-processors', 'transactions-processor'],
+    );
+    expect(TOPOLOGY.nodes.filter((n) => n.kind === 'dlq').map((n) => n.id).sort()).toEqual([...DLQ_TOPICS].sort());
     expect(TOPOLOGY.edges.filter((e) => e.source === 'simulator')).toHaveLength(7);
     for (const e of TOPOLOGY.edges) {
       expect(ids).toContain(e.source);
@@ -53,6 +58,6 @@ describe('flow graph node data', () => {
     const dlq = nodeData(node('system.dlq'), live, m);
     expect(dlq.depth).toBe(1);
     expect(dlq.light).toBe('alert');
-    expect(nodeData(node('calculator'), live, m).light).toBe('idle');
+    expect(nodeData(node('calculator-workers'), live, m).light).toBe('idle');
   });
 });

@@ -1,7 +1,8 @@
 /**
- * The pipelines the flow graph draws. Topic names follow crates/domain/src/events/topics.rs;
- * `service` / `group` are the label values matched in /metrics
- * (edalab_messages_consumed_total{service}, edalab_consumer_lag{group}).
+ * The pipelines the flow graph draws, as `edalab up` runs them. Topic names follow
+ * crates/domain/src/events/topics.rs and crates/services/src/*; `group` is the consumer
+ * group's real name, matched in /metrics (edalab_consumer_lag{group}); `service` is the
+ * label of edalab_messages_consumed_total{service} where the service exports it (ledger).
  */
 
 export type NodeKind = 'producer' | 'topic' | 'consumer' | 'dlq';
@@ -39,22 +40,37 @@ const OTHER_COLORS: Record<string, string> = {
   'bancaire.operation.rejetee': '#f97316',
   transactions: '#60a5fa',
   'transactions-events': '#93c5fd',
+  'fraud-alerts': '#f472b6',
+  notifications: '#c4b5fd',
   'calculatrice-input-queue': '#facc15',
   'calculatrice-output-queue': '#fde047',
-  orders: '#4ade80',
+  'tp-orders-queue': '#a3e635',
   'orders.created': '#86efac',
   'payments.authorized': '#34d399',
   'payments.rejected': '#fb923c',
 };
 
-export const DLQ_TOPICS = ['system.dlq', 'transactions-dlq', 'orders.dlq', 'payments.dlq'];
+/** Every dead-letter topic `edalab up` creates (the back end's rule: the name ends in `.dlq` or `-dlq`). */
+export const DLQ_TOPICS = [
+  'system.dlq',
+  'transactions-dlq',
+  'transactions-events-dlq',
+  'calculatrice-input-queue-dlq',
+  'tp-orders-dlq',
+  'orders.dlq',
+  'payments.dlq',
+];
+
+export function isDlqTopic(topic: string): boolean {
+  return topic.endsWith('.dlq') || topic.endsWith('-dlq');
+}
 
 export function topicColor(topic: string): string {
-  if (DLQ_TOPICS.includes(topic)) return '#ef4444';
+  if (isDlqTopic(topic)) return '#ef4444';
   return BANKING_TOPICS.find((b) => b.topic === topic)?.color ?? OTHER_COLORS[topic] ?? '#94a3b8';
 }
 
-const COL = [0, 240, 500, 760];
+const COL = [0, 240, 480, 720, 960, 1200];
 const ROW = 78;
 
 function build(): { nodes: TopoNode[]; edges: TopoEdge[] } {
@@ -62,54 +78,90 @@ function build(): { nodes: TopoNode[]; edges: TopoEdge[] } {
   const edges: TopoEdge[] = [];
   const e = (source: string, target: string, topic: string) =>
     edges.push({ id: `${source}->${target}`, source, target, topic });
+  const topic = (id: string, x: number, y: number, kind: NodeKind = isDlqTopic(id) ? 'dlq' : 'topic') =>
+    nodes.push({ id, label: id, kind, x, y, topics: [id] });
+  /** A consumer group: `group` is its name in edalab_consumer_lag (crates/services). */
+  const consumer = (id: string, group: string, inputs: string[], x: number, y: number, service?: string) =>
+    nodes.push({ id, label: group, kind: 'consumer', x, y, topics: inputs, group, service });
+  const producer = (id: string, label: string, outputs: string[], x: number, y: number) =>
+    nodes.push({ id, label, kind: 'producer', x, y, topics: outputs });
 
-  // Banking: simulator -> bancaire.* -> ledger -> rejections / system.dlq
+  // S3 banking: simulator -> bancaire.* -> ledger -> rejections / system.dlq
   const allBanking = BANKING_TOPICS.map((b) => b.topic);
-  nodes.push({ id: 'simulator', label: 'simulator', kind: 'producer', x: COL[0], y: ROW * 3, topics: allBanking, service: 'simulator' });
+  producer('simulator', 'simulator', allBanking, COL[0], ROW * 3);
   BANKING_TOPICS.forEach((b, i) => {
-    nodes.push({ id: b.topic, label: b.topic, kind: 'topic', x: COL[1], y: i * ROW, topics: [b.topic] });
+    topic(b.topic, COL[1], i * ROW);
     e('simulator', b.topic, b.topic);
     e(b.topic, 'ledger', b.topic);
   });
-  nodes.push({ id: 'ledger', label: 'ledger', kind: 'consumer', x: COL[2], y: ROW * 3, topics: allBanking, service: 'ledger', group: 'ledger' });
-  nodes.push({ id: 'bancaire.operation.rejetee', label: 'bancaire.operation.rejetee', kind: 'topic', x: COL[3], y: ROW * 2, topics: ['bancaire.operation.rejetee'] });
-  nodes.push({ id: 'system.dlq', label: 'system.dlq', kind: 'dlq', x: COL[3], y: ROW * 4, topics: ['system.dlq'] });
+  consumer('ledger', 'ledger', allBanking, COL[2], ROW * 3, 'ledger');
+  topic('bancaire.operation.rejetee', COL[3], ROW * 2);
+  topic('system.dlq', COL[3], ROW * 4);
   e('ledger', 'bancaire.operation.rejetee', 'bancaire.operation.rejetee');
   e('ledger', 'system.dlq', 'system.dlq');
 
-  // Transactions (S0)
+  // S0 transactions: POST /transactions -> transactions -> processor -> events / fraud-alerts / DLQ;
+  // transactions-events -> transaction-processors -> notifications / DLQ
   let y = ROW * 8;
-  nodes.push({ id: 'transactions', label: 'transactions', kind: 'topic', x: COL[1], y, topics: ['transactions'] });
-  nodes.push({ id: 'transactions-processor', label: 'transactions', kind: 'consumer', x: COL[2], y, topics: ['transactions'], service: 'transactions', group: 'transactions' });
-  nodes.push({ id: 'transactions-events', label: 'transactions-events', kind: 'topic', x: COL[3], y: y - ROW / 2, topics: ['transactions-events'] });
-  nodes.push({ id: 'transactions-dlq', label: 'transactions-dlq', kind: 'dlq', x: COL[3], y: y + ROW / 2, topics: ['transactions-dlq'] });
+  producer('transactions-api', 'POST /transactions', ['transactions'], COL[0], y);
+  topic('transactions', COL[1], y);
+  consumer('transactions-processor', 'transactions-processor', ['transactions'], COL[2], y);
+  topic('transactions-events', COL[3], y - ROW);
+  topic('fraud-alerts', COL[3], y);
+  topic('transactions-dlq', COL[3], y + ROW);
+  consumer('transaction-processors', 'transaction-processors', ['transactions-events'], COL[4], y - ROW);
+  topic('notifications', COL[5], y - ROW * 1.5);
+  topic('transactions-events-dlq', COL[5], y - ROW * 0.5);
+  e('transactions-api', 'transactions', 'transactions');
   e('transactions', 'transactions-processor', 'transactions');
   e('transactions-processor', 'transactions-events', 'transactions-events');
+  e('transactions-processor', 'fraud-alerts', 'fraud-alerts');
   e('transactions-processor', 'transactions-dlq', 'transactions-dlq');
+  e('transactions-events', 'transaction-processors', 'transactions-events');
+  e('transaction-processors', 'notifications', 'notifications');
+  e('transaction-processors', 'transactions-events-dlq', 'transactions-events-dlq');
 
-  // Calculator (S1)
-  y = ROW * 10;
-  nodes.push({ id: 'calculatrice-input-queue', label: 'calculatrice-input-queue', kind: 'topic', x: COL[1], y, topics: ['calculatrice-input-queue'] });
-  nodes.push({ id: 'calculator', label: 'calculator', kind: 'consumer', x: COL[2], y, topics: ['calculatrice-input-queue'], service: 'calculator', group: 'calculator' });
-  nodes.push({ id: 'calculatrice-output-queue', label: 'calculatrice-output-queue', kind: 'topic', x: COL[3], y, topics: ['calculatrice-output-queue'] });
-  e('calculatrice-input-queue', 'calculator', 'calculatrice-input-queue');
-  e('calculator', 'calculatrice-output-queue', 'calculatrice-output-queue');
+  // S1 calculator: POST /calculator -> input queue -> workers -> output / DLQ
+  y = ROW * 10.5;
+  producer('calculator-api', 'POST /calculator', ['calculatrice-input-queue'], COL[0], y);
+  topic('calculatrice-input-queue', COL[1], y);
+  consumer('calculator-workers', 'calculator-workers', ['calculatrice-input-queue'], COL[2], y);
+  topic('calculatrice-output-queue', COL[3], y - ROW / 2);
+  topic('calculatrice-input-queue-dlq', COL[3], y + ROW / 2);
+  e('calculator-api', 'calculatrice-input-queue', 'calculatrice-input-queue');
+  e('calculatrice-input-queue', 'calculator-workers', 'calculatrice-input-queue');
+  e('calculator-workers', 'calculatrice-output-queue', 'calculatrice-output-queue');
+  e('calculator-workers', 'calculatrice-input-queue-dlq', 'calculatrice-input-queue-dlq');
 
-  // Orders / payments saga (S4) with intake
-  y = ROW * 12;
-  nodes.push({ id: 'intake', label: 'intake', kind: 'producer', x: COL[0], y, topics: ['orders.created'], service: 'intake' });
-  nodes.push({ id: 'orders.created', label: 'orders.created', kind: 'topic', x: COL[1], y, topics: ['orders.created'] });
-  nodes.push({ id: 'payments', label: 'payments', kind: 'consumer', x: COL[2], y, topics: ['orders.created'], service: 'payments', group: 'payments' });
-  nodes.push({ id: 'payments.authorized', label: 'payments.authorized', kind: 'topic', x: COL[3], y: y - ROW / 2, topics: ['payments.authorized'] });
-  nodes.push({ id: 'payments.rejected', label: 'payments.rejected', kind: 'topic', x: COL[3], y: y + ROW / 2, topics: ['payments.rejected'] });
-  nodes.push({ id: 'orders.dlq', label: 'orders.dlq', kind: 'dlq', x: COL[1], y: y + ROW * 1.2, topics: ['orders.dlq'] });
-  nodes.push({ id: 'payments.dlq', label: 'payments.dlq', kind: 'dlq', x: COL[3], y: y + ROW * 1.5, topics: ['payments.dlq'] });
-  e('intake', 'orders.created', 'orders.created');
-  e('intake', 'orders.dlq', 'orders.dlq');
-  e('orders.created', 'payments', 'orders.created');
-  e('payments', 'payments.authorized', 'payments.authorized');
-  e('payments', 'payments.rejected', 'payments.rejected');
-  e('payments', 'payments.dlq', 'payments.dlq');
+  // S2 intake: order files -> tp-orders-queue -> tp-order-worker -> store / DLQ
+  y = ROW * 12.5;
+  producer('intake', 'inbox/orders files', ['tp-orders-queue'], COL[0], y);
+  topic('tp-orders-queue', COL[1], y);
+  consumer('tp-order-worker', 'tp-order-worker', ['tp-orders-queue'], COL[2], y);
+  topic('tp-orders-dlq', COL[3], y);
+  e('intake', 'tp-orders-queue', 'tp-orders-queue');
+  e('tp-orders-queue', 'tp-order-worker', 'tp-orders-queue');
+  e('tp-order-worker', 'tp-orders-dlq', 'tp-orders-dlq');
+
+  // S4 order saga: POST /orders -> orders.created -> payment-service -> authorized / rejected / DLQ;
+  // order-tracking reads orders.created and payments.* (its poison -> orders.dlq)
+  y = ROW * 14.5;
+  producer('orders-api', 'POST /orders', ['orders.created'], COL[0], y);
+  topic('orders.created', COL[1], y);
+  consumer('payment-service', 'payment-service', ['orders.created'], COL[2], y);
+  topic('payments.authorized', COL[3], y - ROW);
+  topic('payments.rejected', COL[3], y);
+  topic('payments.dlq', COL[3], y + ROW);
+  consumer('order-tracking', 'order-tracking', ['orders.created', 'payments.authorized', 'payments.rejected'], COL[4], y);
+  topic('orders.dlq', COL[5], y);
+  e('orders-api', 'orders.created', 'orders.created');
+  e('orders.created', 'payment-service', 'orders.created');
+  e('payment-service', 'payments.authorized', 'payments.authorized');
+  e('payment-service', 'payments.rejected', 'payments.rejected');
+  e('payment-service', 'payments.dlq', 'payments.dlq');
+  e('payments.authorized', 'order-tracking', 'payments.authorized');
+  e('payments.rejected', 'order-tracking', 'payments.rejected');
+  e('order-tracking', 'orders.dlq', 'orders.dlq');
 
   return { nodes, edges };
 }

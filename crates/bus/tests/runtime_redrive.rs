@@ -9,7 +9,8 @@ use common::{Event, FakeBus, Running, Script, ScriptedHandler, test_config, wait
 use edalab_bus::port::{Message, Producer, Record, headers};
 use edalab_bus::runtime::dlq::{self, Failure, dead_letter_record};
 use edalab_bus::runtime::{
-    ConsumerRuntime, DlqRouting, PerMessage, RedriveFilter, RedriveReport, redrive,
+    ConsumerRuntime, DlqRouting, PerMessage, RedriveFilter, RedriveReport, list_pending,
+    pending_depth, redrive,
 };
 use tokio::time::Instant;
 
@@ -136,6 +137,41 @@ async fn redrive_brings_messages_back_with_attempts_reset_and_only_once() {
         .unwrap();
     assert_eq!(next.redriven, 1);
     assert_eq!(bus.messages("transactions").len(), 6);
+}
+
+#[tokio::test(start_paused = true)]
+async fn depth_and_pending_list_count_only_what_was_not_redriven() {
+    let bus = setup().await;
+    assert_eq!(pending_depth(&bus, DLQ).await.unwrap(), 0);
+    assert!(list_pending(&bus, DLQ, 100).await.unwrap().is_empty());
+    dead_letters(&bus, "transactions", "t", 3).await;
+    assert_eq!(pending_depth(&bus, DLQ).await.unwrap(), 3);
+    let pending = list_pending(&bus, DLQ, 100).await.unwrap();
+    assert_eq!(pending.len(), 3);
+    assert_eq!(list_pending(&bus, DLQ, 2).await.unwrap().len(), 2);
+
+    let report = redrive(&bus, DLQ, &RedriveFilter::all(), 1_000)
+        .await
+        .unwrap();
+    assert_eq!(report.redriven, 3);
+    assert_eq!(pending_depth(&bus, DLQ).await.unwrap(), 0);
+    assert!(list_pending(&bus, DLQ, 100).await.unwrap().is_empty());
+    // The log keeps them: the full listing still shows all three.
+    assert_eq!(dlq::list(&bus, DLQ, 100).await.unwrap().len(), 3);
+
+    // A new dead letter is pending, alone, with its reason.
+    dead_letters(&bus, "transactions", "n", 1).await;
+    assert_eq!(pending_depth(&bus, DLQ).await.unwrap(), 1);
+    let pending: Vec<_> = list_pending(&bus, DLQ, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].key_text().as_deref(), Some("n0"));
+    assert_eq!(pending[0].error, "boom 0");
+    assert_eq!(pending[0].value_json(), serde_json::json!("payload 0"));
 }
 
 #[tokio::test(start_paused = true)]

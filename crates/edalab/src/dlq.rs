@@ -137,11 +137,6 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// The value as JSON when it is JSON text, else as a (lossy) string.
-fn value_json(bytes: &[u8]) -> Value {
-    serde_json::from_slice(bytes).unwrap_or_else(|_| Value::String(text(bytes)))
-}
-
 /// One DLQ entry as a JSON object.
 pub fn entry_json(entry: &DlqEntry) -> Value {
     let headers: serde_json::Map<String, Value> = entry
@@ -154,9 +149,9 @@ pub fn entry_json(entry: &DlqEntry) -> Value {
         "partition": entry.dlq_partition,
         "offset": entry.dlq_offset,
         "timestamp": entry.timestamp_ms,
-        "key": entry.key.as_deref().map(text),
+        "key": entry.key_text(),
         "headers": headers,
-        "value": value_json(&entry.value),
+        "value": entry.value_json(),
         "error": entry.error,
         "attempts": entry.attempts,
         "origin": {
@@ -180,7 +175,7 @@ pub fn entry_line(entry: &DlqEntry) -> String {
         entry.origin_partition,
         entry.origin_offset,
         entry.attempts,
-        entry.key.as_deref().map(text).unwrap_or_default(),
+        entry.key_text().unwrap_or_default(),
         entry.error
     )
 }
@@ -199,7 +194,7 @@ fn entry_details(entry: &DlqEntry) -> String {
         entry.attempts,
         entry.first_failure_ms,
         entry.last_failure_ms,
-        entry.key.as_deref().map(text).unwrap_or_default(),
+        entry.key_text().unwrap_or_default(),
     );
     for (name, value) in &entry.headers {
         s.push_str(&format!("header:        {name}: {}\n", text(value)));

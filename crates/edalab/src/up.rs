@@ -100,8 +100,12 @@ pub async fn run(data_dir: Option<&Path>, args: UpArgs) -> anyhow::Result<()> {
 
     // The simulator (S3-07) and the S0/S1/S2/S4 pipelines, on the same bus.
     let simulator = Arc::new(
-        edalab_services::simulator::SimulationControl::new(Arc::clone(&shared), Default::default())
-            .context("starting the simulator")?,
+        edalab_services::simulator::SimulationControl::new(
+            // Counted in edalab_messages_produced_total{service="simulator"} (the UI's broker card).
+            Arc::new(InstrumentedBus::new(Arc::clone(&shared), "simulator")),
+            Default::default(),
+        )
+        .context("starting the simulator")?,
     );
     let pipelines =
         edalab_services::pipeline::all::start_all(Arc::clone(&shared), &data_dir, stop_rx.clone())
@@ -131,6 +135,12 @@ pub async fn run(data_dir: Option<&Path>, args: UpArgs) -> anyhow::Result<()> {
             edalab_services::simulator::api::openapi_router(Arc::clone(&simulator)),
         ))
         .mount(crate::pipelines::mount(&pipelines))
+        .mount(edalab_gateway::Mount::new(
+            "saga-admin",
+            edalab_services::saga::admin::openapi_router(
+                edalab_services::saga::admin::AdminState::of(&pipelines.saga),
+            ),
+        ))
         .build()
         .context("building the gateway")?;
     let gateway = Gateway::start(&config, state).await?;

@@ -7,16 +7,19 @@
 //! - [`hub`] and [`ws`]: live bus events to WebSocket clients, bounded per client;
 //! - [`error`]: the JSON error shape every route answers;
 //! - [`health`]: aggregated health of the bus, the store and the services;
+//! - [`dlq`]: dead-letter queues over REST — list, depth, redrive;
 //! - [`telemetry`]: metric names and typed recorders, W3C trace context, JSON logs, and
 //!   the producer/handler wrappers services use to be observable;
 //! - [`payload`]: bus messages rendered as JSON;
 //! - [`launch`]: start, print the URLs, stop on SIGINT/SIGTERM (`edalab up`).
 //!
 //! The gateway may read the bus (tails for `/ws`, admin for lag) but never produces to it
-//! or decides anything about events: business routes belong to the services, which hand
+//! (save a DLQ redrive, an operator's command on the bus itself, see [`dlq`]) or decides
+//! anything about events: business routes belong to the services, which hand
 //! their routers in as [`Mount`]s. It depends on no service crate.
 
 pub mod config;
+pub mod dlq;
 pub mod error;
 pub mod health;
 pub mod hub;

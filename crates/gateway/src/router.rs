@@ -265,6 +265,7 @@ fn gateway_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(metrics))
         .routes(routes!(crate::ws::ws_handler))
         .routes(routes!(index))
+        .merge(crate::dlq::routes())
 }
 
 /// Every `(METHOD, path)` of `doc`, sorted.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { act, screen, waitFor } from '@testing-library/react';
 import { http, HttpResponse } from 'msw';
-import { Dashboard, formatDuration } from './Dashboard';
+import { Dashboard, formatDuration, healthEntries } from './Dashboard';
 import { Footer } from './Footer';
 import { Header } from './Header';
 import { renderWithQuery } from '../test/render';
@@ -57,6 +57,21 @@ describe('Dashboard cards', () => {
     expect(alert).toHaveTextContent('system.dlq: 1 dead-lettered');
     act(() => screen.getByRole('button', { name: /system\.dlq: 1/ }).click());
     expect(useLive.getState().selectedDlq).toBe('system.dlq');
+  });
+
+  it('reads the gateway health: its components when present, else any status map', () => {
+    // What `edalab up` answers (crates/gateway/src/health.rs).
+    const real = {
+      status: 'healthy', kafka: 'connected', postgres: 'connected',
+      bus: { backend: 'embedded', status: 'connected' }, store: { backend: 'sqlite', status: 'connected' },
+      components: [
+        { name: 'bus', role: 'bus', backend: 'embedded', status: 'up', latency_ms: 0 },
+        { name: 'store', role: 'store', backend: 'sqlite', status: 'down', latency_ms: 3 },
+      ],
+    };
+    expect(healthEntries(real)).toEqual([['status', 'healthy'], ['bus (embedded)', 'up'], ['store (sqlite)', 'down']]);
+    expect(healthEntries({ status: 'healthy', kafka: 'connected' })).toEqual([['status', 'healthy'], ['kafka', 'connected']]);
+    expect(healthEntries(undefined)).toEqual([]);
   });
 
   it('formats durations', () => {

@@ -20,8 +20,24 @@ export function formatDuration(seconds: number): string {
   return h > 0 ? `${h}h ${m}m ${r}s` : m > 0 ? `${m}m ${r}s` : `${r}s`;
 }
 
-function healthEntries(h: Record<string, unknown> | undefined): [string, string][] {
+interface HealthComponent {
+  name: string;
+  backend?: string;
+  status: string;
+}
+/**
+ * `GET /api/v1/health` as (name, status) rows. The gateway answers `{status, kafka, postgres,
+ * bus, store, components: [{name, role, backend, status, latency_ms}]}` (the seed's keys plus
+ * the real components): when `components` is there, it is the truth (`kafka`/`postgres` are
+ * the seed's aliases of the bus and the store). Otherwise any `{key: "status"}` map.
+ */
+export function healthEntries(h: Record<string, unknown> | undefined): [string, string][] {
   if (!h) return [];
+  if (Array.isArray(h.components)) {
+    const rows: [string, string][] = typeof h.status === 'string' ? [['status', h.status]] : [];
+    for (const c of h.components as HealthComponent[]) rows.push([c.backend ? `${c.name} (${c.backend})` : c.name, String(c.status)]);
+    return rows;
+  }
   const services = (h.services ?? h) as Record<string, unknown>;
   return Object.entries(services).map(([k, v]) => [k, typeof v === 'string' ? v : typeof v === 'object' && v && 'status' in v ? String((v as { status: unknown }).status) : JSON.stringify(v)]);
 }

@@ -18,7 +18,7 @@ export function DlqPanel() {
   const redrive = useMutation({
     mutationFn: () => api.redrive(topic!),
     onSuccess: (r) => {
-      toast('success', `Redrove ${r.redriven} message${r.redriven === 1 ? '' : 's'} from ${topic}`);
+      toast('success', `Redrove ${r.redriven} message${r.redriven === 1 ? '' : 's'} from ${topic}${r.invalid ? ` (${r.invalid} not dead letters, left)` : ''}`);
       qc.invalidateQueries({ queryKey: ['dlq', topic] });
       qc.invalidateQueries({ queryKey: ['metrics'] });
     },
@@ -38,6 +38,12 @@ export function DlqPanel() {
         <RotateCcw aria-hidden className="h-4 w-4" /> Redrive
       </button>
       {q.isError && <p role="alert" className="text-sm text-red-300">Could not load messages: {(q.error as Error).message}</p>}
+      {q.isSuccess && (
+        <p className="mb-1 text-xs text-slate-400" data-testid="dlq-depth">
+          {q.data.depth ?? msgs.length} waiting for redrive{(q.data.depth ?? 0) > msgs.length ? ` (first ${msgs.length} shown)` : ''}
+          {q.data.invalid?.length ? ` · ${q.data.invalid.length} not a dead letter` : ''}
+        </p>
+      )}
       {q.isSuccess && msgs.length === 0 && <p className="text-sm text-slate-300">Empty.</p>}
       <ul className="flex-1 space-y-2 overflow-auto text-xs">
         {msgs.map((msg) => (
@@ -47,7 +53,10 @@ export function DlqPanel() {
               <span>{msg.attempts} attempt{msg.attempts === 1 ? '' : 's'}</span>
             </div>
             <div className="text-red-200">{msg.error}</div>
-            <div className="text-slate-400">from {msg.origin_topic} · last {new Date(msg.last_failure_ms).toLocaleTimeString()}</div>
+            <div className="text-slate-400">
+              from {msg.origin_topic}{msg.origin_partition !== undefined ? `/${msg.origin_partition}@${msg.origin_offset}` : ''}
+              {msg.group ? ` · group ${msg.group}` : ''} · last {new Date(msg.last_failure_ms).toLocaleTimeString()}
+            </div>
           </li>
         ))}
       </ul>

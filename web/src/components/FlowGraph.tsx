@@ -131,6 +131,8 @@ export function FlowGraph() {
           edges={edges}
           nodeTypes={nodeTypes}
           fitView
+          fitViewOptions={{ padding: 0.04 }}
+          minZoom={0.2}
           colorMode="dark"
           nodesConnectable={false}
           onNodeClick={(_, n) => {

@@ -33,6 +33,7 @@ describe('Producer', () => {
     const toast = await screen.findByTestId('toast-success');
     expect(toast).toHaveTextContent('Produced 3 VirementEmis events');
     expect(body).toEqual({ event_type: 'VirementEmis', count: 3 });
+    expect(screen.getByTestId('prod-sent')).toHaveTextContent('3');
   });
 
   it('shows an error toast and records the error', async () => {
@@ -41,6 +42,7 @@ describe('Producer', () => {
     renderWithQuery(<><Producer /><Toasts /></>);
     await user.click(screen.getByRole('button', { name: 'Produce' }));
     expect(await screen.findByRole('alert')).toHaveTextContent('Produce failed: bus unavailable');
+    expect(screen.getByTestId('prod-sent')).toHaveTextContent('0');
     expect(useLive.getState().errors[0]).toMatchObject({ source: 'produce', message: 'bus unavailable' });
     await user.click(screen.getByRole('button', { name: 'Dismiss notification' }));
     expect(screen.queryByRole('alert')).not.toBeInTheDocument();

@@ -13,9 +13,12 @@ export function Producer() {
   const [eventType, setEventType] = useState<BankingEventType>('CompteOuvert');
   const [countText, setCountText] = useState('1');
   const count = Math.max(1, Math.round(Number(countText)) || 1);
+  // What this page produced by hand (the simulation's counter counts only its own runs).
+  const [sent, setSent] = useState(0);
   const produce = useMutation({
     mutationFn: () => api.produce({ event_type: eventType, count }),
     onSuccess: (r) => {
+      setSent((n) => n + r.events_produced);
       toast('success', `Produced ${r.events_produced} ${eventType} event${r.events_produced === 1 ? '' : 's'}`);
       qc.invalidateQueries({ queryKey: ['simulation-status'] });
     },
@@ -42,6 +45,7 @@ export function Producer() {
         className="flex w-full items-center justify-center gap-2 rounded bg-sky-600 px-3 py-2 font-medium text-white hover:bg-sky-500 disabled:opacity-60">
         <Send aria-hidden className="h-4 w-4" /> Produce
       </button>
+      <p className="text-sm"><span className="text-slate-400">Produced here: </span><span data-testid="prod-sent">{sent}</span></p>
     </section>
   );
 }

@@ -9,7 +9,9 @@ export const fake = {
   startedAt: null as string | null,
   lastStart: null as unknown,
   dlq: [] as unknown[],
+  bureauFailing: false,
   reset() {
+    this.bureauFailing = false;
     this.status = 'stopped';
     this.simulationId = null;
     this.eventsProduced = 0;
@@ -25,6 +27,7 @@ edalab_messages_produced_total{service="simulator",topic="bancaire.compte.ouvert
 edalab_messages_produced_total{service="simulator",topic="bancaire.depot.effectue"} 2
 edalab_messages_consumed_total{service="ledger",topic="bancaire.compte.ouvert"} 39
 edalab_consumer_lag{group="ledger",topic="bancaire.compte.ouvert",partition="0"} 3
+edalab_consumer_lag{group="edalab.redrive.system.dlq",topic="system.dlq",partition="0"} 1
 edalab_dlq_depth{topic="system.dlq"} 1
 edalab_message_latency_seconds_sum{service="ledger"} 0.5
 edalab_message_latency_seconds_count{service="ledger"} 100
@@ -62,11 +65,22 @@ export const handlers = [
   }),
   http.get('*/api/v1/health', () => HttpResponse.json({ status: 'healthy', kafka: 'connected', postgres: 'connected' })),
   http.get('*/metrics', () => new HttpResponse(METRICS_TEXT, { headers: { 'Content-Type': 'text/plain; version=0.0.4' } })),
-  http.get('*/api/v1/dlq/:topic/messages', () => HttpResponse.json({ messages: fake.dlq })),
+  http.get('*/api/v1/saga/credit-bureau', () => HttpResponse.json({ failing: fake.bureauFailing, latency_ms: 0, breaker: 'closed' })),
+  http.put('*/api/v1/saga/credit-bureau', async ({ request }) => {
+    const body = (await request.json()) as { failing?: unknown };
+    if (body.failing !== undefined && typeof body.failing !== 'boolean')
+      return HttpResponse.json({ error: 'Invalid credit-bureau settings', code: 'VALIDATION_FAILED', details: [{ field: 'failing', message: 'must be true or false' }] }, { status: 400 });
+    if (typeof body.failing === 'boolean') fake.bureauFailing = body.failing;
+    return HttpResponse.json({ failing: fake.bureauFailing, latency_ms: 0, breaker: 'closed' });
+  }),
+  // The gateway's DLQ routes (crates/gateway/src/dlq.rs): same shapes.
+  http.get('*/api/v1/dlq/:topic/messages', ({ params }) =>
+    HttpResponse.json({ topic: params.topic, depth: fake.dlq.length, messages: fake.dlq, invalid: [] }),
+  ),
   http.post('*/api/v1/dlq/:topic/redrive', () => {
     const n = fake.dlq.length;
     fake.dlq = [];
-    return HttpResponse.json({ redriven: n });
+    return HttpResponse.json({ scanned: n, redriven: n, skipped: 0, invalid: 0 });
   }),
 ];
 

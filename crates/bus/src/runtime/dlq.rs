@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::port::{
-    Bus, BusError, Consumer, ConsumerConfig, Headers, Message, Record, StartFrom, TimestampMs,
-    TopicPartition, headers,
+    Admin, Bus, BusError, Consumer, ConsumerConfig, Headers, Message, Record, StartFrom,
+    TimestampMs, TopicPartition, headers,
 };
 
 use super::RuntimeError;
@@ -153,6 +153,20 @@ pub struct DlqParseError {
 }
 
 impl DlqEntry {
+    /// The key as text (lossy UTF-8), if there is one.
+    pub fn key_text(&self) -> Option<String> {
+        self.key
+            .as_deref()
+            .map(|key| String::from_utf8_lossy(key).into_owned())
+    }
+
+    /// The value as JSON when it is JSON text, else as a (lossy UTF-8) JSON string.
+    pub fn value_json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.value).unwrap_or_else(|_| {
+            serde_json::Value::String(String::from_utf8_lossy(&self.value).into_owned())
+        })
+    }
+
     pub fn parse(message: &Message) -> Result<Self, DlqParseError> {
         let error = |header: &'static str, problem: &'static str| DlqParseError {
             topic: message.topic.to_string(),
@@ -215,10 +229,28 @@ impl DlqEntry {
     }
 }
 
+/// The committed position of `group` on each partition of `topic` (partitions it never
+/// committed are absent).
+pub(crate) async fn committed_positions(
+    admin: &dyn Admin,
+    group: &str,
+    topic: &str,
+) -> Result<BTreeMap<u32, u64>, RuntimeError> {
+    Ok(admin
+        .group_lag(group)
+        .await?
+        .into_iter()
+        .filter(|lag| lag.topic == topic)
+        .filter_map(|lag| lag.committed.map(|c| (lag.partition, c)))
+        .collect())
+}
+
 /// Reads a topic from a group's position up to the end it had when the scan started, so a
 /// scan finishes even while producers keep appending.
 pub(crate) struct TopicScan {
     consumer: Box<dyn Consumer>,
+    /// Partition → offset the scan starts at.
+    starts: BTreeMap<u32, u64>,
     /// Partition → offset the scan stops at (the high watermark at the start).
     ends: BTreeMap<u32, u64>,
     /// Partitions whose end was reached.
@@ -232,15 +264,60 @@ impl TopicScan {
         topic: &str,
         group: &str,
     ) -> Result<Self, RuntimeError> {
-        let description = bus.describe_topic(topic).await?;
-        let committed: BTreeMap<u32, u64> = bus
-            .group_lag(group)
-            .await?
-            .into_iter()
-            .filter(|lag| lag.topic == topic)
-            .filter_map(|lag| lag.committed.map(|c| (lag.partition, c)))
+        let committed = committed_positions(bus, group, topic).await?;
+        Self::open_from(bus, topic, group, &committed).await
+    }
+
+    /// Reads `topic` in `reader_group` (which must not commit), starting each partition
+    /// at `starts` (the log start where absent): e.g. where another group stopped.
+    pub(crate) async fn open_at(
+        bus: &dyn Bus,
+        topic: &str,
+        reader_group: &str,
+        starts: &BTreeMap<u32, u64>,
+    ) -> Result<Self, RuntimeError> {
+        let mut scan = Self::open_from(bus, topic, reader_group, starts).await?;
+        if scan.done.values().all(|done| *done) {
+            return Ok(scan);
+        }
+        let wanted: Vec<TopicPartition> = scan
+            .ends
+            .keys()
+            .map(|&partition| TopicPartition {
+                topic: topic.to_owned(),
+                partition,
+            })
             .collect();
+        // Assignment comes with a poll; seek once every partition is ours, dropping what
+        // that poll returned (it is read again after the seek).
+        for _ in 0..SCAN_IDLE_POLLS_MAX {
+            let assigned = scan.consumer.assignment();
+            if wanted.iter().all(|tp| assigned.contains(tp)) {
+                for tp in &wanted {
+                    let start = scan.starts.get(&tp.partition).copied().unwrap_or(0);
+                    scan.consumer.seek(tp, start).await?;
+                }
+                return Ok(scan);
+            }
+            scan.consumer
+                .poll(Duration::from_millis(SCAN_POLL_TIMEOUT_MS))
+                .await?;
+        }
+        Err(RuntimeError::Bus(BusError::NotAssigned {
+            group: reader_group.to_owned(),
+            partition: wanted.first().map_or(0, |tp| tp.partition),
+        }))
+    }
+
+    async fn open_from(
+        bus: &dyn Bus,
+        topic: &str,
+        group: &str,
+        committed: &BTreeMap<u32, u64>,
+    ) -> Result<Self, RuntimeError> {
+        let description = bus.describe_topic(topic).await?;
         let mut ends = BTreeMap::new();
+        let mut starts = BTreeMap::new();
         let mut done = BTreeMap::new();
         for info in &description.partitions {
             let start = committed
@@ -249,6 +326,7 @@ impl TopicScan {
                 .unwrap_or(info.log_start_offset)
                 .max(info.log_start_offset);
             ends.insert(info.partition, info.high_watermark);
+            starts.insert(info.partition, start);
             done.insert(info.partition, start >= info.high_watermark);
         }
         let mut config = ConsumerConfig::new(group, vec![topic.to_owned()]);
@@ -257,6 +335,7 @@ impl TopicScan {
         let consumer = bus.consumer(config).await?;
         Ok(Self {
             consumer,
+            starts,
             ends,
             done,
             idle_polls: 0,
@@ -350,7 +429,15 @@ pub async fn list(
     dlq_topic: &str,
     limit: usize,
 ) -> Result<Vec<Result<DlqEntry, DlqParseError>>, RuntimeError> {
-    let mut scan = TopicScan::open(bus, dlq_topic, INSPECT_GROUP).await?;
+    let scan = TopicScan::open(bus, dlq_topic, INSPECT_GROUP).await?;
+    collect(scan, limit).await
+}
+
+/// Reads up to `limit` messages from `scan`, parsed, and closes it.
+pub(crate) async fn collect(
+    mut scan: TopicScan,
+    limit: usize,
+) -> Result<Vec<Result<DlqEntry, DlqParseError>>, RuntimeError> {
     let mut entries = Vec::new();
     while entries.len() < limit {
         let Some(batch) = scan.next_batch().await? else {

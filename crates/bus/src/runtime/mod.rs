@@ -5,7 +5,7 @@
 //! - [`consumer`]: the loop — per-key order under retry, exponential backoff with full
 //!   jitter ([`retry`]), bounded in-flight messages, watermark commits, graceful shutdown;
 //! - [`dlq`]: DLQ routing, the DLQ message format, list/show;
-//! - [`redrive`]: DLQ → origin topic at a bounded rate;
+//! - [`redrive`]: DLQ → origin topic at a bounded rate; what is still pending (depth);
 //! - [`lag`]: counters for the metrics layer, group lag;
 //! - [`exactly_once`]: the inbox/position hook a store implements so that effects are
 //!   applied once.
@@ -26,7 +26,7 @@ pub use dlq::{DlqEntry, DlqParseError, DlqRouting, Failure};
 pub use exactly_once::{Applied, AppliedId, Inbox, PositionStore, StoreError, apply_once};
 pub use handler::{BatchHandler, Handler, Outcome, PerMessage};
 pub use lag::{GroupLag, RuntimeStats, StatsSnapshot, group_lag};
-pub use redrive::{RedriveFilter, RedriveReport, redrive};
+pub use redrive::{RedriveFilter, RedriveReport, list_pending, pending_depth, redrive};
 pub use retry::RetryPolicy;
 
 use crate::port::{BusError, TimestampMs};

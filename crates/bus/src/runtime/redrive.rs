@@ -10,16 +10,23 @@
 //!
 //! A redrive reads the DLQ up to the end it had when it started: messages that fail again
 //! and land in the DLQ during the redrive wait for the next one.
+//!
+//! So a DLQ's **depth** — what the REST API, the UI and `edalab_dlq_depth` show — is what a
+//! whole-DLQ redrive has not moved yet: from the group `edalab.redrive.<dlq>`'s position
+//! (or the log start) to the end ([`pending_depth`], [`list_pending`]). The messages stay
+//! in the log until retention removes them (`dlq::list` still shows them).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::port::{Bus, Record, TopicPartition};
+use crate::port::{Admin, Bus, Record, TopicPartition};
 
 use super::RuntimeError;
-use super::dlq::{DlqEntry, INSPECT_GROUP, TopicScan, redrive_record};
+use super::dlq::{
+    DlqEntry, DlqParseError, INSPECT_GROUP, TopicScan, collect, committed_positions, redrive_record,
+};
 
 /// Which DLQ messages to redrive.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -76,6 +83,48 @@ pub fn redrive_group(dlq_topic: &str, filter: &RedriveFilter) -> String {
         (None, Some(origin)) => format!("edalab.redrive.{dlq_topic}.{origin}"),
         (None, None) => format!("edalab.redrive.{dlq_topic}"),
     }
+}
+
+/// How many messages of `dlq_topic` a whole-DLQ redrive has not moved yet (summed over
+/// partitions, from the redrive group's position or the log start to the end).
+pub async fn pending_depth(admin: &dyn Admin, dlq_topic: &str) -> Result<u64, RuntimeError> {
+    let description = admin.describe_topic(dlq_topic).await?;
+    let redriven = committed_positions(
+        admin,
+        &redrive_group(dlq_topic, &RedriveFilter::all()),
+        dlq_topic,
+    )
+    .await?;
+    Ok(description
+        .partitions
+        .iter()
+        .map(|info| {
+            let start = redriven
+                .get(&info.partition)
+                .copied()
+                .unwrap_or(0)
+                .max(info.log_start_offset);
+            info.high_watermark.saturating_sub(start)
+        })
+        .sum())
+}
+
+/// Up to `limit` messages of `dlq_topic` that a whole-DLQ redrive has not moved yet, oldest
+/// first per partition, each parsed (or why it could not be). Reads in the inspection
+/// group, which never commits, from the redrive group's positions.
+pub async fn list_pending(
+    bus: &dyn Bus,
+    dlq_topic: &str,
+    limit: usize,
+) -> Result<Vec<Result<DlqEntry, DlqParseError>>, RuntimeError> {
+    let starts = committed_positions(
+        bus,
+        &redrive_group(dlq_topic, &RedriveFilter::all()),
+        dlq_topic,
+    )
+    .await?;
+    let scan = TopicScan::open_at(bus, dlq_topic, INSPECT_GROUP, &starts).await?;
+    collect(scan, limit).await
 }
 
 /// Moves the DLQ messages of `dlq_topic` matching `filter` back to their origin topics, at

@@ -26,7 +26,7 @@ pub mod names {
     pub const PROCESSING_ERRORS_TOTAL: &str = "edalab_processing_errors_total";
     /// Gauge `{group, topic, partition}`: high watermark − committed offset.
     pub const CONSUMER_LAG: &str = "edalab_consumer_lag";
-    /// Gauge `{topic}`: messages in a dead-letter topic.
+    /// Gauge `{topic}`: messages in a dead-letter topic not yet redriven.
     pub const DLQ_DEPTH: &str = "edalab_dlq_depth";
     /// Gauge: WebSocket clients connected to the hub.
     pub const WS_CLIENTS: &str = "edalab_ws_clients";
@@ -208,16 +208,10 @@ pub async fn refresh_bus_gauges(admin: &dyn Admin, ignored_group_prefixes: &[&st
     match admin.list_topics().await {
         Ok(topics) => {
             for topic in topics.iter().filter(|t| is_dlq_topic(t)) {
-                match admin.describe_topic(topic).await {
-                    Ok(description) => {
-                        let depth = description
-                            .partitions
-                            .iter()
-                            .map(|p| p.high_watermark.saturating_sub(p.log_start_offset))
-                            .sum();
-                        dlq_depth(topic, depth);
-                    }
-                    Err(e) => tracing::debug!(topic, error = %e, "cannot describe DLQ topic"),
+                // What a redrive has not moved yet (redriven messages stay in the log).
+                match edalab_bus::runtime::pending_depth(admin, topic).await {
+                    Ok(depth) => dlq_depth(topic, depth),
+                    Err(e) => tracing::debug!(topic, error = %e, "cannot read DLQ depth"),
                 }
             }
         }

@@ -4,6 +4,7 @@
 //! machine is a loaded 2-core box.
 
 mod config;
+mod dlq;
 mod fake_bus;
 mod http;
 mod metrics;

@@ -23,6 +23,7 @@
 //! event it produced (a redelivered `OrderCreated` re-publishes the same decision, never a
 //! new one); the tracking service keeps each `eventId` once.
 
+pub mod admin;
 pub mod api;
 mod breaker;
 mod payment;

@@ -1,0 +1,415 @@
+//! Dead-letter queues over REST (X-04), for the web UI and scripts:
+//!
+//! - `GET /api/v1/dlq` → every DLQ topic with its depth;
+//! - `GET /api/v1/dlq/{topic}/messages?limit=` → the messages a redrive has not moved yet,
+//!   oldest first per partition, each with its failure reason (`limit` 1..=1000, default 100);
+//! - `POST /api/v1/dlq/{topic}/redrive` (body optional: `{"rate_per_second": 1..=1000}`,
+//!   default 100) → `{scanned, redriven, skipped, invalid}`.
+//!
+//! A thin HTTP layer over the consumer runtime's DLQ code (`edalab_bus::runtime::{dlq,
+//! redrive}`), the same functions as `edalab dlq list|redrive`: the DLQ message format,
+//! the redrive group that makes a re-run skip what was moved, and the rate limiter live
+//! there. **Depth** is what a whole-DLQ redrive has not moved yet
+//! ([`edalab_bus::runtime::pending_depth`]); redriven messages stay in the log until
+//! retention removes them, so after a redrive the depth and the list are empty.
+//!
+//! A topic is a DLQ by its name (`*.dlq`, `*-dlq`: every DLQ edalab creates), the same rule
+//! as the `edalab_dlq_depth` gauge. Unknown topic → 404, a topic that is not a DLQ → 400,
+//! a bad `limit` or body → 400 naming the field.
+//!
+//! Redrive is the one place the gateway produces to the bus: it is an operator's command on
+//! the bus itself (like `edalab dlq redrive`), not a business decision. It runs in its own
+//! task so a client that goes away or a request timeout does not stop it half-way; one
+//! redrive runs at a time (a second one is a 409). Listings run one at a time too: they
+//! share the runtime's inspection consumer group, and two members would split its
+//! partitions between them.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use edalab_bus::port::{Bus, BusError};
+use edalab_bus::runtime::{
+    DlqEntry, RedriveFilter, RedriveReport, RuntimeError, list_pending, pending_depth, redrive,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::Mutex;
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::{ApiError, ErrorBody};
+use crate::router::AppState;
+use crate::telemetry::metrics::is_dlq_topic;
+
+/// Messages listed when `limit` is absent.
+pub const LIST_LIMIT_DEFAULT: usize = 100;
+/// Most messages one listing returns.
+pub const LIST_LIMIT_MAX: usize = 1_000;
+/// Redrive rate when the body does not give one (messages per second).
+pub const REDRIVE_RATE_DEFAULT: u32 = 100;
+/// Highest redrive rate a request may ask for (messages per second).
+pub const REDRIVE_RATE_MAX: u32 = 1_000;
+
+/// One listing at a time (they share the inspection group).
+static LISTING: Mutex<()> = Mutex::const_new(());
+/// One redrive at a time.
+static REDRIVING: Mutex<()> = Mutex::const_new(());
+
+#[derive(OpenApi)]
+#[openapi(
+    tags((name = "dlq", description = "Dead-letter queues: inspect and redrive (X-04)")),
+    components(schemas(DlqTopic, DlqTopics, DlqMessage, InvalidDlqMessage, DlqMessages, RedriveRequest, RedriveResult))
+)]
+struct DlqDoc;
+
+/// The DLQ routes, merged into the gateway's own list.
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(DlqDoc::openapi())
+        .routes(routes!(list_dlqs))
+        .routes(routes!(messages))
+        .routes(routes!(redrive_dlq))
+}
+
+/// A DLQ topic and how many of its messages wait for a redrive.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct DlqTopic {
+    pub topic: String,
+    /// Messages not yet redriven.
+    pub depth: u64,
+    pub partitions: u32,
+}
+
+/// `GET /api/v1/dlq`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct DlqTopics {
+    pub dlqs: Vec<DlqTopic>,
+}
+
+/// One dead letter: where it is, where it came from, why it failed (ADR 005's `dlq.*`
+/// headers).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct DlqMessage {
+    /// Position in the DLQ topic.
+    pub partition: u32,
+    pub offset: u64,
+    /// The original key (lossy UTF-8), if any.
+    pub key: Option<String>,
+    /// The last failure's reason.
+    pub error: String,
+    /// Delivery attempts before it was dead-lettered.
+    pub attempts: u32,
+    pub origin_topic: String,
+    pub origin_partition: u32,
+    pub origin_offset: u64,
+    /// The consumer group that failed to handle it.
+    pub group: String,
+    /// Epoch milliseconds.
+    pub first_failure_ms: i64,
+    pub last_failure_ms: i64,
+    /// The original value: JSON when it is JSON text, else a (lossy UTF-8) string.
+    #[schema(value_type = Object)]
+    pub value: serde_json::Value,
+}
+
+impl From<&DlqEntry> for DlqMessage {
+    fn from(entry: &DlqEntry) -> Self {
+        Self {
+            partition: entry.dlq_partition,
+            offset: entry.dlq_offset,
+            key: entry.key_text(),
+            error: entry.error.clone(),
+            attempts: entry.attempts,
+            origin_topic: entry.origin_topic.clone(),
+            origin_partition: entry.origin_partition,
+            origin_offset: entry.origin_offset,
+            group: entry.group.clone(),
+            first_failure_ms: entry.first_failure_ms,
+            last_failure_ms: entry.last_failure_ms,
+            value: entry.value_json(),
+        }
+    }
+}
+
+/// A message in a DLQ topic without (valid) `dlq.*` headers: a redrive leaves it alone.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct InvalidDlqMessage {
+    pub partition: u32,
+    pub offset: u64,
+    pub reason: String,
+}
+
+/// `GET /api/v1/dlq/{topic}/messages`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct DlqMessages {
+    pub topic: String,
+    /// Messages not yet redriven (may exceed the number listed).
+    pub depth: u64,
+    pub messages: Vec<DlqMessage>,
+    /// Messages that are not dead letters (they count in `depth` and `limit`).
+    pub invalid: Vec<InvalidDlqMessage>,
+}
+
+/// Query of `GET /api/v1/dlq/{topic}/messages`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// At most this many messages, 1..=1000 (default 100).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    pub limit: Option<String>,
+}
+
+/// Body of `POST /api/v1/dlq/{topic}/redrive` (optional).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedriveRequest {
+    /// Messages per second at most, 1..=1000 (default 100).
+    #[schema(minimum = 1, maximum = 1000)]
+    pub rate_per_second: Option<u32>,
+}
+
+/// What a redrive did.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, ToSchema)]
+pub struct RedriveResult {
+    /// DLQ messages read.
+    pub scanned: u64,
+    /// Produced back to their origin topic.
+    pub redriven: u64,
+    /// Left alone: not matching the filter.
+    pub skipped: u64,
+    /// Left alone: not a dead letter (missing or garbled `dlq.*` headers).
+    pub invalid: u64,
+}
+
+impl From<RedriveReport> for RedriveResult {
+    fn from(r: RedriveReport) -> Self {
+        Self {
+            scanned: r.scanned,
+            redriven: r.redriven,
+            skipped: r.skipped,
+            invalid: r.invalid,
+        }
+    }
+}
+
+fn bus_error(error: BusError) -> ApiError {
+    match error {
+        BusError::UnknownTopic(topic) => ApiError::not_found(format!("unknown topic `{topic}`"))
+            .with_details(json!({ "topic": topic })),
+        other => ApiError::unavailable(format!("the bus refused: {other}")),
+    }
+}
+
+fn runtime_error(error: RuntimeError) -> ApiError {
+    match error {
+        RuntimeError::Bus(error) => bus_error(error),
+        other => ApiError::internal(other.to_string()),
+    }
+}
+
+/// 404 when `topic` does not exist, 400 when it is not a DLQ; its partition count otherwise.
+async fn check_dlq(bus: &dyn Bus, topic: &str) -> Result<u32, ApiError> {
+    let description = bus.describe_topic(topic).await.map_err(bus_error)?;
+    if !is_dlq_topic(topic) {
+        return Err(ApiError::bad_request(format!(
+            "`{topic}` is not a dead-letter topic (DLQ names end in `.dlq` or `-dlq`)"
+        ))
+        .with_details(json!({ "topic": "not a dead-letter topic" })));
+    }
+    Ok(u32::try_from(description.partitions.len()).unwrap_or(u32::MAX))
+}
+
+fn parse_limit(raw: Option<&str>) -> Result<usize, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(LIST_LIMIT_DEFAULT);
+    };
+    let bad = || {
+        let message = format!("must be an integer between 1 and {LIST_LIMIT_MAX}, got `{raw}`");
+        ApiError::bad_request(format!("invalid `limit`: {message}"))
+            .with_details(json!({ "limit": message }))
+    };
+    match raw.trim().parse::<usize>() {
+        Ok(limit) if (1..=LIST_LIMIT_MAX).contains(&limit) => Ok(limit),
+        _ => Err(bad()),
+    }
+}
+
+fn parse_redrive_body(body: &[u8]) -> Result<u32, ApiError> {
+    let request = if body.iter().all(u8::is_ascii_whitespace) {
+        RedriveRequest::default()
+    } else {
+        serde_json::from_slice::<RedriveRequest>(body).map_err(|e| {
+            ApiError::new(
+                crate::error::ErrorCode::InvalidJson,
+                format!("invalid redrive body: {e}"),
+            )
+            .with_details(json!({ "body": e.to_string() }))
+        })?
+    };
+    let rate = request.rate_per_second.unwrap_or(REDRIVE_RATE_DEFAULT);
+    if !(1..=REDRIVE_RATE_MAX).contains(&rate) {
+        let message = format!("must be between 1 and {REDRIVE_RATE_MAX}, got {rate}");
+        return Err(
+            ApiError::bad_request(format!("invalid `rate_per_second`: {message}"))
+                .with_details(json!({ "rate_per_second": message })),
+        );
+    }
+    Ok(rate)
+}
+
+/// Every DLQ topic with its depth.
+#[utoipa::path(
+    get,
+    path = "/api/v1/dlq",
+    tag = "dlq",
+    responses(
+        (status = 200, description = "DLQ topics, by name", body = DlqTopics),
+        (status = 503, description = "The bus refused", body = ErrorBody),
+    )
+)]
+async fn list_dlqs(State(state): State<AppState>) -> Result<Json<DlqTopics>, ApiError> {
+    let bus = state.bus();
+    let mut topics = bus.list_topics().await.map_err(bus_error)?;
+    topics.retain(|t| is_dlq_topic(t));
+    topics.sort();
+    let mut dlqs = Vec::with_capacity(topics.len());
+    for topic in topics {
+        let partitions = match bus.describe_topic(&topic).await {
+            Ok(description) => u32::try_from(description.partitions.len()).unwrap_or(u32::MAX),
+            // Deleted between the two calls.
+            Err(BusError::UnknownTopic(_)) => continue,
+            Err(error) => return Err(bus_error(error)),
+        };
+        let depth = pending_depth(bus.as_ref(), &topic)
+            .await
+            .map_err(runtime_error)?;
+        dlqs.push(DlqTopic {
+            topic,
+            depth,
+            partitions,
+        });
+    }
+    Ok(Json(DlqTopics { dlqs }))
+}
+
+/// The messages of a DLQ that a redrive has not moved yet, with their failure reasons.
+#[utoipa::path(
+    get,
+    path = "/api/v1/dlq/{topic}/messages",
+    tag = "dlq",
+    params(("topic" = String, Path, description = "A DLQ topic, e.g. `payments.dlq`"), ListParams),
+    responses(
+        (status = 200, description = "Pending dead letters, oldest first per partition", body = DlqMessages),
+        (status = 400, description = "Not a DLQ topic, or a bad `limit`", body = ErrorBody),
+        (status = 404, description = "No such topic", body = ErrorBody),
+    )
+)]
+async fn messages(
+    State(state): State<AppState>,
+    Path(topic): Path<String>,
+    Query(params): Query<ListParams>,
+) -> Result<Json<DlqMessages>, ApiError> {
+    let limit = parse_limit(params.limit.as_deref())?;
+    let bus = state.bus();
+    check_dlq(bus.as_ref(), &topic).await?;
+    let _one_at_a_time = LISTING.lock().await;
+    let depth = pending_depth(bus.as_ref(), &topic)
+        .await
+        .map_err(runtime_error)?;
+    let entries = list_pending(bus.as_ref(), &topic, limit)
+        .await
+        .map_err(runtime_error)?;
+    let mut messages = Vec::with_capacity(entries.len());
+    let mut invalid = Vec::new();
+    for entry in entries {
+        match entry {
+            Ok(entry) => messages.push(DlqMessage::from(&entry)),
+            Err(error) => invalid.push(InvalidDlqMessage {
+                partition: error.partition,
+                offset: error.offset,
+                reason: error.to_string(),
+            }),
+        }
+    }
+    Ok(Json(DlqMessages {
+        topic,
+        depth,
+        messages,
+        invalid,
+    }))
+}
+
+/// Moves a DLQ's pending messages back to their origin topics, attempts reset, at a bounded
+/// rate (SQS `StartMessageMoveTask`). A re-run does not resend what an earlier one moved.
+#[utoipa::path(
+    post,
+    path = "/api/v1/dlq/{topic}/redrive",
+    tag = "dlq",
+    params(("topic" = String, Path, description = "A DLQ topic, e.g. `payments.dlq`")),
+    request_body(content = Option<RedriveRequest>, description = "Optional; `{}` or no body for the defaults"),
+    responses(
+        (status = 200, description = "Counts of the redrive", body = RedriveResult),
+        (status = 400, description = "Not a DLQ topic, or a bad body", body = ErrorBody),
+        (status = 404, description = "No such topic", body = ErrorBody),
+        (status = 409, description = "A redrive is already running", body = ErrorBody),
+    )
+)]
+async fn redrive_dlq(
+    State(state): State<AppState>,
+    Path(topic): Path<String>,
+    body: Bytes,
+) -> Result<Json<RedriveResult>, ApiError> {
+    let rate = parse_redrive_body(&body)?;
+    let bus = Arc::clone(state.bus());
+    check_dlq(bus.as_ref(), &topic).await?;
+    let Ok(guard) = REDRIVING.try_lock() else {
+        return Err(ApiError::conflict(
+            "a redrive is already running; wait for it to finish",
+        ));
+    };
+    // Its own task: a dropped request does not stop a redrive between a produce and the
+    // commit of its position (which would send those messages again next time).
+    let task = tokio::spawn(async move {
+        let _guard = guard;
+        redrive(bus.as_ref(), &topic, &RedriveFilter::all(), rate).await
+    });
+    match task.await {
+        Ok(result) => result.map(|r| Json(r.into())).map_err(runtime_error),
+        Err(join) => Err(ApiError::internal(format!(
+            "the redrive task failed: {join}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_bounded_and_named() {
+        assert_eq!(parse_limit(None).unwrap(), LIST_LIMIT_DEFAULT);
+        assert_eq!(parse_limit(Some("1")).unwrap(), 1);
+        assert_eq!(parse_limit(Some("1000")).unwrap(), 1_000);
+        for bad in ["0", "1001", "-1", "ten", ""] {
+            let error = parse_limit(Some(bad)).unwrap_err();
+            assert_eq!(error.code.as_str(), "bad_request", "{bad}");
+            assert!(error.details.get("limit").is_some(), "{bad}: {error}");
+        }
+    }
+
+    #[test]
+    fn redrive_bodies_are_optional_and_checked() {
+        assert_eq!(parse_redrive_body(b"").unwrap(), REDRIVE_RATE_DEFAULT);
+        assert_eq!(parse_redrive_body(b"{}").unwrap(), REDRIVE_RATE_DEFAULT);
+        assert_eq!(parse_redrive_body(br#"{"rate_per_second": 7}"#).unwrap(), 7);
+        let error = parse_redrive_body(br#"{"rate_per_second": 0}"#).unwrap_err();
+        assert!(error.details.get("rate_per_second").is_some());
+        let error = parse_redrive_body(br#"{"rate_per_second": 5000}"#).unwrap_err();
+        assert!(error.details.get("rate_per_second").is_some());
+        let error = parse_redrive_body(br#"{"rate": 5}"#).unwrap_err();
+        assert_eq!(error.code.as_str(), "invalid_json");
+        assert!(error.message.contains("rate"), "{}", error.message);
+    }
+}
