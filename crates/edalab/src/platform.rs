@@ -587,10 +587,10 @@ pub async fn run(config: Config, plan: Plan, started: Instant) -> anyhow::Result
             }
         }
     }
-    if let Some(outbox) = outbox_handle {
-        if let Err(error) = outbox.await {
-            tracing::warn!(%error, "ledger outbox publisher panicked");
-        }
+    if let Some(outbox) = outbox_handle
+        && let Err(error) = outbox.await
+    {
+        tracing::warn!(%error, "ledger outbox publisher panicked");
     }
     for error in pipelines.join().await {
         tracing::warn!(%error, "a pipeline stopped with an error");

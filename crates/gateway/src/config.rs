@@ -631,7 +631,9 @@ impl Config {
                 "gateway.upstream_timeout_ms",
                 "must be at least 1".to_owned(),
             );
-        } else if self.gateway.upstream_timeout_ms >= self.server.request_timeout_ms {
+        } else if !self.gateway.upstreams.configured().is_empty()
+            && self.gateway.upstream_timeout_ms >= self.server.request_timeout_ms
+        {
             bad(
                 "gateway.upstream_timeout_ms",
                 format!(
@@ -824,10 +826,52 @@ mod tests {
         }
         let mut config = Config::default();
         config.gateway.upstreams.bancaire = "nope".to_owned();
+        config.gateway.upstreams.simulation = "http://127.0.0.1:8081".to_owned();
         config.gateway.upstream_timeout_ms = config.server.request_timeout_ms;
         let error = config.validate().expect_err("invalid");
         assert!(error.names_key("gateway.upstreams.bancaire"), "{error}");
         assert!(error.names_key("gateway.upstream_timeout_ms"), "{error}");
+        // Without an upstream the upstream timeout does not matter.
+        let mut config = Config::default();
+        config.server.request_timeout_ms = 1_000;
+        config.validate().expect("valid without upstreams");
+    }
+
+    #[test]
+    fn upstreams_come_from_the_environment_and_unknown_keys_are_refused() {
+        let env = |name: &str, value: &str| ConfigSources {
+            env: vec![(name.to_owned(), value.to_owned())],
+            ..ConfigSources::default()
+        };
+        let config = Config::load(&env(
+            "EDALAB__GATEWAY__UPSTREAMS__SIMULATION",
+            "http://127.0.0.1:9001/",
+        ))
+        .expect("valid");
+        assert_eq!(
+            config.gateway.upstreams.configured(),
+            vec![("simulation", "http://127.0.0.1:9001")]
+        );
+        let error = Config::load(&env("EDALAB__GATEWAY__UPSTREAMS__LEDGER", "http://x:1"))
+            .expect_err("unknown key");
+        assert!(error.names_key("gateway.upstreams.ledger"), "{error}");
+        let error = Config::load(&env("EDALAB__OTLP__ENABLED", "true").clone())
+            .map(|_| ())
+            .and_then(|()| {
+                Config::load(&ConfigSources {
+                    env: vec![
+                        ("EDALAB__OTLP__ENABLED".to_owned(), "true".to_owned()),
+                        (
+                            "EDALAB__OTLP__ENDPOINT".to_owned(),
+                            "collector:4318".to_owned(),
+                        ),
+                    ],
+                    ..ConfigSources::default()
+                })
+                .map(|_| ())
+            })
+            .expect_err("a bad endpoint");
+        assert!(error.names_key("otlp.endpoint"), "{error}");
     }
 
     #[test]

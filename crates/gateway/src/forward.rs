@@ -37,14 +37,14 @@ use crate::telemetry::{self, TraceParent};
 pub const RESPONSE_BYTES_MAX: usize = 16 * 1024 * 1024;
 
 /// Request headers passed on to the upstream (besides `traceparent`, which is the gateway's).
-const FORWARDED_REQUEST_HEADERS: [HeaderName; 3] = [
+static FORWARDED_REQUEST_HEADERS: [HeaderName; 3] = [
     header::CONTENT_TYPE,
     header::ACCEPT,
     HeaderName::from_static("x-request-id"),
 ];
 
 /// Response headers passed back to the client.
-const FORWARDED_RESPONSE_HEADERS: [HeaderName; 2] = [header::CONTENT_TYPE, header::LOCATION];
+static FORWARDED_RESPONSE_HEADERS: [HeaderName; 2] = [header::CONTENT_TYPE, header::LOCATION];
 
 /// One forwarded prefix: `/api/v1/<service>/*` → `<url>/api/v1/<service>/*`.
 #[derive(Clone)]

@@ -5,6 +5,7 @@
 
 mod config;
 mod fake_bus;
+mod forward;
 mod http;
 mod metrics;
 mod openapi;
