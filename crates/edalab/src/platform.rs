@@ -491,10 +491,9 @@ pub async fn run(config: Config, plan: Plan, started: Instant) -> anyhow::Result
     let state = builder.build().context("building the gateway")?;
     let gateway = Gateway::start(&config, state).await?;
 
-    let ledger = match &store {
-        Some(store) => Some(start_ledger(store, &shared, &catalog, &stop_rx)),
-        None => None,
-    };
+    let ledger = store
+        .as_ref()
+        .map(|store| start_ledger(store, &shared, &catalog, &stop_rx));
 
     println!("{label}: ready in {} ms", started.elapsed().as_millis());
     println!("{}", gateway.urls());

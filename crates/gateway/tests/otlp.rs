@@ -119,8 +119,10 @@ async fn spans_are_exported_over_otlp_in_the_callers_trace() {
         endpoint: collector.clone(),
         timeout_ms: 5_000,
     };
-    let mut log = edalab_gateway::config::LogConfig::default();
-    log.level = LogLevel::Warn;
+    let log = edalab_gateway::config::LogConfig {
+        level: LogLevel::Warn,
+        ..Default::default()
+    };
     let guard = telemetry::init("otlp-test", &log, &otlp).expect("install telemetry");
     assert!(guard.exports());
 
