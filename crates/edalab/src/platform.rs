@@ -642,3 +642,37 @@ fn start_ledger(
         tokio::spawn(outbox.run(outbox_ready, OUTBOX_INTERVAL_MS, stopped(stop_rx.clone())));
     Ledger { task, outbox }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn up_runs_everything_but_what_is_forwarded() {
+        let mut config = Config::default();
+        let plan = Plan::up(&config);
+        assert_eq!(plan.services.len(), Service::ALL.len());
+        config.gateway.upstreams.bancaire = "http://127.0.0.1:8081".to_owned();
+        let plan = Plan::up(&config);
+        assert!(!plan.runs(Service::Ledger));
+        assert!(plan.runs(Service::Simulator) && plan.runs(Service::Gateway));
+        assert!(plan.forwards() && plan.writes_to_bus());
+    }
+
+    #[test]
+    fn serve_refuses_a_service_both_run_here_and_forwarded() {
+        let mut config = Config::default();
+        config.gateway.upstreams.simulation = "http://127.0.0.1:8081".to_owned();
+        let error = Plan::serve(&[Service::Gateway, Service::Simulator], &config)
+            .expect_err("run here and forwarded");
+        assert!(
+            error.to_string().contains("gateway.upstreams.simulation"),
+            "{error}"
+        );
+        let plan = Plan::serve(&[Service::Simulator], &config).expect("no gateway here");
+        assert!(!plan.forwards() && plan.writes_to_bus());
+        let plan = Plan::serve(&[Service::Gateway], &config).expect("a gateway alone");
+        assert!(plan.forwards() && !plan.writes_to_bus());
+        assert_eq!(plan.label(), "edalab serve (gateway)");
+    }
+}
