@@ -23,6 +23,10 @@ pub struct Cli {
 pub enum Command {
     /// Run the platform in this process until SIGINT/SIGTERM.
     Up(UpArgs),
+    /// Run some services in this process (`edalab serve ledger simulator`, `edalab serve
+    /// gateway`) until SIGINT/SIGTERM. On the embedded profile, services sharing a bus must
+    /// run in the same process.
+    Serve(ServeArgs),
     /// List, describe and create topics.
     #[command(subcommand)]
     Topics(TopicsCommand),
@@ -59,6 +63,15 @@ pub struct UpArgs {
     /// EDALAB__SECTION__KEY environment variables, then --listen and --data-dir.
     #[arg(long, env = "EDALAB_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// The services to run in this process (at least one).
+    #[arg(required = true, value_enum, value_name = "SERVICE")]
+    pub services: Vec<crate::platform::Service>,
+    #[command(flatten)]
+    pub common: UpArgs,
 }
 
 /// The data directory when neither `--data-dir` nor `EDALAB_DATA_DIR` is given.
@@ -160,6 +173,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
     match cli.command {
         Command::Up(args) => crate::up::run(explicit_data_dir.as_deref(), args).await,
+        Command::Serve(args) => crate::serve::run(explicit_data_dir.as_deref(), args).await,
         Command::Topics(cmd) => crate::topics::run(&data_dir, cmd).await,
         Command::Produce(args) => crate::produce::run(&data_dir, args).await,
         Command::Tail(args) => crate::tail::run(&data_dir, args).await,

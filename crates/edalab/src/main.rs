@@ -9,8 +9,10 @@ mod dlq;
 mod ledger;
 mod output;
 mod pipelines;
+mod platform;
 mod produce;
 mod seed;
+mod serve;
 mod simulate;
 mod tail;
 mod topics;
@@ -22,8 +24,8 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    // `up` sets up its logs from its configuration (`log.level`, `log.format`).
-    if !matches!(cli.command, cli::Command::Up(_)) {
+    // `up` and `serve` set up their logs from their configuration (`log.*`, `otlp.*`).
+    if !matches!(cli.command, cli::Command::Up(_) | cli::Command::Serve(_)) {
         tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
             .with_env_filter(

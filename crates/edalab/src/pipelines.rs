@@ -1,12 +1,12 @@
-//! The S0/S1/S2/S4 pipelines in `edalab up`: their routes as one gateway mount. The
-//! OpenAPI operations come from the handlers' `#[utoipa::path]` annotations
-//! (`edalab_services::pipeline::all::Pipelines::openapi_router`), so `/api/v1/openapi.json`
+//! The S0/S1/S2/S4 pipelines in `edalab up` / `edalab serve`: each pipeline's routes as one
+//! gateway mount. The OpenAPI operations come from the handlers' `#[utoipa::path]`
+//! annotations (each pipeline's `api::openapi_router`), so `/api/v1/openapi.json`
 //! documents exactly the routes served.
 
 use edalab_gateway::Mount;
-use edalab_services::pipeline::all::Pipelines;
+use utoipa_axum::router::OpenApiRouter;
 
-/// The pipelines' routes as one gateway mount.
-pub fn mount(pipelines: &Pipelines) -> Mount {
-    Mount::new("pipelines", pipelines.openapi_router())
+/// One pipeline's annotated router as a gateway mount named `name`.
+pub fn mount_one(name: &str, router: OpenApiRouter) -> Mount {
+    Mount::new(name, router)
 }

@@ -39,6 +39,7 @@ pub struct Config {
     pub otlp: OtlpConfig,
     pub ws: WsConfig,
     pub simulator: SimulatorConfig,
+    pub gateway: GatewayConfig,
 }
 
 /// The HTTP server.
@@ -278,20 +279,69 @@ impl Default for MetricsConfig {
     }
 }
 
-/// OpenTelemetry export over OTLP (not implemented yet: see ADR 007).
+/// OpenTelemetry span export over OTLP/HTTP (protobuf), off by default
+/// (`docs/observability.md`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OtlpConfig {
     pub enabled: bool,
+    /// The collector's OTLP/HTTP base URL; spans are POSTed to `<endpoint>/v1/traces`.
     pub endpoint: String,
+    /// Time allowed to one export request.
+    pub timeout_ms: u64,
 }
 
 impl Default for OtlpConfig {
     fn default() -> Self {
         Self {
             enabled: false,
-            endpoint: "http://127.0.0.1:4317".to_owned(),
+            endpoint: "http://127.0.0.1:4318".to_owned(),
+            timeout_ms: 5_000,
         }
+    }
+}
+
+/// The gateway's forwarding of service prefixes to other processes (S3-11,
+/// `edalab serve`, ADR 012).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewayConfig {
+    /// Base URLs of the services' processes; an empty URL means "served in this process".
+    pub upstreams: UpstreamsConfig,
+    /// Time allowed to one forwarded request before the gateway answers 504.
+    pub upstream_timeout_ms: u64,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            upstreams: UpstreamsConfig::default(),
+            upstream_timeout_ms: 10_000,
+        }
+    }
+}
+
+/// Where `/api/v1/<prefix>/*` is forwarded, per prefix (`http://host:port`, no path).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamsConfig {
+    /// `/api/v1/simulation/*`: a process running `edalab serve simulator`.
+    pub simulation: String,
+    /// `/api/v1/bancaire/*`: a process running `edalab serve ledger`.
+    pub bancaire: String,
+}
+
+impl UpstreamsConfig {
+    /// The configured upstreams as `(prefix name, base URL)`, in a fixed order.
+    pub fn configured(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("simulation", self.simulation.as_str()),
+            ("bancaire", self.bancaire.as_str()),
+        ]
+        .into_iter()
+        .filter(|(_, url)| !url.trim().is_empty())
+        .map(|(name, url)| (name, url.trim().trim_end_matches('/')))
+        .collect()
     }
 }
 
@@ -556,10 +606,41 @@ impl Config {
                 ),
             );
         }
-        if self.otlp.enabled && self.otlp.endpoint.trim().is_empty() {
+        if let (true, Err(message)) = (self.otlp.enabled, check_http_url(&self.otlp.endpoint)) {
+            bad("otlp.endpoint", message);
+        }
+        if self.otlp.timeout_ms == 0 {
+            bad("otlp.timeout_ms", "must be at least 1".to_owned());
+        }
+        for (name, url) in [
+            (
+                "gateway.upstreams.simulation",
+                &self.gateway.upstreams.simulation,
+            ),
+            (
+                "gateway.upstreams.bancaire",
+                &self.gateway.upstreams.bancaire,
+            ),
+        ] {
+            if let (false, Err(message)) = (url.trim().is_empty(), check_http_url(url)) {
+                bad(name, message);
+            }
+        }
+        if self.gateway.upstream_timeout_ms == 0 {
             bad(
-                "otlp.endpoint",
-                "required with otlp.enabled: true".to_owned(),
+                "gateway.upstream_timeout_ms",
+                "must be at least 1".to_owned(),
+            );
+        } else if !self.gateway.upstreams.configured().is_empty()
+            && self.gateway.upstream_timeout_ms >= self.server.request_timeout_ms
+        {
+            bad(
+                "gateway.upstream_timeout_ms",
+                format!(
+                    "{} must be less than server.request_timeout_ms ({}), or clients get 408 \
+                     before the gateway can answer 504",
+                    self.gateway.upstream_timeout_ms, self.server.request_timeout_ms
+                ),
             );
         }
         if self.metrics.refresh_timeout_ms == 0 {
@@ -614,6 +695,31 @@ impl Config {
             PathBuf::from(&self.store.url)
         }
     }
+}
+
+/// An `http://host[:port]` base URL without a path, query or credentials (this build has no
+/// TLS client).
+fn check_http_url(text: &str) -> Result<(), String> {
+    let text = text.trim();
+    let url = reqwest::Url::parse(text)
+        .map_err(|e| format!("{text:?} is not a URL ({e}); expected http://host:port"))?;
+    if url.scheme() != "http" {
+        return Err(format!(
+            "{text:?}: only http:// is supported (this build has no TLS client)"
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{text:?} has no host"));
+    }
+    if !url.path().trim_end_matches('/').is_empty()
+        || url.query().is_some()
+        || !url.username().is_empty()
+    {
+        return Err(format!(
+            "{text:?}: expected only scheme, host and port (http://host:port)"
+        ));
+    }
+    Ok(())
 }
 
 /// One dotted key set to one value, named after where it came from (so an error says
@@ -703,6 +809,69 @@ mod tests {
             env_key("WS__CLIENT_BUFFER_MESSAGES_MAX"),
             "ws.client_buffer_messages_max"
         );
+    }
+
+    #[test]
+    fn upstream_urls_are_checked() {
+        assert!(check_http_url("http://127.0.0.1:8081").is_ok());
+        assert!(check_http_url("http://svc:8081/").is_ok());
+        for bad in [
+            "",
+            "127.0.0.1:8081",
+            "https://x:1",
+            "http://x:1/api",
+            "ftp://x",
+        ] {
+            assert!(check_http_url(bad).is_err(), "{bad:?} accepted");
+        }
+        let mut config = Config::default();
+        config.gateway.upstreams.bancaire = "nope".to_owned();
+        config.gateway.upstreams.simulation = "http://127.0.0.1:8081".to_owned();
+        config.gateway.upstream_timeout_ms = config.server.request_timeout_ms;
+        let error = config.validate().expect_err("invalid");
+        assert!(error.names_key("gateway.upstreams.bancaire"), "{error}");
+        assert!(error.names_key("gateway.upstream_timeout_ms"), "{error}");
+        // Without an upstream the upstream timeout does not matter.
+        let mut config = Config::default();
+        config.server.request_timeout_ms = 1_000;
+        config.validate().expect("valid without upstreams");
+    }
+
+    #[test]
+    fn upstreams_come_from_the_environment_and_unknown_keys_are_refused() {
+        let env = |name: &str, value: &str| ConfigSources {
+            env: vec![(name.to_owned(), value.to_owned())],
+            ..ConfigSources::default()
+        };
+        let config = Config::load(&env(
+            "EDALAB__GATEWAY__UPSTREAMS__SIMULATION",
+            "http://127.0.0.1:9001/",
+        ))
+        .expect("valid");
+        assert_eq!(
+            config.gateway.upstreams.configured(),
+            vec![("simulation", "http://127.0.0.1:9001")]
+        );
+        let error = Config::load(&env("EDALAB__GATEWAY__UPSTREAMS__LEDGER", "http://x:1"))
+            .expect_err("unknown key");
+        assert!(error.names_key("gateway.upstreams.ledger"), "{error}");
+        let error = Config::load(&env("EDALAB__OTLP__ENABLED", "true").clone())
+            .map(|_| ())
+            .and_then(|()| {
+                Config::load(&ConfigSources {
+                    env: vec![
+                        ("EDALAB__OTLP__ENABLED".to_owned(), "true".to_owned()),
+                        (
+                            "EDALAB__OTLP__ENDPOINT".to_owned(),
+                            "collector:4318".to_owned(),
+                        ),
+                    ],
+                    ..ConfigSources::default()
+                })
+                .map(|_| ())
+            })
+            .expect_err("a bad endpoint");
+        assert!(error.names_key("otlp.endpoint"), "{error}");
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //! - [`error`]: the JSON error shape every route answers;
 //! - [`health`]: aggregated health of the bus, the store and the services;
 //! - [`dlq`]: dead-letter queues over REST — list, depth, redrive;
+//! - [`forward`]: `/api/v1/simulation/*` and `/api/v1/bancaire/*` forwarded to other
+//!   processes (`edalab serve`), with 503/504 JSON when they are down or slow;
 //! - [`telemetry`]: metric names and typed recorders, W3C trace context, JSON logs, and
 //!   the producer/handler wrappers services use to be observable;
 //! - [`payload`]: bus messages rendered as JSON;
@@ -21,6 +23,7 @@
 pub mod config;
 pub mod dlq;
 pub mod error;
+pub mod forward;
 pub mod health;
 pub mod hub;
 pub mod launch;

@@ -407,16 +407,31 @@ fn cors(origins: &[String]) -> CorsLayer {
         .max_age(Duration::from_secs(600))
 }
 
-/// Runs each request in a trace: the caller's (`traceparent`), continued, or a new one;
-/// the response carries the context so a caller can find its trace.
+/// Runs each request in a trace and an `http.request` span: the caller's trace
+/// (`traceparent`), continued, or a new one; the response carries the context so a caller
+/// can find its trace. With OTLP export on, the context handed on is the span's own.
 async fn trace_context(request: Request, next: Next) -> Response {
     let incoming = request
         .headers()
         .get("traceparent")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<TraceParent>().ok());
-    let context = incoming.map_or_else(TraceParent::new_root, |p| p.child());
-    let mut response = telemetry::trace::scope(context, next.run(request)).await;
+    let span = tracing::info_span!(
+        "http.request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        trace_id = tracing::field::Empty,
+    );
+    if let Some(parent) = incoming {
+        telemetry::otlp::set_remote_parent(&span, parent);
+    }
+    let context = telemetry::otlp::handed_on(&span, incoming);
+    span.record("trace_id", context.trace_id_hex().as_str());
+    let mut response = telemetry::trace::scope(
+        context,
+        tracing::Instrument::instrument(next.run(request), span),
+    )
+    .await;
     if let Ok(value) = HeaderValue::from_str(&context.to_string()) {
         response.headers_mut().insert("traceparent", value);
     }

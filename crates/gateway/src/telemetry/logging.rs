@@ -17,6 +17,31 @@ use crate::config::{LogConfig, LogFormat};
 #[error("cannot install the log subscriber: {0}")]
 pub struct LoggingError(String);
 
+impl LoggingError {
+    pub fn new(reason: String) -> Self {
+        Self(reason)
+    }
+}
+
+/// The log-line layer for `service` in `format` (unfiltered: the caller adds the level).
+pub fn layer<S>(
+    service: &str,
+    format: LogFormat,
+) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync + 'static>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    use tracing_subscriber::Layer;
+    match format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .event_format(JsonLine {
+                service: service.to_owned(),
+            })
+            .boxed(),
+        LogFormat::Text => tracing_subscriber::fmt::layer().with_target(true).boxed(),
+    }
+}
+
 /// Installs the global log subscriber for `service`. A second call in the same process
 /// (tests) is an error the caller may ignore.
 pub fn init(service: &str, config: &LogConfig) -> Result<(), LoggingError> {

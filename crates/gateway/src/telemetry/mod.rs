@@ -1,5 +1,5 @@
 //! Telemetry every service shares: metrics ([`metrics`]), W3C trace context ([`trace`]),
-//! JSON logs ([`logging`]), and two wrappers that make a service observable without it
+//! JSON logs ([`logging`]), OTLP span export ([`otlp`], off by default), and two wrappers that make a service observable without it
 //! spelling a metric name or a header:
 //!
 //! - [`InstrumentedBus`] wraps a [`Bus`]: every produced record gets a `traceparent`
@@ -8,10 +8,17 @@
 //! - [`Measured`] wraps a per-message [`Handler`]: it continues the message's trace,
 //!   counts `edalab_messages_consumed_total`, records both latency histograms and counts
 //!   `edalab_processing_errors_total` for `Retry`/`Reject`; [`MeasuredBatch`] does the same
-//!   for a [`BatchHandler`] (the batch runs in the trace of its first message).
+//!   for a [`BatchHandler`] (the batch runs in the trace of its first message, linked to the
+//!   traces of the others).
+//!
+//! Spans: `http.request` (router), `produce` ([`InstrumentedBus`]), `consume` /
+//! `consume.batch` (the wrappers), and whatever the handlers open inside (the ledger's
+//! `ledger.batch` and `store.commit`). Exported, they form one trace per request across
+//! processes and the bus (`docs/observability.md`).
 
 pub mod logging;
 pub mod metrics;
+pub mod otlp;
 pub mod trace;
 
 use std::sync::Arc;
@@ -29,6 +36,85 @@ pub use self::metrics::{
     message_consumed, message_processed, message_produced, messages_produced, processing_error,
 };
 pub use self::trace::TraceParent;
+
+/// What [`init`] installed; keep it alive for the process's life: dropping it flushes the
+/// spans still queued for export and stops the exporter.
+#[must_use = "dropping the guard stops the span export"]
+pub struct TelemetryGuard {
+    provider: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+}
+
+impl TelemetryGuard {
+    /// Whether spans are exported (`otlp.enabled`).
+    pub fn exports(&self) -> bool {
+        self.provider.is_some()
+    }
+
+    /// Exports every finished span now (blocks until the collector answered or timed out).
+    pub fn flush(&self) {
+        if let Some(provider) = &self.provider
+            && let Err(error) = provider.force_flush()
+        {
+            tracing::warn!(%error, "OTLP flush failed");
+        }
+    }
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if let Some(provider) = self.provider.take()
+            && let Err(error) = provider.shutdown()
+        {
+            eprintln!("warning: OTLP exporter shutdown: {error}");
+        }
+    }
+}
+
+/// Errors installing telemetry.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    #[error(transparent)]
+    Logging(#[from] logging::LoggingError),
+    #[error(transparent)]
+    Otlp(#[from] otlp::OtlpError),
+}
+
+/// Installs the process's subscriber for `service`: log lines filtered by `log.level`
+/// (JSON or text, `log.format`) and, when `otlp.enabled`, span export at `info` and above
+/// (independent of the log level). A second call in the same process (tests) is an error
+/// the caller may ignore.
+pub fn init(
+    service: &str,
+    log: &crate::config::LogConfig,
+    otlp_config: &crate::config::OtlpConfig,
+) -> Result<TelemetryGuard, TelemetryError> {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
+    let provider = if otlp_config.enabled {
+        Some(otlp::provider(service, otlp_config)?)
+    } else {
+        None
+    };
+    let log_filter = tracing_subscriber::EnvFilter::try_new(log.level.as_str())
+        .map_err(|e| logging::LoggingError::new(e.to_string()))?;
+    let log_layer = logging::layer(service, log.format).with_filter(log_filter);
+    // The exporter's own HTTP stack is left out, or exporting would make spans to export.
+    let span_filter = tracing_subscriber::EnvFilter::try_new(
+        "info,h2=off,hyper=off,hyper_util=off,reqwest=off,tower=off,opentelemetry=off,opentelemetry_sdk=off,opentelemetry_otlp=off",
+    )
+    .map_err(|e| logging::LoggingError::new(e.to_string()))?;
+    let span_layer = provider
+        .as_ref()
+        .map(|provider| otlp::layer(provider).with_filter(span_filter));
+    tracing_subscriber::registry()
+        .with(log_layer)
+        .with(span_layer)
+        .try_init()
+        .map_err(|e| logging::LoggingError::new(e.to_string()))?;
+    Ok(TelemetryGuard { provider })
+}
 
 /// A [`Bus`] whose produced records carry a trace context and are counted for `service`.
 #[derive(Clone)]
@@ -80,19 +166,24 @@ impl Producer for InstrumentedBus {
         topic: &str,
         mut records: Vec<Record>,
     ) -> Result<Vec<Delivery>, BusError> {
-        let parent = trace::current();
+        let span = tracing::info_span!(
+            "produce",
+            service = %self.service,
+            topic,
+            records = records.len()
+        );
+        let context = otlp::handed_on(&span, trace::current());
         for record in &mut records {
             let has_trace = record
                 .headers
                 .iter()
                 .any(|(name, _)| name == edalab_bus::port::headers::TRACEPARENT);
             if !has_trace {
-                let context = parent.map_or_else(TraceParent::new_root, |p| p.child());
                 context.inject(record);
             }
         }
         let count = records.len() as u64;
-        let deliveries = self.inner.produce(topic, records).await?;
+        let deliveries = self.inner.produce(topic, records).instrument(span).await?;
         messages_produced(&self.service, topic, count);
         Ok(deliveries)
     }
@@ -135,16 +226,20 @@ impl<H: Handler> Handler for Measured<H> {
     async fn handle(&self, message: &Message) -> Outcome {
         let topic: &str = &message.topic;
         message_consumed(&self.service, topic, age_of(message.timestamp_ms));
-        let context =
-            TraceParent::extract(message).map_or_else(TraceParent::new_root, |p| p.child());
         let span = tracing::info_span!(
             "consume",
             service = %self.service,
             topic,
             partition = message.partition,
             offset = message.offset,
-            trace_id = %context.trace_id_hex(),
+            trace_id = tracing::field::Empty,
         );
+        let parent = TraceParent::extract(message);
+        if let Some(parent) = parent {
+            otlp::set_remote_parent(&span, parent);
+        }
+        let context = otlp::handed_on(&span, parent);
+        span.record("trace_id", context.trace_id_hex().as_str());
         let started = Instant::now();
         let outcome = trace::scope(context, self.inner.handle(message).instrument(span)).await;
         message_processed(&self.service, topic, started.elapsed());
@@ -162,6 +257,9 @@ impl<H: Handler> Handler for Measured<H> {
         outcome
     }
 }
+
+/// Most other traces a batch span links to.
+pub const BATCH_LINKS_MAX: usize = 32;
 
 /// A [`BatchHandler`] measured for `service`. The processing latency recorded per message is
 /// the batch's time divided by its size (a batch is applied as one unit); the batch runs in
@@ -196,12 +294,30 @@ impl<H: BatchHandler> BatchHandler for MeasuredBatch<H> {
                 );
             }
         }
-        let context = batch
-            .first()
-            .and_then(TraceParent::extract)
-            .map_or_else(TraceParent::new_root, |p| p.child());
+        let span = tracing::info_span!(
+            "consume.batch",
+            service = %self.service,
+            messages = batch.len(),
+            trace_id = tracing::field::Empty,
+        );
+        let parent = batch.first().and_then(TraceParent::extract);
+        if let Some(parent) = parent {
+            otlp::set_remote_parent(&span, parent);
+        }
+        // The other messages' traces, as links (bounded: a batch may hold thousands).
+        let mut linked = std::collections::HashSet::new();
+        for other in batch.iter().skip(1).filter_map(TraceParent::extract) {
+            if linked.len() >= BATCH_LINKS_MAX {
+                break;
+            }
+            if Some(other.trace_id) != parent.map(|p| p.trace_id) && linked.insert(other.trace_id) {
+                otlp::add_link(&span, other);
+            }
+        }
+        let context = otlp::handed_on(&span, parent);
+        span.record("trace_id", context.trace_id_hex().as_str());
         let started = Instant::now();
-        let outcomes = trace::scope(context, self.inner.handle(batch)).await;
+        let outcomes = trace::scope(context, self.inner.handle(batch).instrument(span)).await;
         let share = started.elapsed() / u32::try_from(batch.len().max(1)).unwrap_or(u32::MAX);
         for (i, message) in batch.iter().enumerate() {
             message_processed(&self.service, &message.topic, share);

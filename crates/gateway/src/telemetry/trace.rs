@@ -7,7 +7,8 @@
 //! [`TRACEPARENT`](edalab_bus::port::headers::TRACEPARENT) header, and the consumer wrapper
 //! ([`super::Measured`]) continues the trace found in a message. So one trace id spans
 //! HTTP request → produce → consume → store, and every log line carries it.
-//! Exporting spans (OTLP) is not done here (ADR 007).
+//! Exporting spans (OTLP) is [`super::otlp`]'s job, which keeps the exported span ids and this
+//! context in step (ADR 012).
 
 use std::fmt;
 use std::future::Future;

@@ -6,6 +6,7 @@
 mod config;
 mod dlq;
 mod fake_bus;
+mod forward;
 mod http;
 mod metrics;
 mod openapi;

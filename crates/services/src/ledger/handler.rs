@@ -9,16 +9,25 @@
 //! - store unavailable → `Retry` for the whole batch (nothing was committed). A version
 //!   conflict with another writer is retried here at once, on fresh data, up to
 //!   [`CONFLICT_ATTEMPTS_MAX`] times, then handed to the runtime as `Retry`.
+//!
+//! Tracing: each batch runs in a `ledger.batch` span (fields: `messages`, and `trace_id`, the
+//! trace of the batch's first message from its `traceparent` header), and the store
+//! transaction in a child `store.commit` span (`events`, `attempts`). Inside the gateway's
+//! `MeasuredBatch` (as `edalab up` / `edalab serve ledger` run it), `ledger.batch` is a child
+//! of `consume.batch`, whose parent is that message's `traceparent`: one trace from the HTTP
+//! request that produced the event to the store commit that applied it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use edalab_bus::port::Message;
+use edalab_bus::port::headers::TRACEPARENT;
 use edalab_bus::runtime::{BatchHandler, Outcome};
 use edalab_schema::SchemaCatalog;
 use edalab_store::{LedgerStore, StoreError};
 use tokio::sync::Notify;
+use tracing::Instrument;
 
 use super::apply::{EventOutcome, Source, SourcedEvent, commit_events, decode_event};
 
@@ -111,8 +120,25 @@ impl LedgerHandler {
     }
 
     async fn commit(&self, events: &[SourcedEvent]) -> Result<Vec<EventOutcome>, StoreError> {
+        let span = tracing::info_span!(
+            "store.commit",
+            backend = self.store.backend_name(),
+            events = events.len(),
+            attempts = tracing::field::Empty,
+        );
+        self.commit_with_retries(events, &span)
+            .instrument(span.clone())
+            .await
+    }
+
+    async fn commit_with_retries(
+        &self,
+        events: &[SourcedEvent],
+        span: &tracing::Span,
+    ) -> Result<Vec<EventOutcome>, StoreError> {
         let mut attempt = 1;
         loop {
+            span.record("attempts", attempt);
             match commit_events(&*self.store, &self.catalog, events, Vec::new()).await {
                 Ok(summary) => {
                     if summary.rejections_queued > 0 {
@@ -131,9 +157,28 @@ impl LedgerHandler {
     }
 }
 
+/// The trace id in `message`'s `traceparent` header (`00-<trace id>-<span id>-<flags>`),
+/// for the `ledger.batch` span's `trace_id` field.
+fn trace_id_of(message: &Message) -> Option<&str> {
+    let value = std::str::from_utf8(message.header(TRACEPARENT)?).ok()?;
+    let trace_id = value.split('-').nth(1)?;
+    (trace_id.len() == 32).then_some(trace_id)
+}
+
 #[async_trait]
 impl BatchHandler for LedgerHandler {
     async fn handle(&self, batch: &[Message]) -> Vec<Outcome> {
+        let span = tracing::info_span!(
+            "ledger.batch",
+            messages = batch.len(),
+            trace_id = batch.first().and_then(trace_id_of).unwrap_or(""),
+        );
+        self.handle_batch(batch).instrument(span).await
+    }
+}
+
+impl LedgerHandler {
+    async fn handle_batch(&self, batch: &[Message]) -> Vec<Outcome> {
         let mut outcomes = vec![Outcome::Done; batch.len()];
         let mut events = Vec::with_capacity(batch.len());
         let mut positions = Vec::with_capacity(batch.len());
