@@ -14,31 +14,18 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use edalab_bus::runtime::{ConsumerRuntime, DlqRouting, RuntimeConfig};
 use edalab_bus::{Admin, Bus, Created};
-use edalab_bus::{ConsumerConfig, StartFrom};
 use edalab_domain::events::topics;
 use edalab_gateway::config::{BusBackend, Config, ConfigSources, FsyncPolicy, StoreBackend};
-use edalab_gateway::telemetry::{InstrumentedBus, MeasuredBatch};
 use edalab_gateway::{AppState, Gateway, shutdown_signal, telemetry};
 use edalab_schema::SchemaCatalog;
-use edalab_services::ledger::{LEDGER_GROUP, LedgerHandler, LedgerPositions, OutboxPublisher};
+use edalab_services::ledger::LEDGER_GROUP;
 use tokio::sync::watch;
 
 use crate::cli::UpArgs;
 
 /// The service name in logs and metrics.
 const SERVICE: &str = "edalab";
-/// The ledger's service name in metrics (S3-13 labels).
-const LEDGER_SERVICE: &str = "ledger";
-/// Messages per ledger batch (one store transaction): large, for throughput (ADR 006).
-const LEDGER_BATCH_SIZE_MAX: usize = 1_000;
-/// Fetched, unfinished messages held per partition by the ledger's runtime.
-const LEDGER_IN_FLIGHT_MESSAGES_MAX: usize = 5_000;
-/// Least time between two position commits while running (always at shutdown).
-const LEDGER_COMMIT_INTERVAL_MS: u64 = 200;
-/// The outbox publisher's idle wake-up.
-const OUTBOX_INTERVAL_MS: u64 = 1_000;
 
 pub async fn run(data_dir: Option<&Path>, args: UpArgs) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -135,37 +122,17 @@ pub async fn run(data_dir: Option<&Path>, args: UpArgs) -> anyhow::Result<()> {
         .context("building the gateway")?;
     let gateway = Gateway::start(&config, state).await?;
 
-    let stopped = |mut rx: watch::Receiver<bool>| async move {
-        // An error means the sender is gone: stop too.
-        let _ = rx.wait_for(|stop| *stop).await;
-    };
-    let ledger_bus: Arc<dyn Bus> =
-        Arc::new(InstrumentedBus::new(Arc::clone(&shared), LEDGER_SERVICE));
-    let handler = LedgerHandler::new(Arc::clone(&ledger_store), Arc::clone(&catalog));
-    let outbox_ready = handler.outbox_ready();
-    let mut consumer = ConsumerConfig::new(
-        LEDGER_GROUP,
-        topics::BANKING_EVENTS
-            .iter()
-            .map(|t| (*t).to_owned())
-            .collect(),
+    let crate::ledger::RunningLedger {
+        runtime: mut ledger_task,
+        outbox: outbox_task,
+        ..
+    } = crate::ledger::start(
+        Arc::clone(&shared),
+        Arc::clone(&ledger_store),
+        Arc::clone(&catalog),
+        stop_rx.clone(),
+        std::convert::identity,
     );
-    consumer.start_from = StartFrom::Earliest;
-    let mut runtime_config = RuntimeConfig::new(consumer, DlqRouting::to_topic(topics::SYSTEM_DLQ));
-    runtime_config.batch_size_max = LEDGER_BATCH_SIZE_MAX;
-    runtime_config.in_flight_messages_max = LEDGER_IN_FLIGHT_MESSAGES_MAX;
-    runtime_config.commit_interval_ms = LEDGER_COMMIT_INTERVAL_MS;
-    runtime_config.poll_timeout_ms = 200;
-    let runtime = ConsumerRuntime::new(
-        Arc::clone(&ledger_bus),
-        runtime_config,
-        MeasuredBatch::new(LEDGER_SERVICE, handler),
-    )
-    .with_position_store(Arc::new(LedgerPositions::new(Arc::clone(&ledger_store))));
-    let mut ledger_task = tokio::spawn(runtime.run(stopped(stop_rx.clone())));
-    let outbox = OutboxPublisher::new(Arc::clone(&ledger_store), Arc::clone(&ledger_bus) as _);
-    let outbox_task =
-        tokio::spawn(outbox.run(outbox_ready, OUTBOX_INTERVAL_MS, stopped(stop_rx.clone())));
 
     println!("edalab up: ready in {} ms", started.elapsed().as_millis());
     println!("{}", gateway.urls());
