@@ -8,7 +8,7 @@ LISTEN ?= 127.0.0.1:8080
 export EDALAB_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
 .DEFAULT_GOAL := help
-.PHONY: help up build web test test-rust test-web e2e lint fmt check-tools bench-bus clean
+.PHONY: help up build web test test-rust test-web e2e lint fmt check-tools bench-bus bench-e2e-quick bench-e2e clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -22,7 +22,7 @@ web: ## Build the web UI into web/dist (npm ci, then vite build)
 build: ## Build every crate (release)
 	$(CARGO) build --release --workspace
 
-test: check-tools test-rust test-web e2e ## Run every check and test: Rust (fmt, clippy, tests), web (types, Vitest), browser
+test: check-tools test-rust bench-e2e-quick test-web e2e ## Run every check and test: Rust (fmt, clippy, tests, quick e2e bench), web (types, Vitest), browser
 
 test-rust: check-tools ## fmt --check, clippy -D warnings, every Rust test (PostgreSQL included)
 	$(CARGO) fmt --all -- --check
@@ -48,6 +48,12 @@ fmt: ## Format the code
 
 bench-bus: ## Benchmark the embedded bus (release)
 	$(CARGO) run --release -p edalab -- bench bus
+
+bench-e2e-quick: ## The seed's performance tests (S3-18) end to end, short (< 60 s); report in target/bench-e2e-quick
+	$(CARGO) run -p edalab --all-features -- --data-dir target/bench-data bench e2e --quick --no-progress --out target/bench-e2e-quick
+
+bench-e2e: ## The full end-to-end benchmark (release, ~10 min); report in target/bench-e2e
+	$(CARGO) run --release -p edalab -- --data-dir target/bench-data bench e2e --out target/bench-e2e
 
 clean: ## Remove build output (keeps ./data)
 	$(CARGO) clean

@@ -129,7 +129,7 @@ async fn check_ledger(data_dir: &Path, args: CheckLedgerArgs) -> anyhow::Result<
 
 /// Every message of the banking topics, from each partition's log start to its high
 /// watermark at the time of the call, in offset order per partition.
-async fn read_banking_topics(bus: &EmbeddedBus) -> anyhow::Result<Vec<Message>> {
+pub(crate) async fn read_banking_topics(bus: &EmbeddedBus) -> anyhow::Result<Vec<Message>> {
     let mut messages = Vec::new();
     for topic in topics::BANKING_EVENTS {
         let description = bus

@@ -51,6 +51,9 @@ pub enum Command {
     /// Generate banking traffic onto the bus (S3-06): --scenario, --rate, --duration,
     /// --seed, --pattern; a progress bar, then events by type and the actual rate.
     Simulate(crate::simulate::SimulateArgs),
+    /// Crash safety: SIGKILL a child `edalab up` N times during a simulation, then check
+    /// that every acknowledged event was applied or refused exactly once.
+    Chaos(crate::chaos::ChaosArgs),
 }
 
 #[derive(Args, Debug)]
@@ -163,6 +166,9 @@ pub enum BenchCommand {
     Ledger(crate::bench::LedgerBenchArgs),
     /// Simulator events generated and encoded per second on one core, without the bus.
     Sim(crate::bench::SimBenchArgs),
+    /// The platform end to end (produce → ledger committed): the seed's performance tests,
+    /// offered-load steps, bursts; report (Markdown, JSON, SVG plots) in --out.
+    E2e(crate::bench_e2e::E2eBenchArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -186,8 +192,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Check(cmd) => crate::check::run(&data_dir, cmd).await,
         Command::Simulate(args) => crate::simulate::run(args, &data_dir).await,
+        Command::Chaos(args) => crate::chaos::run(explicit_data_dir.as_deref(), args).await,
         Command::Bench(BenchCommand::Sim(args)) => crate::bench::run_sim(args),
         Command::Bench(BenchCommand::Bus(args)) => crate::bench::run_bus(&data_dir, args).await,
+        Command::Bench(BenchCommand::E2e(args)) => crate::bench_e2e::run(&data_dir, args).await,
         Command::Bench(BenchCommand::Ledger(args)) => {
             crate::bench::run_ledger(&data_dir, args).await
         }

@@ -1,14 +1,26 @@
-//! The ledger's wiring shared by `up`, `check ledger` and `bench ledger`: opening the
-//! configured store, its health check, and its REST routes as a gateway [`Mount`].
-//! Nothing here decides anything about balances (that is `edalab_services::ledger`).
+//! The ledger's wiring shared by `up`, `check ledger`, `bench ledger` and `bench e2e`:
+//! opening the configured store, its health check, its REST routes as a gateway
+//! [`Mount`], and [`start`]: its consumer runtime over the banking topics with the outbox
+//! publisher. Nothing here decides anything about balances (that is
+//! `edalab_services::ledger`).
 
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
 use async_trait::async_trait;
+use edalab_bus::runtime::{
+    BatchHandler, ConsumerRuntime, DlqRouting, RunSummary, RuntimeConfig, RuntimeError,
+};
+use edalab_bus::{Bus, ConsumerConfig, StartFrom};
+use edalab_domain::events::topics;
+use edalab_gateway::telemetry::{InstrumentedBus, MeasuredBatch};
 use edalab_gateway::{HealthCheck, Mount, Role};
-use edalab_services::ledger::{ApiState, query_paths, query_routes};
+use edalab_schema::SchemaCatalog;
+use edalab_services::ledger::{
+    ApiState, LEDGER_GROUP, LedgerCounters, LedgerHandler, LedgerPositions, OutboxPublisher,
+    query_paths, query_routes,
+};
 use edalab_store::LedgerStore;
 use edalab_store::postgres::{PgConfig, PgLedgerStore};
 use edalab_store::sqlite::{SqliteConfig, SqliteLedgerStore};
@@ -79,6 +91,80 @@ impl OpenStore {
                 Ok(())
             }
         }
+    }
+}
+
+/// The ledger's service name in metrics (S3-13 labels).
+pub const LEDGER_SERVICE: &str = "ledger";
+/// Messages per ledger batch (one store transaction): large, for throughput (ADR 006).
+pub const LEDGER_BATCH_SIZE_MAX: usize = 1_000;
+/// Fetched, unfinished messages held per partition by the ledger's runtime.
+pub const LEDGER_IN_FLIGHT_MESSAGES_MAX: usize = 5_000;
+/// Least time between two position commits while running (always at shutdown).
+pub const LEDGER_COMMIT_INTERVAL_MS: u64 = 200;
+/// The outbox publisher's idle wake-up.
+pub const OUTBOX_INTERVAL_MS: u64 = 1_000;
+
+/// The running ledger service: its consumer runtime and outbox publisher tasks.
+pub struct RunningLedger {
+    /// The consumer runtime; ends when `stop` turns true (drained and committed) or on a
+    /// bus error.
+    pub runtime: tokio::task::JoinHandle<Result<RunSummary, RuntimeError>>,
+    /// The outbox publisher; ends when `stop` turns true.
+    pub outbox: tokio::task::JoinHandle<()>,
+    /// The handler's counters (applied, refused, duplicates, ...).
+    pub counters: Arc<LedgerCounters>,
+}
+
+/// Starts the ledger the way `edalab up` runs it: a [`LedgerHandler`] (measured for
+/// `/metrics`) in a consumer runtime of group `ledger` over the seven banking topics from
+/// the earliest offset, positions in the store, DLQ `system.dlq`, and the outbox
+/// publisher. `wrap` may wrap the handler (the end-to-end benchmark times commits with it;
+/// `up` passes [`std::convert::identity`]). Both tasks stop when `stop` turns true.
+pub fn start<H>(
+    bus: Arc<dyn Bus>,
+    store: Arc<dyn LedgerStore>,
+    catalog: Arc<SchemaCatalog>,
+    stop: tokio::sync::watch::Receiver<bool>,
+    wrap: impl FnOnce(MeasuredBatch<LedgerHandler>) -> H,
+) -> RunningLedger
+where
+    H: BatchHandler + 'static,
+{
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        // An error means the sender is gone: stop too.
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let ledger_bus: Arc<dyn Bus> = Arc::new(InstrumentedBus::new(bus, LEDGER_SERVICE));
+    let handler = LedgerHandler::new(Arc::clone(&store), catalog);
+    let counters = handler.counters();
+    let outbox_ready = handler.outbox_ready();
+    let mut consumer = ConsumerConfig::new(
+        LEDGER_GROUP,
+        topics::BANKING_EVENTS
+            .iter()
+            .map(|t| (*t).to_owned())
+            .collect(),
+    );
+    consumer.start_from = StartFrom::Earliest;
+    let mut config = RuntimeConfig::new(consumer, DlqRouting::to_topic(topics::SYSTEM_DLQ));
+    config.batch_size_max = LEDGER_BATCH_SIZE_MAX;
+    config.in_flight_messages_max = LEDGER_IN_FLIGHT_MESSAGES_MAX;
+    config.commit_interval_ms = LEDGER_COMMIT_INTERVAL_MS;
+    config.poll_timeout_ms = 200;
+    let runtime = ConsumerRuntime::new(
+        Arc::clone(&ledger_bus),
+        config,
+        wrap(MeasuredBatch::new(LEDGER_SERVICE, handler)),
+    )
+    .with_position_store(Arc::new(LedgerPositions::new(Arc::clone(&store))));
+    let runtime = tokio::spawn(runtime.run(stopped(stop.clone())));
+    let outbox = OutboxPublisher::new(store, ledger_bus as _);
+    let outbox = tokio::spawn(outbox.run(outbox_ready, OUTBOX_INTERVAL_MS, stopped(stop)));
+    RunningLedger {
+        runtime,
+        outbox,
+        counters,
     }
 }
 

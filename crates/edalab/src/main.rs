@@ -2,6 +2,8 @@
 //! family. Nothing else lives here.
 
 mod bench;
+mod bench_e2e;
+mod chaos;
 mod check;
 mod cli;
 mod consume;

@@ -26,29 +26,18 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::ValueEnum;
 use edalab_bus::log::EmbeddedBus;
-use edalab_bus::runtime::{ConsumerRuntime, DlqRouting, RunSummary, RuntimeConfig, RuntimeError};
-use edalab_bus::{Admin, Bus, BusError, ConsumerConfig, Created, StartFrom};
+use edalab_bus::runtime::{RunSummary, RuntimeError};
+use edalab_bus::{Admin, Bus, BusError, Created};
 use edalab_domain::events::topics;
 use edalab_gateway::config::{BusBackend, Config, ConfigSources, FsyncPolicy, StoreBackend};
 use edalab_gateway::forward::Upstream;
-use edalab_gateway::telemetry::{InstrumentedBus, MeasuredBatch};
+use edalab_gateway::telemetry::InstrumentedBus;
 use edalab_gateway::{AppState, Gateway, Mount, shutdown_signal, telemetry};
 use edalab_schema::SchemaCatalog;
-use edalab_services::ledger::{LEDGER_GROUP, LedgerHandler, LedgerPositions, OutboxPublisher};
+use edalab_services::ledger::LEDGER_GROUP;
 use edalab_services::{calculator, intake, saga, transactions};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-
-/// The ledger's service name in metrics (S3-13 labels).
-const LEDGER_SERVICE: &str = "ledger";
-/// Messages per ledger batch (one store transaction): large, for throughput (ADR 006).
-const LEDGER_BATCH_SIZE_MAX: usize = 1_000;
-/// Fetched, unfinished messages held per partition by the ledger's runtime.
-const LEDGER_IN_FLIGHT_MESSAGES_MAX: usize = 5_000;
-/// Least time between two position commits while running (always at shutdown).
-const LEDGER_COMMIT_INTERVAL_MS: u64 = 200;
-/// The outbox publisher's idle wake-up.
-const OUTBOX_INTERVAL_MS: u64 = 1_000;
 
 /// A service `edalab serve` can run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, ValueEnum)]
@@ -403,12 +392,6 @@ struct Ledger {
     outbox: JoinHandle<()>,
 }
 
-/// Completes once the stop flag is set (or its sender is gone).
-async fn stopped(mut rx: watch::Receiver<bool>) {
-    // An error means the sender is gone: stop too.
-    let _ = rx.wait_for(|stop| *stop).await;
-}
-
 /// Runs `plan` with `config` until SIGINT/SIGTERM (or the ledger's consumer failing).
 pub async fn run(config: Config, plan: Plan, started: Instant) -> anyhow::Result<()> {
     let label = plan.label();
@@ -610,42 +593,25 @@ pub async fn run(config: Config, plan: Plan, started: Instant) -> anyhow::Result
     Ok(())
 }
 
-/// Starts the ledger's consumer runtime over the banking topics and its outbox publisher.
+/// Starts the ledger's consumer runtime over the banking topics and its outbox publisher
+/// (the wiring is [`crate::ledger::start`], shared with `bench e2e`).
 fn start_ledger(
     store: &crate::ledger::OpenStore,
     shared: &Arc<dyn Bus>,
     catalog: &Arc<SchemaCatalog>,
     stop_rx: &watch::Receiver<bool>,
 ) -> Ledger {
-    let ledger_store = store.shared();
-    let ledger_bus: Arc<dyn Bus> =
-        Arc::new(InstrumentedBus::new(Arc::clone(shared), LEDGER_SERVICE));
-    let handler = LedgerHandler::new(Arc::clone(&ledger_store), Arc::clone(catalog));
-    let outbox_ready = handler.outbox_ready();
-    let mut consumer = ConsumerConfig::new(
-        LEDGER_GROUP,
-        topics::BANKING_EVENTS
-            .iter()
-            .map(|t| (*t).to_owned())
-            .collect(),
+    let running = crate::ledger::start(
+        Arc::clone(shared),
+        store.shared(),
+        Arc::clone(catalog),
+        stop_rx.clone(),
+        std::convert::identity,
     );
-    consumer.start_from = StartFrom::Earliest;
-    let mut runtime_config = RuntimeConfig::new(consumer, DlqRouting::to_topic(topics::SYSTEM_DLQ));
-    runtime_config.batch_size_max = LEDGER_BATCH_SIZE_MAX;
-    runtime_config.in_flight_messages_max = LEDGER_IN_FLIGHT_MESSAGES_MAX;
-    runtime_config.commit_interval_ms = LEDGER_COMMIT_INTERVAL_MS;
-    runtime_config.poll_timeout_ms = 200;
-    let runtime = ConsumerRuntime::new(
-        Arc::clone(&ledger_bus),
-        runtime_config,
-        MeasuredBatch::new(LEDGER_SERVICE, handler),
-    )
-    .with_position_store(Arc::new(LedgerPositions::new(Arc::clone(&ledger_store))));
-    let task = tokio::spawn(runtime.run(stopped(stop_rx.clone())));
-    let outbox = OutboxPublisher::new(Arc::clone(&ledger_store), Arc::clone(&ledger_bus) as _);
-    let outbox =
-        tokio::spawn(outbox.run(outbox_ready, OUTBOX_INTERVAL_MS, stopped(stop_rx.clone())));
-    Ledger { task, outbox }
+    Ledger {
+        task: running.runtime,
+        outbox: running.outbox,
+    }
 }
 
 #[cfg(test)]
