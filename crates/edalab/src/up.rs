@@ -107,6 +107,7 @@ pub async fn run(data_dir: Option<&Path>, args: UpArgs) -> anyhow::Result<()> {
         edalab_services::pipeline::all::start_all(Arc::clone(&shared), &data_dir, stop_rx.clone())
             .await
             .context("starting the pipelines")?;
+    simulator.set_sink(pipelines.simulator_sink());
 
     // The ledger: store, REST, health; its consumers start once the gateway listens.
     let store_url = match config.store.backend {
