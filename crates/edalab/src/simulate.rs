@@ -153,17 +153,16 @@ impl RouteSink for CliSink {
         }
         // HTTP items: bounded concurrency, answers in order.
         if let Some(target) = &self.target {
-            let posted: Vec<(usize, Delivery)> = futures::stream::iter(
-                items
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, item)| matches!(item.route, Route::HttpPost(_))),
-            )
-            .map(|(i, item)| async move { (i, target.post(item).await) })
-            .buffered(TARGET_IN_FLIGHT_MAX)
-            .collect()
-            .await;
-            for (i, delivery) in posted {
+            // Indices only: closures over `&Outgoing` trip the async-trait lifetimes.
+            let http: Vec<usize> = (0..items.len())
+                .filter(|&i| matches!(items[i].route, Route::HttpPost(_)))
+                .collect();
+            let posted: Vec<Delivery> = futures::stream::iter(http.iter().copied())
+                .map(|i| target.post(&items[i]))
+                .buffered(TARGET_IN_FLIGHT_MAX)
+                .collect()
+                .await;
+            for (i, delivery) in http.into_iter().zip(posted) {
                 out[i] = Some(delivery);
             }
         }
