@@ -8,7 +8,9 @@
 //! transactions and S4 orders are POSTed to a running platform given with `--target
 //! http://HOST:PORT` (bounded concurrency, timeouts), and without it they are counted and
 //! reported as not sent, with how to send them. Banking events are not sent over REST in
-//! `--target` mode: the platform has no route taking raw contract events (ADR 010).
+//! `--target` mode: the platform has no route taking raw contract events (ADR 010). With
+//! `--target`, a data directory held by the running platform is accepted: the order files
+//! go into its inbox (picked up at once) and the bus items are reported as not sent.
 //!
 //! Owns only the terminal and the CLI's route sink: the run loop is
 //! `edalab_services::simulator::SimulationControl`, the same one `POST
@@ -70,7 +72,8 @@ pub struct SimulateArgs {
     /// A running platform (`http://HOST:PORT`) to POST the S0 transactions and S4 orders
     /// to (`/api/v1/transactions`, `/api/v1/orders`). Without it they are not sent (the
     /// summary says how many). Banking events and calculator messages still go to the bus
-    /// in --data-dir, order files to <data-dir>/inbox/orders.
+    /// in --data-dir (reported as not sent when a running platform holds it), order files
+    /// to <data-dir>/inbox/orders.
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
 }
@@ -84,13 +87,18 @@ pub async fn run(args: SimulateArgs, data_dir: &Path) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let bus = open_for_writing(data_dir)?;
+    // With --target, a data directory held by the running platform is fine: the S0/S4
+    // items go over HTTP and the order files into its inbox, only bus items cannot go.
+    let bus = open_for_writing(data_dir, target.is_some())?;
     let sink = Arc::new(CliSink {
         inbox: edalab_services::intake::inbox_dir(data_dir),
         target,
+        bus_held: bus.is_none(),
     });
-    let result = simulate(args, &bus, sink).await;
-    bus.close().await.context("closing the bus")?;
+    let result = simulate(args, bus.as_ref(), sink).await;
+    if let Some(bus) = bus {
+        bus.close().await.context("closing the bus")?;
+    }
     result
 }
 
@@ -99,6 +107,8 @@ pub async fn run(args: SimulateArgs, data_dir: &Path) -> anyhow::Result<()> {
 struct CliSink {
     inbox: PathBuf,
     target: Option<HttpTarget>,
+    /// The data directory's bus is held by a running platform (only with --target).
+    bus_held: bool,
 }
 
 #[async_trait]
@@ -292,9 +302,14 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// Opens the bus for writing; mirrors `cli::open_for_writing`.
-fn open_for_writing(data_dir: &Path) -> anyhow::Result<edalab_bus::log::EmbeddedBus> {
+/// Opens the bus for writing; mirrors `cli::open_for_writing`. A bus held by a running
+/// platform is `None` when `held_is_fine`, else an error saying what to do.
+fn open_for_writing(
+    data_dir: &Path,
+    held_is_fine: bool,
+) -> anyhow::Result<Option<edalab_bus::log::EmbeddedBus>> {
     match edalab_bus::log::EmbeddedBus::open(data_dir, edalab_bus::log::LogConfig::default()) {
+        Err(edalab_bus::BusError::Locked { .. }) if held_is_fine => Ok(None),
         Err(e @ edalab_bus::BusError::Locked { .. }) => {
             Err(anyhow::Error::new(e).context(format!(
                 "cannot write to {}: it is in use (a running `edalab up`?); drive its simulator \
@@ -302,32 +317,39 @@ fn open_for_writing(data_dir: &Path) -> anyhow::Result<edalab_bus::log::Embedded
                 data_dir.display()
             )))
         }
-        other => other.with_context(|| format!("opening the bus in {}", data_dir.display())),
+        other => other
+            .map(Some)
+            .with_context(|| format!("opening the bus in {}", data_dir.display())),
     }
 }
 
 async fn simulate(
     args: SimulateArgs,
-    bus: &edalab_bus::log::EmbeddedBus,
+    bus: Option<&edalab_bus::log::EmbeddedBus>,
     sink: Arc<CliSink>,
 ) -> anyhow::Result<()> {
     // The same topics `edalab up` creates, so the banking events and the calculator
     // messages have somewhere to go.
-    for (name, config) in crate::seed::seed_topics()
-        .into_iter()
-        .chain(edalab_services::pipeline::all::topics())
-    {
-        bus.create_topic(name, config)
-            .await
-            .with_context(|| format!("creating topic `{name}`"))?;
+    if let Some(bus) = bus {
+        for (name, config) in crate::seed::seed_topics()
+            .into_iter()
+            .chain(edalab_services::pipeline::all::topics())
+        {
+            bus.create_topic(name, config)
+                .await
+                .with_context(|| format!("creating topic `{name}`"))?;
+        }
     }
-    let shared: Arc<dyn Bus> = Arc::new(bus.clone());
-    let control = SimulationControl::new(
-        shared,
-        ControlOptions {
-            scenarios_dir: Some(args.scenarios_dir.clone()),
-        },
-    )
+    let options = ControlOptions {
+        scenarios_dir: Some(args.scenarios_dir.clone()),
+    };
+    let control = match bus {
+        Some(bus) => {
+            let shared: Arc<dyn Bus> = Arc::new(bus.clone());
+            SimulationControl::new(shared, options)
+        }
+        None => SimulationControl::without_bus(options),
+    }
     .context("loading the schema catalog")?
     .with_sink(sink.clone());
     control
@@ -423,8 +445,13 @@ fn print_summary(status: &StatusResponse, elapsed: Duration, interrupted: bool, 
     );
     if let Some(files) = status.events_by_type.get("OrderFile") {
         println!(
-            "  {files} order files written into {} (the intake picks them up at the next `edalab up`)",
-            sink.inbox.display()
+            "  {files} order files written into {} ({})",
+            sink.inbox.display(),
+            if sink.bus_held {
+                "the running platform's intake picks them up"
+            } else {
+                "the intake picks them up at the next `edalab up`"
+            }
         );
     }
     if let Some(target) = &sink.target {
@@ -444,6 +471,12 @@ fn print_summary(status: &StatusResponse, elapsed: Duration, interrupted: bool, 
                 "  NOT SENT: {n} items for POST /api/v1{route}: no --target given; pass \
                  --target http://HOST:PORT of a running `edalab up` to send them, or run the \
                  scenario inside the platform with POST /api/v1/simulation/start"
+            );
+        } else if sink.bus_held {
+            println!(
+                "  NOT SENT: {n} items for {route}: the data directory's bus is held by the \
+                 running platform; run the scenario inside it with POST \
+                 /api/v1/simulation/start to send bus events"
             );
         } else {
             println!("  NOT SENT: {n} items for {route}: no such topic or folder here");

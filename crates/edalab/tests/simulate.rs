@@ -238,9 +238,9 @@ async fn target_mode_posts_to_a_running_platform_and_up_delivers_in_process() {
         }
     }
 
-    // The CLI posts the `orders` scenario's bodies to it.
-    let sim_dir = tempfile::tempdir().expect("tempdir");
-    let summary = stdout_of(edalab(sim_dir.path()).args([
+    // The CLI posts the `orders` scenario's bodies to it, from the platform's own data
+    // directory (held by it: only bus items could not go).
+    let summary = stdout_of(edalab(platform_dir.path()).args([
         "simulate",
         "--scenario",
         "orders",
@@ -274,5 +274,62 @@ async fn target_mode_posts_to_a_running_platform_and_up_delivers_in_process() {
         assert!(Instant::now() < deadline, "{want} orders expected: {list}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+
+    // Order files land in the running platform's inbox and its intake picks them up.
+    let summary = stdout_of(edalab(platform_dir.path()).args([
+        "simulate",
+        "--scenario",
+        "order-files",
+        "--rate",
+        "20",
+        "--duration",
+        "1",
+        "--seed",
+        "5",
+        "--quiet",
+        "--target",
+        &base,
+    ]));
+    let (files, _) = table(&summary)["OrderFile"];
+    assert_eq!(files, 20, "{summary}");
+    assert!(
+        summary.contains("the running platform's intake picks them up"),
+        "{summary}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let stats = get_json(&format!("{base}/api/v1/intake/stats")).await;
+        if stats["files_queued_total"] == files {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{files} files expected: {stats}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Banking events cannot be written into a held bus: reported, with what to do.
+    let summary = stdout_of(edalab(platform_dir.path()).args([
+        "simulate",
+        "--scenario",
+        "default",
+        "--rate",
+        "20",
+        "--duration",
+        "1",
+        "--quiet",
+        "--target",
+        &base,
+    ]));
+    assert!(summary.contains("NOT SENT: "), "{summary}");
+    assert!(
+        summary.contains("held by the running platform"),
+        "{summary}"
+    );
+    assert!(summary.contains("/api/v1/simulation/start"), "{summary}");
+
+    // Without --target, a held data directory is refused with a pointer to the REST API.
+    let out = output(edalab(platform_dir.path()).args(["simulate", "--duration", "1", "--quiet"]));
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("/api/v1/simulation/start"), "{stderr}");
     stop(child);
 }

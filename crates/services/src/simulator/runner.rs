@@ -238,7 +238,9 @@ struct Run {
 
 /// Owns at most one running simulation over a bus. Share it behind an `Arc`.
 pub struct SimulationControl {
-    bus: Arc<dyn Bus>,
+    /// `None`: a control without a bus ([`SimulationControl::without_bus`]); every
+    /// topic-routed item is then counted as not sent.
+    bus: Option<Arc<dyn Bus>>,
     encoder: ItemEncoder,
     options: ControlOptions,
     /// Where HTTP- and file-routed items go; `None`: they are counted as not sent. A std
@@ -272,6 +274,17 @@ fn seed_from_clock() -> u64 {
 
 impl SimulationControl {
     pub fn new(bus: Arc<dyn Bus>, options: ControlOptions) -> Result<Self, EncodeError> {
+        Self::with_bus(Some(bus), options)
+    }
+
+    /// A control with no bus, for a driver that can deliver only through its route sink
+    /// (`edalab simulate --target` next to a running platform that holds the data
+    /// directory): topic-routed items are counted in `events_skipped` under their topic.
+    pub fn without_bus(options: ControlOptions) -> Result<Self, EncodeError> {
+        Self::with_bus(None, options)
+    }
+
+    fn with_bus(bus: Option<Arc<dyn Bus>>, options: ControlOptions) -> Result<Self, EncodeError> {
         Ok(Self {
             bus,
             encoder: ItemEncoder::builtin()?,
@@ -296,6 +309,14 @@ impl SimulationControl {
             .sink
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(sink);
+    }
+
+    /// The bus's topics; none without a bus.
+    async fn topics(&self) -> Result<HashSet<String>, SimError> {
+        Ok(match &self.bus {
+            Some(bus) => bus.list_topics().await?.into_iter().collect(),
+            None => HashSet::new(),
+        })
     }
 
     fn sink(&self) -> Option<Arc<dyn RouteSink>> {
@@ -422,7 +443,7 @@ impl SimulationControl {
             return Err(SimError::AlreadyRunning { simulation_id });
         }
         let plan = self.plan(&request).map_err(SimError::Invalid)?;
-        let topics: HashSet<String> = self.bus.list_topics().await?.into_iter().collect();
+        let topics = self.topics().await?;
 
         let mut slot = lock(&self.run);
         // Checked again under the lock: another start may have won meanwhile.
@@ -587,7 +608,7 @@ impl SimulationControl {
         let Some(kind) = EventKind::from_wire_name(event_type).filter(|_| errors.is_empty()) else {
             return Err(SimError::Invalid(errors));
         };
-        let topics: HashSet<String> = self.bus.list_topics().await?.into_iter().collect();
+        let topics = self.topics().await?;
         let mut manual = self.manual.lock().await;
         let simulator = match manual.take() {
             Some(simulator) => manual.insert(simulator),
@@ -598,9 +619,7 @@ impl SimulationControl {
             .map_err(|e| SimError::Invalid(vec![FieldError::new("count", e.to_string())]))?;
         let sink = self.sink();
         let batch = encode_batch(&self.encoder, &items, &topics, sink.as_deref())?;
-        for (topic, records) in batch.records_by_topic {
-            self.bus.produce(topic, records).await?;
-        }
+        produce(self.bus.as_deref(), batch.records_by_topic).await?;
         let tally = deliver(sink.as_deref(), &batch.outgoing).await;
         if let Some(error) = tally.last_error {
             return Err(SimError::Delivery(error));
@@ -765,9 +784,22 @@ fn encode_batch(
     Ok(batch)
 }
 
+/// Produces each topic's records; `records_by_topic` is empty without a bus (no topics).
+async fn produce(
+    bus: Option<&dyn Bus>,
+    records_by_topic: BTreeMap<&'static str, Vec<Record>>,
+) -> Result<(), SimError> {
+    if let Some(bus) = bus {
+        for (topic, records) in records_by_topic {
+            bus.produce(topic, records).await?;
+        }
+    }
+    Ok(())
+}
+
 /// What the run task owns.
 struct Driver {
-    bus: Arc<dyn Bus>,
+    bus: Option<Arc<dyn Bus>>,
     encoder: ItemEncoder,
     /// Topics present on the bus when the run started.
     topics: HashSet<String>,
@@ -849,9 +881,7 @@ impl Driver {
 
     async fn send(&self, items: &[GeneratedItem]) -> Result<(), SimError> {
         let batch = encode_batch(&self.encoder, items, &self.topics, self.sink.as_deref())?;
-        for (topic, records) in batch.records_by_topic {
-            self.bus.produce(topic, records).await?;
-        }
+        produce(self.bus.as_deref(), batch.records_by_topic).await?;
         let tally = deliver(self.sink.as_deref(), &batch.outgoing).await;
         let mut c = lock(&self.counters);
         c.events_produced += (batch.produced.len() + tally.sent.len()) as u64;
