@@ -5,6 +5,11 @@
 //! dropped into the intake's inbox atomically ([`intake::write_order_file`]) and the
 //! watcher picks them up like any other file.
 //!
+//! S0/S4 items of a batch are delivered with bounded concurrency ([`IN_FLIGHT_MAX`]): each
+//! waits for a durable produce, and overlapping produces share the bus's group commit. S0
+//! and S4 have no ordering between requests (each gets its own id), so the order in which
+//! they reach their queue within a batch does not matter; files are written in order.
+//!
 //! A 4xx answer (the scenario's invalid and poison bodies) is a [`Delivery::Refused`]; a
 //! 5xx (the bus or a store unavailable) or a file that cannot be written is a
 //! [`Delivery::Failed`].
@@ -12,12 +17,17 @@
 use std::path::PathBuf;
 
 use async_trait::async_trait;
+use futures::StreamExt;
 
 use super::ApiError;
 use super::all::Pipelines;
 use crate::simulator::items::topics::{ORDER_FILES_PREFIX, ORDERS_PATH, TRANSACTIONS_PATH};
 use crate::simulator::{Delivery, Outgoing, Route, RouteSink};
 use crate::{intake, saga, transactions};
+
+/// Most S0/S4 items of one batch in flight at once: each one is a store write and a
+/// produce waiting for durability, which the bus commits together when they overlap.
+const IN_FLIGHT_MAX: usize = 32;
 
 /// Delivers the simulator's HTTP- and file-routed items to the running pipelines.
 #[derive(Clone)]
@@ -41,23 +51,67 @@ impl PipelineSink {
         }
     }
 
-    async fn write_file(&self, item: &Outgoing) -> Delivery {
+    /// Writes the order files among `items` in order, in one blocking task; answers
+    /// (index, delivery) per file.
+    async fn write_files(&self, items: &[Outgoing]) -> Vec<(usize, Delivery)> {
+        let files: Vec<(usize, String, Vec<u8>)> = items
+            .iter()
+            .enumerate()
+            .filter(|(_, item)| matches!(item.route, Route::File(_)))
+            .map(|(i, item)| (i, item.key.clone(), item.body.clone()))
+            .collect();
+        if files.is_empty() {
+            return Vec::new();
+        }
         let inbox = self.inbox.clone();
-        let name = item.key.clone();
-        let body = item.body.clone();
-        match tokio::task::spawn_blocking(move || intake::write_order_file(&inbox, &name, &body))
-            .await
-        {
-            Ok(Ok(path)) => Delivery::Accepted {
-                reference: path
-                    .file_name()
-                    .map(|name| name.to_string_lossy().into_owned()),
-            },
-            Ok(Err(error)) => Delivery::Failed {
-                reason: format!("writing order file `{}`: {error}", item.key),
-            },
-            Err(error) => Delivery::Failed {
-                reason: format!("writing order file `{}`: {error}", item.key),
+        let indices: Vec<usize> = files.iter().map(|(i, _, _)| *i).collect();
+        let written = tokio::task::spawn_blocking(move || {
+            files
+                .into_iter()
+                .map(|(i, name, body)| {
+                    let delivery = match intake::write_order_file(&inbox, &name, &body) {
+                        Ok(path) => Delivery::Accepted {
+                            reference: path
+                                .file_name()
+                                .map(|name| name.to_string_lossy().into_owned()),
+                        },
+                        Err(error) => Delivery::Failed {
+                            reason: format!("writing order file `{name}`: {error}"),
+                        },
+                    };
+                    (i, delivery)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await;
+        written.unwrap_or_else(|error| {
+            indices
+                .into_iter()
+                .map(|i| {
+                    (
+                        i,
+                        Delivery::Failed {
+                            reason: format!("order file writer: {error}"),
+                        },
+                    )
+                })
+                .collect()
+        })
+    }
+
+    /// One S0 or S4 item through its pipeline's service function.
+    async fn post(&self, item: &Outgoing) -> Delivery {
+        match item.route {
+            Route::HttpPost(TRANSACTIONS_PATH) => answer(
+                transactions::api::submit_transaction(&self.transactions, &item.body).await,
+                "transactionId",
+            ),
+            Route::HttpPost(ORDERS_PATH) => answer(
+                saga::api::create_order(&self.saga, &item.body).await,
+                "orderId",
+            ),
+            route => Delivery::Failed {
+                reason: format!("no pipeline takes route `{}`", route.name()),
             },
         }
     }
@@ -92,25 +146,29 @@ impl RouteSink for PipelineSink {
     }
 
     async fn deliver(&self, items: &[Outgoing]) -> Vec<Delivery> {
-        let mut out = Vec::with_capacity(items.len());
-        // In order: one account's transactions keep their order on the queue.
-        for item in items {
-            out.push(match item.route {
-                Route::HttpPost(TRANSACTIONS_PATH) => answer(
-                    transactions::api::submit_transaction(&self.transactions, &item.body).await,
-                    "transactionId",
-                ),
-                Route::HttpPost(ORDERS_PATH) => answer(
-                    saga::api::create_order(&self.saga, &item.body).await,
-                    "orderId",
-                ),
-                Route::File(ORDER_FILES_PREFIX) => self.write_file(item).await,
-                route => Delivery::Failed {
-                    reason: format!("no pipeline takes route `{}`", route.name()),
-                },
-            });
+        let mut out: Vec<Option<Delivery>> = vec![None; items.len()];
+        for (i, delivery) in self.write_files(items).await {
+            out[i] = Some(delivery);
         }
-        out
+        // Indices only: closures over `&Outgoing` trip the async-trait lifetimes.
+        let posts: Vec<usize> = (0..items.len())
+            .filter(|&i| !matches!(items[i].route, Route::File(_)))
+            .collect();
+        let answers: Vec<Delivery> = futures::stream::iter(posts.iter().copied())
+            .map(|i| self.post(&items[i]))
+            .buffered(IN_FLIGHT_MAX)
+            .collect()
+            .await;
+        for (i, delivery) in posts.into_iter().zip(answers) {
+            out[i] = Some(delivery);
+        }
+        out.into_iter()
+            .map(|delivery| {
+                delivery.unwrap_or(Delivery::Failed {
+                    reason: "not delivered".to_owned(),
+                })
+            })
+            .collect()
     }
 }
 
