@@ -48,8 +48,9 @@ pub enum Command {
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
-    /// Generate banking traffic onto the bus (S3-06): --scenario, --rate, --duration,
-    /// --seed, --pattern; a progress bar, then events by type and the actual rate.
+    /// Generate traffic offline (S3-06): banking events onto the bus, order files into the
+    /// inbox, S0/S4 requests to --target; --scenario, --rate, --duration, --seed, --pattern;
+    /// a progress bar, then events by type, what was refused or not sent, the actual rate.
     Simulate(crate::simulate::SimulateArgs),
     /// Crash safety: SIGKILL a child `edalab up` N times during a simulation, then check
     /// that every acknowledged event was applied or refused exactly once.

@@ -437,6 +437,19 @@ pub async fn run(config: Config, plan: Plan, started: Instant) -> anyhow::Result
         None
     };
     let pipelines = Pipelines::start(&plan, &shared, &data_dir, &stop_rx).await?;
+    // The simulator's S0/S4 requests and S2 files go to the pipelines in this process, through
+    // their own service functions (ADR 010); without them they are counted as skipped.
+    if let (Some(simulator), Some(transactions), Some(saga)) =
+        (&simulator, &pipelines.transactions, &pipelines.saga)
+    {
+        simulator.set_sink(Arc::new(
+            edalab_services::pipeline::sim_sink::PipelineSink::new(
+                transactions.state.clone(),
+                saga.state.clone(),
+                edalab_services::intake::inbox_dir(&data_dir),
+            ),
+        ));
+    }
 
     // The ledger: store, REST, health; its consumers start once the gateway listens.
     let catalog = Arc::new(SchemaCatalog::builtin().context("loading the schema catalog")?);

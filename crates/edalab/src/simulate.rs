@@ -1,28 +1,53 @@
-//! `edalab simulate`: runs the simulator (S3-06, X-06) against the bus in the data
-//! directory until its duration is over (or Ctrl-C), with a progress bar, then prints what
-//! was produced by type and the actual rate.
+//! `edalab simulate`: runs the simulator (S3-06, X-06) offline against the data directory
+//! until its duration is over (or Ctrl-C), with a progress bar, then prints what was sent
+//! by type, what was refused or not sent, and the actual rate.
 //!
-//! Owns only the terminal: the run loop is `edalab_services::simulator::SimulationControl`,
-//! the same one `POST /api/v1/simulation/start` drives. It needs the data directory for
-//! writing, so it refuses to run next to a running `edalab up` (use the REST API there).
+//! Routes (docs/simulator.md): banking events and calculator messages are produced on the
+//! bus in the data directory; S2 order files are written atomically into
+//! `<data-dir>/inbox/orders/`, where the intake picks them up at the next `edalab up`; S0
+//! transactions and S4 orders are POSTed to a running platform given with `--target
+//! http://HOST:PORT` (bounded concurrency, timeouts), and without it they are counted and
+//! reported as not sent, with how to send them. Banking events are not sent over REST in
+//! `--target` mode: the platform has no route taking raw contract events (ADR 010). With
+//! `--target`, a data directory held by the running platform is accepted: the order files
+//! go into its inbox (picked up at once) and the bus items are reported as not sent.
+//!
+//! Owns only the terminal and the CLI's route sink: the run loop is
+//! `edalab_services::simulator::SimulationControl`, the same one `POST
+//! /api/v1/simulation/start` drives. It needs the data directory for writing, so it refuses
+//! to run next to a running `edalab up` on the same directory (use the REST API there).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use async_trait::async_trait;
 use clap::Args;
 use edalab_bus::{Admin, Bus};
-use edalab_services::simulator::{ControlOptions, SimulationControl, StartRequest, StatusResponse};
+use edalab_services::simulator::items::topics::{
+    ORDER_FILES_PREFIX, ORDERS_PATH, TRANSACTIONS_PATH,
+};
+use edalab_services::simulator::{
+    ControlOptions, Delivery, Outgoing, Route, RouteSink, SimulationControl, StartRequest,
+    StatusResponse,
+};
+use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// How often the progress bar is refreshed.
 const REFRESH_INTERVAL: Duration = Duration::from_millis(200);
+/// Most requests in flight to `--target`.
+const TARGET_IN_FLIGHT_MAX: usize = 16;
+/// Whole-request timeout towards `--target`.
+const TARGET_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connection timeout towards `--target`.
+const TARGET_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 #[derive(Args, Debug)]
 pub struct SimulateArgs {
-    /// Scenario: `default`, `banking-day`, `fraud-burst`, a name in --scenarios-dir, or a
-    /// path to a .toml file.
+    /// Scenario: `default`, `banking-day`, `fraud-burst`, `transactions`, `calculator`,
+    /// `order-files`, `orders`, a name in --scenarios-dir, or a path to a .toml file.
     #[arg(long, default_value = "default")]
     pub scenario: String,
     /// Events per second (0 < N <= 50 000) [default: the scenario's].
@@ -44,44 +69,289 @@ pub struct SimulateArgs {
     /// No progress bar (the summary is still printed).
     #[arg(long)]
     pub quiet: bool,
+    /// A running platform (`http://HOST:PORT`) to POST the S0 transactions and S4 orders
+    /// to (`/api/v1/transactions`, `/api/v1/orders`). Without it they are not sent (the
+    /// summary says how many). Banking events and calculator messages still go to the bus
+    /// in --data-dir (reported as not sent when a running platform holds it), order files
+    /// to <data-dir>/inbox/orders.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
 }
 
 pub async fn run(args: SimulateArgs, data_dir: &Path) -> anyhow::Result<()> {
-    let bus = open_for_writing(data_dir)?;
-    let result = simulate(args, &bus).await;
-    bus.close().await.context("closing the bus")?;
+    let target = match &args.target {
+        Some(text) => {
+            let target = HttpTarget::parse(text)?;
+            target.check().await?;
+            Some(target)
+        }
+        None => None,
+    };
+    // With --target, a data directory held by the running platform is fine: the S0/S4
+    // items go over HTTP and the order files into its inbox, only bus items cannot go.
+    let bus = open_for_writing(data_dir, target.is_some())?;
+    let sink = Arc::new(CliSink {
+        inbox: edalab_services::intake::inbox_dir(data_dir),
+        target,
+        bus_held: bus.is_none(),
+    });
+    let result = simulate(args, bus.as_ref(), sink).await;
+    if let Some(bus) = bus {
+        bus.close().await.context("closing the bus")?;
+    }
     result
 }
 
-/// Opens the bus for writing; mirrors `cli::open_for_writing`.
-fn open_for_writing(data_dir: &Path) -> anyhow::Result<edalab_bus::log::EmbeddedBus> {
-    match edalab_bus::log::EmbeddedBus::open(data_dir, edalab_bus::log::LogConfig::default()) {
-        Err(e @ edalab_bus::BusError::Locked { .. }) => {
-            Err(anyhow::Error::new(e).context(format!(
-                "cannot write to {}: it is in use (a running `edalab up`?); drive its simulator \
-             with POST /api/v1/simulation/start instead",
-                data_dir.display()
-            )))
+/// The CLI's route sink: order files into the inbox of the data directory, HTTP items to
+/// `--target` when given (else not delivered: counted as not sent).
+struct CliSink {
+    inbox: PathBuf,
+    target: Option<HttpTarget>,
+    /// The data directory's bus is held by a running platform (only with --target).
+    bus_held: bool,
+}
+
+#[async_trait]
+impl RouteSink for CliSink {
+    fn delivers(&self, route: Route) -> bool {
+        match route {
+            Route::File(ORDER_FILES_PREFIX) => true,
+            Route::HttpPost(TRANSACTIONS_PATH | ORDERS_PATH) => self.target.is_some(),
+            _ => false,
         }
-        other => other.with_context(|| format!("opening the bus in {}", data_dir.display())),
+    }
+
+    async fn deliver(&self, items: &[Outgoing]) -> Vec<Delivery> {
+        let mut out: Vec<Option<Delivery>> = vec![None; items.len()];
+        // Files: one blocking task for the batch, in order.
+        let files: Vec<(usize, String, Vec<u8>)> = items
+            .iter()
+            .enumerate()
+            .filter(|(_, item)| matches!(item.route, Route::File(_)))
+            .map(|(i, item)| (i, item.key.clone(), item.body.clone()))
+            .collect();
+        if !files.is_empty() {
+            let inbox = self.inbox.clone();
+            let written = tokio::task::spawn_blocking(move || {
+                files
+                    .into_iter()
+                    .map(|(i, name, body)| {
+                        let delivery =
+                            match edalab_services::intake::write_order_file(&inbox, &name, &body) {
+                                Ok(path) => Delivery::Accepted {
+                                    reference: path
+                                        .file_name()
+                                        .map(|n| n.to_string_lossy().into_owned()),
+                                },
+                                Err(error) => Delivery::Failed {
+                                    reason: format!("writing order file `{name}`: {error}"),
+                                },
+                            };
+                        (i, delivery)
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .await;
+            match written {
+                Ok(written) => {
+                    for (i, delivery) in written {
+                        out[i] = Some(delivery);
+                    }
+                }
+                Err(error) => tracing::error!(%error, "order file writer failed"),
+            }
+        }
+        // HTTP items: bounded concurrency, answers in order.
+        if let Some(target) = &self.target {
+            // Indices only: closures over `&Outgoing` trip the async-trait lifetimes.
+            let http: Vec<usize> = (0..items.len())
+                .filter(|&i| matches!(items[i].route, Route::HttpPost(_)))
+                .collect();
+            let posted: Vec<Delivery> = futures::stream::iter(http.iter().copied())
+                .map(|i| target.post(&items[i]))
+                .buffered(TARGET_IN_FLIGHT_MAX)
+                .collect()
+                .await;
+            for (i, delivery) in http.into_iter().zip(posted) {
+                out[i] = Some(delivery);
+            }
+        }
+        out.into_iter()
+            .map(|d| {
+                d.unwrap_or(Delivery::Failed {
+                    reason: "not delivered".to_owned(),
+                })
+            })
+            .collect()
     }
 }
 
-async fn simulate(args: SimulateArgs, bus: &edalab_bus::log::EmbeddedBus) -> anyhow::Result<()> {
-    // The same topics `edalab up` creates, so the banking events have somewhere to go.
-    for (name, config) in crate::seed::seed_topics() {
-        bus.create_topic(name, config)
-            .await
-            .with_context(|| format!("creating topic `{name}`"))?;
+/// A running platform's base URL and an HTTP client with timeouts.
+struct HttpTarget {
+    /// `http://HOST:PORT`, no trailing slash.
+    base: String,
+    client: reqwest::Client,
+}
+
+impl HttpTarget {
+    /// Parses `--target`: an `http://HOST[:PORT]` URL with no path (a trailing `/` is fine).
+    fn parse(text: &str) -> anyhow::Result<Self> {
+        let bad = |why: &str| {
+            anyhow::anyhow!(
+                "--target `{text}`: {why} (expected http://HOST:PORT, e.g. http://127.0.0.1:8080)"
+            )
+        };
+        let url = reqwest::Url::parse(text).map_err(|e| bad(&e.to_string()))?;
+        if url.scheme() != "http" {
+            return Err(bad(&format!(
+                "scheme `{}` is not supported, only http",
+                url.scheme()
+            )));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(bad("no host"));
+        }
+        if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+            return Err(bad(
+                "must not have a path, query or fragment (the /api/v1 paths are added)",
+            ));
+        }
+        let client = reqwest::Client::builder()
+            .timeout(TARGET_REQUEST_TIMEOUT)
+            .connect_timeout(TARGET_CONNECT_TIMEOUT)
+            .pool_max_idle_per_host(TARGET_IN_FLIGHT_MAX)
+            .build()
+            .context("building the HTTP client")?;
+        Ok(Self {
+            base: url.origin().ascii_serialization(),
+            client,
+        })
     }
-    let shared: Arc<dyn Bus> = Arc::new(bus.clone());
-    let control = SimulationControl::new(
-        shared,
-        ControlOptions {
-            scenarios_dir: Some(args.scenarios_dir.clone()),
-        },
-    )
-    .context("loading the schema catalog")?;
+
+    /// Fails with a message naming `--target` unless the platform answers its health route.
+    async fn check(&self) -> anyhow::Result<()> {
+        let url = format!("{}/api/v1/health", self.base);
+        self.client
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "--target {}: no platform answers {url}: {} (is `edalab up` running there?)",
+                    self.base,
+                    error_chain(&e)
+                )
+            })
+            .map(|_| ())
+    }
+
+    async fn post(&self, item: &Outgoing) -> Delivery {
+        let path = item.route.name();
+        let url = format!("{}/api/v1{path}", self.base);
+        let response = match self
+            .client
+            .post(&url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(item.body.clone())
+            .send()
+            .await
+        {
+            Ok(response) => response,
+            Err(error) => {
+                return Delivery::Failed {
+                    reason: format!("POST {url}: {}", error_chain(&error)),
+                };
+            }
+        };
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.unwrap_or(serde_json::Value::Null);
+        if status.is_success() {
+            let field = if path == ORDERS_PATH {
+                "orderId"
+            } else {
+                "transactionId"
+            };
+            Delivery::Accepted {
+                reference: body[field].as_str().map(str::to_owned),
+            }
+        } else if status.is_client_error() {
+            Delivery::Refused {
+                status: status.as_u16(),
+                reason: body["error"].as_str().unwrap_or_default().to_owned(),
+            }
+        } else {
+            Delivery::Failed {
+                reason: format!(
+                    "POST {url}: {status} {}",
+                    body["error"].as_str().unwrap_or_default()
+                ),
+            }
+        }
+    }
+}
+
+/// An error and its sources, `: `-separated (reqwest's own message is terse).
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Opens the bus for writing; mirrors `cli::open_for_writing`. A bus held by a running
+/// platform is `None` when `held_is_fine`, else an error saying what to do.
+fn open_for_writing(
+    data_dir: &Path,
+    held_is_fine: bool,
+) -> anyhow::Result<Option<edalab_bus::log::EmbeddedBus>> {
+    match edalab_bus::log::EmbeddedBus::open(data_dir, edalab_bus::log::LogConfig::default()) {
+        Err(edalab_bus::BusError::Locked { .. }) if held_is_fine => Ok(None),
+        Err(e @ edalab_bus::BusError::Locked { .. }) => {
+            Err(anyhow::Error::new(e).context(format!(
+                "cannot write to {}: it is in use (a running `edalab up`?); drive its simulator \
+             with POST /api/v1/simulation/start instead (it delivers every route in process)",
+                data_dir.display()
+            )))
+        }
+        other => other
+            .map(Some)
+            .with_context(|| format!("opening the bus in {}", data_dir.display())),
+    }
+}
+
+async fn simulate(
+    args: SimulateArgs,
+    bus: Option<&edalab_bus::log::EmbeddedBus>,
+    sink: Arc<CliSink>,
+) -> anyhow::Result<()> {
+    // The same topics `edalab up` creates, so the banking events and the calculator
+    // messages have somewhere to go.
+    if let Some(bus) = bus {
+        for (name, config) in crate::seed::seed_topics()
+            .into_iter()
+            .chain(edalab_services::pipeline::all::topics())
+        {
+            bus.create_topic(name, config)
+                .await
+                .with_context(|| format!("creating topic `{name}`"))?;
+        }
+    }
+    let options = ControlOptions {
+        scenarios_dir: Some(args.scenarios_dir.clone()),
+    };
+    let control = match bus {
+        Some(bus) => {
+            let shared: Arc<dyn Bus> = Arc::new(bus.clone());
+            SimulationControl::new(shared, options)
+        }
+        None => SimulationControl::without_bus(options),
+    }
+    .context("loading the schema catalog")?
+    .with_sink(sink.clone());
     control
         .start(StartRequest {
             scenario: args.scenario.clone(),
@@ -135,14 +405,21 @@ async fn simulate(args: SimulateArgs, bus: &edalab_bus::log::EmbeddedBus) -> any
     bar.finish_and_clear();
 
     let status = control.status();
-    print_summary(&status, started.elapsed(), interrupted);
+    print_summary(&status, started.elapsed(), interrupted, &sink);
     if let Some(error) = status.error {
         anyhow::bail!("the simulation stopped on an error: {error}");
+    }
+    let failed: u64 = status.events_failed.values().sum();
+    if failed > 0 {
+        anyhow::bail!(
+            "{failed} items could not be delivered; last reason: {}",
+            status.delivery_error.unwrap_or_default()
+        );
     }
     Ok(())
 }
 
-fn print_summary(status: &StatusResponse, elapsed: Duration, interrupted: bool) {
+fn print_summary(status: &StatusResponse, elapsed: Duration, interrupted: bool, sink: &CliSink) {
     let elapsed_s = elapsed.as_secs_f64();
     println!(
         "simulation {} {}: scenario {}, pattern {}, seed {}",
@@ -155,16 +432,64 @@ fn print_summary(status: &StatusResponse, elapsed: Duration, interrupted: bool) 
         status.pattern.unwrap_or("?"),
         status.seed.map(|s| s.to_string()).unwrap_or_default(),
     );
-    println!("  {:<24} {:>12}", "event type", "produced");
+    println!("  {:<24} {:>12} {:>12}", "event type", "sent", "refused");
     for (kind, n) in &status.events_by_type {
-        println!("  {kind:<24} {n:>12}");
-    }
-    println!("  {:<24} {:>12}", "total", status.events_produced);
-    for (route, n) in &status.events_skipped {
-        println!("  not sent (no bus topic for {route}): {n}");
+        let refused = status.events_refused.get(kind).copied().unwrap_or(0);
+        println!("  {kind:<24} {n:>12} {refused:>12}");
     }
     println!(
-        "  {:.1} s, actual rate {:.1} items/s generated, {:.1} events/s produced (target {})",
+        "  {:<24} {:>12} {:>12}",
+        "total",
+        status.events_produced,
+        status.events_refused.values().sum::<u64>()
+    );
+    if let Some(files) = status.events_by_type.get("OrderFile") {
+        println!(
+            "  {files} order files written into {} ({})",
+            sink.inbox.display(),
+            if sink.bus_held {
+                "the running platform's intake picks them up"
+            } else {
+                "the intake picks them up at the next `edalab up`"
+            }
+        );
+    }
+    if let Some(target) = &sink.target {
+        let posted: u64 = ["Transaction", "Order"]
+            .iter()
+            .filter_map(|k| status.events_by_type.get(k))
+            .sum();
+        println!(
+            "  {posted} S0/S4 items POSTed to {} ({} refused with a 4xx, as invalid items are)",
+            target.base,
+            status.events_refused.values().sum::<u64>()
+        );
+    }
+    for (route, n) in &status.events_skipped {
+        if route.starts_with('/') {
+            println!(
+                "  NOT SENT: {n} items for POST /api/v1{route}: no --target given; pass \
+                 --target http://HOST:PORT of a running `edalab up` to send them, or run the \
+                 scenario inside the platform with POST /api/v1/simulation/start"
+            );
+        } else if sink.bus_held {
+            println!(
+                "  NOT SENT: {n} items for {route}: the data directory's bus is held by the \
+                 running platform; run the scenario inside it with POST \
+                 /api/v1/simulation/start to send bus events"
+            );
+        } else {
+            println!("  NOT SENT: {n} items for {route}: no such topic or folder here");
+        }
+    }
+    for (route, n) in &status.events_failed {
+        println!(
+            "  FAILED: {n} items for {route} could not be delivered ({})",
+            status.delivery_error.as_deref().unwrap_or("?")
+        );
+    }
+    println!(
+        "  {:.1} s, actual rate {:.1} items/s generated, {:.1} events/s sent (target {})",
         elapsed_s,
         status.rate_actual,
         if elapsed_s > 0.0 {

@@ -13,8 +13,8 @@ use edalab_domain::ledger::{
 use edalab_domain::{Currency, Money};
 use edalab_schema::{SchemaCatalog, decode_banking};
 use edalab_services::simulator::{
-    EventKind, InvalidReason, ItemEncoder, ManualClock, Payload, Scenario, Simulator, Validity,
-    to_banking_event,
+    EventKind, InvalidReason, ItemEncoder, ManualClock, Payload, Route, Scenario, Simulator,
+    Validity, to_banking_event,
 };
 
 fn scenarios_dir() -> std::path::PathBuf {
@@ -36,9 +36,87 @@ fn every_scenario_file_parses() {
             count += 1;
         }
     }
-    assert!(count >= 3, "only {count} scenario files");
-    for name in ["default", "banking-day", "fraud-burst"] {
-        Scenario::resolve(name, Some(&scenarios_dir())).unwrap();
+    assert!(count >= 7, "only {count} scenario files");
+    for name in [
+        "default",
+        "banking-day",
+        "fraud-burst",
+        "transactions",
+        "calculator",
+        "order-files",
+        "orders",
+    ] {
+        let from_file = Scenario::resolve(name, Some(&scenarios_dir())).unwrap();
+        // The built-in copy is the shipped file.
+        assert_eq!(Scenario::builtin(name).unwrap(), from_file, "{name}");
+    }
+}
+
+/// Issue 8 item 5: one scenario per pipeline, each generating only its own traffic, on its
+/// route, with its invalid, poison and duplicate shares honoured.
+#[test]
+fn pipeline_scenarios_generate_their_own_traffic() {
+    let cases = [
+        (
+            "transactions",
+            EventKind::Transaction,
+            Route::HttpPost("/transactions"),
+        ),
+        (
+            "calculator",
+            EventKind::Calculation,
+            Route::Topic("calculatrice-input-queue"),
+        ),
+        ("order-files", EventKind::OrderFile, Route::File("orders/")),
+        ("orders", EventKind::Order, Route::HttpPost("/orders")),
+    ];
+    for (name, kind, route) in cases {
+        let scenario = Scenario::builtin(name).unwrap();
+        let (invalid_share, poison_share, duplicate_share) = match name {
+            "transactions" => {
+                let t = scenario.transactions.as_ref().unwrap();
+                (t.invalid_share, t.poison_share, 0.0)
+            }
+            "calculator" => {
+                let c = scenario.calculator.as_ref().unwrap();
+                (c.invalid_share, c.poison_share, 0.0)
+            }
+            "order-files" => {
+                let o = scenario.order_files.as_ref().unwrap();
+                (o.invalid_share, o.poison_share, o.duplicate_share)
+            }
+            _ => {
+                let o = scenario.orders.as_ref().unwrap();
+                (o.invalid_share, o.poison_share, 0.0)
+            }
+        };
+        let mut simulator = simulator(scenario, 17);
+        let items = simulator.next_batch(20_000);
+        let n = items.len() as f64;
+        let share = |f: &dyn Fn(&Validity) -> bool| {
+            items.iter().filter(|i| f(&i.validity)).count() as f64 / n
+        };
+        for item in &items {
+            assert_eq!(item.kind(), kind, "{name}");
+            assert_eq!(item.route, route, "{name}");
+        }
+        // Binomial standard deviations are below 0.16 points; 1 point is over 6 of them.
+        let invalid = share(&|v| matches!(v, Validity::Invalid(_)));
+        let poison = share(&|v| *v == Validity::Poison);
+        let duplicate = share(&|v| *v == Validity::Duplicate);
+        assert!(
+            (invalid - invalid_share).abs() < 0.01,
+            "{name}: invalid {invalid}"
+        );
+        assert!(
+            (poison - poison_share).abs() < 0.01,
+            "{name}: poison {poison}"
+        );
+        assert!(
+            (duplicate - duplicate_share).abs() < 0.01,
+            "{name}: duplicate {duplicate}"
+        );
+        assert!(invalid > 0.0 && poison > 0.0, "{name}");
     }
 }
 

@@ -137,6 +137,53 @@ pub fn inbox_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("inbox").join("orders")
 }
 
+/// Most attempts at a free name when `name` is taken in the inbox (`stem.1.json`, …).
+const FREE_NAME_ATTEMPTS_MAX: u32 = 1_000;
+
+/// Drops an order file into `inbox` the way the watcher expects: written in full to a
+/// hidden temporary file in the inbox itself (the watcher ignores hidden files), synced,
+/// then linked under its name without replacing an existing file (a name already taken
+/// becomes `stem.1.json`, `stem.2.json`, …) — so the watcher never reads half a file and
+/// never loses one. `name` must be a plain `*.json` file name. Answers the final path.
+/// Blocking: call it from `spawn_blocking` in async code.
+pub fn write_order_file(inbox: &Path, name: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    use std::io::{Error, ErrorKind, Write};
+    let stem = name
+        .strip_suffix(".json")
+        .filter(|stem| !stem.is_empty() && !stem.starts_with('.') && !stem.contains(['/', '\\']));
+    let Some(stem) = stem else {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!("order file name `{name}`: must be a plain `*.json` file name, not hidden"),
+        ));
+    };
+    std::fs::create_dir_all(inbox)?;
+    let mut file = tempfile::Builder::new()
+        .prefix(".incoming-")
+        .suffix(".tmp")
+        .tempfile_in(inbox)?;
+    file.write_all(bytes)?;
+    file.as_file().sync_all()?;
+    let mut target = inbox.join(name);
+    for n in 1..=FREE_NAME_ATTEMPTS_MAX {
+        match file.persist_noclobber(&target) {
+            Ok(_) => return Ok(target),
+            Err(e) if e.error.kind() == ErrorKind::AlreadyExists => {
+                file = e.file;
+                target = inbox.join(format!("{stem}.{n}.json"));
+            }
+            Err(e) => return Err(e.error),
+        }
+    }
+    Err(Error::new(
+        ErrorKind::AlreadyExists,
+        format!(
+            "{}: no free name for `{name}` after {FREE_NAME_ATTEMPTS_MAX} attempts",
+            inbox.display()
+        ),
+    ))
+}
+
 /// [`start_with`] the default [`IntakeConfig`] (scan every 500 ms).
 pub async fn start(
     bus: Arc<dyn Bus>,

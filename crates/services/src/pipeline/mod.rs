@@ -8,6 +8,7 @@
 //! everything goes through the [`Bus`] port.
 
 pub mod all;
+pub mod sim_sink;
 
 use std::collections::BTreeMap;
 use std::path::Path;

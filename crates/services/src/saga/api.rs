@@ -162,8 +162,19 @@ async fn create(
     State(state): State<SagaState>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    create_order(&state, &body).await
+}
+
+/// What `POST /api/v1/orders` does with a body (S4-01): validates it (400 naming each
+/// field), publishes `OrderCreated` and answers 201 `{orderId, eventId, status: "created",
+/// message}`. The route and the simulator's in-process sink both call it, so a simulated
+/// order takes exactly the path of a posted one.
+pub async fn create_order(
+    state: &SagaState,
+    body: &[u8],
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     const ERROR: &str = "Invalid order";
-    let value = json_body(&body, ERROR)?;
+    let value = json_body(body, ERROR)?;
     let request = OrderRequest::parse(&value).map_err(|e| ApiError::validation(ERROR, &e))?;
     let event = SagaEvent::OrderCreated(OrderCreated {
         event_id: uuid::Uuid::new_v4().to_string(),

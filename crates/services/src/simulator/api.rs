@@ -41,7 +41,7 @@ pub mod codes {
     pub const SIMULATION_RUNNING: &str = "simulation_running";
     /// 409 on `stop` while none runs.
     pub const SIMULATION_NOT_RUNNING: &str = "simulation_not_running";
-    /// 503: the bus refused.
+    /// 503: the bus refused, or the route sink could not deliver.
     pub const SERVICE_UNAVAILABLE: &str = "service_unavailable";
     pub const INTERNAL: &str = "internal";
 }
@@ -97,7 +97,7 @@ impl From<SimError> for ApiError {
                 details: json!({}),
             },
             SimError::Invalid(errors) => Self::fields(errors),
-            SimError::Bus(_) => Self {
+            SimError::Bus(_) | SimError::Delivery(_) => Self {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 code: codes::SERVICE_UNAVAILABLE,
                 message,
@@ -179,7 +179,8 @@ fn unknown_fields(map: &Map<String, Value>, known: &[&str], errors: &mut Vec<Fie
 #[derive(Debug, ToSchema)]
 #[allow(dead_code)] // documentation only: the body is parsed field by field.
 pub struct StartBody {
-    /// A built-in scenario (`default`, `banking-day`, `fraud-burst`), a file name in
+    /// A built-in scenario (`default`, `banking-day`, `fraud-burst`, `transactions`,
+    /// `calculator`, `order-files`, `orders`), a file name in
     /// `scenarios/`, or a path to a `.toml` file.
     scenario: String,
     /// Events per second, `0 < rate <= 50000` [default: the scenario's].
@@ -288,7 +289,7 @@ async fn status(State(control): State<Arc<SimulationControl>>) -> Json<StatusRes
     responses(
         (status = 200, description = "Produced", body = ProduceResponse),
         (status = 400, description = "A field is invalid: `details` names it", body = Object),
-        (status = 503, description = "The bus refused", body = Object),
+        (status = 503, description = "The bus refused, or an S0/S2/S4 item could not be delivered", body = Object),
     )
 )]
 async fn produce(

@@ -173,7 +173,7 @@ impl<C: Clock> Simulator<C> {
         )?;
         let calculator =
             CalculatorGen::new(&scenario, scenario.calculator.clone().unwrap_or_default())?;
-        let order_files = OrderFileGen::new(scenario.order_files.clone().unwrap_or_default());
+        let order_files = OrderFileGen::new(scenario.order_files.clone().unwrap_or_default(), seed);
         let orders = OrderGen::new(scenario.orders.clone().unwrap_or_default());
         let section_index = if sections.len() > 1 {
             Some(weighted(&scenario, "weight", &weights)?)
@@ -1150,15 +1150,26 @@ const SKU_CATALOG_SIZE: u32 = 500;
 
 struct OrderFileGen {
     cfg: OrderFileTraffic,
+    /// Six hex digits from the seed in every `order_id`, so that two runs (or two
+    /// `edalab up` sessions of `events/produce`) on one data directory do not reuse ids
+    /// the intake would record as DUPLICATE. Derived without drawing from the random
+    /// stream, so the rest of the output does not depend on it.
+    run_tag: String,
     next_sequence: u64,
     /// Recent valid files, to repeat as duplicates. Bounded by `ORDER_FILES_REMEMBERED_MAX`.
     recent: VecDeque<OrderFile>,
 }
 
 impl OrderFileGen {
-    fn new(cfg: OrderFileTraffic) -> Self {
+    fn new(cfg: OrderFileTraffic, seed: u64) -> Self {
+        // SplitMix64's finaliser: nearby seeds give unrelated tags.
+        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
         Self {
             cfg,
+            run_tag: format!("{:06X}", z >> 40),
             next_sequence: 1,
             recent: VecDeque::new(),
         }
@@ -1201,7 +1212,12 @@ impl OrderFileGen {
     }
 
     fn order<C: Clock>(&mut self, ctx: &mut Ctx<C>, at: DateTime<Utc>) -> OrderFile {
-        let order_id = format!("ORD-{}-{:06}", at.format("%Y"), self.next_sequence);
+        let order_id = format!(
+            "ORD-{}-{}-{:06}",
+            at.format("%Y"),
+            self.run_tag,
+            self.next_sequence
+        );
         self.next_sequence += 1;
         let customer = ctx.fake.rng().gen_range(1..=self.cfg.customers);
         let count = ctx.fake.rng().gen_range(1..=self.cfg.items_max);

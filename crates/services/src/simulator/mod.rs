@@ -3,7 +3,9 @@
 //!
 //! Owns fake data, scenarios, the account book it keeps to stay consistent, pacing and the
 //! encoding of generated items to bytes. It may not touch the bus, the stores or the network:
-//! the REST layer and the CLI drive it and hand its bytes to the bus port. Time and randomness
+//! the REST layer and the CLI drive it and hand its bytes to the bus port, and the items
+//! routed over HTTP or to files to a [`RouteSink`] (adapters: `pipeline::sim_sink` in
+//! `edalab up`, the CLI's file writer and `--target` client). Time and randomness
 //! are injected ([`Clock`], a `seed`), so the same seed, scenario and clock readings give the
 //! same bytes.
 
@@ -20,6 +22,7 @@ pub mod items;
 pub mod pattern;
 pub mod runner;
 pub mod scenario;
+pub mod sink;
 
 pub use bench::{BenchError, BenchStats, bench_generate, bench_scenario};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -33,3 +36,4 @@ pub use runner::{
     StartResponse, StatusResponse, StopResponse,
 };
 pub use scenario::{BUILTIN_SCENARIOS, Scenario, ScenarioError};
+pub use sink::{Delivery, Outgoing, RouteSink};

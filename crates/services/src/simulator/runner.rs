@@ -7,14 +7,17 @@
 //! nor terminals (`edalab simulate`).
 //!
 //! Routes: items routed to a bus topic (`Route::Topic`, the banking events and the S1
-//! calculator queue) are produced when that topic exists on the bus. Items for a topic the
-//! bus does not have, and items routed over HTTP (S0, S4) or to files (S2), are not sent
-//! yet: they are counted per route in `events_skipped` so that nothing is lost silently.
+//! calculator queue) are produced when that topic exists on the bus. Items routed over HTTP
+//! (S0 `/transactions`, S4 `/orders`) or to files (S2 `orders/`) go to the [`RouteSink`]
+//! the control was given ([`SimulationControl::with_sink`], [`SimulationControl::set_sink`]),
+//! which answers per item accepted, refused (4xx, counted as sent and in `events_refused`)
+//! or failed (`events_failed`). Items for a topic the bus does not have, or of a route no
+//! sink delivers, are counted per route in `events_skipped`: nothing is lost silently.
 
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -30,7 +33,8 @@ use super::encode::{EncodeError, ItemEncoder};
 use super::generator::{PRODUCE_COUNT_MAX, Simulator};
 use super::items::{EventKind, GeneratedItem, Payload, Route};
 use super::pattern::{PACER_TICK, Pacer, PacerLimits, TrafficPattern};
-use super::scenario::{Scenario, ScenarioError};
+use super::scenario::{BUILTIN_SCENARIOS, Scenario, ScenarioError};
+use super::sink::{Delivery, Outgoing, RouteSink};
 
 /// Highest `rate` a simulation may be started with (S3-07, X-06).
 pub const START_RATE_PER_SECOND_MAX: f64 = 50_000.0;
@@ -71,6 +75,9 @@ pub enum SimError {
     Bus(#[from] edalab_bus::BusError),
     #[error(transparent)]
     Encode(#[from] EncodeError),
+    /// The route sink could not deliver (the platform behind it is unavailable).
+    #[error("delivery failed: {0}")]
+    Delivery(String),
 }
 
 /// What `start` is asked for. `rate` defaults to the scenario's nominal rate, `duration` to
@@ -133,21 +140,40 @@ pub struct StatusResponse {
     pub events_expected: Option<u64>,
     /// Why the run stopped by itself on an error (a bus error), if it did.
     pub error: Option<String>,
-    /// Events produced, by event type.
+    /// Events produced (sent: produced on the bus, answered by the HTTP API, written as a
+    /// file), by event type.
     #[schema(value_type = Object)]
     pub events_by_type: BTreeMap<&'static str, u64>,
-    /// Items generated but not sent, by route (see the module documentation).
+    /// Of the sent items, those the receiving API refused at once (HTTP 4xx: the scenario's
+    /// invalid and poison S0/S4 items), by event type.
+    #[schema(value_type = Object)]
+    pub events_refused: BTreeMap<&'static str, u64>,
+    /// Items generated but not sent, by route: no bus topic, or no sink for an HTTP or file
+    /// route (see the module documentation).
     #[schema(value_type = Object)]
     pub events_skipped: BTreeMap<&'static str, u64>,
+    /// Items the route sink could not deliver (platform unreachable, 5xx, file not
+    /// written), by route.
+    #[schema(value_type = Object)]
+    pub events_failed: BTreeMap<&'static str, u64>,
+    /// The last delivery failure's reason, if any.
+    pub delivery_error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ProduceResponse {
+    /// Events sent: produced on the bus, answered by the HTTP API (S0, S4), written into
+    /// the intake's inbox (S2).
     pub events_produced: u64,
-    /// Ids of the produced events, in order. Accounts opened first (for a banking type that
-    /// needs accounts) are included.
+    /// Ids of the produced events, in order (the simulator's tracking ids for S0/S1/S2/S4
+    /// items). Accounts opened first (for a banking type that needs accounts) are included.
     #[schema(value_type = Vec<String>)]
     pub event_ids: Vec<Uuid>,
+    /// What the receiving side calls each accepted S0/S2/S4 item, in order:
+    /// `transactionId`, `orderId`, the order file's name. Empty for bus events.
+    pub references: Vec<String>,
+    /// Of the sent items, those the receiving API refused (always 0 for valid items).
+    pub events_refused: u64,
     /// Items that could not be sent, by route.
     #[schema(value_type = Object)]
     pub events_skipped: BTreeMap<&'static str, u64>,
@@ -188,7 +214,10 @@ struct RunCounters {
     events_produced: u64,
     rate_actual: f64,
     events_by_type: BTreeMap<&'static str, u64>,
+    events_refused: BTreeMap<&'static str, u64>,
     events_skipped: BTreeMap<&'static str, u64>,
+    events_failed: BTreeMap<&'static str, u64>,
+    delivery_error: Option<String>,
     error: Option<String>,
     stopped_at: Option<DateTime<Utc>>,
 }
@@ -209,9 +238,14 @@ struct Run {
 
 /// Owns at most one running simulation over a bus. Share it behind an `Arc`.
 pub struct SimulationControl {
-    bus: Arc<dyn Bus>,
+    /// `None`: a control without a bus ([`SimulationControl::without_bus`]); every
+    /// topic-routed item is then counted as not sent.
+    bus: Option<Arc<dyn Bus>>,
     encoder: ItemEncoder,
     options: ControlOptions,
+    /// Where HTTP- and file-routed items go; `None`: they are counted as not sent. A std
+    /// lock, never held across an `.await` (the `Arc` is cloned out).
+    sink: RwLock<Option<Arc<dyn RouteSink>>>,
     /// The current or last run. A std mutex: it is never held across an `.await`.
     run: Mutex<Option<Run>>,
     /// `produce_now`'s own simulator, created on first use. A tokio mutex, held across the
@@ -240,13 +274,56 @@ fn seed_from_clock() -> u64 {
 
 impl SimulationControl {
     pub fn new(bus: Arc<dyn Bus>, options: ControlOptions) -> Result<Self, EncodeError> {
+        Self::with_bus(Some(bus), options)
+    }
+
+    /// A control with no bus, for a driver that can deliver only through its route sink
+    /// (`edalab simulate --target` next to a running platform that holds the data
+    /// directory): topic-routed items are counted in `events_skipped` under their topic.
+    pub fn without_bus(options: ControlOptions) -> Result<Self, EncodeError> {
+        Self::with_bus(None, options)
+    }
+
+    fn with_bus(bus: Option<Arc<dyn Bus>>, options: ControlOptions) -> Result<Self, EncodeError> {
         Ok(Self {
             bus,
             encoder: ItemEncoder::builtin()?,
             options,
+            sink: RwLock::new(None),
             run: Mutex::new(None),
             manual: tokio::sync::Mutex::new(None),
         })
+    }
+
+    /// Sends HTTP- and file-routed items (S0, S2, S4) to `sink`.
+    pub fn with_sink(self, sink: Arc<dyn RouteSink>) -> Self {
+        self.set_sink(sink);
+        self
+    }
+
+    /// Sends HTTP- and file-routed items to `sink` from the next start or produce on (for a
+    /// platform that builds the control before the pipelines it feeds). A running
+    /// simulation keeps the sink it started with.
+    pub fn set_sink(&self, sink: Arc<dyn RouteSink>) {
+        *self
+            .sink
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(sink);
+    }
+
+    /// The bus's topics; none without a bus.
+    async fn topics(&self) -> Result<HashSet<String>, SimError> {
+        Ok(match &self.bus {
+            Some(bus) => bus.list_topics().await?.into_iter().collect(),
+            None => HashSet::new(),
+        })
+    }
+
+    fn sink(&self) -> Option<Arc<dyn RouteSink>> {
+        self.sink
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Stops the running simulation when `shutdown` completes.
@@ -268,11 +345,16 @@ impl SimulationControl {
                 Ok(s) => Some(s),
                 Err(ScenarioError::Unknown(name)) => {
                     errors.push(FieldError::new(
-                    "scenario",
-                    format!(
-                        "unknown scenario `{name}` (built in: default, banking-day, fraud-burst)"
-                    ),
-                ));
+                        "scenario",
+                        format!(
+                            "unknown scenario `{name}` (built in: {})",
+                            BUILTIN_SCENARIOS
+                                .iter()
+                                .map(|(n, _)| *n)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    ));
                     None
                 }
                 Err(e) => {
@@ -361,7 +443,7 @@ impl SimulationControl {
             return Err(SimError::AlreadyRunning { simulation_id });
         }
         let plan = self.plan(&request).map_err(SimError::Invalid)?;
-        let topics: HashSet<String> = self.bus.list_topics().await?.into_iter().collect();
+        let topics = self.topics().await?;
 
         let mut slot = lock(&self.run);
         // Checked again under the lock: another start may have won meanwhile.
@@ -398,6 +480,7 @@ impl SimulationControl {
             bus: self.bus.clone(),
             encoder: self.encoder.clone(),
             topics,
+            sink: self.sink(),
             counters,
         };
         let task = tokio::spawn(driver.run(plan, stop_rx));
@@ -483,7 +566,10 @@ impl SimulationControl {
                 events_expected: None,
                 error: None,
                 events_by_type: BTreeMap::new(),
+                events_refused: BTreeMap::new(),
                 events_skipped: BTreeMap::new(),
+                events_failed: BTreeMap::new(),
+                delivery_error: None,
             };
         };
         let c = lock(&run.counters);
@@ -502,13 +588,17 @@ impl SimulationControl {
             events_expected: run.events_expected,
             error: c.error.clone(),
             events_by_type: c.events_by_type.clone(),
+            events_refused: c.events_refused.clone(),
             events_skipped: c.events_skipped.clone(),
+            events_failed: c.events_failed.clone(),
+            delivery_error: c.delivery_error.clone(),
         }
     }
 
     /// Produces `count` valid events of `event_type` now, independently of any running
     /// simulation (from a simulator of the `default` scenario that keeps its accounts
-    /// across calls).
+    /// across calls). S0/S2/S4 items go through the route sink; without one they are
+    /// answered in `events_skipped`. A delivery failure is an error (503 over REST).
     pub async fn produce_now(
         &self,
         event_type: &str,
@@ -518,7 +608,7 @@ impl SimulationControl {
         let Some(kind) = EventKind::from_wire_name(event_type).filter(|_| errors.is_empty()) else {
             return Err(SimError::Invalid(errors));
         };
-        let topics: HashSet<String> = self.bus.list_topics().await?.into_iter().collect();
+        let topics = self.topics().await?;
         let mut manual = self.manual.lock().await;
         let simulator = match manual.take() {
             Some(simulator) => manual.insert(simulator),
@@ -527,13 +617,30 @@ impl SimulationControl {
         let items = simulator
             .produce(kind, count as usize)
             .map_err(|e| SimError::Invalid(vec![FieldError::new("count", e.to_string())]))?;
-        let batch = encode_batch(&self.encoder, &items, &topics)?;
-        for (topic, records) in batch.records_by_topic {
-            self.bus.produce(topic, records).await?;
+        let sink = self.sink();
+        let batch = encode_batch(&self.encoder, &items, &topics, sink.as_deref())?;
+        produce(self.bus.as_deref(), batch.records_by_topic).await?;
+        let tally = deliver(sink.as_deref(), &batch.outgoing).await;
+        if let Some(error) = tally.last_error {
+            return Err(SimError::Delivery(error));
         }
+        // Bus events and routed items, in the order they were generated.
+        let sent: HashSet<Uuid> = batch
+            .produced
+            .iter()
+            .chain(&tally.sent)
+            .map(|(id, _)| *id)
+            .collect();
+        let event_ids: Vec<Uuid> = items
+            .iter()
+            .map(|item| item.id)
+            .filter(|id| sent.contains(id))
+            .collect();
         Ok(ProduceResponse {
-            events_produced: batch.produced.len() as u64,
-            event_ids: batch.produced.iter().map(|(id, _)| *id).collect(),
+            events_produced: event_ids.len() as u64,
+            event_ids,
+            references: tally.references,
+            events_refused: tally.refused.values().sum(),
             events_skipped: batch.skipped,
         })
     }
@@ -569,12 +676,65 @@ fn manual_simulator() -> Result<Simulator<SystemClock>, SimError> {
         .map_err(|e| invalid(e.to_string()))
 }
 
-/// One tick's items, encoded and grouped per topic.
+/// One tick's items, encoded: grouped per topic, or for the route sink.
 struct EncodedBatch {
     records_by_topic: BTreeMap<&'static str, Vec<Record>>,
     /// (id, kind) of the items in `records_by_topic`.
     produced: Vec<(Uuid, EventKind)>,
+    /// Items for the route sink, in generation order.
+    outgoing: Vec<Outgoing>,
     skipped: BTreeMap<&'static str, u64>,
+}
+
+/// What the route sink made of a batch.
+#[derive(Default)]
+struct DeliveryTally {
+    /// (id, kind) of the sent items (accepted or refused).
+    sent: Vec<(Uuid, EventKind)>,
+    /// Refused items by event type.
+    refused: BTreeMap<&'static str, u64>,
+    /// Failed items by route.
+    failed: BTreeMap<&'static str, u64>,
+    last_error: Option<String>,
+    /// References of the accepted items, in order.
+    references: Vec<String>,
+}
+
+/// Hands `outgoing` to `sink` and tallies the answers. A sink answering fewer deliveries
+/// than items has failed the rest.
+async fn deliver(sink: Option<&dyn RouteSink>, outgoing: &[Outgoing]) -> DeliveryTally {
+    let mut tally = DeliveryTally::default();
+    let Some(sink) = sink.filter(|_| !outgoing.is_empty()) else {
+        return tally;
+    };
+    let deliveries = sink.deliver(outgoing).await;
+    for (index, item) in outgoing.iter().enumerate() {
+        let delivery = deliveries.get(index).cloned().unwrap_or(Delivery::Failed {
+            reason: "the sink answered no delivery for this item".to_owned(),
+        });
+        match delivery {
+            Delivery::Accepted { reference } => {
+                tally.sent.push((item.id, item.kind));
+                tally
+                    .references
+                    .push(reference.unwrap_or_else(|| item.id.to_string()));
+            }
+            Delivery::Refused { status, .. } => {
+                tally.sent.push((item.id, item.kind));
+                *tally.refused.entry(item.kind.wire_name()).or_default() += 1;
+                tracing::debug!(id = %item.id, status, "simulator: item refused, as invalid items are");
+            }
+            Delivery::Failed { reason } => {
+                *tally.failed.entry(item.route.name()).or_default() += 1;
+                tally.last_error = Some(format!(
+                    "{} {}: {reason}",
+                    item.kind.wire_name(),
+                    item.route.name()
+                ));
+            }
+        }
+    }
+    tally
 }
 
 fn content_type(item: &GeneratedItem) -> &'static str {
@@ -589,10 +749,12 @@ fn encode_batch(
     encoder: &ItemEncoder,
     items: &[GeneratedItem],
     topics: &HashSet<String>,
+    sink: Option<&dyn RouteSink>,
 ) -> Result<EncodedBatch, EncodeError> {
     let mut batch = EncodedBatch {
         records_by_topic: BTreeMap::new(),
         produced: Vec::with_capacity(items.len()),
+        outgoing: Vec::new(),
         skipped: BTreeMap::new(),
     };
     for item in items {
@@ -609,18 +771,40 @@ fn encode_batch(
                     .push(record);
                 batch.produced.push((item.id, item.kind()));
             }
+            route @ (Route::HttpPost(_) | Route::File(_))
+                if sink.is_some_and(|sink| sink.delivers(route)) =>
+            {
+                batch
+                    .outgoing
+                    .push(Outgoing::new(item, encoder.encode(item)?));
+            }
             route => *batch.skipped.entry(route.name()).or_default() += 1,
         }
     }
     Ok(batch)
 }
 
+/// Produces each topic's records; `records_by_topic` is empty without a bus (no topics).
+async fn produce(
+    bus: Option<&dyn Bus>,
+    records_by_topic: BTreeMap<&'static str, Vec<Record>>,
+) -> Result<(), SimError> {
+    if let Some(bus) = bus {
+        for (topic, records) in records_by_topic {
+            bus.produce(topic, records).await?;
+        }
+    }
+    Ok(())
+}
+
 /// What the run task owns.
 struct Driver {
-    bus: Arc<dyn Bus>,
+    bus: Option<Arc<dyn Bus>>,
     encoder: ItemEncoder,
     /// Topics present on the bus when the run started.
     topics: HashSet<String>,
+    /// The route sink when the run started.
+    sink: Option<Arc<dyn RouteSink>>,
     counters: Arc<Mutex<RunCounters>>,
 }
 
@@ -696,17 +880,26 @@ impl Driver {
     }
 
     async fn send(&self, items: &[GeneratedItem]) -> Result<(), SimError> {
-        let batch = encode_batch(&self.encoder, items, &self.topics)?;
-        for (topic, records) in batch.records_by_topic {
-            self.bus.produce(topic, records).await?;
-        }
+        let batch = encode_batch(&self.encoder, items, &self.topics, self.sink.as_deref())?;
+        produce(self.bus.as_deref(), batch.records_by_topic).await?;
+        let tally = deliver(self.sink.as_deref(), &batch.outgoing).await;
         let mut c = lock(&self.counters);
-        c.events_produced += batch.produced.len() as u64;
-        for (_, kind) in &batch.produced {
+        c.events_produced += (batch.produced.len() + tally.sent.len()) as u64;
+        for (_, kind) in batch.produced.iter().chain(&tally.sent) {
             *c.events_by_type.entry(kind.wire_name()).or_default() += 1;
+        }
+        for (kind, n) in tally.refused {
+            *c.events_refused.entry(kind).or_default() += n;
         }
         for (route, n) in batch.skipped {
             *c.events_skipped.entry(route).or_default() += n;
+        }
+        for (route, n) in tally.failed {
+            *c.events_failed.entry(route).or_default() += n;
+        }
+        if let Some(error) = tally.last_error {
+            tracing::warn!(%error, "simulator: an item could not be delivered");
+            c.delivery_error = Some(error);
         }
         Ok(())
     }

@@ -28,6 +28,19 @@ pub const BUILTIN_SCENARIOS: &[(&str, &str)] = &[
         "fraud-burst",
         include_str!("../../../../scenarios/fraud-burst.toml"),
     ),
+    (
+        "transactions",
+        include_str!("../../../../scenarios/transactions.toml"),
+    ),
+    (
+        "calculator",
+        include_str!("../../../../scenarios/calculator.toml"),
+    ),
+    (
+        "order-files",
+        include_str!("../../../../scenarios/order-files.toml"),
+    ),
+    ("orders", include_str!("../../../../scenarios/orders.toml")),
 ];
 
 /// Most accounts the account book may hold, whatever the scenario says (about 100 bytes
@@ -55,7 +68,7 @@ pub enum ScenarioError {
         source: std::io::Error,
     },
     #[error(
-        "unknown scenario `{0}` (built in: default, banking-day, fraud-burst; or give a path to a .toml file)"
+        "unknown scenario `{0}` (built in: default, banking-day, fraud-burst, transactions, calculator, order-files, orders; or give a path to a .toml file)"
     )]
     Unknown(String),
 }
@@ -355,7 +368,7 @@ impl Scenario {
         Ok(scenario)
     }
 
-    /// A scenario shipped with edalab, by name (`default`, `banking-day`, `fraud-burst`).
+    /// A scenario shipped with edalab, by name (see [`BUILTIN_SCENARIOS`]).
     pub fn builtin(name: &str) -> Result<Self, ScenarioError> {
         let (_, text) = BUILTIN_SCENARIOS
             .iter()

@@ -86,7 +86,18 @@ async fn submit(
     State(state): State<TransactionsState>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let submitted = SubmittedTransaction::parse_json(&body)
+    submit_transaction(&state, &body).await
+}
+
+/// What `POST /api/v1/transactions` does with a body (S0-01): validates it (400 naming each
+/// field), records it PENDING, queues it on `transactions-queue`, and answers 202
+/// `{message, transactionId, status: "PENDING"}`. The route and the simulator's in-process
+/// sink both call it, so a simulated transaction takes exactly the path of a posted one.
+pub async fn submit_transaction(
+    state: &TransactionsState,
+    body: &[u8],
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let submitted = SubmittedTransaction::parse_json(body)
         .map_err(|e| ApiError::validation("Validation failed", &e))?;
     let now = state.clock.now();
     let suffix: String = uuid::Uuid::new_v4()
