@@ -15,7 +15,7 @@ export const BANKING_EVENT_TYPES = [
 ] as const;
 export type BankingEventType = (typeof BANKING_EVENT_TYPES)[number];
 
-export const SCENARIOS = ['default', 'banking-day', 'fraud-burst'] as const;
+export const SCENARIOS = ['default', 'banking-day', 'fraud-burst', 'transactions', 'calculator', 'order-files', 'orders'] as const;
 export const PATTERNS = ['constant', 'ramp', 'burst', 'sine'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 export type Pattern = (typeof PATTERNS)[number];
