@@ -49,8 +49,12 @@ const SCENARIO: &str = "banking-day";
 #[derive(Args, Debug, Clone)]
 pub struct ChaosArgs {
     /// How many times the platform is SIGKILLed (each time restarted).
-    #[arg(long, value_name = "N")]
-    pub kills: u32,
+    #[arg(long, value_name = "N", required_unless_present = "verify_only")]
+    pub kills: Option<u32>,
+    /// Run no platform: only check the data directory (`--data-dir`) as it is, with the
+    /// same ledger check and bank invariant as after the kills (for a kept directory).
+    #[arg(long, conflicts_with = "kills")]
+    pub verify_only: bool,
     /// Seed of the kill moments and of the simulations [default: from the clock; printed].
     #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
@@ -139,6 +143,9 @@ pub async fn run(explicit_data_dir: Option<&Path>, args: ChaosArgs) -> anyhow::R
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64)
     });
+    if args.verify_only {
+        return verify_only(explicit_data_dir, &args).await;
+    }
     let (dir, scratch) = match explicit_data_dir {
         Some(dir) => (dir.to_path_buf(), false),
         None => (
@@ -150,15 +157,47 @@ pub async fn run(explicit_data_dir: Option<&Path>, args: ChaosArgs) -> anyhow::R
     if !args.json {
         println!(
             "edalab chaos: {} kills, seed {seed} (replay with --seed {seed}), data in {}",
-            args.kills,
+            args.kills.unwrap_or(0),
             dir.display()
         );
     }
     let report = chaos(&dir, &args, seed).await?;
+    conclude(&report, &args, &dir)?;
+    if scratch {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    if !args.json {
+        println!("chaos: OK");
+    }
+    Ok(())
+}
+
+/// `--verify-only`: the check alone, on a directory an earlier run kept.
+async fn verify_only(explicit_data_dir: Option<&Path>, args: &ChaosArgs) -> anyhow::Result<()> {
+    let dir = explicit_data_dir.context(
+        "--verify-only needs the directory to check: give it with --data-dir (or EDALAB_DATA_DIR)",
+    )?;
+    anyhow::ensure!(
+        dir.join(crate::ledger::SQLITE_FILE).exists() || args.store_url.is_some(),
+        "--data-dir {}: no ledger here ({} is missing); give the directory a chaos run kept",
+        dir.display(),
+        crate::ledger::SQLITE_FILE
+    );
+    let mut report = ChaosReport::default();
+    verify(dir, args.store_url.as_deref(), &mut report).await?;
+    conclude(&report, args, dir)?;
+    if !args.json {
+        println!("chaos: OK");
+    }
+    Ok(())
+}
+
+/// Prints the report; an error when anything was lost, doubled or broken.
+fn conclude(report: &ChaosReport, args: &ChaosArgs, dir: &Path) -> anyhow::Result<()> {
     if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+        println!("{}", serde_json::to_string(report)?);
     } else {
-        print_report(&report);
+        print_report(report);
     }
     if !report.is_ok() {
         anyhow::bail!(
@@ -170,12 +209,6 @@ pub async fn run(explicit_data_dir: Option<&Path>, args: ChaosArgs) -> anyhow::R
             if report.money_conserved { "" } else { "NOT " },
             dir.display()
         );
-    }
-    if scratch {
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-    if !args.json {
-        println!("chaos: OK");
     }
     Ok(())
 }
@@ -191,7 +224,8 @@ async fn chaos(dir: &Path, args: &ChaosArgs, seed: u64) -> anyhow::Result<ChaosR
         ..ChaosReport::default()
     };
     let mut restarts_ms = Vec::new();
-    for kill in 0..args.kills {
+    let kills = args.kills.unwrap_or(0);
+    for kill in 0..kills {
         let mut platform = Platform::start(dir, args).await?;
         restarts_ms.push(platform.ready_ms);
         let simulation_seed: u64 = rng.r#gen();
@@ -237,7 +271,7 @@ async fn chaos(dir: &Path, args: &ChaosArgs, seed: u64) -> anyhow::Result<ChaosR
             println!(
                 "  kill {:>3}/{}: after {:>5} ms up ({:>5} ms to ready), {acknowledged} banking events acknowledged",
                 kill + 1,
-                args.kills,
+                kills,
                 uptime.as_millis(),
                 platform.ready_ms
             );

@@ -81,6 +81,90 @@ fn chaos_twenty_kills_lose_and_double_nothing() {
         "every acknowledged event decided once: {report}"
     );
     assert!(applied > 0, "{report}");
+
+    // The checker itself must see what it guards against: on copies of the kept data
+    // directory, one decided event is forgotten (a loss) and one transaction is written
+    // twice (a double); `chaos --verify-only` must fail and count exactly that.
+    let data = dir.path().join("data");
+    let lost = dir.path().join("lost");
+    copy_dir(&data, &lost);
+    tamper(
+        &lost,
+        "DELETE FROM inbox WHERE seq = (SELECT min(seq) FROM inbox WHERE outcome = 'REJECTED')",
+    );
+    let report = verify_only_fails(dir.path(), "lost");
+    assert_eq!(
+        report["lost"], 1,
+        "the forgotten event is reported lost: {report}"
+    );
+    assert_eq!(report["doubled"], 0, "{report}");
+
+    let doubled = dir.path().join("doubled");
+    copy_dir(&data, &doubled);
+    tamper(
+        &doubled,
+        "INSERT INTO transactions (id, compte_id, type, montant_cents, devise, reference, created_at_us) \
+         SELECT id || '-again', compte_id, type, montant_cents, devise, reference, created_at_us \
+         FROM transactions WHERE rowid = (SELECT min(rowid) FROM transactions)",
+    );
+    let report = verify_only_fails(dir.path(), "doubled");
+    assert_eq!(
+        report["doubled"], 1,
+        "the repeated transaction is reported doubled: {report}"
+    );
+    assert_eq!(report["lost"], 0, "{report}");
+
+    // And the untouched directory still verifies.
+    let output = edalab()
+        .current_dir(dir.path())
+        .args(["--data-dir", "data", "chaos", "--verify-only", "--json"])
+        .output()
+        .expect("run edalab chaos --verify-only");
+    assert!(
+        output.status.success(),
+        "the kept directory verifies: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("create the copy");
+    for entry in std::fs::read_dir(from).expect("read the data directory") {
+        let entry = entry.expect("a directory entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("a file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy a file");
+        }
+    }
+}
+
+fn tamper(dir: &std::path::Path, sql: &str) {
+    let connection =
+        rusqlite::Connection::open(dir.join("ledger.sqlite")).expect("open the kept ledger");
+    let changed = connection.execute(sql, []).expect("tamper with the ledger");
+    assert_eq!(changed, 1, "exactly one row changed by `{sql}`");
+}
+
+/// `chaos --verify-only` on `dir/name`: must fail; its JSON report.
+fn verify_only_fails(dir: &std::path::Path, name: &str) -> serde_json::Value {
+    let output = edalab()
+        .current_dir(dir)
+        .args(["--data-dir", name, "chaos", "--verify-only", "--json"])
+        .output()
+        .expect("run edalab chaos --verify-only");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "the checker must fail on the {name} directory: {stdout}"
+    );
+    assert!(
+        stderr.contains("data kept in") && stderr.contains(name),
+        "the error names the directory: {stderr}"
+    );
+    serde_json::from_str(stdout.trim()).expect("one JSON report")
 }
 
 #[test]
@@ -92,6 +176,31 @@ fn chaos_rejects_bad_flags_with_their_names() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--rate"), "{stderr}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = edalab()
+        .current_dir(dir.path())
+        .args(["chaos", "--verify-only"])
+        .output()
+        .expect("run edalab chaos");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--data-dir"), "{stderr}");
+    let output = edalab()
+        .current_dir(dir.path())
+        .args(["--data-dir", "nothing-here", "chaos", "--verify-only"])
+        .output()
+        .expect("run edalab chaos");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no ledger here"), "{stderr}");
+    let output = edalab()
+        .current_dir(dir.path())
+        .args(["chaos"])
+        .output()
+        .expect("run edalab chaos");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--kills"), "{stderr}");
     let output = edalab()
         .args([
             "chaos",
