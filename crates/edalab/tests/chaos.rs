@@ -169,53 +169,38 @@ fn verify_only_fails(dir: &std::path::Path, name: &str) -> serde_json::Value {
 
 #[test]
 fn chaos_rejects_bad_flags_with_their_names() {
-    let output = edalab()
-        .args(["chaos", "--kills", "1", "--rate", "0"])
-        .output()
-        .expect("run edalab chaos");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("--rate"), "{stderr}");
     let dir = tempfile::tempdir().expect("temp dir");
-    let output = edalab()
-        .current_dir(dir.path())
-        .args(["chaos", "--verify-only"])
-        .output()
-        .expect("run edalab chaos");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("--data-dir"), "{stderr}");
-    let output = edalab()
-        .current_dir(dir.path())
-        .args(["--data-dir", "nothing-here", "chaos", "--verify-only"])
-        .output()
-        .expect("run edalab chaos");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("no ledger here"), "{stderr}");
-    let output = edalab()
-        .current_dir(dir.path())
-        .args(["chaos"])
-        .output()
-        .expect("run edalab chaos");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("--kills"), "{stderr}");
-    let output = edalab()
-        .args([
-            "chaos",
-            "--kills",
-            "1",
+    let cases: [(&[&str], &str); 5] = [
+        (&["chaos", "--kills", "1", "--rate", "0"], "--rate"),
+        (&["chaos", "--verify-only"], "--data-dir"),
+        (
+            &["--data-dir", "nothing-here", "chaos", "--verify-only"],
+            "no ledger here",
+        ),
+        (&["chaos"], "--kills"),
+        (
+            &[
+                "chaos",
+                "--kills",
+                "1",
+                "--uptime-ms-min",
+                "10",
+                "--uptime-ms-max",
+                "5",
+            ],
             "--uptime-ms-min",
-            "10",
-            "--uptime-ms-max",
-            "5",
-        ])
-        .output()
-        .expect("run edalab chaos");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("--uptime-ms-min"), "{stderr}");
+        ),
+    ];
+    for (args, named) in cases {
+        let output = edalab()
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .expect("run edalab chaos");
+        assert!(!output.status.success(), "{args:?} must fail");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(named), "{args:?} names {named}: {stderr}");
+    }
 }
 
 /// The ledger's consumer runtime as `edalab up` runs it, until `stop` turns true.
