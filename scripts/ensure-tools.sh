@@ -54,3 +54,14 @@ if ! pg_ready; then
   exit 1
 fi
 echo "ensure-tools: PostgreSQL ready at $pg_url"
+
+# tansu: the Kafka-protocol broker the kafka-profile tests start (../shared/KAFKA_PEER.md).
+# Built once per machine (~30 min on 2 cores), then found on PATH or in ~/.cargo/bin.
+tansu_bin="$(command -v tansu 2>/dev/null || true)"
+[ -z "$tansu_bin" ] && [ -x "$HOME/.cargo/bin/tansu" ] && tansu_bin="$HOME/.cargo/bin/tansu"
+if [ -z "$tansu_bin" ]; then
+  echo "ensure-tools: installing tansu 0.6.0 (the Kafka-protocol broker of the kafka tests; once per machine, ~30 min)"
+  cargo install tansu --version 0.6.0 --locked --features dynostore
+  tansu_bin="$HOME/.cargo/bin/tansu"
+fi
+echo "ensure-tools: tansu at $tansu_bin"

@@ -11,9 +11,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use edalab_bus::Admin;
+use std::time::Duration;
+
 use edalab_bus::log::{EmbeddedBus, LogConfig};
 use edalab_bus::port::Message;
+use edalab_bus::port::{ConsumerConfig, StartFrom};
+use edalab_bus::{Admin, Bus};
 use edalab_domain::events::topics;
 use edalab_schema::SchemaCatalog;
 use edalab_services::ledger::reconcile;
@@ -33,6 +36,10 @@ pub struct CheckLedgerArgs {
     /// `<data-dir>/ledger.sqlite`].
     #[arg(long, env = "EDALAB__STORE__URL", value_name = "URL")]
     pub store_url: Option<String>,
+    /// Read the banking topics from this Kafka-protocol broker (the kafka profile) instead
+    /// of the data directory's log; the store is then PostgreSQL (`--store-url`).
+    #[arg(long, env = "EDALAB_BROKERS", value_name = "HOST:PORT[,HOST:PORT]")]
+    pub brokers: Option<String>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -46,34 +53,57 @@ pub async fn run(data_dir: &Path, command: CheckCommand) -> anyhow::Result<()> {
 
 async fn check_ledger(data_dir: &Path, args: CheckLedgerArgs) -> anyhow::Result<()> {
     let url = args.store_url.filter(|u| !u.trim().is_empty());
-    if url.is_none() {
-        let path: PathBuf = data_dir.join(crate::ledger::SQLITE_FILE);
-        anyhow::ensure!(
-            path.is_file(),
-            "no ledger store at {} (has `edalab up` run with this --data-dir? for PostgreSQL \
-             pass --store-url postgres://...)",
-            path.display()
-        );
-    }
-    anyhow::ensure!(
-        data_dir.join("bus").is_dir(),
-        "no bus in {} (wrong --data-dir?)",
-        data_dir.display()
-    );
-    // Read-write when the platform is stopped (the log recovers a torn tail first),
-    // read-only next to a running `edalab up`: reads follow its appends.
-    let bus = EmbeddedBus::open_or_read_only(data_dir, LogConfig::default())
-        .with_context(|| format!("opening the bus in {}", data_dir.display()))?;
-    if bus.is_read_only() {
-        eprintln!(
-            "note: {} is in use (a running `edalab up`?): reading the bus read-only; events \
-             still being applied may show as mismatches — stop the platform for a final check",
-            data_dir.display()
-        );
-    }
-    let store = crate::ledger::OpenStore::open(data_dir, url.as_deref()).await?;
+    let brokers = args.brokers.filter(|b| !b.trim().is_empty());
+    let (messages, store) = match brokers {
+        Some(brokers) => {
+            let Some(url) = url.filter(|u| u.starts_with("postgres")) else {
+                anyhow::bail!(
+                    "with --brokers (the kafka profile) the ledger store is PostgreSQL: give \
+                     --store-url postgres://USER@HOST/DB"
+                );
+            };
+            let bus = crate::platform::connect_kafka(&brokers, &Default::default(), "edalab-check")
+                .await?;
+            let messages = read_through_group(&*bus, CHECK_IDLE)
+                .await
+                .with_context(|| format!("reading the banking topics from {brokers}"))?;
+            let store = crate::ledger::OpenStore::open(data_dir, Some(&url)).await?;
+            (messages, store)
+        }
+        None => {
+            if url.is_none() {
+                let path: PathBuf = data_dir.join(crate::ledger::SQLITE_FILE);
+                anyhow::ensure!(
+                    path.is_file(),
+                    "no ledger store at {} (has `edalab up` run with this --data-dir? for \
+                     PostgreSQL pass --store-url postgres://..., for Kafka --brokers too)",
+                    path.display()
+                );
+            }
+            anyhow::ensure!(
+                data_dir.join("bus").is_dir(),
+                "no bus in {} (wrong --data-dir? on the kafka profile pass --brokers)",
+                data_dir.display()
+            );
+            // Read-write when the platform is stopped (the log recovers a torn tail first),
+            // read-only next to a running `edalab up`: reads follow its appends.
+            let bus = EmbeddedBus::open_or_read_only(data_dir, LogConfig::default())
+                .with_context(|| format!("opening the bus in {}", data_dir.display()))?;
+            if bus.is_read_only() {
+                eprintln!(
+                    "note: {} is in use (a running `edalab up`?): reading the bus read-only; \
+                     events still being applied may show as mismatches — stop the platform for \
+                     a final check",
+                    data_dir.display()
+                );
+            }
+            let messages = read_banking_topics(&bus).await?;
+            bus.close().await.context("closing the bus")?;
+            let store = crate::ledger::OpenStore::open(data_dir, url.as_deref()).await?;
+            (messages, store)
+        }
+    };
     let catalog = SchemaCatalog::builtin().context("loading the schema catalog")?;
-    let messages = read_banking_topics(&bus).await?;
     let report = reconcile(&*store.shared(), &catalog, &messages)
         .await
         .context("reconciling the ledger")?;
@@ -83,7 +113,6 @@ async fn check_ledger(data_dir: &Path, args: CheckLedgerArgs) -> anyhow::Result<
         .await
         .context("counting the ledger")?;
     store.close().await?;
-    bus.close().await.context("closing the bus")?;
 
     if args.json {
         let out = serde_json::json!({
@@ -125,6 +154,60 @@ async fn check_ledger(data_dir: &Path, args: CheckLedgerArgs) -> anyhow::Result<
         println!("ledger check: OK");
     }
     Ok(())
+}
+
+/// How long [`read_through_group`] waits without a message before it takes the topics as
+/// read to their end.
+const CHECK_IDLE: Duration = Duration::from_secs(3);
+
+/// Every message of the banking topics through a consumer group of its own, from the
+/// earliest offset, committing nothing, until `idle` passes without a message. For a bus
+/// read over the network (Kafka), where the embedded log's direct reads do not exist; the
+/// platform should be stopped (or idle) for the result to be final.
+pub(crate) async fn read_through_group(
+    bus: &dyn Bus,
+    idle: Duration,
+) -> anyhow::Result<Vec<Message>> {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let group = format!("edalab-check-{}-{stamp}", std::process::id());
+    let mut config = ConsumerConfig::new(
+        group,
+        topics::BANKING_EVENTS
+            .iter()
+            .map(|t| (*t).to_owned())
+            .collect(),
+    );
+    config.start_from = StartFrom::Earliest;
+    let mut consumer = bus
+        .consumer(config)
+        .await
+        .context("joining a check group")?;
+    let mut messages = Vec::new();
+    let mut quiet_since = tokio::time::Instant::now();
+    loop {
+        let batch = consumer
+            .poll(Duration::from_millis(500))
+            .await
+            .context("polling the banking topics")?;
+        if batch.is_empty() {
+            if quiet_since.elapsed() >= idle && !consumer.assignment().is_empty() {
+                break;
+            }
+            anyhow::ensure!(
+                quiet_since.elapsed() < idle * 10,
+                "no partition of the banking topics was assigned within {:?}",
+                idle * 10
+            );
+        } else {
+            quiet_since = tokio::time::Instant::now();
+            messages.extend(batch);
+        }
+    }
+    consumer.close().await.context("leaving the check group")?;
+    Ok(messages)
 }
 
 /// Every message of the banking topics, from each partition's log start to its high

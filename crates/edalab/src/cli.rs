@@ -67,6 +67,30 @@ pub struct UpArgs {
     /// EDALAB__SECTION__KEY environment variables, then --listen and --data-dir.
     #[arg(long, env = "EDALAB_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// `embedded` (the durable log and SQLite in the data directory) or `kafka` (a
+    /// Kafka-protocol broker and PostgreSQL: give --brokers and --database-url, or
+    /// `bus.brokers` and `store.url`) [default: `bus.backend` of the configuration].
+    #[arg(long, value_enum, env = "EDALAB_PROFILE")]
+    pub profile: Option<Profile>,
+    /// Kafka bootstrap servers (`bus.brokers`), with the kafka profile.
+    #[arg(long, env = "EDALAB_BROKERS", value_name = "HOST:PORT[,HOST:PORT]")]
+    pub brokers: Option<String>,
+    /// The PostgreSQL database of every store (`store.url`; sets `store.backend: postgres`).
+    #[arg(
+        long,
+        env = "EDALAB_DATABASE_URL",
+        value_name = "postgres://USER@HOST/DB"
+    )]
+    pub database_url: Option<String>,
+}
+
+/// Which engines carry the platform.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Profile {
+    /// The embedded durable log and SQLite, in this process: nothing to install.
+    Embedded,
+    /// A Kafka-protocol broker (librdkafka) and PostgreSQL.
+    Kafka,
 }
 
 #[derive(Args, Debug)]

@@ -15,11 +15,12 @@
 //! locked by the process that opens it for writing, so services that share a bus must run
 //! in the same process (`edalab serve ledger simulator`). A gateway-only process attaches
 //! to the data directory read-only (health, lag) and never takes the lock. Separate
-//! processes on separate machines need a networked bus (`bus.backend: kafka`, a later
-//! issue): only [`open_bus`] has to learn it.
+//! processes on separate machines run the kafka profile (`--profile kafka`: a
+//! Kafka-protocol broker and PostgreSQL, ADR 015), where any number of processes join the
+//! same consumer groups.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -27,7 +28,7 @@ use anyhow::Context;
 use clap::ValueEnum;
 use edalab_bus::log::EmbeddedBus;
 use edalab_bus::runtime::{RunSummary, RuntimeError};
-use edalab_bus::{Admin, Bus, BusError, Created};
+use edalab_bus::{Bus, BusError, Created};
 use edalab_domain::events::topics;
 use edalab_gateway::config::{BusBackend, Config, ConfigSources, FsyncPolicy, StoreBackend};
 use edalab_gateway::forward::Upstream;
@@ -197,31 +198,144 @@ impl Plan {
     }
 }
 
-/// Loads the layered configuration (defaults → file → `EDALAB__…` → `--listen` /
-/// `--data-dir`). The error names the key; `main` prints it and exits non-zero.
-pub fn load_config(
-    data_dir: Option<&Path>,
-    listen: Option<&str>,
-    file: Option<PathBuf>,
-) -> anyhow::Result<Config> {
-    let mut sources = ConfigSources::from_process(file);
-    if let Some(listen) = listen {
+/// Loads the layered configuration (defaults → file → `EDALAB__…` → `--listen`,
+/// `--data-dir`, `--profile`, `--brokers`, `--database-url`). The error names the key;
+/// `main` prints it and exits non-zero.
+pub fn load_config(data_dir: Option<&Path>, args: &crate::cli::UpArgs) -> anyhow::Result<Config> {
+    let mut sources = ConfigSources::from_process(args.config.clone());
+    if let Some(listen) = &args.listen {
         sources = sources.set("server.listen", listen);
     }
     if let Some(dir) = data_dir {
         sources = sources.set("bus.data_dir", dir.display().to_string());
     }
+    match args.profile {
+        Some(crate::cli::Profile::Embedded) => {
+            sources = sources
+                .set("bus.backend", "embedded")
+                .set("store.backend", "sqlite");
+        }
+        Some(crate::cli::Profile::Kafka) => {
+            sources = sources
+                .set("bus.backend", "kafka")
+                .set("store.backend", "postgres");
+        }
+        None => {}
+    }
+    if let Some(brokers) = &args.brokers {
+        sources = sources.set("bus.brokers", brokers);
+    }
+    if let Some(url) = &args.database_url {
+        sources = sources
+            .set("store.backend", "postgres")
+            .set("store.url", url);
+    }
     Ok(Config::load(&sources)?)
 }
 
-/// Opens the bus: read-write when some service of this process produces or consumes,
-/// read-only for a gateway alone. The embedded profile only; `kafka` plugs in here.
-fn open_bus(config: &Config, plan: &Plan) -> anyhow::Result<EmbeddedBus> {
+/// The bus this process runs on.
+enum PlatformBus {
+    /// The embedded durable log in the data directory.
+    Embedded(EmbeddedBus),
+    /// A Kafka-protocol broker.
+    Kafka { bus: Arc<dyn Bus>, brokers: String },
+}
+
+impl PlatformBus {
+    fn shared(&self) -> Arc<dyn Bus> {
+        match self {
+            Self::Embedded(bus) => Arc::new(bus.clone()),
+            Self::Kafka { bus, .. } => Arc::clone(bus),
+        }
+    }
+
+    fn is_read_only(&self) -> bool {
+        match self {
+            Self::Embedded(bus) => bus.is_read_only(),
+            Self::Kafka { .. } => false,
+        }
+    }
+
+    async fn close(&self) -> Result<(), BusError> {
+        match self {
+            Self::Embedded(bus) => bus.close().await,
+            // The producer flushes what it holds when its last handle drops.
+            Self::Kafka { .. } => Ok(()),
+        }
+    }
+
+    /// The banner's bus line.
+    fn describe(&self, config: &Config, topic_count: usize, created: usize) -> String {
+        match self {
+            Self::Embedded(bus) if bus.is_read_only() => format!(
+                "  bus      embedded durable log in {} (read-only: this process only forwards), \
+                 {topic_count} topics",
+                config.bus.data_dir.display()
+            ),
+            Self::Embedded(_) => format!(
+                "  bus      embedded durable log in {} (fsync {}), {topic_count} topics \
+                 ({created} created now)",
+                config.bus.data_dir.display(),
+                match config.bus.fsync {
+                    FsyncPolicy::Always => "always".to_owned(),
+                    FsyncPolicy::Interval => format!("every {} ms", config.bus.fsync_interval_ms),
+                    FsyncPolicy::Never => "never".to_owned(),
+                },
+            ),
+            Self::Kafka { brokers, .. } => format!(
+                "  bus      kafka at {brokers}, {topic_count} topics ({created} created now)"
+            ),
+        }
+    }
+}
+
+/// Connects to a Kafka-protocol broker (`bus.brokers`) with the `kafka.*` librdkafka
+/// properties, and checks it answers.
+#[cfg(feature = "kafka")]
+pub async fn connect_kafka(
+    brokers: &str,
+    properties: &std::collections::BTreeMap<String, String>,
+    client_id: &str,
+) -> anyhow::Result<Arc<dyn Bus>> {
+    let config = edalab_bus::kafka::KafkaConfig {
+        brokers: brokers.to_owned(),
+        client_id: client_id.to_owned(),
+        properties: properties.clone(),
+    };
+    let bus = edalab_bus::kafka::KafkaBus::connect(config)
+        .await
+        .with_context(|| format!("connecting to the Kafka brokers {brokers}"))?;
+    // A broker that does not answer fails here, by name, rather than at the first produce.
+    bus.list_topics()
+        .await
+        .with_context(|| format!("listing the topics of the Kafka brokers {brokers}"))?;
+    Ok(Arc::new(bus))
+}
+
+/// This build has no Kafka client.
+#[cfg(not(feature = "kafka"))]
+pub async fn connect_kafka(
+    brokers: &str,
+    _properties: &std::collections::BTreeMap<String, String>,
+    _client_id: &str,
+) -> anyhow::Result<Arc<dyn Bus>> {
+    anyhow::bail!(
+        "cannot connect to {brokers}: this build of edalab has no Kafka client (build it with \
+         the `kafka` feature, on by default)"
+    )
+}
+
+/// Opens the bus: on the embedded profile read-write when some service of this process
+/// produces or consumes, read-only for a gateway alone; on the kafka profile a client of
+/// `bus.brokers`.
+async fn open_bus(config: &Config, plan: &Plan) -> anyhow::Result<PlatformBus> {
     if config.bus.backend == BusBackend::Kafka {
-        anyhow::bail!(
-            "bus.backend: `kafka` is not available in this build yet; use `embedded` \
-             (EDALAB__BUS__BACKEND=embedded)"
-        );
+        let properties = config.kafka.flatten().map_err(|p| anyhow::anyhow!("{p}"))?;
+        let bus = connect_kafka(&config.bus.brokers, &properties, &plan.service_name()).await?;
+        return Ok(PlatformBus::Kafka {
+            bus,
+            brokers: config.bus.brokers.clone(),
+        });
     }
     let data_dir = &config.bus.data_dir;
     let log_config = edalab_bus::log::LogConfig {
@@ -236,6 +350,7 @@ fn open_bus(config: &Config, plan: &Plan) -> anyhow::Result<EmbeddedBus> {
     };
     if !plan.writes_to_bus() {
         return EmbeddedBus::open_read_only(data_dir, log_config)
+            .map(PlatformBus::Embedded)
             .with_context(|| format!("opening the bus in {} (read-only)", data_dir.display()));
     }
     match EmbeddedBus::open(data_dir, log_config) {
@@ -244,11 +359,13 @@ fn open_bus(config: &Config, plan: &Plan) -> anyhow::Result<EmbeddedBus> {
              profile one process owns a data directory's bus, so services that share a bus must \
              run in the same process (`edalab serve ledger simulator ...`, or `edalab up`); a \
              gateway alone (`edalab serve gateway`) attaches read-only. Services in separate \
-             processes or machines need the kafka profile (bus.backend: kafka), not in this \
-             build yet",
+             processes or machines need the kafka profile (`--profile kafka --brokers HOST:PORT \
+             --database-url postgres://...`)",
             data_dir.display()
         ))),
-        other => other.with_context(|| format!("opening the bus in {}", data_dir.display())),
+        other => other
+            .map(PlatformBus::Embedded)
+            .with_context(|| format!("opening the bus in {}", data_dir.display())),
     }
 }
 
@@ -404,14 +521,15 @@ pub async fn run(config: Config, plan: Plan, started: Instant) -> anyhow::Result
     };
 
     let data_dir = config.bus.data_dir.clone();
-    let bus = open_bus(&config, &plan)?;
+    let bus = open_bus(&config, &plan).await?;
+    let shared: Arc<dyn Bus> = bus.shared();
     let mut created = 0;
     if !bus.is_read_only() {
         for (name, topic_config) in crate::seed::seed_topics()
             .into_iter()
             .chain(edalab_services::pipeline::all::topics())
         {
-            if let Created::New = bus
+            if let Created::New = shared
                 .create_topic(name, topic_config)
                 .await
                 .with_context(|| format!("creating topic `{name}`"))?
@@ -420,9 +538,7 @@ pub async fn run(config: Config, plan: Plan, started: Instant) -> anyhow::Result
             }
         }
     }
-    let topic_count = bus.list_topics().await?.len();
-
-    let shared: Arc<dyn Bus> = Arc::new(bus.clone());
+    let topic_count = shared.list_topics().await?.len();
     let (stop_tx, stop_rx) = watch::channel(false);
 
     // The simulator (S3-07) and the S0/S1/S2/S4 pipelines, on the same bus.
@@ -498,24 +614,7 @@ pub async fn run(config: Config, plan: Plan, started: Instant) -> anyhow::Result
 
     println!("{label}: ready in {} ms", started.elapsed().as_millis());
     println!("{}", gateway.urls());
-    if bus.is_read_only() {
-        println!(
-            "  bus      embedded durable log in {} (read-only: this process only forwards), {} topics",
-            data_dir.display(),
-            topic_count
-        );
-    } else {
-        println!(
-            "  bus      embedded durable log in {} (fsync {}), {} topics ({created} created now)",
-            data_dir.display(),
-            match config.bus.fsync {
-                FsyncPolicy::Always => "always".to_owned(),
-                FsyncPolicy::Interval => format!("every {} ms", config.bus.fsync_interval_ms),
-                FsyncPolicy::Never => "never".to_owned(),
-            },
-            topic_count
-        );
-    }
+    println!("{}", bus.describe(&config, topic_count, created));
     if let Some(store) = &store {
         println!(
             "  ledger   {} · group `{LEDGER_GROUP}` over {} banking topics, DLQ {}",

@@ -17,11 +17,7 @@ use crate::platform::{self, Plan};
 
 pub async fn run(data_dir: Option<&Path>, args: ServeArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let config = platform::load_config(
-        data_dir,
-        args.common.listen.as_deref(),
-        args.common.config.clone(),
-    )?;
+    let config = platform::load_config(data_dir, &args.common)?;
     let plan = Plan::serve(&args.services, &config)?;
     platform::run(config, plan, started).await
 }

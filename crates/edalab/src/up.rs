@@ -20,7 +20,7 @@ use crate::platform::{self, Plan};
 
 pub async fn run(data_dir: Option<&Path>, args: UpArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let config = platform::load_config(data_dir, args.listen.as_deref(), args.config.clone())?;
+    let config = platform::load_config(data_dir, &args)?;
     let plan = Plan::up(&config);
     platform::run(config, plan, started).await
 }

@@ -7,98 +7,15 @@
 //! - with `otlp.enabled`, a trace id sent with an HTTP produce reaches the ledger's
 //!   `store.commit` span, received by a real OTLP/HTTP collector in the test.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-fn edalab(dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_edalab"));
-    command.current_dir(dir);
-    for (name, _) in std::env::vars() {
-        if name.starts_with("EDALAB") {
-            command.env_remove(name);
-        }
-    }
-    command
-        .env("EDALAB__LOG__LEVEL", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    command
-}
-
-/// A started `edalab` process and its base URL.
-struct Process {
-    child: Child,
-    base: String,
-    lines: std::sync::mpsc::Receiver<String>,
-}
-
-impl Process {
-    /// Starts `command` and waits for it to print its API URL.
-    fn start(mut command: Command) -> Self {
-        let mut child = command.spawn().expect("start edalab");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = std::sync::mpsc::channel::<String>();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut printed = Vec::new();
-        let base = loop {
-            let line = lines
-                .recv_timeout(Duration::from_secs(60))
-                .unwrap_or_else(|_| panic!("edalab prints its URLs; printed so far: {printed:?}"));
-            printed.push(line.clone());
-            if let Some(rest) = line.trim().strip_prefix("API") {
-                let url = rest.split_whitespace().next().expect("URL");
-                break url.trim_end_matches("/api/v1").to_owned();
-            }
-        };
-        Self { child, base, lines }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    /// SIGTERM, then waits; returns what it printed after.
-    fn stop(mut self) -> String {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill -TERM");
-        assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let exit = loop {
-            if let Some(exit) = self.child.try_wait().expect("wait") {
-                break exit;
-            }
-            assert!(Instant::now() < deadline, "did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        let mut rest = String::new();
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(500)) {
-            rest.push_str(&line);
-            rest.push('\n');
-        }
-        assert!(exit.success(), "exit status {exit}: {rest}");
-        rest
-    }
-}
-
-async fn json_of(response: reqwest::Response) -> (reqwest::StatusCode, Value) {
-    let status = response.status();
-    let text = response.text().await.expect("body");
-    let value = serde_json::from_str(&text).unwrap_or_else(|_| json!({ "raw": text }));
-    (status, value)
-}
+mod support;
+use support::{Process, edalab, json_of};
 
 #[tokio::test]
 async fn serve_orders_answers_the_seed_paths_and_the_api_ones() {

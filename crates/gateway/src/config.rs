@@ -40,6 +40,9 @@ pub struct Config {
     pub ws: WsConfig,
     pub simulator: SimulatorConfig,
     pub gateway: GatewayConfig,
+    /// librdkafka properties passed through verbatim with `bus.backend: kafka`
+    /// (`kafka: {compression.type: zstd}`, or `EDALAB__KAFKA__COMPRESSION__TYPE=zstd`).
+    pub kafka: KafkaProperties,
 }
 
 /// The HTTP server.
@@ -209,13 +212,75 @@ impl StoreBackend {
 }
 
 /// The store.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
     pub backend: StoreBackend,
     /// `postgres://user@host/db`; for SQLite a file path, empty meaning
     /// `<bus.data_dir>/ledger.sqlite`.
     pub url: String,
+    /// PostgreSQL: connections per pool at most (the ledger and each pipeline have one).
+    pub connections_max: u32,
+    /// PostgreSQL: time allowed to get a connection from a pool (and to connect at start).
+    pub acquire_timeout_ms: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            backend: StoreBackend::Sqlite,
+            url: String::new(),
+            connections_max: 8,
+            acquire_timeout_ms: 5_000,
+        }
+    }
+}
+
+/// librdkafka properties (`kafka.*`), kept as written and flattened to dotted names by
+/// [`KafkaProperties::flatten`]: YAML may write `compression.type: zstd` or nest
+/// `compression: {type: zstd}`; the environment can only nest
+/// (`EDALAB__KAFKA__COMPRESSION__TYPE`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct KafkaProperties(pub std::collections::BTreeMap<String, serde_json::Value>);
+
+impl KafkaProperties {
+    /// `(librdkafka property, value)` pairs, or the dotted key of the first value that is
+    /// not a string, number or boolean.
+    pub fn flatten(&self) -> Result<std::collections::BTreeMap<String, String>, Problem> {
+        fn walk(
+            prefix: &str,
+            value: &serde_json::Value,
+            out: &mut std::collections::BTreeMap<String, String>,
+        ) -> Result<(), Problem> {
+            let text = match value {
+                serde_json::Value::String(text) => text.clone(),
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::Bool(b) => b.to_string(),
+                serde_json::Value::Object(map) => {
+                    for (name, inner) in map {
+                        walk(&format!("{prefix}.{name}"), inner, out)?;
+                    }
+                    return Ok(());
+                }
+                serde_json::Value::Null | serde_json::Value::Array(_) => {
+                    return Err(Problem {
+                        key: format!("kafka.{prefix}"),
+                        message: "must be a string, a number or a boolean (a librdkafka property)"
+                            .to_owned(),
+                        source: None,
+                    });
+                }
+            };
+            out.insert(prefix.to_owned(), text);
+            Ok(())
+        }
+        let mut out = std::collections::BTreeMap::new();
+        for (name, value) in &self.0 {
+            walk(name, value, &mut out)?;
+        }
+        Ok(out)
+    }
 }
 
 /// Log verbosity (S3-13: DEBUG..ERROR).
@@ -606,6 +671,15 @@ impl Config {
                 ),
             );
         }
+        if self.store.connections_max == 0 {
+            bad("store.connections_max", "must be at least 1".to_owned());
+        }
+        if self.store.acquire_timeout_ms == 0 {
+            bad("store.acquire_timeout_ms", "must be at least 1".to_owned());
+        }
+        if let Err(problem) = self.kafka.flatten() {
+            bad(&problem.key, problem.message);
+        }
         if let (true, Err(message)) = (self.otlp.enabled, check_http_url(&self.otlp.endpoint)) {
             bad("otlp.endpoint", message);
         }
@@ -872,6 +946,42 @@ mod tests {
             })
             .expect_err("a bad endpoint");
         assert!(error.names_key("otlp.endpoint"), "{error}");
+    }
+
+    #[test]
+    fn kafka_properties_pass_through_from_yaml_and_the_environment() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("kafka.yaml");
+        std::fs::write(
+            &file,
+            "kafka:\n  compression.type: zstd\n  linger:\n    ms: 5\n",
+        )
+        .expect("write");
+        let sources = ConfigSources {
+            file: Some(file.clone()),
+            env: vec![(
+                "EDALAB__KAFKA__ENABLE__IDEMPOTENCE".to_owned(),
+                "true".to_owned(),
+            )],
+            ..ConfigSources::default()
+        };
+        let config = Config::load(&sources).expect("valid");
+        let properties = config.kafka.flatten().expect("flat");
+        assert_eq!(
+            properties.into_iter().collect::<Vec<_>>(),
+            vec![
+                ("compression.type".to_owned(), "zstd".to_owned()),
+                ("enable.idempotence".to_owned(), "true".to_owned()),
+                ("linger.ms".to_owned(), "5".to_owned()),
+            ]
+        );
+        std::fs::write(&file, "kafka:\n  bootstrap.servers: [a, b]\n").expect("write");
+        let error = Config::load(&ConfigSources {
+            file: Some(file),
+            ..ConfigSources::default()
+        })
+        .expect_err("a list is no librdkafka property");
+        assert!(error.names_key("kafka.bootstrap.servers"), "{error}");
     }
 
     #[test]

@@ -1,0 +1,186 @@
+//! The kafka profile as a user runs it, with real processes on a real Kafka-protocol broker
+//! (tansu) and a real PostgreSQL:
+//!
+//! - two `edalab serve ledger --profile kafka` processes in one consumer group and a
+//!   `serve simulator` process; during a simulation one ledger is killed with SIGKILL, the
+//!   other takes its partitions over; once the traffic is applied `edalab check ledger
+//!   --brokers` passes and the ledger holds exactly the events the simulator had
+//!   acknowledged (none lost, none applied twice);
+//! - a bad profile setting is refused with the key named.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use edalab_store::testing::{TestDatabase, postgres_url_or_skip};
+use serde_json::{Value, json};
+
+mod support;
+use support::{Process, edalab, json_of};
+
+/// `edalab serve <services> --profile kafka` on `brokers` and `database`, on a free port.
+fn serve_on_kafka(dir: &Path, services: &[&str], brokers: &str, database: &str) -> Command {
+    let mut command = edalab(dir);
+    command
+        .arg("serve")
+        .args(services)
+        .args(["--listen", "127.0.0.1:0", "--profile", "kafka"])
+        .args(["--brokers", brokers, "--database-url", database])
+        // A killed member's partitions move after this long without its heartbeats.
+        .env("EDALAB__KAFKA__SESSION__TIMEOUT__MS", "6000")
+        .env("EDALAB__KAFKA__HEARTBEAT__INTERVAL__MS", "1000");
+    command
+}
+
+/// `edalab check ledger --brokers ... --json`: its JSON report and whether it passed.
+fn check_ledger(dir: &Path, brokers: &str, database: &str) -> (bool, Value) {
+    let output = edalab(dir)
+        .args(["check", "ledger", "--json", "--brokers", brokers])
+        .args(["--store-url", database])
+        .output()
+        .expect("run check ledger");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let report = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|_| panic!("check ledger prints JSON: {stdout}"));
+    (output.status.success(), report)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_ledgers_share_the_partitions_and_a_sigkill_loses_and_doubles_nothing() {
+    let Some(admin_url) = postgres_url_or_skip("kafka profile: two ledgers") else {
+        return;
+    };
+    let Some(broker) = support::tansu("kafka profile: two ledgers") else {
+        return;
+    };
+    let brokers = broker.brokers();
+    let database = TestDatabase::create(&admin_url)
+        .await
+        .expect("a test database");
+    let dir = tempfile::tempdir().expect("temp dir");
+
+    // The first ledger creates the topics and the schema; the second joins its group.
+    let ledger_1 = Process::start(serve_on_kafka(
+        dir.path(),
+        &["ledger"],
+        &brokers,
+        database.url(),
+    ));
+    let ledger_2 = Process::start(serve_on_kafka(
+        dir.path(),
+        &["ledger"],
+        &brokers,
+        database.url(),
+    ));
+    let simulator = Process::start(serve_on_kafka(
+        dir.path(),
+        &["simulator"],
+        &brokers,
+        database.url(),
+    ));
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+
+    let (status, body) = json_of(
+        http.post(simulator.url("/api/v1/simulation/start"))
+            .json(&json!({"scenario": "banking-day", "rate": 150, "duration": 8, "seed": 11}))
+            .send()
+            .await
+            .expect("POST start"),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+
+    // Mid-run, the first ledger dies without draining or committing anything.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    ledger_1.kill();
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let produced = loop {
+        let (status, body) = json_of(
+            http.get(simulator.url("/api/v1/simulation/status"))
+                .send()
+                .await
+                .expect("GET status"),
+        )
+        .await;
+        assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+        assert!(body["error"].is_null(), "the simulation failed: {body}");
+        if body["status"] == "stopped" {
+            break body["events_produced"].as_u64().expect("events_produced");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the simulation did not end: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert!(produced > 500, "the simulation produced {produced} events");
+
+    // The surviving ledger applies everything, including what the killed one had polled
+    // but not committed.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let report = loop {
+        let (dir, brokers, url) = (
+            dir.path().to_owned(),
+            brokers.clone(),
+            database.url().to_owned(),
+        );
+        let (_, report) = tokio::task::spawn_blocking(move || check_ledger(&dir, &brokers, &url))
+            .await
+            .expect("join");
+        let decided =
+            report["applied"].as_u64().unwrap_or(0) + report["refused"].as_u64().unwrap_or(0);
+        if decided >= produced {
+            break report;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the ledger decided {decided} of {produced} events: {report}"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    simulator.stop();
+    ledger_2.stop();
+
+    let (dir_path, url) = (dir.path().to_owned(), database.url().to_owned());
+    let (passed, report_after) =
+        tokio::task::spawn_blocking(move || check_ledger(&dir_path, &brokers, &url))
+            .await
+            .expect("join");
+    assert!(passed, "check ledger fails after the kill: {report_after}");
+    assert_eq!(
+        report_after["events_on_topics"].as_u64(),
+        Some(produced),
+        "{report_after}"
+    );
+    let decided = report_after["applied"].as_u64().expect("applied")
+        + report_after["refused"].as_u64().expect("refused");
+    assert_eq!(
+        decided, produced,
+        "every acknowledged event decided once: {report}"
+    );
+    assert_eq!(report_after["mismatches"], json!([]), "{report_after}");
+}
+
+#[test]
+fn the_kafka_profile_needs_a_postgres_url() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = edalab(dir.path())
+        .args([
+            "serve",
+            "ledger",
+            "--listen",
+            "127.0.0.1:0",
+            "--profile",
+            "kafka",
+        ])
+        .args(["--brokers", "127.0.0.1:1"])
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("store.url"), "{stderr}");
+}

@@ -1,0 +1,184 @@
+//! Process helpers shared by the tests that run `edalab` as a user does: a command with a
+//! clean environment, a started process with its base URL, SIGTERM / SIGKILL, JSON bodies.
+#![allow(dead_code)] // each test binary uses a part
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// `edalab` run in `dir`, without the `EDALAB*` variables of the test's own environment.
+pub fn edalab(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_edalab"));
+    command.current_dir(dir);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("EDALAB") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .env("EDALAB__LOG__LEVEL", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    command
+}
+
+/// A started `edalab` process and its base URL.
+pub struct Process {
+    pub child: Child,
+    pub base: String,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Process {
+    /// Starts `command` and waits for it to print its API URL.
+    pub fn start(mut command: Command) -> Self {
+        let mut child = command.spawn().expect("start edalab");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut printed = Vec::new();
+        let base = loop {
+            let line = lines
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("edalab prints its URLs; printed so far: {printed:?}"));
+            printed.push(line.clone());
+            if let Some(rest) = line.trim().strip_prefix("API") {
+                let url = rest.split_whitespace().next().expect("URL");
+                break url.trim_end_matches("/api/v1").to_owned();
+            }
+        };
+        Self { child, base, lines }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// SIGTERM, then waits; returns what it printed after.
+    pub fn stop(mut self) -> String {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill -TERM");
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let exit = loop {
+            if let Some(exit) = self.child.try_wait().expect("wait") {
+                break exit;
+            }
+            assert!(Instant::now() < deadline, "did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut rest = String::new();
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(500)) {
+            rest.push_str(&line);
+            rest.push('\n');
+        }
+        assert!(exit.success(), "exit status {exit}: {rest}");
+        rest
+    }
+}
+
+pub async fn json_of(response: reqwest::Response) -> (reqwest::StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.expect("body");
+    let value = serde_json::from_str(&text).unwrap_or_else(|_| json!({ "raw": text }));
+    (status, value)
+}
+
+impl Process {
+    /// SIGKILL: no chance to drain, commit or close anything.
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        let _ = self.child.wait();
+    }
+}
+
+/// A tansu broker (a Kafka-protocol peer, `../shared/KAFKA_PEER.md`) started for one test
+/// on a free port, in memory; killed when dropped.
+pub struct Tansu {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Tansu {
+    /// `127.0.0.1:PORT`, for `--brokers`.
+    pub fn brokers(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Tansu {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts tansu, or, when it is not installed, fails under `CI=true` and otherwise skips
+/// `test` loudly (`make test` installs it: `scripts/ensure-tools.sh`).
+pub fn tansu(test: &str) -> Option<Tansu> {
+    let found = std::env::var_os("EDALAB_TANSU")
+        .map(std::path::PathBuf::from)
+        .into_iter()
+        .chain(std::env::var_os("PATH").into_iter().flat_map(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join("tansu"))
+                .collect::<Vec<_>>()
+        }))
+        .chain(std::env::var_os("HOME").map(|home| Path::new(&home).join(".cargo/bin/tansu")))
+        .find(|path| path.is_file());
+    let Some(binary) = found else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{test}: tansu is not installed (scripts/ensure-tools.sh installs it)"
+        );
+        eprintln!(
+            "\n!!!!!!!!!! SKIPPED {test}: tansu is not installed, so this Kafka test did not run \
+             (`make test` installs it) !!!!!!!!!!\n"
+        );
+        return None;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    // tansu reads a `.env` from its working directory: give it an empty one.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("tcp://127.0.0.1:{port}");
+    let child = Command::new(binary)
+        .current_dir(dir.path())
+        .args([
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+        ])
+        .args(["--storage-engine", "memory://tansu/", "--silent"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start tansu");
+    let broker = Tansu {
+        child,
+        port,
+        _dir: dir,
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "tansu did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some(broker)
+}
