@@ -378,7 +378,16 @@ impl Admin for KafkaBus {
             Ok::<_, BusError>((partitions, marks))
         })
         .await??;
-        let described = self.topic_configs(name).await?;
+        // A broker that refuses DescribeConfigs (an ACL, an old or partial implementation)
+        // still has partitions and watermarks to report.
+        let described = match self.topic_configs(name).await {
+            Ok(described) => described,
+            Err(BusError::UnknownTopic(t)) => return Err(BusError::UnknownTopic(t)),
+            Err(error) => {
+                tracing::warn!(%error, topic = name, "topic settings not described; Kafka's defaults reported");
+                BTreeMap::new()
+            }
+        };
         let mut config = TopicConfig::with_partitions(partitions);
         // Not described (tansu 0.6 answers DescribeConfigs with no entries): Kafka's
         // defaults for a topic created by `create_topic` with no retention.

@@ -265,6 +265,65 @@ async fn unknown_topic_is_named() {
     }
 }
 
+/// The watermark side of `describe_topic` and `group_lag` (tansu answers ListOffsets
+/// "latest" wrongly; librdkafka's mock cluster answers like Kafka).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn describe_and_group_lag_report_watermarks_and_commits() {
+    let (_cluster, bus) = mock("lagging", 3);
+    let deliveries = bus
+        .produce(
+            "lagging",
+            (0..30)
+                .map(|i| Record::new(Some(format!("k{i}").into_bytes()), vec![1]))
+                .collect(),
+        )
+        .await
+        .expect("produce");
+    let written = |p: u32| deliveries.iter().filter(|d| d.partition == p).count() as u64;
+    let description = bus.describe_topic("lagging").await.expect("describe");
+    assert_eq!(description.config.partitions, 3);
+    for p in &description.partitions {
+        assert_eq!(
+            (p.log_start_offset, p.high_watermark),
+            (0, written(p.partition)),
+            "{p:?}"
+        );
+    }
+    assert!(
+        bus.list_topics()
+            .await
+            .expect("list")
+            .contains(&"lagging".to_owned())
+    );
+
+    let mut consumer = bus
+        .consumer(consumer_config("lag-group", "lagging"))
+        .await
+        .expect("consumer");
+    let got = read_n(&mut consumer, 30).await;
+    assert_eq!(got.len(), 30);
+    let tp0 = TopicPartition {
+        topic: "lagging".to_owned(),
+        partition: 0,
+    };
+    consumer
+        .commit(&BTreeMap::from([(tp0, 2)]))
+        .await
+        .expect("commit");
+    let lag = bus.group_lag("lag-group").await.expect("lag");
+    assert_eq!(lag.len(), 3, "{lag:?}");
+    for l in &lag {
+        let hw = written(l.partition);
+        assert_eq!(l.high_watermark, hw, "{l:?}");
+        if l.partition == 0 {
+            assert_eq!((l.committed, l.lag), (Some(2), hw - 2), "{l:?}");
+        } else {
+            assert_eq!((l.committed, l.lag), (None, hw), "{l:?}");
+        }
+    }
+    consumer.close().await.expect("close");
+}
+
 #[test]
 fn a_bad_property_is_named() {
     let config = KafkaConfig::new("127.0.0.1:9").with_property("no.such.property", "1");
