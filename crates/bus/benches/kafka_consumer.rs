@@ -233,7 +233,7 @@ async fn edalab_runtime(bus: &KafkaBus, group: &str, n: usize) -> f64 {
         DlqRouting::to_topic(DLQ),
     );
     config.batch_size_max = 100;
-    config.in_flight_messages_max = 20_000;
+    config.in_flight_messages_max = 100_000;
     config.commit_interval_ms = 100;
     let runtime = ConsumerRuntime::new(Arc::new(bus.clone()) as Arc<dyn Bus>, config, NoOp);
     let stats = runtime.stats();

@@ -235,8 +235,27 @@ async fn two_members_share_three_partitions_and_commits_hold() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_member_leaving_mid_way_hands_its_partitions_over_without_loss_or_duplicate() {
-    let Some(tansu) = Tansu::start_or_skip("rebalance") else {
+async fn a_member_closing_mid_way_hands_its_partitions_over_without_loss_or_duplicate() {
+    hand_over(Leave::Close).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_dropped_mid_way_hands_its_partitions_over_without_loss_or_duplicate() {
+    hand_over(Leave::Drop).await;
+}
+
+#[derive(Debug)]
+enum Leave {
+    Close,
+    Drop,
+}
+
+/// Two members read and commit the first 50 messages; one leaves (`how`); the other takes
+/// its partitions and reads the next 50. The second half is produced after the hand-over
+/// because tansu 0.6 cannot resume a partition from an offset inside a record batch (see
+/// docs/adr/015-kafka-backend.md).
+async fn hand_over(how: Leave) {
+    let Some(tansu) = Tansu::start_or_skip(&format!("rebalance ({how:?})")) else {
         return;
     };
     let bus = bus(&tansu);
@@ -270,7 +289,10 @@ async fn a_member_leaving_mid_way_hands_its_partitions_over_without_loss_or_dupl
     }
     assert_eq!(counts.iter().sum::<u32>(), 50);
     // b leaves; a takes its partitions and reads the second half.
-    b.close().await.expect("close b");
+    match how {
+        Leave::Close => b.close().await.expect("close b"),
+        Leave::Drop => drop(b),
+    }
     bus.produce("ledger", records[50..].to_vec())
         .await
         .expect("produce second half");

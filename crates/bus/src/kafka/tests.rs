@@ -249,6 +249,37 @@ async fn poll_is_bounded_by_poll_records_max_and_by_its_timeout() {
     consumer.close().await.expect("close");
 }
 
+/// The runtime races `poll` against its shutdown signal: a poll dropped while it waits must
+/// not lose what its blocking thread then reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_poll_loses_nothing() {
+    let (_cluster, bus) = mock("cancel", 1);
+    bus.produce("cancel", vec![Record::new(Some(b"k".to_vec()), vec![0])])
+        .await
+        .expect("produce");
+    let mut consumer = bus
+        .consumer(consumer_config("g6", "cancel"))
+        .await
+        .expect("consumer");
+    assert_eq!(read_n(&mut consumer, 1).await.len(), 1);
+    let cancelled = tokio::time::timeout(
+        Duration::from_millis(100),
+        consumer.poll(Duration::from_secs(10)),
+    )
+    .await;
+    assert!(cancelled.is_err(), "the poll should still be waiting");
+    let records = (1..4)
+        .map(|i| Record::new(Some(b"k".to_vec()), vec![i]))
+        .collect();
+    bus.produce("cancel", records).await.expect("produce");
+    let got = read_n(&mut consumer, 3).await;
+    assert_eq!(
+        got.iter().map(|m| m.offset).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    consumer.close().await.expect("close");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_topic_is_named() {
     let (_cluster, bus) = mock("exists", 1);
