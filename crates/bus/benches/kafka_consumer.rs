@@ -226,7 +226,8 @@ impl BatchHandler for NoOp {
 }
 
 /// The consumer runtime with a handler that does nothing, batches of 100, commits every
-/// 100 ms.
+/// 100 ms. In-flight bound above N: a paused partition is resumed by a seek back, which tansu
+/// 0.6 cannot serve from inside a record batch (docs/adr/015-kafka-backend.md).
 async fn edalab_runtime(bus: &KafkaBus, group: &str, n: usize) -> f64 {
     let mut config = RuntimeConfig::new(
         ConsumerConfig::new(group, vec![TOPIC.to_owned()]),
