@@ -1,10 +1,13 @@
 //! The bus: the port every backend implements ([`port`]), Kafka's default partitioner
 //! ([`partitioner`]), the embedded durable log backend ([`log`]) and the consumer runtime
-//! shared by every backend ([`runtime`]: retries, DLQ, redrive, lag, exactly-once hook).
+//! shared by every backend ([`runtime`]: retries, DLQ, redrive, lag, exactly-once hook), and
+//! with the `kafka` feature the Kafka backend ([`kafka`]).
 //!
 //! This crate owns delivery semantics. It knows nothing of the events it carries: payloads
 //! are bytes, and decoding belongs to `edalab-schema` and the services.
 
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod log;
 pub mod partitioner;
 pub mod port;

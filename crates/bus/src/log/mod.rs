@@ -798,7 +798,7 @@ fn same_config(
 
 /// Kafka's rules (`[a-zA-Z0-9._-]`, 1–249 characters), and no leading `.` (reserved here
 /// for deleted-topic tombstones).
-fn validate_topic_name(name: &str) -> Result<(), BusError> {
+pub(crate) fn validate_topic_name(name: &str) -> Result<(), BusError> {
     let bad = |reason: &str| {
         Err(BusError::InvalidTopicName {
             name: name.to_owned(),

@@ -1,0 +1,153 @@
+//! Test support: a real Kafka-protocol broker (tansu) started for a test and stopped with it.
+//!
+//! Owns one `tansu broker` child process per [`Tansu`]: in memory, on a free port of
+//! 127.0.0.1, from a fresh temporary directory (tansu reads a `.env` file from its working
+//! directory), killed and reaped on drop. The binary is found in `$EDALAB_TANSU`, then on
+//! `PATH`, then in `~/.cargo/bin` (`cargo install tansu --version 0.6.0 --locked --features
+//! dynostore`). See `/docs/adr/015-kafka-backend.md` for tansu's known gaps.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a starting broker has to accept connections.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A running tansu broker; stopped (killed, reaped, its directory removed) on drop.
+#[derive(Debug)]
+pub struct Tansu {
+    child: Child,
+    dir: PathBuf,
+    brokers: String,
+}
+
+impl Tansu {
+    /// Where the tansu binary is, if anywhere.
+    pub fn find() -> Option<PathBuf> {
+        if let Some(path) = std::env::var_os("EDALAB_TANSU") {
+            let path = PathBuf::from(path);
+            return path.is_file().then_some(path);
+        }
+        let on_path = std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join("tansu"))
+                .find(|p| p.is_file())
+        });
+        on_path.or_else(|| {
+            let home = std::env::var_os("HOME")?;
+            let path = Path::new(&home).join(".cargo/bin/tansu");
+            path.is_file().then_some(path)
+        })
+    }
+
+    /// Starts a broker for `test`, or `None` when tansu is not installed and `CI` is not
+    /// `true` (the test then returns after saying so). Under `CI=true` a missing tansu, like
+    /// a broker that does not start, fails the test.
+    pub fn start_or_skip(test: &str) -> Option<Self> {
+        let Some(binary) = Self::find() else {
+            let msg = format!(
+                "{test}: tansu not found ($EDALAB_TANSU, PATH, ~/.cargo/bin); install it with \
+                 `cargo install tansu --version 0.6.0 --locked --features dynostore`"
+            );
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("{msg} (CI=true: a Kafka test may not be skipped)");
+            }
+            eprintln!("SKIPPED (the test passes without running) {msg}");
+            return None;
+        };
+        match Self::start(&binary) {
+            Ok(tansu) => Some(tansu),
+            Err(e) => panic!("{test}: cannot start tansu ({}): {e}", binary.display()),
+        }
+    }
+
+    /// Starts `binary` as an in-memory broker on a free loopback port and waits until it
+    /// accepts connections.
+    pub fn start(binary: &Path) -> Result<Self, String> {
+        let port = free_port()?;
+        let dir = std::env::temp_dir().join(format!(
+            "edalab-tansu-{}-{port}-{}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let url = format!("tcp://127.0.0.1:{port}");
+        let log_path = dir.join("tansu.log");
+        let log =
+            std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+        let log_err = log
+            .try_clone()
+            .map_err(|e| format!("{}: {e}", log_path.display()))?;
+        let child = Command::new(binary)
+            .current_dir(&dir)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+                "--storage-engine",
+                "memory://tansu/",
+            ])
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            .spawn()
+            .map_err(|e| format!("spawn: {e}"))?;
+        let mut tansu = Self {
+            child,
+            dir,
+            brokers: format!("127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Ok(Some(status)) = tansu.child.try_wait() {
+                return Err(format!("exited with {status}: {}", tansu.log()));
+            }
+            if TcpStream::connect_timeout(
+                &([127, 0, 0, 1], port).into(),
+                Duration::from_millis(200),
+            )
+            .is_ok()
+            {
+                return Ok(tansu);
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "not accepting connections on port {port} after {START_TIMEOUT:?}: {}",
+                    tansu.log()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `host:port` for `bootstrap.servers`.
+    pub fn brokers(&self) -> &str {
+        &self.brokers
+    }
+
+    /// What the broker wrote so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("tansu.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Tansu {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A port free right now on 127.0.0.1 (the OS picks it; released before tansu binds it).
+fn free_port() -> Result<u16, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| format!("local_addr: {e}"))
+}
