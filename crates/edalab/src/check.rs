@@ -64,7 +64,7 @@ async fn check_ledger(data_dir: &Path, args: CheckLedgerArgs) -> anyhow::Result<
             };
             let bus = crate::platform::connect_kafka(&brokers, &Default::default(), "edalab-check")
                 .await?;
-            let messages = read_through_group(&*bus, CHECK_IDLE)
+            let messages = read_through_group(&bus, CHECK_IDLE)
                 .await
                 .with_context(|| format!("reading the banking topics from {brokers}"))?;
             let store = crate::ledger::OpenStore::open(data_dir, Some(&url)).await?;

@@ -26,9 +26,10 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::ValueEnum;
+use edalab_bus::kafka::{KafkaBus, KafkaConfig};
 use edalab_bus::log::EmbeddedBus;
 use edalab_bus::runtime::{RunSummary, RuntimeError};
-use edalab_bus::{Bus, BusError, Created};
+use edalab_bus::{Admin, Bus, BusError, Created};
 use edalab_domain::events::topics;
 use edalab_gateway::config::{BusBackend, Config, ConfigSources, FsyncPolicy, StoreBackend};
 use edalab_gateway::forward::Upstream;
@@ -238,14 +239,17 @@ enum PlatformBus {
     /// The embedded durable log in the data directory.
     Embedded(EmbeddedBus),
     /// A Kafka-protocol broker.
-    Kafka { bus: Arc<dyn Bus>, brokers: String },
+    Kafka { bus: KafkaBus, brokers: String },
 }
+
+/// Time allowed at shutdown for the Kafka producer to deliver what it holds.
+const KAFKA_FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl PlatformBus {
     fn shared(&self) -> Arc<dyn Bus> {
         match self {
             Self::Embedded(bus) => Arc::new(bus.clone()),
-            Self::Kafka { bus, .. } => Arc::clone(bus),
+            Self::Kafka { bus, .. } => Arc::new(bus.clone()),
         }
     }
 
@@ -259,8 +263,7 @@ impl PlatformBus {
     async fn close(&self) -> Result<(), BusError> {
         match self {
             Self::Embedded(bus) => bus.close().await,
-            // The producer flushes what it holds when its last handle drops.
-            Self::Kafka { .. } => Ok(()),
+            Self::Kafka { bus, .. } => bus.flush(KAFKA_FLUSH_TIMEOUT).await,
         }
     }
 
@@ -291,38 +294,23 @@ impl PlatformBus {
 
 /// Connects to a Kafka-protocol broker (`bus.brokers`) with the `kafka.*` librdkafka
 /// properties, and checks it answers.
-#[cfg(feature = "kafka")]
 pub async fn connect_kafka(
     brokers: &str,
     properties: &std::collections::BTreeMap<String, String>,
     client_id: &str,
-) -> anyhow::Result<Arc<dyn Bus>> {
-    let config = edalab_bus::kafka::KafkaConfig {
+) -> anyhow::Result<KafkaBus> {
+    let config = KafkaConfig {
         brokers: brokers.to_owned(),
         client_id: client_id.to_owned(),
         properties: properties.clone(),
     };
-    let bus = edalab_bus::kafka::KafkaBus::connect(config)
-        .await
-        .with_context(|| format!("connecting to the Kafka brokers {brokers}"))?;
+    let bus = KafkaBus::new(config)
+        .with_context(|| format!("configuring the Kafka client of {brokers}"))?;
     // A broker that does not answer fails here, by name, rather than at the first produce.
     bus.list_topics()
         .await
         .with_context(|| format!("listing the topics of the Kafka brokers {brokers}"))?;
-    Ok(Arc::new(bus))
-}
-
-/// This build has no Kafka client.
-#[cfg(not(feature = "kafka"))]
-pub async fn connect_kafka(
-    brokers: &str,
-    _properties: &std::collections::BTreeMap<String, String>,
-    _client_id: &str,
-) -> anyhow::Result<Arc<dyn Bus>> {
-    anyhow::bail!(
-        "cannot connect to {brokers}: this build of edalab has no Kafka client (build it with \
-         the `kafka` feature, on by default)"
-    )
+    Ok(bus)
 }
 
 /// Opens the bus: on the embedded profile read-write when some service of this process

@@ -12,6 +12,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use edalab_bus::kafka::testing::Tansu;
 use edalab_store::testing::{TestDatabase, postgres_url_or_skip};
 use serde_json::{Value, json};
 
@@ -28,7 +29,11 @@ fn serve_on_kafka(dir: &Path, services: &[&str], brokers: &str, database: &str) 
         .args(["--brokers", brokers, "--database-url", database])
         // A killed member's partitions move after this long without its heartbeats.
         .env("EDALAB__KAFKA__SESSION__TIMEOUT__MS", "6000")
-        .env("EDALAB__KAFKA__HEARTBEAT__INTERVAL__MS", "1000");
+        .env("EDALAB__KAFKA__HEARTBEAT__INTERVAL__MS", "1000")
+        // tansu 0.6 answers nothing to a fetch from an offset inside a record batch (ADR
+        // 015), where a member taking over a killed one's partitions may resume: one record
+        // per batch keeps every offset a batch start. Apache Kafka needs no such setting.
+        .env("EDALAB__KAFKA__BATCH__NUM__MESSAGES", "1");
     command
 }
 
@@ -50,10 +55,10 @@ async fn two_ledgers_share_the_partitions_and_a_sigkill_loses_and_doubles_nothin
     let Some(admin_url) = postgres_url_or_skip("kafka profile: two ledgers") else {
         return;
     };
-    let Some(broker) = support::tansu("kafka profile: two ledgers") else {
+    let Some(broker) = Tansu::start_or_skip("kafka profile: two ledgers") else {
         return;
     };
-    let brokers = broker.brokers();
+    let brokers = broker.brokers().to_owned();
     let database = TestDatabase::create(&admin_url)
         .await
         .expect("a test database");
