@@ -444,14 +444,13 @@ async fn run_with_store(bus: &KafkaBus, store: &Positions, n: usize) -> Vec<u64>
     tokio::time::sleep(Duration::from_secs(1)).await;
     let _ = stop.send(());
     task.await.expect("join").expect("runtime");
-    let handled = handler
+    handler
         .0
         .lock()
         .expect("lock")
         .iter()
         .map(|(_, o)| *o)
-        .collect();
-    handled
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -85,8 +85,11 @@ pub struct KafkaConfig {
     pub brokers: String,
     /// `client.id` of every client (consumers add nothing: the group identifies them).
     pub client_id: String,
-    /// librdkafka properties, verbatim (`kafka.*` in the configuration), overriding the
-    /// defaults. `bootstrap.servers`, `client.id` and `group.id` are set from the fields.
+    /// librdkafka properties, verbatim (`kafka.*` in the configuration), given to every
+    /// client and overriding [`PRODUCER_DEFAULTS`] and [`CONSUMER_DEFAULTS`].
+    /// `bootstrap.servers` and `group.id` may not be set here (they come from `brokers` and
+    /// the consumer's group); a consumer's `auto.offset.reset`, `session.timeout.ms`,
+    /// `heartbeat.interval.ms` and `max.poll.interval.ms` come from its [`ConsumerConfig`].
     pub properties: BTreeMap<String, String>,
 }
 
