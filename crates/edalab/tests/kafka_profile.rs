@@ -42,6 +42,7 @@ fn check_ledger(dir: &Path, brokers: &str, database: &str) -> (bool, Value) {
     let output = edalab(dir)
         .args(["check", "ledger", "--json", "--brokers", brokers])
         .args(["--store-url", database])
+        .stderr(std::process::Stdio::piped())
         .output()
         .expect("run check ledger");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -114,7 +115,14 @@ async fn two_ledgers_share_the_partitions_and_a_sigkill_loses_and_doubles_nothin
         assert_eq!(status, reqwest::StatusCode::OK, "{body}");
         assert!(body["error"].is_null(), "the simulation failed: {body}");
         if body["status"] == "stopped" {
-            break body["events_produced"].as_u64().expect("events_produced");
+            // Calculations go to the calculator's topic, every other type to a banking one.
+            break body["events_by_type"]
+                .as_object()
+                .expect("events_by_type")
+                .iter()
+                .filter(|(kind, _)| kind.as_str() != "Calculation")
+                .map(|(_, n)| n.as_u64().expect("a count"))
+                .sum::<u64>();
         }
         assert!(
             Instant::now() < deadline,
@@ -183,9 +191,72 @@ fn the_kafka_profile_needs_a_postgres_url() {
             "kafka",
         ])
         .args(["--brokers", "127.0.0.1:1"])
+        .stderr(std::process::Stdio::piped())
         .output()
         .expect("run");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("store.url"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_order_saga_runs_on_kafka() {
+    let Some(admin_url) = postgres_url_or_skip("kafka profile: order saga") else {
+        return;
+    };
+    let Some(broker) = Tansu::start_or_skip("kafka profile: order saga") else {
+        return;
+    };
+    let database = TestDatabase::create(&admin_url)
+        .await
+        .expect("a test database");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut command = edalab(dir.path());
+    command
+        .args(["up", "--listen", "127.0.0.1:0", "--profile", "kafka"])
+        .args(["--brokers", broker.brokers(), "--database-url", database.url()]);
+    let platform = Process::start(command);
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+
+    // One order the bureau authorizes, one it refuses (over the default credit limit of 1 000), each
+    // through the saga's topics on the broker.
+    let mut orders = Vec::new();
+    for amount in [42.5, 5_000.0] {
+        let (status, body) = json_of(
+            http.post(platform.url("/api/v1/orders"))
+                .json(&json!({"userId": "alice", "amount": amount, "items": ["book"]}))
+                .send()
+                .await
+                .expect("POST /orders"),
+        )
+        .await;
+        assert_eq!(status, reqwest::StatusCode::CREATED, "{body}");
+        orders.push(body["orderId"].as_str().expect("orderId").to_owned());
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut finals = Vec::new();
+    for order in &orders {
+        let final_status = loop {
+            let (status, body) = json_of(
+                http.get(platform.url(&format!("/api/v1/orders/{order}/status")))
+                    .send()
+                    .await
+                    .expect("GET status"),
+            )
+            .await;
+            assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+            if body["status"] != "CREATED" {
+                break body["status"].as_str().expect("status").to_owned();
+            }
+            assert!(Instant::now() < deadline, "order {order} stayed CREATED");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        finals.push(final_status);
+    }
+    assert_eq!(finals, ["PAYMENT_AUTHORIZED", "PAYMENT_REJECTED"]);
+    let rest = platform.stop();
+    assert!(rest.contains("stopped cleanly"), "{rest}");
 }
