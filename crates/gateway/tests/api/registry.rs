@@ -572,3 +572,56 @@ async fn with_registry_url_the_gateway_relays_to_the_external_registry() {
     assert_error(&answer, StatusCode::NOT_FOUND, 40401);
     upstream_app.stop().await;
 }
+
+/// The registry's routes are in the gateway's OpenAPI document (valid OpenAPI 3), each with
+/// Confluent's error body as its default response.
+#[tokio::test]
+async fn the_registry_routes_are_documented_with_confluent_errors() {
+    let dir = tempfile::tempdir().expect("dir");
+    let registry: Arc<dyn SchemaRegistry> =
+        Arc::new(LocalRegistry::open(dir.path()).expect("open"));
+    let config = Config::default();
+    let state = AppState::builder(&config, Arc::new(FakeBus::new()))
+        .mount(registry::mount(registry))
+        .build()
+        .expect("state");
+    let doc = state.openapi();
+    let text = doc.to_pretty_json().expect("JSON");
+    oas3::from_json(&text).expect("valid OpenAPI 3");
+    let registry_operations: Vec<(String, String)> = edalab_gateway::operations(&doc)
+        .into_iter()
+        .filter(|(_, path)| path.starts_with("/registry/"))
+        .collect();
+    let expected = [
+        ("GET", "/registry/config"),
+        ("PUT", "/registry/config"),
+        ("GET", "/registry/config/{subject}"),
+        ("PUT", "/registry/config/{subject}"),
+        (
+            "POST",
+            "/registry/compatibility/subjects/{subject}/versions/{version}",
+        ),
+        ("GET", "/registry/schemas/ids/{id}"),
+        ("GET", "/registry/subjects"),
+        ("POST", "/registry/subjects/{subject}"),
+        ("GET", "/registry/subjects/{subject}/versions"),
+        ("POST", "/registry/subjects/{subject}/versions"),
+        ("GET", "/registry/subjects/{subject}/versions/{version}"),
+    ];
+    let mut expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
+    expected.sort();
+    assert_eq!(registry_operations, expected);
+    let json: Value = serde_json::from_str(&text).expect("JSON");
+    for (method, path) in &expected {
+        let default = &json["paths"][path][method.to_lowercase()]["responses"]["default"];
+        let schema = default["content"]["application/json"]["schema"]["$ref"].as_str();
+        assert_eq!(
+            schema,
+            Some("#/components/schemas/RegistryErrorBody"),
+            "{method} {path}: {default}"
+        );
+    }
+}
