@@ -286,7 +286,14 @@ impl LocalRegistry {
             let mut file = log
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            file.write_all(&line).and_then(|()| file.sync_data())
+            let len_before = file.metadata()?.len();
+            let written = file.write_all(&line).and_then(|()| file.sync_data());
+            if written.is_err() {
+                // Not acknowledged: take back whatever part of the line reached the file, so
+                // that the next record does not follow a torn one.
+                let _ = file.set_len(len_before);
+            }
+            written
         })
         .await
         .map_err(|e| RegistryError::Store(format!("appending to {}: {e}", self.path.display())))?
