@@ -568,6 +568,13 @@ pub async fn run(config: Config, plan: Plan, started: Instant) -> anyhow::Result
     };
 
     let mut builder = AppState::builder(&config, Arc::clone(&shared)).catalog(Arc::clone(&catalog));
+    // The schema registry's API (ADR 016) where the gateway runs: one process owns the
+    // built-in registry's file (`<data_dir>/registry/`), or relays to `registry.url`.
+    if plan.runs(Service::Gateway) {
+        let registry =
+            edalab_gateway::registry::open(&config).context("opening the schema registry")?;
+        builder = builder.mount(edalab_gateway::registry::mount(registry));
+    }
     if let Some(store) = &store {
         builder = builder
             .health(Arc::new(crate::ledger::StoreHealth(store.shared())))

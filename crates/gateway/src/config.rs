@@ -43,6 +43,7 @@ pub struct Config {
     /// librdkafka properties passed through verbatim with `bus.backend: kafka`
     /// (`kafka: {compression.type: zstd}`, or `EDALAB__KAFKA__COMPRESSION__TYPE=zstd`).
     pub kafka: KafkaProperties,
+    pub registry: RegistryConfig,
 }
 
 /// The HTTP server.
@@ -410,6 +411,30 @@ impl UpstreamsConfig {
     }
 }
 
+/// The schema registry behind `/registry/` (X-08, ADR 016).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistryConfig {
+    /// Empty: the built-in registry, kept in `<bus.data_dir>/registry/`. A URL
+    /// (`http://host:8081`, a path prefix allowed): that Confluent-compatible registry,
+    /// which `/registry/` then relays to.
+    pub url: String,
+    /// Time allowed to one request to an external registry.
+    pub timeout_ms: u64,
+    /// Entries at most in each of the client's caches (id → schema, schema → id).
+    pub cache_entries_max: usize,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            timeout_ms: 10_000,
+            cache_entries_max: 10_000,
+        }
+    }
+}
+
 /// The WebSocket hub (S3-12).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -717,6 +742,21 @@ impl Config {
                 ),
             );
         }
+        if let (false, Err(message)) = (
+            self.registry.url.trim().is_empty(),
+            check_registry_url(&self.registry.url),
+        ) {
+            bad("registry.url", message);
+        }
+        if self.registry.timeout_ms == 0 {
+            bad("registry.timeout_ms", "must be at least 1".to_owned());
+        }
+        if self.registry.cache_entries_max == 0 {
+            bad(
+                "registry.cache_entries_max",
+                "must be at least 1".to_owned(),
+            );
+        }
         if self.metrics.refresh_timeout_ms == 0 {
             bad(
                 "metrics.refresh_timeout_ms",
@@ -791,6 +831,31 @@ fn check_http_url(text: &str) -> Result<(), String> {
     {
         return Err(format!(
             "{text:?}: expected only scheme, host and port (http://host:port)"
+        ));
+    }
+    Ok(())
+}
+
+/// A Confluent registry's base URL: `http://host[:port]`, a path prefix allowed (a
+/// registry behind a reverse proxy), no query or credentials (this build has no TLS client).
+fn check_registry_url(text: &str) -> Result<(), String> {
+    let text = text.trim();
+    let url = reqwest::Url::parse(text).map_err(|e| {
+        format!(
+            "{text:?} is not a URL ({e}); expected http://host:port, e.g. http://127.0.0.1:8081"
+        )
+    })?;
+    if url.scheme() != "http" {
+        return Err(format!(
+            "{text:?}: only http:// is supported (this build has no TLS client)"
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{text:?} has no host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(format!(
+            "{text:?}: expected http://host:port[/path], without query, fragment or credentials"
         ));
     }
     Ok(())
@@ -982,6 +1047,42 @@ mod tests {
         })
         .expect_err("a list is no librdkafka property");
         assert!(error.names_key("kafka.bootstrap.servers"), "{error}");
+    }
+
+    #[test]
+    fn registry_urls_are_checked_and_named() {
+        assert!(check_registry_url("http://127.0.0.1:8081").is_ok());
+        assert!(check_registry_url("http://proxy/schema-registry/").is_ok());
+        for bad in [
+            "",
+            "registry:8081",
+            "https://r:8081",
+            "http://r:1/?x=1",
+            "http://u@r:1",
+        ] {
+            assert!(check_registry_url(bad).is_err(), "{bad:?} accepted");
+        }
+        let load = |pairs: &[(&str, &str)]| {
+            Config::load(&ConfigSources {
+                env: pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+                ..ConfigSources::default()
+            })
+        };
+        let config = load(&[("EDALAB__REGISTRY__URL", "http://sr:8081")]).expect("valid");
+        assert_eq!(config.registry.url, "http://sr:8081");
+        let error = load(&[
+            ("EDALAB__REGISTRY__URL", "sr:8081"),
+            ("EDALAB__REGISTRY__TIMEOUT_MS", "0"),
+        ])
+        .expect_err("invalid");
+        assert!(error.names_key("registry.url"), "{error}");
+        assert!(error.names_key("registry.timeout_ms"), "{error}");
+        assert!(error.to_string().contains("sr:8081"), "{error}");
+        let error = load(&[("EDALAB__REGISTRY__URI", "http://sr:8081")]).expect_err("unknown");
+        assert!(error.names_key("registry.uri"), "{error}");
     }
 
     #[test]

@@ -233,7 +233,12 @@ pub async fn json_errors(request: Request, next: Next) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+        // `application/json`, or a `+json` type (the registry's
+        // `application/vnd.schemaregistry.v1+json`), with or without parameters.
+        .is_some_and(|v| {
+            let essence = v.split(';').next().unwrap_or_default().trim();
+            essence == "application/json" || essence.ends_with("+json")
+        });
     if is_json {
         return response;
     }

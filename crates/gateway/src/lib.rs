@@ -13,6 +13,7 @@
 //! - [`telemetry`]: metric names and typed recorders, W3C trace context, JSON logs, and
 //!   the producer/handler wrappers services use to be observable;
 //! - [`payload`]: bus messages rendered as JSON;
+//! - [`registry`]: the Confluent-compatible schema registry API under `/registry/`;
 //! - [`launch`]: start, print the URLs, stop on SIGINT/SIGTERM (`edalab up`).
 //!
 //! The gateway may read the bus (tails for `/ws`, admin for lag) but never produces to it
@@ -28,6 +29,7 @@ pub mod health;
 pub mod hub;
 pub mod launch;
 pub mod payload;
+pub mod registry;
 pub mod router;
 pub mod telemetry;
 pub mod ws;

@@ -4,8 +4,13 @@
 //! `schemas/` (embedded with `include_str!`), the hand-written mapping between the domain
 //! event types of [`edalab_domain::events`] and Avro records, and the Confluent framing
 //! (magic byte `0x00`, 4-byte big-endian schema id, Avro binary body) that standard
-//! Confluent deserializers in other languages read. It knows nothing of transports: no
-//! broker, no HTTP; a registry client plugs its ids in through [`SchemaCatalog::assign_id`].
+//! Confluent deserializers in other languages read. The codec knows nothing of transports:
+//! no broker, no HTTP; a registry client plugs its ids in through
+//! [`SchemaCatalog::assign_id`].
+//!
+//! [`registry`] is the schema registry port, [`SchemaRegistry`], with the built-in
+//! registry ([`LocalRegistry`], durable in a data directory) and a Confluent Schema
+//! Registry REST client ([`HttpRegistry`]); it is the only module here that does I/O.
 //!
 //! Typed events are written and read directly in Avro binary (no intermediate
 //! `apache_avro::types::Value`; [`encode_banking_into`] appends to a reused buffer without
@@ -34,6 +39,7 @@ pub mod decimal;
 pub mod embedded;
 pub mod error;
 pub mod json;
+pub mod registry;
 pub mod wire;
 
 pub use catalog::{SchemaCatalog, SchemaId};
@@ -44,3 +50,7 @@ pub use codec::{
 pub use embedded::EventSchema;
 pub use error::WireError;
 pub use json::{avro_to_json, render_json};
+pub use registry::{
+    Compatibility, HttpRegistry, HttpRegistryConfig, LocalRegistry, RegisteredSchema,
+    RegistryError, SchemaRegistry, Version,
+};

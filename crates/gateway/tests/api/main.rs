@@ -10,6 +10,7 @@ mod forward;
 mod http;
 mod metrics;
 mod openapi;
+mod registry;
 mod trace;
 mod ws;
 

@@ -1,0 +1,528 @@
+//! The schema registry over REST, under `/registry/`: Confluent Schema Registry's API
+//! (paths, JSON shapes, `error_code`s, `application/vnd.schemaregistry.v1+json`), so that
+//! Confluent's serializers, `kcat`, AKHQ or a `curl` written for Confluent work against
+//! `http://<edalab>/registry` as their registry URL (ADR 016).
+//!
+//! | route | answer |
+//! |---|---|
+//! | `GET /registry/subjects` | `["bancaire.compte.ouvert-value", ...]` |
+//! | `GET /registry/subjects/{subject}/versions` | `[1, 2]` |
+//! | `GET /registry/subjects/{subject}/versions/{version\|latest}` | `{subject, id, version, schema}` |
+//! | `POST /registry/subjects/{subject}/versions` `{"schema": "..."}` | `{"id": N}` |
+//! | `POST /registry/subjects/{subject}` `{"schema": "..."}` | `{subject, id, version, schema}` |
+//! | `GET /registry/schemas/ids/{id}` | `{"schema": "..."}` |
+//! | `POST /registry/compatibility/subjects/{subject}/versions/{version\|latest}` | `{"is_compatible": bool}` |
+//! | `GET /registry/config`, `GET /registry/config/{subject}[?defaultToGlobal=true]` | `{"compatibilityLevel": "BACKWARD"}` |
+//! | `PUT /registry/config`, `PUT /registry/config/{subject}` `{"compatibility": "NONE"}` | `{"compatibility": "NONE"}` |
+//!
+//! Errors are Confluent's `{"error_code": N, "message": "..."}` with Confluent's status:
+//! 40401 unknown subject, 40402 unknown version, 40403 unknown schema, 40408 subject
+//! without its own level (404); 409 incompatible schema (409); 42201 invalid schema, 42202
+//! invalid version, 42203 invalid level, 42208 invalid subject (422); a body that is not
+//! the expected JSON is 400 with `error_code` 400. Not Confluent's: deletions, modes,
+//! contexts, schema references and non-Avro schema types (42201).
+//!
+//! The handlers only translate HTTP to the [`SchemaRegistry`] port; which registry answers
+//! is configuration (`registry.url`, see [`open`]): the built-in [`LocalRegistry`], or an
+//! external Confluent registry through [`HttpRegistry`], in which case `/registry/` relays
+//! to it.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use edalab_schema::registry::CONTENT_TYPE;
+use edalab_schema::{
+    Compatibility, HttpRegistry, HttpRegistryConfig, LocalRegistry, RegistryError, SchemaId,
+    SchemaRegistry, Version,
+};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::config::Config;
+use crate::router::Mount;
+
+/// The directory of the built-in registry, under `bus.data_dir`.
+pub const DATA_SUBDIR: &str = "registry";
+
+/// The registry the configuration asks for: `registry.url` empty → the built-in one, kept
+/// in `<bus.data_dir>/registry/`; a URL → that Confluent-compatible registry.
+pub fn open(config: &Config) -> Result<Arc<dyn SchemaRegistry>, RegistryError> {
+    let url = config.registry.url.trim();
+    if url.is_empty() {
+        let dir = config.bus.data_dir.join(DATA_SUBDIR);
+        Ok(Arc::new(LocalRegistry::open(&dir)?))
+    } else {
+        Ok(Arc::new(HttpRegistry::new(&HttpRegistryConfig {
+            url: url.to_owned(),
+            timeout_ms: config.registry.timeout_ms,
+            cache_entries_max: config.registry.cache_entries_max,
+        })?))
+    }
+}
+
+/// The `/registry/` routes over `registry`, to mount in the gateway.
+pub fn mount(registry: Arc<dyn SchemaRegistry>) -> Mount {
+    Mount::new("registry", router(registry))
+}
+
+/// The `/registry/` routes over `registry`, with their OpenAPI operations (to add layers
+/// before mounting).
+pub fn router(registry: Arc<dyn SchemaRegistry>) -> OpenApiRouter {
+    routes().with_state(registry)
+}
+
+type Registry = Arc<dyn SchemaRegistry>;
+
+fn routes() -> OpenApiRouter<Registry> {
+    OpenApiRouter::with_openapi(RegistryDoc::openapi())
+        .routes(routes!(subjects))
+        .routes(routes!(versions, register))
+        .routes(routes!(version))
+        .routes(routes!(lookup))
+        .routes(routes!(schema_by_id))
+        .routes(routes!(check_compatibility))
+        .routes(routes!(get_config, put_config))
+        .routes(routes!(get_subject_config, put_subject_config))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    tags((name = "registry", description = "Confluent-compatible schema registry (X-08); errors are `RegistryErrorBody`")),
+    components(schemas(
+        SchemaRequest, IdBody, SchemaVersionBody, SchemaBody, IsCompatibleBody,
+        CompatibilityLevelBody, CompatibilityBody, RegistryErrorBody
+    ))
+)]
+struct RegistryDoc;
+
+/// A registry answer: JSON with Confluent's content type.
+struct Answer<T>(StatusCode, T);
+
+impl<T: Serialize> IntoResponse for Answer<T> {
+    fn into_response(self) -> Response {
+        match serde_json::to_vec(&self.1) {
+            Ok(bytes) => (self.0, [(header::CONTENT_TYPE, CONTENT_TYPE)], bytes).into_response(),
+            Err(e) => {
+                Failure(RegistryError::Store(format!("encoding the answer: {e}"))).into_response()
+            }
+        }
+    }
+}
+
+fn ok<T: Serialize>(value: T) -> Answer<T> {
+    Answer(StatusCode::OK, value)
+}
+
+/// A registry error as Confluent answers it.
+struct Failure(RegistryError);
+
+impl From<RegistryError> for Failure {
+    fn from(error: RegistryError) -> Self {
+        Self(error)
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status.is_server_error() {
+            tracing::warn!(error_code = self.0.error_code(), error = %self.0, "registry request failed");
+        }
+        let body = self.0.body();
+        let body = RegistryErrorBody {
+            error_code: body.error_code,
+            message: body.message,
+        };
+        Answer(status, body).into_response()
+    }
+}
+
+/// What a handler returns.
+type Reply<T> = Result<Answer<T>, Failure>;
+
+/// A JSON body, whatever its content type (Confluent takes `application/json`, its own
+/// types, or none); a body that is not the expected JSON is 400 with serde's message.
+fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Failure> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| Failure(RegistryError::BadRequest(format!("invalid JSON body: {e}"))))
+}
+
+/// `{"schema": "..."}`, with Confluent's optional `schemaType` and `references`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SchemaRequest {
+    /// The Avro schema, as JSON text.
+    pub schema: String,
+    /// `AVRO` (the default); other types are refused (42201).
+    #[serde(default)]
+    pub schema_type: Option<String>,
+    /// Schema references: not supported (42201 when non-empty).
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub references: Option<Vec<serde_json::Value>>,
+}
+
+impl SchemaRequest {
+    fn parse(bytes: &[u8]) -> Result<Self, Failure> {
+        let request: Self = body(bytes)?;
+        if let Some(kind) = &request.schema_type
+            && !kind.eq_ignore_ascii_case("AVRO")
+        {
+            return Err(Failure(RegistryError::InvalidSchema(format!(
+                "schemaType {kind} is not supported: this registry holds Avro schemas only"
+            ))));
+        }
+        if request.references.as_ref().is_some_and(|r| !r.is_empty()) {
+            return Err(Failure(RegistryError::InvalidSchema(
+                "schema references are not supported".to_owned(),
+            )));
+        }
+        Ok(request)
+    }
+}
+
+/// `{"id": N}`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct IdBody {
+    pub id: u32,
+}
+
+/// `{subject, id, version, schema}`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SchemaVersionBody {
+    pub subject: String,
+    pub id: u32,
+    pub version: u32,
+    pub schema: String,
+}
+
+impl From<edalab_schema::RegisteredSchema> for SchemaVersionBody {
+    fn from(r: edalab_schema::RegisteredSchema) -> Self {
+        Self {
+            subject: r.subject,
+            id: r.id,
+            version: r.version,
+            schema: r.schema,
+        }
+    }
+}
+
+/// `{"schema": "..."}`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SchemaBody {
+    pub schema: String,
+}
+
+/// `{"is_compatible": bool}`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct IsCompatibleBody {
+    pub is_compatible: bool,
+}
+
+/// `{"compatibilityLevel": "BACKWARD"}` (what `GET /config` answers).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CompatibilityLevelBody {
+    /// NONE, BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE.
+    pub compatibility_level: String,
+}
+
+/// `{"compatibility": "NONE"}` (what `PUT /config` takes and answers).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CompatibilityBody {
+    /// NONE, BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE.
+    pub compatibility: String,
+}
+
+/// Confluent's error body.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RegistryErrorBody {
+    /// 40401, 40402, 40403, 40408, 409, 42201, 42202, 42203, 42208, 400, 50001...
+    pub error_code: u32,
+    pub message: String,
+}
+
+/// Query of `GET /registry/config/{subject}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+pub struct SubjectConfigParams {
+    /// `true`: answer the global level when the subject has none of its own (else 40408).
+    #[param(value_type = Option<bool>)]
+    pub default_to_global: Option<String>,
+}
+
+fn parse_version(text: &str) -> Result<Version, Failure> {
+    Ok(text.parse::<Version>()?)
+}
+
+/// Every subject.
+#[utoipa::path(
+    get,
+    path = "/registry/subjects",
+    tag = "registry",
+    responses(
+        (status = 200, description = "Every subject, sorted", content_type = "application/vnd.schemaregistry.v1+json", body = Vec<String>),
+        (status = "default", description = "`{error_code, message}`", body = RegistryErrorBody),
+    )
+)]
+async fn subjects(State(registry): State<Registry>) -> Reply<Vec<String>> {
+    Ok(ok(registry.subjects().await?))
+}
+
+/// The versions of a subject.
+#[utoipa::path(
+    get,
+    path = "/registry/subjects/{subject}/versions",
+    tag = "registry",
+    params(("subject" = String, Path, description = "`<topic>-value`")),
+    responses(
+        (status = 200, description = "Version numbers, ascending", content_type = "application/vnd.schemaregistry.v1+json", body = Vec<u32>),
+        (status = 404, description = "40401: no such subject", body = RegistryErrorBody),
+        (status = "default", description = "`{error_code, message}`", body = RegistryErrorBody),
+    )
+)]
+async fn versions(
+    State(registry): State<Registry>,
+    Path(subject): Path<String>,
+) -> Reply<Vec<u32>> {
+    Ok(ok(registry.versions(&subject).await?))
+}
+
+/// Registers a schema under a subject (idempotent), enforcing its compatibility level.
+#[utoipa::path(
+    post,
+    path = "/registry/subjects/{subject}/versions",
+    tag = "registry",
+    params(("subject" = String, Path, description = "`<topic>-value`")),
+    request_body(content = SchemaRequest, content_type = "application/vnd.schemaregistry.v1+json"),
+    responses(
+        (status = 200, description = "The schema's global id", content_type = "application/vnd.schemaregistry.v1+json", body = IdBody),
+        (status = 409, description = "409: incompatible with an earlier version; the message says how", body = RegistryErrorBody),
+        (status = 422, description = "42201: not a valid Avro schema", body = RegistryErrorBody),
+        (status = "default", description = "`{error_code, message}`", body = RegistryErrorBody),
+    )
+)]
+async fn register(
+    State(registry): State<Registry>,
+    Path(subject): Path<String>,
+    bytes: Bytes,
+) -> Reply<IdBody> {
+    let request = SchemaRequest::parse(&bytes)?;
+    let SchemaId(id) = registry.register(&subject, &request.schema).await?;
+    Ok(ok(IdBody { id }))
+}
+
+/// One version of a subject.
+#[utoipa::path(
+    get,
+    path = "/registry/subjects/{subject}/versions/{version}",
+    tag = "registry",
+    params(
+        ("subject" = String, Path, description = "`<topic>-value`"),
+        ("version" = String, Path, description = "1..2^31-1, `latest` or -1"),
+    ),
+    responses(
+        (status = 200, description = "The version", content_type = "application/vnd.schemaregistry.v1+json", body = SchemaVersionBody),
+        (status = 404, description = "40401: no such subject; 40402: no such version", body = RegistryErrorBody),
+        (status = 422, description = "42202: not a version", body = RegistryErrorBody),
+        (status = "default", description = "`{error_code, message}`", body = RegistryErrorBody),
+    )
+)]
+async fn version(
+    State(registry): State<Registry>,
+    Path((subject, version)): Path<(String, String)>,
+) -> Reply<SchemaVersionBody> {
+    let version = parse_version(&version)?;
+    Ok(ok(registry.version(&subject, version).await?.into()))
+}
+
+/// Which version of a subject a schema is.
+#[utoipa::path(
+    post,
+    path = "/registry/subjects/{subject}",
+    tag = "registry",
+    params(("subject" = String, Path, description = "`<topic>-value`")),
+    request_body(content = SchemaRequest, content_type = "application/vnd.schemaregistry.v1+json"),
+    responses(
+        (status = 200, description = "The version holding this schema", content_type = "application/vnd.schemaregistry.v1+json", body = SchemaVersionBody),
+        (status = 404, description = "40401: no such subject; 40403: the schema is not under it", body = RegistryErrorBody),
+        (status = "default", description = "`{error_code, message}`", body = RegistryErrorBody),
+    )
+)]
+async fn lookup(
+    State(registry): State<Registry>,
+    Path(subject): Path<String>,
+    bytes: Bytes,
+) -> Reply<SchemaVersionBody> {
+    let request = SchemaRequest::parse(&bytes)?;
+    Ok(ok(registry.lookup(&subject, &request.schema).await?.into()))
+}
+
+/// The schema with a global id.
+#[utoipa::path(
+    get,
+    path = "/registry/schemas/ids/{id}",
+    tag = "registry",
+    params(("id" = u32, Path, description = "Global schema id")),
+    responses(
+        (status = 200, description = "The schema", content_type = "application/vnd.schemaregistry.v1+json", body = SchemaBody),
+        (status = 404, description = "40403: no schema with this id", body = RegistryErrorBody),
+        (status = "default", description = "`{error_code, message}`", body = RegistryErrorBody),
+    )
+)]
+async fn schema_by_id(
+    State(registry): State<Registry>,
+    Path(id): Path<String>,
+) -> Reply<SchemaBody> {
+    // Any text that is not an id names no schema: Confluent answers 40403 too.
+    let id = id.parse::<u32>().map_err(|_| {
+        Failure(RegistryError::SchemaNotFound(format!(
+            "Schema {id} not found"
+        )))
+    })?;
+    let schema = registry.schema_by_id(SchemaId(id)).await?;
+    Ok(ok(SchemaBody { schema }))
+}
+
+/// Whether a schema could be registered against a version of a subject.
+#[utoipa::path(
+    post,
+    path = "/registry/compatibility/subjects/{subject}/versions/{version}",
+    tag = "registry",
+    params(
+        ("subject" = String, Path, description = "`<topic>-value`"),
+        ("version" = String, Path, description = "1..2^31-1, `latest` or -1"),
+    ),
+    request_body(content = SchemaRequest, content_type = "application/vnd.schemaregistry.v1+json"),
+    responses(
+        (status = 200, description = "The verdict under the subject's level", content_type = "application/vnd.schemaregistry.v1+json", body = IsCompatibleBody),
+        (status = 404, description = "40401: no such subject; 40402: no such version", body = RegistryErrorBody),
+        (status = 422, description = "42201: invalid schema; 42202: not a version", body = RegistryErrorBody),
+        (status = "default", description = "`{error_code, message}`", body = RegistryErrorBody),
+    )
+)]
+async fn check_compatibility(
+    State(registry): State<Registry>,
+    Path((subject, version)): Path<(String, String)>,
+    bytes: Bytes,
+) -> Reply<IsCompatibleBody> {
+    let version = parse_version(&version)?;
+    let request = SchemaRequest::parse(&bytes)?;
+    let is_compatible = registry
+        .check_compatibility(&subject, version, &request.schema)
+        .await?;
+    Ok(ok(IsCompatibleBody { is_compatible }))
+}
+
+fn parse_level(bytes: &[u8]) -> Result<Compatibility, Failure> {
+    let request: CompatibilityBody = body(bytes)?;
+    Ok(request.compatibility.parse::<Compatibility>()?)
+}
+
+/// The global compatibility level.
+#[utoipa::path(
+    get,
+    path = "/registry/config",
+    tag = "registry",
+    responses(
+        (status = 200, description = "The global level", content_type = "application/vnd.schemaregistry.v1+json", body = CompatibilityLevelBody),
+        (status = "default", description = "`{error_code, message}`", body = RegistryErrorBody),
+    )
+)]
+async fn get_config(State(registry): State<Registry>) -> Reply<CompatibilityLevelBody> {
+    let level = registry.compatibility(None).await?;
+    Ok(ok(CompatibilityLevelBody {
+        compatibility_level: level.to_string(),
+    }))
+}
+
+/// Sets the global compatibility level.
+#[utoipa::path(
+    put,
+    path = "/registry/config",
+    tag = "registry",
+    request_body(content = CompatibilityBody, content_type = "application/vnd.schemaregistry.v1+json"),
+    responses(
+        (status = 200, description = "The level set", content_type = "application/vnd.schemaregistry.v1+json", body = CompatibilityBody),
+        (status = 422, description = "42203: not a level", body = RegistryErrorBody),
+        (status = "default", description = "`{error_code, message}`", body = RegistryErrorBody),
+    )
+)]
+async fn put_config(State(registry): State<Registry>, bytes: Bytes) -> Reply<CompatibilityBody> {
+    let level = registry
+        .set_compatibility(None, parse_level(&bytes)?)
+        .await?;
+    Ok(ok(CompatibilityBody {
+        compatibility: level.to_string(),
+    }))
+}
+
+/// A subject's own compatibility level.
+#[utoipa::path(
+    get,
+    path = "/registry/config/{subject}",
+    tag = "registry",
+    params(("subject" = String, Path, description = "`<topic>-value`"), SubjectConfigParams),
+    responses(
+        (status = 200, description = "The subject's level", content_type = "application/vnd.schemaregistry.v1+json", body = CompatibilityLevelBody),
+        (status = 404, description = "40408: the subject has no level of its own (and no defaultToGlobal=true)", body = RegistryErrorBody),
+        (status = "default", description = "`{error_code, message}`", body = RegistryErrorBody),
+    )
+)]
+async fn get_subject_config(
+    State(registry): State<Registry>,
+    Path(subject): Path<String>,
+    Query(params): Query<SubjectConfigParams>,
+) -> Reply<CompatibilityLevelBody> {
+    let default_to_global = match params.default_to_global.as_deref() {
+        None => false,
+        Some(text) => text.parse::<bool>().map_err(|_| {
+            Failure(RegistryError::BadRequest(format!(
+                "invalid defaultToGlobal {text:?}: expected true or false"
+            )))
+        })?,
+    };
+    let level = match registry.compatibility(Some(&subject)).await {
+        Err(RegistryError::SubjectCompatibilityNotConfigured(_)) if default_to_global => {
+            registry.compatibility(None).await?
+        }
+        other => other?,
+    };
+    Ok(ok(CompatibilityLevelBody {
+        compatibility_level: level.to_string(),
+    }))
+}
+
+/// Sets a subject's own compatibility level.
+#[utoipa::path(
+    put,
+    path = "/registry/config/{subject}",
+    tag = "registry",
+    params(("subject" = String, Path, description = "`<topic>-value`")),
+    request_body(content = CompatibilityBody, content_type = "application/vnd.schemaregistry.v1+json"),
+    responses(
+        (status = 200, description = "The level set", content_type = "application/vnd.schemaregistry.v1+json", body = CompatibilityBody),
+        (status = 422, description = "42203: not a level", body = RegistryErrorBody),
+        (status = "default", description = "`{error_code, message}`", body = RegistryErrorBody),
+    )
+)]
+async fn put_subject_config(
+    State(registry): State<Registry>,
+    Path(subject): Path<String>,
+    bytes: Bytes,
+) -> Reply<CompatibilityBody> {
+    let level = registry
+        .set_compatibility(Some(&subject), parse_level(&bytes)?)
+        .await?;
+    Ok(ok(CompatibilityBody {
+        compatibility: level.to_string(),
+    }))
+}
