@@ -306,6 +306,12 @@ struct Timed<H> {
 #[async_trait]
 impl<H: BatchHandler> BatchHandler for Timed<H> {
     async fn handle(&self, batch: &[Message]) -> Vec<Outcome> {
+        let dispatched = self.probe.nanos();
+        for message in batch {
+            if let Some(seq) = stages::seq_of(message) {
+                self.probe.stamps.stamp(Moment::Dispatched, seq, dispatched);
+            }
+        }
         let outcomes = self.inner.handle(batch).await;
         let now = self.probe.nanos();
         let mut done = 0;
@@ -963,7 +969,10 @@ async fn measure(bench: &mut Bench, plan: &Plan, args: &E2eBenchArgs) -> anyhow:
                     format!(
                         "; slowest 1 %: {:.2} ms of {:.2} ms in {}",
                         b.tail_mean_ms,
-                        s.stages.rows.last().map_or(0.0, |t| t.tail_mean_ms),
+                        s.stages
+                            .rows
+                            .get(stages::TOTAL_STAGE)
+                            .map_or(0.0, |t| t.tail_mean_ms),
                         b.stage
                     )
                 });
@@ -1296,7 +1305,7 @@ mod tests {
             assert_eq!(row.latency.count, 600, "{}", row.stage);
         }
         assert_eq!(
-            table.rows.last().map(|r| r.latency.count),
+            table.rows.get(stages::TOTAL_STAGE).map(|r| r.latency.count),
             Some(phase.latency.count)
         );
         for event in &per_event {

@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::Context;
 use plotters::prelude::*;
 
-use super::stages::StageTable;
+use super::stages::{OFFSET_STAGE, StageTable, TOTAL_STAGE};
 use super::{PhaseResult, Report};
 
 /// The plots, by file name, with what they show.
@@ -102,8 +102,8 @@ fn stages_section(md: &mut String, r: &Report) {
     {
         let _ = writeln!(
             md,
-            "### The {} step (fsync {})\n\n{}",
-            step.name,
+            "### The offered-load step at {} ev/s (fsync {})\n\n{}",
+            super::STAGE_RATE,
             r.fsync,
             stage_table(&step.stages)
         );
@@ -113,7 +113,7 @@ fn stages_section(md: &mut String, r: &Report) {
     }
     let _ = writeln!(
         md,
-        "### fsync policies side by side at {} ev/s\n\nP50 / P99 ms per stage; the last column is the stage with the largest mean over the slowest 1 %.\n\n| fsync | run | committed | generator lag | produce → ack | ack → poll | poll → store commit | end to end | store → offset commit | slowest 1 % is mostly |\n|---|---|---|---|---|---|---|---|---|---|",
+        "### fsync policies side by side at {} ev/s\n\nP50 / P99 ms per stage; the last column is the stage with the largest mean over the slowest 1 %.\n\n| fsync | run | committed | generator lag | produce → ack | ack → poll | poll → handler | handler (store commit) | end to end | store → offset commit | slowest 1 % is mostly |\n|---|---|---|---|---|---|---|---|---|---|---|",
         super::STAGE_RATE
     );
     for run in &r.stage_runs {
@@ -125,7 +125,7 @@ fn stages_section(md: &mut String, r: &Report) {
         };
         let _ = writeln!(
             md,
-            "| {} | {} | {}/{} | {} | {} | {} | {} | **{}** | {} | {} |",
+            "| {} | {} | {}/{} | {} | {} | {} | {} | {} | **{}** | {} | {} |",
             run.fsync,
             run.repeat,
             run.phase.committed,
@@ -134,13 +134,14 @@ fn stages_section(md: &mut String, r: &Report) {
             cell(1),
             cell(2),
             cell(3),
-            cell(5),
             cell(4),
+            cell(TOTAL_STAGE),
+            cell(OFFSET_STAGE),
             t.tail_bottleneck().map_or("–".to_owned(), |b| format!(
                 "{} ({:.2} of {:.2} ms)",
                 b.stage,
                 b.tail_mean_ms,
-                t.rows.last().map_or(0.0, |r| r.tail_mean_ms)
+                t.rows.get(TOTAL_STAGE).map_or(0.0, |r| r.tail_mean_ms)
             ))
         );
     }
@@ -276,15 +277,16 @@ pub fn print_summary(r: &Report, out: &Path) {
                 .map_or((0.0, 0.0), |r| (r.latency.p50_ms, r.latency.p99_ms))
         };
         println!(
-            "    stages fsync={} #{}: end to end p50/p99 {:?} ms; lag {:?}, produce {:?}, to poll {:?}, apply {:?}, offset commit {:?}",
+            "    stages fsync={} #{}: p50/p99 ms end to end {:?}; lag {:?}, produce {:?}, to poll {:?}, queued {:?}, handler {:?}, offset commit {:?}",
             run.fsync,
             run.repeat,
-            p(5),
+            p(TOTAL_STAGE),
             p(0),
             p(1),
             p(2),
             p(3),
-            p(4)
+            p(4),
+            p(OFFSET_STAGE)
         );
     }
     println!(

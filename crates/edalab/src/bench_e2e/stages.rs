@@ -9,8 +9,9 @@
 //! - [`ObservedBus`], a decorator around the bus the ledger's runtime consumes from: *polled*
 //!   (first returned by a poll) and *offset committed* (the runtime's bus offset commit
 //!   covering the event returned);
-//! - the timing wrapper around the ledger's batch handler: *committed* (the store
-//!   transaction that applied it has committed).
+//! - the timing wrapper around the ledger's batch handler: *dispatched* (its batch handed
+//!   to the ledger's handler) and *committed* (the store transaction that applied it has
+//!   committed).
 //!
 //! After the phase, [`Stamps::breakdown`] turns them into per-event stage durations and
 //! [`StageTable::of`] into HDR histograms. Nothing is computed on the hot path: one header
@@ -20,7 +21,7 @@
 //! same moment (after the sync); which task runs first is up to the scheduler, so the
 //! consumer can see an event before the producer sees its acknowledgement. The moment the
 //! event is *durable* is therefore taken as `min(ack, polled)`, which keeps the stages a
-//! chain (scheduled ≤ call ≤ durable ≤ polled ≤ committed) whose durations add up to the
+//! chain (scheduled ≤ call ≤ durable ≤ polled ≤ dispatched ≤ committed) whose durations add up to the
 //! end-to-end latency exactly; how often the consumer came first is counted.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -87,6 +88,7 @@ pub struct Stamps {
     call: Vec<AtomicU64>,
     ack: Vec<AtomicU64>,
     polled: Vec<AtomicU64>,
+    dispatched: Vec<AtomicU64>,
     committed: Vec<AtomicU64>,
     offset_committed: Vec<AtomicU64>,
 }
@@ -98,6 +100,7 @@ pub enum Moment {
     Call,
     Ack,
     Polled,
+    Dispatched,
     Committed,
     OffsetCommitted,
 }
@@ -111,6 +114,7 @@ impl Stamps {
             call: slots(),
             ack: slots(),
             polled: slots(),
+            dispatched: slots(),
             committed: slots(),
             offset_committed: slots(),
         }
@@ -129,6 +133,7 @@ impl Stamps {
             Moment::Call => &self.call,
             Moment::Ack => &self.ack,
             Moment::Polled => &self.polled,
+            Moment::Dispatched => &self.dispatched,
             Moment::Committed => &self.committed,
             Moment::OffsetCommitted => &self.offset_committed,
         }
@@ -156,7 +161,8 @@ impl Stamps {
                 let call = get(&self.call, i);
                 let ack = get(&self.ack, i);
                 let polled = get(&self.polled, i);
-                if [committed, scheduled, call, ack, polled].contains(&0) {
+                let dispatched = get(&self.dispatched, i);
+                if [committed, scheduled, call, ack, polled, dispatched].contains(&0) {
                     return None;
                 }
                 let durable = ack.min(polled);
@@ -165,7 +171,8 @@ impl Stamps {
                     generator_lag_ns: call.saturating_sub(scheduled),
                     produce_ns: durable.saturating_sub(call),
                     to_poll_ns: polled.saturating_sub(durable),
-                    apply_ns: committed.saturating_sub(polled),
+                    queued_ns: dispatched.saturating_sub(polled),
+                    apply_ns: committed.saturating_sub(dispatched),
                     offset_commit_ns: (offset != 0).then(|| offset.saturating_sub(committed)),
                     total_ns: committed.saturating_sub(scheduled),
                     polled_before_ack: polled < ack,
@@ -184,7 +191,10 @@ pub struct EventStages {
     pub produce_ns: u64,
     /// Durable → first returned by the ledger consumer's poll.
     pub to_poll_ns: u64,
-    /// Polled → the ledger's store transaction committed.
+    /// Polled → handed to the ledger's handler (waiting in the consumer runtime, behind the
+    /// batch being applied).
+    pub queued_ns: u64,
+    /// Handed to the handler → its store transaction committed (decode, decide, commit).
     pub apply_ns: u64,
     /// Store committed → the bus offset commit covering it (after the end to end).
     pub offset_commit_ns: Option<u64>,
@@ -196,25 +206,41 @@ pub struct EventStages {
 impl EventStages {
     /// The stages inside the end to end, in order, with their names.
     #[cfg(test)]
-    pub fn chain(&self) -> [(&'static str, u64); 4] {
+    pub fn chain(&self) -> [(&'static str, u64); CHAIN_STAGES] {
+        let values = self.values();
+        std::array::from_fn(|i| (STAGE_NAMES[i], values[i].unwrap_or(0)))
+    }
+
+    /// Every stage's value, in [`STAGE_NAMES`] order (`None`: not observed).
+    fn values(&self) -> [Option<u64>; STAGE_NAMES.len()] {
         [
-            (STAGE_NAMES[0], self.generator_lag_ns),
-            (STAGE_NAMES[1], self.produce_ns),
-            (STAGE_NAMES[2], self.to_poll_ns),
-            (STAGE_NAMES[3], self.apply_ns),
+            Some(self.generator_lag_ns),
+            Some(self.produce_ns),
+            Some(self.to_poll_ns),
+            Some(self.queued_ns),
+            Some(self.apply_ns),
+            self.offset_commit_ns,
+            Some(self.total_ns),
         ]
     }
 }
 
 /// The stages' names in the report, in order (the last two: after, and the total).
-pub const STAGE_NAMES: [&str; 6] = [
+pub const STAGE_NAMES: [&str; 7] = [
     "generator lag (scheduled → produce call)",
     "produce → durable ack (bus group commit)",
     "ack → polled by the ledger",
-    "polled → store committed",
+    "polled → handed to the ledger's handler",
+    "handler: decode, decide, store committed",
     "store committed → bus offset committed",
     "end to end (scheduled → store committed)",
 ];
+/// The first this many stages add up to the end to end.
+pub const CHAIN_STAGES: usize = 5;
+/// The offset commit's row (after the end to end).
+pub const OFFSET_STAGE: usize = 5;
+/// The end to end's row.
+pub const TOTAL_STAGE: usize = 6;
 
 /// One stage's percentiles.
 #[derive(Debug, Clone, Serialize)]
@@ -248,15 +274,7 @@ impl StageTable {
             .map(|_| super::new_histogram())
             .collect();
         for e in events {
-            let values = [
-                Some(e.generator_lag_ns),
-                Some(e.produce_ns),
-                Some(e.to_poll_ns),
-                Some(e.apply_ns),
-                e.offset_commit_ns,
-                Some(e.total_ns),
-            ];
-            for (h, v) in histograms.iter_mut().zip(values) {
+            for (h, v) in histograms.iter_mut().zip(e.values()) {
                 if let Some(v) = v {
                     h.saturating_record(us(v));
                 }
@@ -266,29 +284,22 @@ impl StageTable {
         let mut tail: Vec<&EventStages> = events.iter().collect();
         tail.sort_unstable_by_key(|e| std::cmp::Reverse(e.total_ns));
         tail.truncate(events.len().div_ceil(100));
-        let tail_mean_ms = |f: &dyn Fn(&EventStages) -> Option<u64>| {
-            let values: Vec<u64> = tail.iter().filter_map(|e| f(e)).collect();
+        let tail_mean_ms = |stage: usize| {
+            let values: Vec<u64> = tail.iter().filter_map(|e| e.values()[stage]).collect();
             if values.is_empty() {
                 return 0.0;
             }
             let mean_ns = values.iter().map(|&v| v as f64).sum::<f64>() / values.len() as f64;
             (mean_ns / 1e3).round() / 1e3
         };
-        let tails = [
-            tail_mean_ms(&|e| Some(e.generator_lag_ns)),
-            tail_mean_ms(&|e| Some(e.produce_ns)),
-            tail_mean_ms(&|e| Some(e.to_poll_ns)),
-            tail_mean_ms(&|e| Some(e.apply_ns)),
-            tail_mean_ms(&|e| e.offset_commit_ns),
-            tail_mean_ms(&|e| Some(e.total_ns)),
-        ];
+        let tails: [f64; STAGE_NAMES.len()] = std::array::from_fn(tail_mean_ms);
         let rows = STAGE_NAMES
             .iter()
             .zip(histograms.iter().zip(tails))
             .enumerate()
             .map(|(i, (stage, (h, tail_mean_ms)))| StageRow {
                 stage,
-                in_end_to_end: i != 4,
+                in_end_to_end: i != OFFSET_STAGE,
                 latency: Latency::of(h),
                 tail_mean_ms,
             })
@@ -304,7 +315,7 @@ impl StageTable {
     pub fn tail_bottleneck(&self) -> Option<&StageRow> {
         self.rows
             .iter()
-            .take(4)
+            .take(CHAIN_STAGES)
             .max_by(|a, b| a.tail_mean_ms.total_cmp(&b.tail_mean_ms))
     }
 }
@@ -454,10 +465,10 @@ mod tests {
         let stamps = Stamps::new(Instant::now(), 3);
         // Event 0: acknowledged before the poll. Event 1: polled before the producer saw
         // its acknowledgement. Event 2: never committed, not measured.
-        for (seq, [s, c, a, p, m, o]) in [
-            [100, 150, 400, 500, 900, 1_200],
-            [100, 160, 700, 450, 800, 1_000],
-            [100, 170, 300, 0, 0, 0],
+        for (seq, [s, c, a, p, d, m, o]) in [
+            [100, 150, 400, 500, 520, 900, 1_200],
+            [100, 160, 700, 450, 450, 800, 1_000],
+            [100, 170, 300, 0, 0, 0, 0],
         ]
         .into_iter()
         .enumerate()
@@ -468,6 +479,7 @@ mod tests {
                 (Moment::Call, c),
                 (Moment::Ack, a),
                 (Moment::Polled, p),
+                (Moment::Dispatched, d),
                 (Moment::Committed, m),
                 (Moment::OffsetCommitted, o),
             ] {
@@ -486,7 +498,8 @@ mod tests {
                     generator_lag_ns: 50,
                     produce_ns: 250,
                     to_poll_ns: 100,
-                    apply_ns: 400,
+                    queued_ns: 20,
+                    apply_ns: 380,
                     offset_commit_ns: Some(300),
                     total_ns: 800,
                     polled_before_ack: false,
@@ -495,6 +508,7 @@ mod tests {
                     generator_lag_ns: 60,
                     produce_ns: 290,
                     to_poll_ns: 0,
+                    queued_ns: 0,
                     apply_ns: 350,
                     offset_commit_ns: Some(200),
                     total_ns: 700,
@@ -506,5 +520,9 @@ mod tests {
         assert_eq!(table.measured, 2);
         assert_eq!(table.polled_before_ack, 1);
         assert_eq!(table.rows.len(), STAGE_NAMES.len());
+        for event in &events {
+            let chain = event.chain();
+            assert_eq!(chain.iter().map(|(_, ns)| ns).sum::<u64>(), event.total_ns);
+        }
     }
 }
