@@ -2,10 +2,10 @@
 //! process (issue 7, S3-18). Method: `docs/adr/014-end-to-end-measurement.md`.
 //!
 //! Each phase starts a fresh platform in a scratch directory under the data directory
-//! (real disk, deleted afterwards): the embedded bus (`fsync` always, the seed topics)
-//! and the ledger exactly as `edalab up` runs it ([`crate::ledger::start`]) on SQLite or
-//! a scratch PostgreSQL database. Realistic `banking-day` events (seeded, Avro-encoded
-//! beforehand, keyed by account) are offered to the bus on a schedule; each carries its
+//! (real disk, deleted afterwards): the embedded bus (`fsync` per `--fsync`, default
+//! always; the seed topics) and the ledger exactly as `edalab up` runs it
+//! ([`crate::ledger::start`]) on SQLite or a scratch PostgreSQL database. Realistic
+//! `banking-day` events (seeded, Avro-encoded beforehand, keyed by account) are offered to the bus on a schedule; each carries its
 //! **scheduled** send time in a header, and a wrapper around the ledger's batch handler
 //! records `commit time − scheduled time` for every message the store transaction has
 //! just committed, in HDR histograms (a stalled producer counts: no coordinated
@@ -15,11 +15,15 @@
 //! over 1 000 events, P99 < 500 ms; a 1 000-event burst applied within 30 s; 50 ev/s for
 //! 5 min with RSS and latency stable), then offered-load steps (the maximum sustainable
 //! rate, latency at 1 000 / 10 000 / 100 000 ev/s), a 100 000-event burst, and the raw
-//! batched SQLite insert rate as the ceiling. `--quick` keeps the shape with shorter
+//! batched SQLite insert rate as the ceiling; before the ceiling, the per-stage phase at 10 000 ev/s once
+//! per `--fsync` policy (and `--stage-repeats`). Every phase also records each event's
+//! stages (generator lag, produce → durable, → polled, → store committed, → offset
+//! committed; see [`stages`]). `--quick` keeps the shape with shorter
 //! phases (< 60 s). The report (Markdown, JSON, SVG plots) goes to `--out`. Exits non-zero
 //! when one of the seed's four tests fails; the compass goals are reported, not enforced.
 
 mod report;
+mod stages;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -42,6 +46,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::bench::LedgerBenchStore;
+use stages::{FsyncChoice, Moment, ObservedBus, StageTable, Stamps};
 
 /// The header carrying an event's scheduled send time (ns since the phase's base instant,
 /// little-endian u64).
@@ -58,6 +63,8 @@ const SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
 const SUSTAINABLE_P99_MS_MAX: f64 = 1_000.0;
 /// Rates whose latency the report always gives (issue 7).
 const LATENCY_RATES: [u64; 3] = [1_000, 10_000, 100_000];
+/// The offered rate of the per-stage comparison (the compass's p99 goal is at this rate).
+const STAGE_RATE: u64 = 10_000;
 
 #[derive(Args, Debug, Clone)]
 pub struct E2eBenchArgs {
@@ -91,6 +98,20 @@ pub struct E2eBenchArgs {
     /// Events of the large burst [default: 100 000; quick: 10 000].
     #[arg(long, value_name = "N")]
     pub burst_events: Option<u64>,
+    /// Bus fsync policies, comma-separated: `always`, `interval` (100 ms), `interval_ms=N`,
+    /// `never`. The S3-18 tests, steps and burst run with the first; the per-stage phase at
+    /// 10 000 ev/s runs once per policy (and per `--stage-repeats`), side by side.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "POLICY,...",
+        default_value = "always",
+        value_parser = stages::parse_fsync
+    )]
+    pub fsync: Vec<FsyncChoice>,
+    /// Repetitions of the per-stage phase for each `--fsync` policy [default: 1].
+    #[arg(long, value_name = "N")]
+    pub stage_repeats: Option<u32>,
     /// No progress bars.
     #[arg(long)]
     pub no_progress: bool,
@@ -113,6 +134,9 @@ struct Plan {
     burst_events: u64,
     sqlite_rows: u64,
     drain_timeout_s: u64,
+    fsync: Vec<FsyncChoice>,
+    stage_repeats: u32,
+    stage_events: u64,
 }
 
 impl Plan {
@@ -155,6 +179,17 @@ impl Plan {
             (1..=10_000_000).contains(&burst_events),
             "--burst-events must be within 1..=10000000, got {burst_events}"
         );
+        anyhow::ensure!(
+            !args.fsync.is_empty(),
+            "--fsync: give at least one policy (always | interval | interval_ms=N | never)"
+        );
+        let stage_repeats = args.stage_repeats.unwrap_or(1);
+        anyhow::ensure!(
+            (1..=20).contains(&stage_repeats),
+            "--stage-repeats must be within 1..=20, got {stage_repeats}"
+        );
+        let step_events_max = if quick { 20_000 } else { 2_000_000 };
+        let stage_events = ((STAGE_RATE as f64 * step_seconds) as u64).clamp(1, step_events_max);
         Ok(Self {
             quick,
             throughput_seconds: if quick { 10.0 } else { 60.0 },
@@ -166,10 +201,13 @@ impl Plan {
             soak_rate: 50.0,
             rates,
             step_seconds,
-            step_events_max: if quick { 20_000 } else { 2_000_000 },
+            step_events_max,
             burst_events,
             sqlite_rows: if quick { 50_000 } else { 500_000 },
             drain_timeout_s: if quick { 60 } else { 300 },
+            fsync: args.fsync.clone(),
+            stage_repeats,
+            stage_events,
         })
     }
 }
@@ -207,7 +245,7 @@ fn generate(n: u64, seed: u64) -> anyhow::Result<Vec<Event>> {
     Ok(events)
 }
 
-fn new_histogram() -> Histogram<u64> {
+pub(crate) fn new_histogram() -> Histogram<u64> {
     // Bounds are constants within hdrhistogram's limits: cannot fail.
     Histogram::new_with_bounds(1, LATENCY_US_MAX, 3).expect("valid histogram bounds")
 }
@@ -217,6 +255,8 @@ struct Probe {
     base: Instant,
     committed: AtomicU64,
     state: Mutex<ProbeState>,
+    /// Each event's moments, for the stage table.
+    stamps: Arc<Stamps>,
 }
 
 struct ProbeState {
@@ -226,9 +266,11 @@ struct ProbeState {
 }
 
 impl Probe {
-    fn new() -> Self {
+    fn new(events: usize) -> Self {
+        let base = Instant::now();
         Self {
-            base: Instant::now(),
+            base,
+            stamps: Arc::new(Stamps::new(base, events)),
             committed: AtomicU64::new(0),
             state: Mutex::new(ProbeState {
                 all: new_histogram(),
@@ -264,6 +306,12 @@ struct Timed<H> {
 #[async_trait]
 impl<H: BatchHandler> BatchHandler for Timed<H> {
     async fn handle(&self, batch: &[Message]) -> Vec<Outcome> {
+        let dispatched = self.probe.nanos();
+        for message in batch {
+            if let Some(seq) = stages::seq_of(message) {
+                self.probe.stamps.stamp(Moment::Dispatched, seq, dispatched);
+            }
+        }
         let outcomes = self.inner.handle(batch).await;
         let now = self.probe.nanos();
         let mut done = 0;
@@ -274,6 +322,9 @@ impl<H: BatchHandler> BatchHandler for Timed<H> {
                     continue;
                 }
                 done += 1;
+                if let Some(seq) = stages::seq_of(message) {
+                    self.probe.stamps.stamp(Moment::Committed, seq, now);
+                }
                 let Some(stamp) = message
                     .header(STAMP_HEADER)
                     .and_then(|b| b.try_into().ok())
@@ -313,9 +364,20 @@ struct Platform {
 }
 
 impl Platform {
-    async fn start(dir: PathBuf, store: &StoreChoice, probe: Arc<Probe>) -> anyhow::Result<Self> {
+    async fn start(
+        dir: PathBuf,
+        store: &StoreChoice,
+        fsync: &FsyncChoice,
+        probe: Arc<Probe>,
+    ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let bus = crate::cli::open_for_writing(&dir)?;
+        let bus = crate::cli::open_for_writing_with(
+            &dir,
+            edalab_bus::log::LogConfig {
+                fsync: fsync.policy,
+                ..edalab_bus::log::LogConfig::default()
+            },
+        )?;
         for (name, config) in crate::seed::seed_topics() {
             bus.create_topic(name, config)
                 .await
@@ -341,7 +403,11 @@ impl Platform {
         };
         let catalog = Arc::new(SchemaCatalog::builtin().context("loading the schema catalog")?);
         let (stop_tx, stop_rx) = watch::channel(false);
-        let shared: Arc<dyn Bus> = Arc::new(bus.clone());
+        // The ledger consumes through the observer that stamps polls and offset commits.
+        let shared: Arc<dyn Bus> = Arc::new(ObservedBus {
+            inner: Arc::new(bus.clone()),
+            stamps: Arc::clone(&probe.stamps),
+        });
         let ledger = crate::ledger::start(shared, store.shared(), catalog, stop_rx, |inner| {
             Timed { inner, probe }
         });
@@ -408,21 +474,40 @@ async fn offer(
             continue;
         }
         let end = due.min(sent + OFFER_CHUNK_RECORDS_MAX);
-        let mut by_topic: BTreeMap<&'static str, Vec<Record>> = BTreeMap::new();
+        let mut by_topic: BTreeMap<&'static str, (Vec<Record>, Vec<u64>)> = BTreeMap::new();
         for (i, event) in events.iter().enumerate().take(end).skip(sent) {
             let stamp = match schedule {
                 Schedule::Burst => start_ns,
                 Schedule::Rate(rate) => start_ns + (i as f64 * 1e9 / rate) as u64,
             };
-            by_topic.entry(event.topic).or_default().push(
+            let seq = i as u64;
+            probe.stamps.stamp(Moment::Scheduled, seq, stamp);
+            let (records, seqs) = by_topic.entry(event.topic).or_default();
+            records.push(
                 Record::new(Some(event.key.clone()), event.value.clone())
-                    .with_header(STAMP_HEADER, stamp.to_le_bytes().to_vec()),
+                    .with_header(STAMP_HEADER, stamp.to_le_bytes().to_vec())
+                    .with_header(stages::SEQ_HEADER, seq.to_le_bytes().to_vec()),
             );
+            seqs.push(seq);
         }
-        // One call per topic, concurrently; one topic's calls stay in order.
+        // One call per topic, concurrently; one topic's calls stay in order. Each call's
+        // acknowledgement is stamped as soon as that call returns.
+        let call_ns = probe.stamps.now();
+        for seq in sent as u64..end as u64 {
+            probe.stamps.stamp(Moment::Call, seq, call_ns);
+        }
         let calls = by_topic
             .into_iter()
-            .map(|(topic, records)| async move { bus.produce(topic, records).await });
+            .map(|(topic, (records, seqs))| async move {
+                let result = bus.produce(topic, records).await;
+                let ack_ns = probe.stamps.now();
+                if result.is_ok() {
+                    for seq in seqs {
+                        probe.stamps.stamp(Moment::Ack, seq, ack_ns);
+                    }
+                }
+                result
+            });
         for result in futures::future::join_all(calls).await {
             result.context("producing to the bus")?;
         }
@@ -496,6 +581,8 @@ pub struct PhaseResult {
     pub refused: u64,
     pub complete: bool,
     pub latency: Latency,
+    /// Where the latency goes, per stage (per-event stamps).
+    pub stages: StageTable,
     pub samples: Vec<Sample>,
 }
 
@@ -503,6 +590,8 @@ pub struct PhaseResult {
 struct Bench {
     scratch: PathBuf,
     store: StoreChoice,
+    /// The bus's fsync policy of the next phases.
+    fsync: FsyncChoice,
     progress: bool,
     phase_n: u32,
     drain_timeout: Duration,
@@ -515,10 +604,20 @@ impl Bench {
         events: Vec<Event>,
         schedule: Schedule,
     ) -> anyhow::Result<PhaseResult> {
+        Ok(self.phase_with_events(name, events, schedule).await?.0)
+    }
+
+    /// [`Self::phase`], with every committed event's stages.
+    async fn phase_with_events(
+        &mut self,
+        name: &str,
+        events: Vec<Event>,
+        schedule: Schedule,
+    ) -> anyhow::Result<(PhaseResult, Vec<stages::EventStages>)> {
         self.phase_n += 1;
-        let probe = Arc::new(Probe::new());
+        let probe = Arc::new(Probe::new(events.len()));
         let dir = self.scratch.join(format!("phase-{}", self.phase_n));
-        let platform = Platform::start(dir, &self.store, Arc::clone(&probe)).await?;
+        let platform = Platform::start(dir, &self.store, &self.fsync, Arc::clone(&probe)).await?;
         let total = events.len() as u64;
         let bar = if self.progress {
             ProgressBar::new(total).with_style(
@@ -586,6 +685,7 @@ impl Bench {
             (Latency::of(&state.all), state.last_commit_ns)
         };
         let committed = probe.committed();
+        let per_event = probe.stamps.breakdown();
         let seconds_to_last_commit = last_commit_ns.saturating_sub(start_ns) as f64 / 1e9;
         let result = PhaseResult {
             name: name.to_owned(),
@@ -607,6 +707,7 @@ impl Bench {
             refused,
             complete: committed >= total,
             latency,
+            stages: StageTable::of(&per_event),
             samples,
         };
         if self.progress {
@@ -620,7 +721,7 @@ impl Bench {
                 result.latency.p99_ms
             );
         }
-        Ok(result)
+        Ok((result, per_event))
     }
 }
 
@@ -652,6 +753,14 @@ pub struct SqliteCeiling {
     pub random_key_rows_per_second: f64,
 }
 
+/// One per-stage phase: a policy and a repetition.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageRun {
+    pub fsync: String,
+    pub repeat: u32,
+    pub phase: PhaseResult,
+}
+
 /// The whole report.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -659,6 +768,8 @@ pub struct Report {
     pub quick: bool,
     pub build: &'static str,
     pub store: &'static str,
+    /// The bus's fsync policy of every phase but the per-stage comparison.
+    pub fsync: String,
     pub nproc: usize,
     pub mem_total_mb: u64,
     pub mem_available_mb: u64,
@@ -674,6 +785,8 @@ pub struct Report {
     pub soak_rss_start_mb: f64,
     pub soak_rss_end_mb: f64,
     pub burst: PhaseResult,
+    /// The per-stage phases at 10 000 ev/s, one per `--fsync` policy and repetition.
+    pub stage_runs: Vec<StageRun>,
     pub sqlite_ceiling: SqliteCeiling,
     pub elapsed_seconds: f64,
 }
@@ -691,6 +804,7 @@ pub async fn run(data_dir: &Path, args: E2eBenchArgs) -> anyhow::Result<()> {
     let mut bench = Bench {
         scratch: scratch.clone(),
         store,
+        fsync: plan.fsync[0].clone(),
         progress: !args.no_progress,
         phase_n: 0,
         drain_timeout: Duration::from_secs(plan.drain_timeout_s),
@@ -788,6 +902,27 @@ async fn measure(bench: &mut Bench, plan: &Plan, args: &E2eBenchArgs) -> anyhow:
             Schedule::Burst,
         )
         .await?;
+    // Per stage at 10 000 ev/s, once per fsync policy and repetition (interleaved, so a
+    // change of the shared machine's load hits every policy alike).
+    let mut stage_runs = Vec::new();
+    for repeat in 1..=plan.stage_repeats {
+        for fsync in &plan.fsync {
+            bench.fsync = fsync.clone();
+            let phase = bench
+                .phase(
+                    &format!("stages {STAGE_RATE} ev/s fsync={} #{repeat}", fsync.label),
+                    generate(plan.stage_events, 10 + STAGE_RATE)?,
+                    Schedule::Rate(STAGE_RATE as f64),
+                )
+                .await?;
+            stage_runs.push(StageRun {
+                fsync: fsync.label.clone(),
+                repeat,
+                phase,
+            });
+        }
+    }
+    bench.fsync = plan.fsync[0].clone();
     let sqlite_ceiling = {
         let dir = bench.scratch.join("sqlite-ceiling");
         let rows = plan.sqlite_rows;
@@ -830,7 +965,21 @@ async fn measure(bench: &mut Bench, plan: &Plan, args: &E2eBenchArgs) -> anyhow:
         Goal {
             goal: "p99 ≤ 10 ms at 10 000 ev/s",
             measured: at_10k.map_or("not run".to_owned(), |s| {
-                format!("p99 {} ms (p50 {} ms)", s.latency.p99_ms, s.latency.p50_ms)
+                let tail = s.stages.tail_bottleneck().map_or(String::new(), |b| {
+                    format!(
+                        "; slowest 1 %: {:.2} ms of {:.2} ms in {}",
+                        b.tail_mean_ms,
+                        s.stages
+                            .rows
+                            .get(stages::TOTAL_STAGE)
+                            .map_or(0.0, |t| t.tail_mean_ms),
+                        b.stage
+                    )
+                });
+                format!(
+                    "p99 {} ms (p50 {} ms), fsync {}{tail}",
+                    s.latency.p99_ms, s.latency.p50_ms, plan.fsync[0].label
+                )
             }),
             met: at_10k.is_some_and(|s| s.complete && s.latency.p99_ms <= 10.0),
         },
@@ -856,6 +1005,7 @@ async fn measure(bench: &mut Bench, plan: &Plan, args: &E2eBenchArgs) -> anyhow:
             LedgerBenchStore::Sqlite => "sqlite",
             LedgerBenchStore::Postgres => "postgres",
         },
+        fsync: plan.fsync[0].label.clone(),
         nproc: std::thread::available_parallelism().map_or(0, |n| n.get()),
         mem_total_mb,
         mem_available_mb,
@@ -873,6 +1023,7 @@ async fn measure(bench: &mut Bench, plan: &Plan, args: &E2eBenchArgs) -> anyhow:
         soak_rss_start_mb,
         soak_rss_end_mb,
         burst,
+        stage_runs,
         sqlite_ceiling,
         elapsed_seconds: started.elapsed().as_secs_f64(),
     })
@@ -1063,6 +1214,8 @@ mod tests {
             step_seconds: None,
             soak_seconds: None,
             burst_events: None,
+            fsync: vec![FsyncChoice::always()],
+            stage_repeats: None,
             no_progress: true,
         }
     }
@@ -1094,6 +1247,89 @@ mod tests {
     }
 
     #[test]
+    fn fsync_policies_and_stage_repeats_reach_the_plan() {
+        let plan = Plan::from_args(&E2eBenchArgs {
+            fsync: vec![
+                stages::parse_fsync("always").expect("always"),
+                stages::parse_fsync("never").expect("never"),
+            ],
+            stage_repeats: Some(3),
+            ..args()
+        })
+        .expect("plan");
+        let labels: Vec<&str> = plan.fsync.iter().map(|f| f.label.as_str()).collect();
+        assert_eq!(labels, ["always", "never"]);
+        assert_eq!(plan.stage_repeats, 3);
+        // Quick: 1 s at 10 000 ev/s.
+        assert_eq!(plan.stage_events, 10_000);
+        let error = Plan::from_args(&E2eBenchArgs {
+            stage_repeats: Some(0),
+            ..args()
+        })
+        .expect_err("zero repeats");
+        assert!(error.to_string().contains("--stage-repeats"), "{error}");
+        let error = Plan::from_args(&E2eBenchArgs {
+            fsync: Vec::new(),
+            ..args()
+        })
+        .expect_err("no policy");
+        assert!(error.to_string().contains("--fsync"), "{error}");
+    }
+
+    /// A real phase (embedded bus, fsync always, the ledger on SQLite): every committed
+    /// event has every stage, and per event the stages add up to the end to end.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_phase_reports_every_events_stages_consistently() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut bench = Bench {
+            scratch: dir.path().to_path_buf(),
+            store: StoreChoice::Sqlite,
+            fsync: FsyncChoice::always(),
+            progress: false,
+            phase_n: 0,
+            drain_timeout: Duration::from_secs(60),
+        };
+        let events = generate(600, 7).expect("events");
+        let (phase, per_event) = bench
+            .phase_with_events("stages test", events, Schedule::Rate(2_000.0))
+            .await
+            .expect("phase");
+        assert!(phase.complete, "{phase:?}");
+        assert_eq!(phase.committed, 600);
+        let table = &phase.stages;
+        assert_eq!(table.measured, 600);
+        assert_eq!(per_event.len(), 600);
+        assert_eq!(table.rows.len(), stages::STAGE_NAMES.len());
+        for row in &table.rows {
+            // The offset commit too: the runtime's last commit at shutdown covers all.
+            assert_eq!(row.latency.count, 600, "{}", row.stage);
+        }
+        assert_eq!(
+            table.rows.get(stages::TOTAL_STAGE).map(|r| r.latency.count),
+            Some(phase.latency.count)
+        );
+        for event in &per_event {
+            let chain = event.chain();
+            for (stage, ns) in chain {
+                assert!(ns <= event.total_ns, "{stage}: {ns} > {event:?}");
+            }
+            assert_eq!(
+                chain.iter().map(|(_, ns)| ns).sum::<u64>(),
+                event.total_ns,
+                "{event:?}"
+            );
+            assert!(event.offset_commit_ns.is_some(), "{event:?}");
+        }
+        // Something was measured in each stage of the chain: the bus's produce (fsync
+        // always) and the store commit take time.
+        assert!(per_event.iter().all(|e| e.produce_ns > 0 && e.apply_ns > 0));
+        let md = report::stage_table(table);
+        for name in stages::STAGE_NAMES {
+            assert!(md.contains(name), "{md}");
+        }
+    }
+
+    #[test]
     fn rss_start_and_end_come_from_the_first_and_last_fifth() {
         let sample = |t: f64, rss_mb: f64| Sample {
             t_s: t,
@@ -1114,6 +1350,7 @@ mod tests {
             refused: 0,
             complete: true,
             latency: Latency::default(),
+            stages: StageTable::default(),
             samples: (0..10).map(|i| sample(i as f64, 20.0 + i as f64)).collect(),
         };
         assert_eq!(soak_rss(&soak), (21.0, 29.0));

@@ -299,3 +299,27 @@ fn a_running_platform_locks_writers_out_but_not_readers() {
         "a plain message is not a DLQ entry: {listed}"
     );
 }
+
+#[test]
+fn bench_e2e_names_a_bad_fsync_policy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("report");
+    let stderr = fails(
+        edalab(dir.path())
+            .args([
+                "bench",
+                "e2e",
+                "--quick",
+                "--no-progress",
+                "--fsync",
+                "always,bogus",
+                "--out",
+            ])
+            .arg(&out),
+        "",
+    );
+    assert!(stderr.contains("--fsync"), "{stderr}");
+    assert!(stderr.contains("bogus"), "{stderr}");
+    // Refused before anything ran: no report.
+    assert!(!out.join("report.md").exists());
+}

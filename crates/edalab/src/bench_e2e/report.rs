@@ -8,6 +8,7 @@ use std::path::Path;
 use anyhow::Context;
 use plotters::prelude::*;
 
+use super::stages::{OFFSET_STAGE, StageTable, TOTAL_STAGE};
 use super::{PhaseResult, Report};
 
 /// The plots, by file name, with what they show.
@@ -61,6 +62,100 @@ fn phase_row(p: &PhaseResult) -> String {
     )
 }
 
+const STAGE_HEADER: &str = "| stage | count | P50 ms | P95 ms | P99 ms | max ms | mean in the slowest 1 % ms |\n|---|---|---|---|---|---|---|";
+
+/// A phase's stage table (P50/P95/P99/max per stage, and what the slowest 1 % spent in each).
+pub fn stage_table(t: &StageTable) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "{STAGE_HEADER}");
+    for row in &t.rows {
+        let _ = writeln!(
+            md,
+            "| {}{} | {} | {} | {} | {} | {} | {:.3} |",
+            row.stage,
+            if row.in_end_to_end { "" } else { " *(after)*" },
+            row.latency.count,
+            row.latency.p50_ms,
+            row.latency.p95_ms,
+            row.latency.p99_ms,
+            row.latency.max_ms,
+            row.tail_mean_ms
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\n{} events measured; the consumer returned {} of them before their producer saw the acknowledgement (durable = the earlier of the two).",
+        t.measured, t.polled_before_ack
+    );
+    md
+}
+
+fn stages_section(md: &mut String, r: &Report) {
+    let _ = writeln!(
+        md,
+        "## Where the latency goes (per stage)\n\nEach event is stamped at its scheduled send time, the produce call, the produce acknowledgement (durable: after the bus's group commit), its first poll by the ledger's consumer, the commit of the ledger's store transaction that applied it, and the bus offset commit covering it. The first four stages add up to the end-to-end latency per event; the offset commit comes after it. *Mean in the slowest 1 %*: the mean of the stage over the 1 % of events with the largest end-to-end latency — what the tail is made of.\n"
+    );
+    if let Some(step) = r
+        .steps
+        .iter()
+        .find(|s| s.offered_per_second == Some(super::STAGE_RATE as f64))
+    {
+        let _ = writeln!(
+            md,
+            "### The offered-load step at {} ev/s (fsync {})\n\n{}",
+            super::STAGE_RATE,
+            r.fsync,
+            stage_table(&step.stages)
+        );
+    }
+    if r.stage_runs.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "### fsync policies side by side at {} ev/s\n\nP50 / P99 ms per stage; the last column is the stage with the largest mean over the slowest 1 %.\n\n| fsync | run | committed | generator lag | produce → ack | ack → poll | poll → handler | handler (store commit) | end to end | store → offset commit | slowest 1 % is mostly |\n|---|---|---|---|---|---|---|---|---|---|---|",
+        super::STAGE_RATE
+    );
+    for run in &r.stage_runs {
+        let t = &run.phase.stages;
+        let cell = |i: usize| {
+            t.rows.get(i).map_or("–".to_owned(), |row| {
+                format!("{} / {}", row.latency.p50_ms, row.latency.p99_ms)
+            })
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {}/{} | {} | {} | {} | {} | {} | **{}** | {} | {} |",
+            run.fsync,
+            run.repeat,
+            run.phase.committed,
+            run.phase.events,
+            cell(0),
+            cell(1),
+            cell(2),
+            cell(3),
+            cell(4),
+            cell(TOTAL_STAGE),
+            cell(OFFSET_STAGE),
+            t.tail_bottleneck().map_or("–".to_owned(), |b| format!(
+                "{} ({:.2} of {:.2} ms)",
+                b.stage,
+                b.tail_mean_ms,
+                t.rows.get(TOTAL_STAGE).map_or(0.0, |r| r.tail_mean_ms)
+            ))
+        );
+    }
+    for run in &r.stage_runs {
+        let _ = writeln!(
+            md,
+            "\n#### fsync {}, run {}\n\n{}",
+            run.fsync,
+            run.repeat,
+            stage_table(&run.phase.stages)
+        );
+    }
+}
+
 const PHASE_HEADER: &str = "| phase | offered ev/s | events | committed | s to last commit | committed/s | P50 ms | P95 ms | P99 ms | P99.9 ms | max ms |\n|---|---|---|---|---|---|---|---|---|---|---|";
 
 pub fn markdown(r: &Report) -> String {
@@ -68,10 +163,11 @@ pub fn markdown(r: &Report) -> String {
     let _ = writeln!(md, "# edalab bench e2e — {}\n", r.started_at);
     let _ = writeln!(
         md,
-        "{} run, {} build, ledger store **{}**; machine: nproc {}, memory {} MB total / {} MB available, load average {} at the start; {:.0} s in all.\n",
+        "{} run, {} build, ledger store **{}**, bus fsync **{}**; machine: nproc {}, memory {} MB total / {} MB available, load average {} at the start; {:.0} s in all.\n",
         if r.quick { "Quick (`--quick`)" } else { "Full" },
         r.build,
         r.store,
+        r.fsync,
         r.nproc,
         r.mem_total_mb,
         r.mem_available_mb,
@@ -80,7 +176,7 @@ pub fn markdown(r: &Report) -> String {
     );
     let _ = writeln!(
         md,
-        "Latency is produce → ledger committed: from each event's *scheduled* send time to the end of the store transaction that applied it (HDR histogram, µs resolution). Each phase runs on a fresh platform (bus with fsync always + ledger as `edalab up` runs it).\n"
+        "Latency is produce → ledger committed: from each event's *scheduled* send time to the end of the store transaction that applied it (HDR histogram, µs resolution). Each phase runs on a fresh platform (the embedded bus + the ledger as `edalab up` runs it).\n"
     );
     let _ = writeln!(
         md,
@@ -119,6 +215,8 @@ pub fn markdown(r: &Report) -> String {
     ] {
         let _ = writeln!(md, "{}", phase_row(p));
     }
+    md.push('\n');
+    stages_section(&mut md, r);
     let _ = writeln!(
         md,
         "\n## Ceiling: raw batched SQLite inserts (same disk, same run)\n\nWAL, `synchronous=FULL`, {} rows in transactions of {}: **{:.0} rows/s** appended (integer key, 200-byte blob); **{:.0} rows/s** with a random 16-byte unique key per row (as the ledger's inbox has).\n",
@@ -169,6 +267,26 @@ pub fn print_summary(r: &Report, out: &Path) {
             step.latency.p50_ms,
             step.latency.p99_ms,
             if step.complete { "" } else { " (incomplete)" }
+        );
+    }
+    for run in &r.stage_runs {
+        let t = &run.phase.stages;
+        let p = |i: usize| {
+            t.rows
+                .get(i)
+                .map_or((0.0, 0.0), |r| (r.latency.p50_ms, r.latency.p99_ms))
+        };
+        println!(
+            "    stages fsync={} #{}: p50/p99 ms end to end {:?}; lag {:?}, produce {:?}, to poll {:?}, queued {:?}, handler {:?}, offset commit {:?}",
+            run.fsync,
+            run.repeat,
+            p(TOTAL_STAGE),
+            p(0),
+            p(1),
+            p(2),
+            p(3),
+            p(4),
+            p(OFFSET_STAGE)
         );
     }
     println!(
