@@ -282,8 +282,8 @@ impl Pipelines {
                     &edalab_services::pipeline::StoreChoice::Sqlite,
                     stop.clone(),
                 )
-                    .await
-                    .context("starting the transactions pipeline (S0)")?,
+                .await
+                .context("starting the transactions pipeline (S0)")?,
             );
         }
         if plan.runs(Service::Calculator) {
@@ -294,8 +294,8 @@ impl Pipelines {
                     &edalab_services::pipeline::StoreChoice::Sqlite,
                     stop.clone(),
                 )
-                    .await
-                    .context("starting the calculator pipeline (S1)")?,
+                .await
+                .context("starting the calculator pipeline (S1)")?,
             );
         }
         if plan.runs(Service::Intake) {
@@ -306,8 +306,8 @@ impl Pipelines {
                     &edalab_services::pipeline::StoreChoice::Sqlite,
                     stop.clone(),
                 )
-                    .await
-                    .context("starting the intake pipeline (S2)")?,
+                .await
+                .context("starting the intake pipeline (S2)")?,
             );
         }
         if plan.runs(Service::Orders) {
@@ -318,8 +318,8 @@ impl Pipelines {
                     &edalab_services::pipeline::StoreChoice::Sqlite,
                     stop.clone(),
                 )
-                    .await
-                    .context("starting the orders saga (S4)")?,
+                .await
+                .context("starting the orders saga (S4)")?,
             );
         }
         Ok(out)

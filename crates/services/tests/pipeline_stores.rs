@@ -106,7 +106,10 @@ fn order(order_id: &str, intake_id: &str, status: OrderStatus, second: u32) -> R
         status,
         content: json!({"order_id": order_id, "items": [{"sku": "A-1", "qty": 2}], "total": 12.5}),
         rejection_reasons: if status == OrderStatus::Rejected {
-            vec!["items[0].qty: must be positive".to_owned(), "total: missing".to_owned()]
+            vec![
+                "items[0].qty: must be positive".to_owned(),
+                "total: missing".to_owned(),
+            ]
         } else {
             Vec::new()
         },
@@ -366,10 +369,7 @@ async fn transactions_totals_exactly_once(store: &dyn TransactionStore) {
     );
     assert!(
         store
-            .apply_to_totals(
-                &applied_id(1, "txn-2"),
-                &processed("txn-2", "0.25", "EUR")
-            )
+            .apply_to_totals(&applied_id(1, "txn-2"), &processed("txn-2", "0.25", "EUR"))
             .await
             .unwrap()
     );
@@ -450,8 +450,18 @@ async fn transactions_effect_inboxes_by_position_or_event_id(store: &dyn Transac
             .await
             .unwrap()
     );
-    assert!(store.record_effect(Effect::Notification, &id).await.unwrap());
-    assert!(!store.record_effect(Effect::Notification, &id).await.unwrap());
+    assert!(
+        store
+            .record_effect(Effect::Notification, &id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .record_effect(Effect::Notification, &id)
+            .await
+            .unwrap()
+    );
     // Same position, another event id; same event id, another position: both applied.
     assert!(
         store
@@ -490,6 +500,31 @@ async fn transactions_effect_inboxes_by_position_or_event_id(store: &dyn Transac
     );
     // Each effect has its own inbox.
     assert!(store.record_effect(Effect::Archive, &id).await.unwrap());
+}
+
+async fn transactions_concurrent_deliveries_add_once_each(store: &dyn TransactionStore) {
+    // Four transactions of a currency not seen yet, each delivered twice, all at once (on
+    // PostgreSQL: on separate pooled connections).
+    let events: Vec<(AppliedId, TransactionProcessed)> = (0..4u64)
+        .map(|n| {
+            let id = format!("txn-{n}");
+            (applied_id(n, &id), processed(&id, "10.10", "GBP"))
+        })
+        .collect();
+    let deliveries = events
+        .iter()
+        .chain(events.iter())
+        .map(|(id, event)| store.apply_to_totals(id, event));
+    let applied = futures::future::join_all(deliveries).await;
+    let applied: Vec<bool> = applied.into_iter().map(Result::unwrap).collect();
+    assert_eq!(applied.iter().filter(|now| **now).count(), 4, "{applied:?}");
+    let totals = store.totals().await.unwrap();
+    assert_eq!(totals.len(), 1);
+    assert_eq!(
+        (totals[0].count, totals[0].total.as_str()),
+        (4, "40.40"),
+        "no addition lost, none doubled"
+    );
 }
 
 async fn transactions_archive_lengths(store: &dyn TransactionStore) {
@@ -567,6 +602,7 @@ store_suite!(
     transactions_totals_exactly_once,
     transactions_a_failed_effect_rolls_back_its_inbox_row,
     transactions_effect_inboxes_by_position_or_event_id,
+    transactions_concurrent_deliveries_add_once_each,
     transactions_archive_lengths,
 );
 store_suite!(
@@ -636,11 +672,15 @@ async fn two_pipelines_share_one_database_and_reconnecting_migrates_nothing_twic
 async fn starting_on_an_unreachable_postgres_names_the_url_and_the_cause() {
     let mut config = PgStoresConfig::new("postgres://edalab:topsecret@127.0.0.1:1/edalab");
     config.acquire_timeout_ms = 500;
-    let error = PgStores::connect(&config).await.expect_err("nothing listens");
+    let error = PgStores::connect(&config)
+        .await
+        .expect_err("nothing listens");
     assert!(matches!(error, StartError::Postgres { .. }), "{error:?}");
     let text = error.to_string();
     assert!(
-        text.starts_with("PostgreSQL at postgres://edalab:***@127.0.0.1:1/edalab: cannot connect: "),
+        text.starts_with(
+            "PostgreSQL at postgres://edalab:***@127.0.0.1:1/edalab: cannot connect: "
+        ),
         "{text}"
     );
     assert!(!text.contains("topsecret"), "{text}");
@@ -710,7 +750,11 @@ async fn the_calculator_runs_end_to_end_on_postgres() {
             .await
             .unwrap();
     let mut expected = vec![
-        (ids[0].clone(), "COMPLETED".to_owned(), Some("3.5".to_owned())),
+        (
+            ids[0].clone(),
+            "COMPLETED".to_owned(),
+            Some("3.5".to_owned()),
+        ),
         (ids[1].clone(), "FAILED".to_owned(), None),
     ];
     expected.sort();

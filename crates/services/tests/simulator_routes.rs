@@ -17,8 +17,8 @@ use axum::Router;
 use axum::http::StatusCode;
 use edalab_bus::Bus;
 use edalab_bus::log::{EmbeddedBus, LogConfig};
-use edalab_services::pipeline::all::{self, Pipelines};
 use edalab_services::pipeline::StoreChoice;
+use edalab_services::pipeline::all::{self, Pipelines};
 use edalab_services::simulator::{
     ControlOptions, Delivery, EventKind, Outgoing, Route, RouteSink, SimulationControl,
     StartRequest, Validity, api, items::topics,

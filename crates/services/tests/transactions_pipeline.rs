@@ -14,8 +14,8 @@ use axum::http::StatusCode;
 use edalab_bus::log::{EmbeddedBus, LogConfig};
 use edalab_bus::runtime::dlq;
 use edalab_bus::{Bus, Record};
-use edalab_services::transactions;
 use edalab_services::pipeline::StoreChoice;
+use edalab_services::transactions;
 use serde_json::{Value, json};
 
 async fn status_until(app: &Router, id: &str, want: &str) -> Value {

@@ -82,7 +82,10 @@ pub trait CalculationStore: Send + Sync {
 }
 
 /// The store `choice` names: `calculator.sqlite` under `data_dir`, or the PostgreSQL pool.
-pub fn open(choice: &StoreChoice, data_dir: &Path) -> Result<Arc<dyn CalculationStore>, StartError> {
+pub fn open(
+    choice: &StoreChoice,
+    data_dir: &Path,
+) -> Result<Arc<dyn CalculationStore>, StartError> {
     Ok(match choice {
         StoreChoice::Sqlite => Arc::new(SqliteCalculationStore::open(data_dir)?),
         StoreChoice::Postgres(pg) => Arc::new(PgCalculationStore::new(pg.pool().clone())),

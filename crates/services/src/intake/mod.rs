@@ -203,7 +203,15 @@ pub async fn start_with(
     config: IntakeConfig,
     shutdown: Shutdown,
 ) -> Result<Intake, StartError> {
-    start_with_clock(bus, data_dir, stores, config, SharedClock::system(), shutdown).await
+    start_with_clock(
+        bus,
+        data_dir,
+        stores,
+        config,
+        SharedClock::system(),
+        shutdown,
+    )
+    .await
 }
 
 /// Creates the topics and folders, opens the store `stores` names (`intake.sqlite` under

@@ -302,15 +302,17 @@ impl IntakeStore for PgIntakeStore {
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(intake_id, content, processed_at, file_name)| RecordedOrder {
-                order_id: order_id.to_owned(),
-                status: OrderStatus::Duplicate,
-                content: serde_json::from_str(&content).unwrap_or_default(),
-                rejection_reasons: Vec::new(),
-                processed_at,
-                intake_id,
-                file_name,
-            })
+            .map(
+                |(intake_id, content, processed_at, file_name)| RecordedOrder {
+                    order_id: order_id.to_owned(),
+                    status: OrderStatus::Duplicate,
+                    content: serde_json::from_str(&content).unwrap_or_default(),
+                    rejection_reasons: Vec::new(),
+                    processed_at,
+                    intake_id,
+                    file_name,
+                },
+            )
             .collect())
     }
 }

@@ -52,8 +52,7 @@ pub async fn start_all(
     shutdown: Shutdown,
 ) -> Result<Pipelines, StartError> {
     Ok(Pipelines {
-        transactions: transactions::start(bus.clone(), data_dir, stores, shutdown.clone())
-            .await?,
+        transactions: transactions::start(bus.clone(), data_dir, stores, shutdown.clone()).await?,
         calculator: calculator::start(bus.clone(), data_dir, stores, shutdown.clone()).await?,
         intake: intake::start(bus.clone(), data_dir, stores, shutdown.clone()).await?,
         saga: saga::start(bus, data_dir, stores, shutdown).await?,

@@ -227,7 +227,9 @@ mod tests {
     async fn an_unreachable_server_is_named_without_its_password() {
         let mut config = PgStoresConfig::new("postgres://edalab:hunter2@127.0.0.1:1/edalab");
         config.acquire_timeout_ms = 500;
-        let error = PgStores::connect(&config).await.expect_err("port 1 refuses");
+        let error = PgStores::connect(&config)
+            .await
+            .expect_err("port 1 refuses");
         let text = error.to_string();
         assert!(
             text.contains("postgres://edalab:***@127.0.0.1:1/edalab"),

@@ -189,7 +189,15 @@ pub async fn start_with(
     config: SagaConfig,
     shutdown: Shutdown,
 ) -> Result<Saga, StartError> {
-    start_with_clock(bus, data_dir, stores, config, SharedClock::system(), shutdown).await
+    start_with_clock(
+        bus,
+        data_dir,
+        stores,
+        config,
+        SharedClock::system(),
+        shutdown,
+    )
+    .await
 }
 
 /// Creates the topics, opens the store `stores` names (`saga.sqlite` under `data_dir` for

@@ -39,7 +39,10 @@ pub struct StoredDecision {
 #[async_trait]
 pub trait SagaStore: Send + Sync {
     /// The decision already taken for the `OrderCreated` with this `eventId`.
-    async fn decision_for(&self, order_event_id: &str) -> Result<Option<StoredDecision>, StoreError>;
+    async fn decision_for(
+        &self,
+        order_event_id: &str,
+    ) -> Result<Option<StoredDecision>, StoreError>;
     /// What was already authorized for `user_id`.
     async fn spent_by(&self, user_id: &str) -> Result<Decimal, StoreError>;
     /// Records a decision; `false` if one was already recorded for that event.
@@ -106,7 +109,10 @@ impl SqliteSagaStore {
 
 #[async_trait]
 impl SagaStore for SqliteSagaStore {
-    async fn decision_for(&self, order_event_id: &str) -> Result<Option<StoredDecision>, StoreError> {
+    async fn decision_for(
+        &self,
+        order_event_id: &str,
+    ) -> Result<Option<StoredDecision>, StoreError> {
         Ok(lock(&self.connection)
             .query_row(
                 "SELECT topic, payload FROM payment_decisions WHERE order_event_id = ?1",
@@ -204,7 +210,10 @@ impl PgSagaStore {
 
 #[async_trait]
 impl SagaStore for PgSagaStore {
-    async fn decision_for(&self, order_event_id: &str) -> Result<Option<StoredDecision>, StoreError> {
+    async fn decision_for(
+        &self,
+        order_event_id: &str,
+    ) -> Result<Option<StoredDecision>, StoreError> {
         let row: Option<(String, Vec<u8>)> = sqlx::query_as(
             "SELECT topic, payload FROM s4_payment_decisions WHERE order_event_id = $1",
         )

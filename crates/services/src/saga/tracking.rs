@@ -68,12 +68,7 @@ impl Handler for TrackingService {
         match self
             .state
             .store
-            .record_event(
-                event.event_id(),
-                event.key(),
-                event.topic(),
-                &message.value,
-            )
+            .record_event(event.event_id(), event.key(), event.topic(), &message.value)
             .await
         {
             Ok(true) => Outcome::Done,

@@ -170,8 +170,7 @@ pub trait TransactionStore: Send + Sync {
     async fn record_effect(&self, effect: Effect, id: &AppliedId) -> Result<bool, StoreError>;
     /// The committed length of archive file `file` (bytes of whole, recorded lines). A file
     /// without a row gets one at `current_len` (what is in it now is taken as committed).
-    async fn archive_committed_len(&self, file: &str, current_len: u64)
-    -> Result<u64, StoreError>;
+    async fn archive_committed_len(&self, file: &str, current_len: u64) -> Result<u64, StoreError>;
     /// Records `id` in the [`Effect::Archive`] inbox and `file`'s new committed length, in
     /// one transaction; `false` (nothing changed) if `id` was already archived.
     async fn record_archived(
@@ -254,7 +253,11 @@ impl TransactionStore for SqliteTransactionStore {
         Ok(())
     }
 
-    async fn mark_processed(&self, id: &str, processed_at: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn mark_processed(
+        &self,
+        id: &str,
+        processed_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         lock(&self.connection).execute(
             "INSERT INTO transactions (id, status, processed_at) VALUES (?1, 'PROCESSED', ?2)
              ON CONFLICT(id) DO UPDATE SET status = 'PROCESSED', processed_at = ?2, error = NULL",
@@ -419,7 +422,11 @@ pub struct PgEffectInbox(pub Effect);
 
 impl PgEffectInbox {
     /// Whether `id` is recorded for this effect, as seen from `executor`.
-    pub async fn already_applied<'e, E>(&self, executor: E, id: &AppliedId) -> Result<bool, StoreError>
+    pub async fn already_applied<'e, E>(
+        &self,
+        executor: E,
+        id: &AppliedId,
+    ) -> Result<bool, StoreError>
     where
         E: sqlx::Executor<'e, Database = Postgres>,
     {
@@ -574,7 +581,16 @@ impl TransactionStore for PgTransactionStore {
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.map(
-            |(amount, currency, account_from, account_to, timestamp, status, processed_at, error)| {
+            |(
+                amount,
+                currency,
+                account_from,
+                account_to,
+                timestamp,
+                status,
+                processed_at,
+                error,
+            )| {
                 TransactionView {
                     transaction_id: id.to_owned(),
                     amount: amount.and_then(|a| serde_json::from_str(&a.to_string()).ok()),
@@ -634,11 +650,7 @@ impl TransactionStore for PgTransactionStore {
         Ok(recorded)
     }
 
-    async fn archive_committed_len(
-        &self,
-        file: &str,
-        current_len: u64,
-    ) -> Result<u64, StoreError> {
+    async fn archive_committed_len(&self, file: &str, current_len: u64) -> Result<u64, StoreError> {
         sqlx::query(
             "INSERT INTO s0_archive_files (file, committed_len) VALUES ($1, $2)
              ON CONFLICT (file) DO NOTHING",
