@@ -381,30 +381,50 @@ impl Pipelines {
         let mut out = Self::default();
         if plan.runs(Service::Transactions) {
             out.transactions = Some(
-                transactions::start(view("transactions"), data_dir, stop.clone())
-                    .await
-                    .context("starting the transactions pipeline (S0)")?,
+                transactions::start(
+                    view("transactions"),
+                    data_dir,
+                    &edalab_services::pipeline::StoreChoice::Sqlite,
+                    stop.clone(),
+                )
+                .await
+                .context("starting the transactions pipeline (S0)")?,
             );
         }
         if plan.runs(Service::Calculator) {
             out.calculator = Some(
-                calculator::start(view("calculator"), data_dir, stop.clone())
-                    .await
-                    .context("starting the calculator pipeline (S1)")?,
+                calculator::start(
+                    view("calculator"),
+                    data_dir,
+                    &edalab_services::pipeline::StoreChoice::Sqlite,
+                    stop.clone(),
+                )
+                .await
+                .context("starting the calculator pipeline (S1)")?,
             );
         }
         if plan.runs(Service::Intake) {
             out.intake = Some(
-                intake::start(view("intake"), data_dir, stop.clone())
-                    .await
-                    .context("starting the intake pipeline (S2)")?,
+                intake::start(
+                    view("intake"),
+                    data_dir,
+                    &edalab_services::pipeline::StoreChoice::Sqlite,
+                    stop.clone(),
+                )
+                .await
+                .context("starting the intake pipeline (S2)")?,
             );
         }
         if plan.runs(Service::Orders) {
             out.saga = Some(
-                saga::start(view("orders"), data_dir, stop.clone())
-                    .await
-                    .context("starting the orders saga (S4)")?,
+                saga::start(
+                    view("orders"),
+                    data_dir,
+                    &edalab_services::pipeline::StoreChoice::Sqlite,
+                    stop.clone(),
+                )
+                .await
+                .context("starting the orders saga (S4)")?,
             );
         }
         Ok(out)

@@ -14,6 +14,7 @@ use edalab_bus::log::{EmbeddedBus, LogConfig};
 use edalab_bus::runtime::dlq;
 use edalab_bus::{Bus, Record};
 use edalab_services::calculator::{self, CALCULATOR_DLQ};
+use edalab_services::pipeline::StoreChoice;
 use serde_json::{Value, json};
 
 /// Polls `GET uri` until the body's `status` is not `PENDING` (60 s: a loaded 2-core box).
@@ -35,7 +36,7 @@ async fn operations_compute_and_bad_ones_reach_the_dlq_with_the_reason() {
     let embedded = EmbeddedBus::open(dir.path().join("bus"), LogConfig::default()).expect("bus");
     let bus: Arc<dyn Bus> = Arc::new(embedded.clone());
     let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let calc = calculator::start(bus.clone(), dir.path(), shutdown)
+    let calc = calculator::start(bus.clone(), dir.path(), &StoreChoice::Sqlite, shutdown)
         .await
         .expect("start");
     let app = calculator::api::router(calc.state.clone());
@@ -153,7 +154,7 @@ async fn bad_bodies_are_400s_naming_each_field() {
     let embedded = EmbeddedBus::open(dir.path().join("bus"), LogConfig::default()).expect("bus");
     let bus: Arc<dyn Bus> = Arc::new(embedded.clone());
     let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let calc = calculator::start(bus, dir.path(), shutdown)
+    let calc = calculator::start(bus, dir.path(), &StoreChoice::Sqlite, shutdown)
         .await
         .expect("start");
     let app = calculator::api::router(calc.state.clone());
@@ -196,9 +197,14 @@ async fn all_pipelines_start_together_and_their_routes_merge() {
     let embedded = EmbeddedBus::open(dir.path().join("bus"), LogConfig::default()).expect("bus");
     let bus: Arc<dyn Bus> = Arc::new(embedded.clone());
     let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let pipelines = all::start_all(bus.clone(), dir.path(), shutdown.clone())
-        .await
-        .expect("start");
+    let pipelines = all::start_all(
+        bus.clone(),
+        dir.path(),
+        &StoreChoice::Sqlite,
+        shutdown.clone(),
+    )
+    .await
+    .expect("start");
     edalab_services::pipeline::ensure_topics(bus.as_ref(), &all::topics())
         .await
         .expect("topics again");

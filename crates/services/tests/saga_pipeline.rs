@@ -15,6 +15,7 @@ use axum::http::StatusCode;
 use edalab_bus::log::{EmbeddedBus, LogConfig};
 use edalab_bus::runtime::dlq;
 use edalab_bus::{Bus, Record};
+use edalab_services::pipeline::StoreChoice;
 use edalab_services::saga::{self, BreakerConfig, BreakerState, SagaConfig};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -46,9 +47,15 @@ async fn env(config: SagaConfig) -> Env {
     let embedded = EmbeddedBus::open(dir.path().join("bus"), LogConfig::default()).expect("bus");
     let bus: Arc<dyn Bus> = Arc::new(embedded.clone());
     let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let saga = saga::start_with(bus.clone(), dir.path(), config, shutdown)
-        .await
-        .expect("start");
+    let saga = saga::start_with(
+        bus.clone(),
+        dir.path(),
+        &StoreChoice::Sqlite,
+        config,
+        shutdown,
+    )
+    .await
+    .expect("start");
     Env {
         _dir: dir,
         embedded,

@@ -17,6 +17,7 @@ use axum::Router;
 use axum::http::StatusCode;
 use edalab_bus::Bus;
 use edalab_bus::log::{EmbeddedBus, LogConfig};
+use edalab_services::pipeline::StoreChoice;
 use edalab_services::pipeline::all::{self, Pipelines};
 use edalab_services::simulator::{
     ControlOptions, Delivery, EventKind, Outgoing, Route, RouteSink, SimulationControl,
@@ -69,7 +70,7 @@ async fn env() -> Env {
             .expect("banking topic");
     }
     let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let pipelines = all::start_all(bus.clone(), dir.path(), shutdown)
+    let pipelines = all::start_all(bus.clone(), dir.path(), &StoreChoice::Sqlite, shutdown)
         .await
         .expect("pipelines");
     let recorder = Arc::new(Recorder {

@@ -14,6 +14,7 @@ use axum::http::StatusCode;
 use edalab_bus::log::{EmbeddedBus, LogConfig};
 use edalab_bus::runtime::dlq;
 use edalab_bus::{Bus, Record};
+use edalab_services::pipeline::StoreChoice;
 use edalab_services::transactions;
 use serde_json::{Value, json};
 
@@ -43,7 +44,7 @@ async fn s0_07_valid_invalid_and_poison() {
         .await
         .expect("topics again");
     let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let pipeline = transactions::start(bus.clone(), dir.path(), shutdown)
+    let pipeline = transactions::start(bus.clone(), dir.path(), &StoreChoice::Sqlite, shutdown)
         .await
         .expect("start");
     let app = transactions::api::router(pipeline.state.clone());
@@ -282,6 +283,7 @@ async fn s0_05_effects_happen_once_under_redelivery_with_exact_times() {
     let pipeline = transactions::start_with_clock(
         bus.clone(),
         dir.path(),
+        &StoreChoice::Sqlite,
         SharedClock::new(clock.clone()),
         shutdown,
     )
@@ -414,6 +416,7 @@ async fn s0_05_effects_happen_once_under_redelivery_with_exact_times() {
     let pipeline = transactions::start_with_clock(
         bus.clone(),
         dir.path(),
+        &StoreChoice::Sqlite,
         SharedClock::new(clock.clone()),
         shutdown,
     )

@@ -91,6 +91,7 @@ async fn submit(
             result: None,
             error: None,
         })
+        .await
         .map_err(ApiError::unavailable)?;
     // The seed's message shape, `{"operation", "a", "b"}`; the id rides as key and header.
     let message = json!({
@@ -152,6 +153,7 @@ async fn show(
     state
         .store
         .get(&id)
+        .await
         .map_err(ApiError::unavailable)?
         .map(Json)
         .ok_or_else(|| ApiError::not_found("calculation", &id))

@@ -10,8 +10,9 @@
 //! and the DLQ tracker records the reason, so `GET /api/v1/calculator/{id}` answers
 //! `COMPLETED` with `result` or `FAILED` with `error`.
 //!
-//! Owns: its routes, its worker, its store (`calculator.sqlite` under the data dir). May not
-//! touch other pipelines' topics or stores.
+//! Owns: its routes, its worker, its store (`calculator.sqlite` under the data dir, or table
+//! `s1_calculations` on PostgreSQL, per [`StoreChoice`]). May not touch other pipelines'
+//! topics or stores.
 
 pub mod api;
 pub mod store;
@@ -25,8 +26,10 @@ use edalab_bus::runtime::{DlqRouting, PerMessage, RuntimeConfig, RuntimeStats};
 use edalab_bus::{Bus, ConsumerConfig, TopicConfig};
 use edalab_domain::events::topics;
 
-use crate::pipeline::{self, Handles, SharedClock, Shutdown, StartError};
-pub use store::{Calculation, CalculationStatus, CalculationStore, SqliteCalculationStore};
+use crate::pipeline::{self, Handles, SharedClock, Shutdown, StartError, StoreChoice};
+pub use store::{
+    Calculation, CalculationStatus, CalculationStore, PgCalculationStore, SqliteCalculationStore,
+};
 
 /// Dead letters of `calculatrice-input-queue` (the seed names none; `<queue>-dlq` as S0).
 pub const CALCULATOR_DLQ: &str = "calculatrice-input-queue-dlq";
@@ -71,21 +74,26 @@ pub struct CalculatorState {
 }
 
 impl CalculatorState {
-    /// State over the SQLite store `calculator.sqlite` in `data_dir`, on the system clock.
-    pub fn open(bus: Arc<dyn Bus>, data_dir: &Path) -> Result<Self, StartError> {
-        Self::open_with_clock(bus, data_dir, SharedClock::system())
+    /// State over the store `stores` names (`calculator.sqlite` in `data_dir` for SQLite),
+    /// on the system clock.
+    pub fn open(
+        bus: Arc<dyn Bus>,
+        data_dir: &Path,
+        stores: &StoreChoice,
+    ) -> Result<Self, StartError> {
+        Self::open_with_clock(bus, data_dir, stores, SharedClock::system())
     }
 
     /// [`CalculatorState::open`] on `clock`.
     pub fn open_with_clock(
         bus: Arc<dyn Bus>,
         data_dir: &Path,
+        stores: &StoreChoice,
         clock: SharedClock,
     ) -> Result<Self, StartError> {
-        let store = SqliteCalculationStore::open(data_dir)?;
         Ok(Self {
             bus,
-            store: Arc::new(store),
+            store: store::open(stores, data_dir)?,
             counters: Arc::new(Counters::default()),
             clock,
         })
@@ -104,22 +112,24 @@ pub struct Calculator {
 pub async fn start(
     bus: Arc<dyn Bus>,
     data_dir: &Path,
+    stores: &StoreChoice,
     shutdown: Shutdown,
 ) -> Result<Calculator, StartError> {
-    start_with_clock(bus, data_dir, SharedClock::system(), shutdown).await
+    start_with_clock(bus, data_dir, stores, SharedClock::system(), shutdown).await
 }
 
-/// Creates the topics (idempotent), opens the store, starts the worker and the DLQ tracker;
-/// calculation ids embed `clock`'s time. Mount [`api::router`]`(calculator.state.clone())`
-/// to serve the routes.
+/// Creates the topics (idempotent), opens the store `stores` names, starts the worker and
+/// the DLQ tracker; calculation ids embed `clock`'s time. Mount
+/// [`api::router`]`(calculator.state.clone())` to serve the routes.
 pub async fn start_with_clock(
     bus: Arc<dyn Bus>,
     data_dir: &Path,
+    stores: &StoreChoice,
     clock: SharedClock,
     shutdown: Shutdown,
 ) -> Result<Calculator, StartError> {
     pipeline::ensure_topics(bus.as_ref(), &topics()).await?;
-    let state = CalculatorState::open_with_clock(bus.clone(), data_dir, clock)?;
+    let state = CalculatorState::open_with_clock(bus.clone(), data_dir, stores, clock)?;
     let config = RuntimeConfig::new(
         ConsumerConfig::new(WORKER_GROUP, vec![topics::CALCULATOR_INPUT.to_owned()]),
         DlqRouting::to_topic(CALCULATOR_DLQ),
@@ -139,14 +149,17 @@ pub async fn start_with_clock(
         CALCULATOR_DLQ,
         DLQ_TRACKER_GROUP,
         move |entry| {
-            let id = worker::calculation_id(&entry.headers, entry.key.as_deref());
+            let store = store.clone();
             counters
                 .failed_total
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            if let Some(id) = id
-                && let Err(error) = store.fail(&id, &entry.error)
-            {
-                tracing::warn!(%error, %id, "could not record a calculator failure");
+            async move {
+                let id = worker::calculation_id(&entry.headers, entry.key.as_deref());
+                if let Some(id) = id
+                    && let Err(error) = store.fail(&id, &entry.error).await
+                {
+                    tracing::warn!(%error, %id, "could not record a calculator failure");
+                }
             }
         },
         shutdown,

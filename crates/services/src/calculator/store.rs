@@ -1,14 +1,17 @@
-//! The calculator's store: one row per calculation (`PENDING` → `COMPLETED` | `FAILED`).
-//! SQLite today (`calculator.sqlite`), behind [`CalculationStore`] so PostgreSQL can follow.
+//! The calculator's store: one row per calculation (`PENDING` → `COMPLETED` | `FAILED`),
+//! behind [`CalculationStore`]: SQLite (`calculator.sqlite`) or PostgreSQL (table
+//! `s1_calculations`), chosen by [`open`].
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
+use async_trait::async_trait;
 use edalab_domain::calculator::{Number, Operation};
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
+use sqlx::PgPool;
 
-use crate::pipeline::{self, StartError, lock};
+use crate::pipeline::{self, StartError, StoreChoice, lock};
 
 /// Status of a calculation. Wire: `PENDING`, `COMPLETED`, `FAILED`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -61,18 +64,36 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        Self(e.to_string())
+    }
+}
+
 /// Where calculations live.
+#[async_trait]
 pub trait CalculationStore: Send + Sync {
-    fn insert_pending(&self, calculation: &Calculation) -> Result<(), StoreError>;
+    async fn insert_pending(&self, calculation: &Calculation) -> Result<(), StoreError>;
     /// Sets `COMPLETED` with `result`; a calculation already finished is left alone.
-    fn complete(&self, id: &str, result: Number) -> Result<(), StoreError>;
+    async fn complete(&self, id: &str, result: Number) -> Result<(), StoreError>;
     /// Sets `FAILED` with `error`; a calculation already finished is left alone.
-    fn fail(&self, id: &str, error: &str) -> Result<(), StoreError>;
-    fn get(&self, id: &str) -> Result<Option<Calculation>, StoreError>;
+    async fn fail(&self, id: &str, error: &str) -> Result<(), StoreError>;
+    async fn get(&self, id: &str) -> Result<Option<Calculation>, StoreError>;
+}
+
+/// The store `choice` names: `calculator.sqlite` under `data_dir`, or the PostgreSQL pool.
+pub fn open(
+    choice: &StoreChoice,
+    data_dir: &Path,
+) -> Result<Arc<dyn CalculationStore>, StartError> {
+    Ok(match choice {
+        StoreChoice::Sqlite => Arc::new(SqliteCalculationStore::open(data_dir)?),
+        StoreChoice::Postgres(pg) => Arc::new(PgCalculationStore::new(pg.pool().clone())),
+    })
 }
 
 /// SQLite implementation. One connection behind a std `Mutex`: every call is one short
-/// statement, never held across an `.await`.
+/// statement, run inline (no `.await` while the lock is held).
 pub struct SqliteCalculationStore {
     connection: Mutex<rusqlite::Connection>,
 }
@@ -111,8 +132,9 @@ fn parse_number(text: &str) -> Number {
     serde_json::from_str(text).unwrap_or(Number::Float(f64::NAN))
 }
 
+#[async_trait]
 impl CalculationStore for SqliteCalculationStore {
-    fn insert_pending(&self, c: &Calculation) -> Result<(), StoreError> {
+    async fn insert_pending(&self, c: &Calculation) -> Result<(), StoreError> {
         lock(&self.connection).execute(
             "INSERT INTO calculations (id, operation, a, b, status) VALUES (?1, ?2, ?3, ?4, 'PENDING')",
             params![c.id, c.operation.as_wire(), number_text(c.a), number_text(c.b)],
@@ -120,7 +142,7 @@ impl CalculationStore for SqliteCalculationStore {
         Ok(())
     }
 
-    fn complete(&self, id: &str, result: Number) -> Result<(), StoreError> {
+    async fn complete(&self, id: &str, result: Number) -> Result<(), StoreError> {
         lock(&self.connection).execute(
             "UPDATE calculations SET status = 'COMPLETED', result = ?2 WHERE id = ?1 AND status = 'PENDING'",
             params![id, number_text(result)],
@@ -128,7 +150,7 @@ impl CalculationStore for SqliteCalculationStore {
         Ok(())
     }
 
-    fn fail(&self, id: &str, error: &str) -> Result<(), StoreError> {
+    async fn fail(&self, id: &str, error: &str) -> Result<(), StoreError> {
         lock(&self.connection).execute(
             "UPDATE calculations SET status = 'FAILED', error = ?2 WHERE id = ?1 AND status = 'PENDING'",
             params![id, error],
@@ -136,9 +158,8 @@ impl CalculationStore for SqliteCalculationStore {
         Ok(())
     }
 
-    fn get(&self, id: &str) -> Result<Option<Calculation>, StoreError> {
-        let connection = lock(&self.connection);
-        let row = connection
+    async fn get(&self, id: &str) -> Result<Option<Calculation>, StoreError> {
+        let row = lock(&self.connection)
             .query_row(
                 "SELECT operation, a, b, status, result, error FROM calculations WHERE id = ?1",
                 params![id],
@@ -154,20 +175,94 @@ impl CalculationStore for SqliteCalculationStore {
                 },
             )
             .optional()?;
-        let Some((operation, a, b, status, result, error)) = row else {
-            return Ok(None);
-        };
-        let operation = operation
-            .parse::<Operation>()
-            .map_err(|e| StoreError(format!("row {id}: {e}")))?;
-        Ok(Some(Calculation {
-            id: id.to_owned(),
-            operation,
-            a: parse_number(&a),
-            b: parse_number(&b),
-            status: CalculationStatus::from_wire(&status),
-            result: result.as_deref().map(parse_number),
-            error,
-        }))
+        row.map(|row| calculation(id, row)).transpose()
+    }
+}
+
+/// The columns of a calculation row: operation, a, b, status, result, error.
+type Row = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+fn calculation(
+    id: &str,
+    (operation, a, b, status, result, error): Row,
+) -> Result<Calculation, StoreError> {
+    let operation = operation
+        .parse::<Operation>()
+        .map_err(|e| StoreError(format!("row {id}: {e}")))?;
+    Ok(Calculation {
+        id: id.to_owned(),
+        operation,
+        a: parse_number(&a),
+        b: parse_number(&b),
+        status: CalculationStatus::from_wire(&status),
+        result: result.as_deref().map(parse_number),
+        error,
+    })
+}
+
+/// PostgreSQL implementation: table `s1_calculations` in the pool's schema (migrated by
+/// [`crate::pipeline::PgStores::connect`]).
+pub struct PgCalculationStore {
+    pool: PgPool,
+}
+
+impl PgCalculationStore {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+#[async_trait]
+impl CalculationStore for PgCalculationStore {
+    async fn insert_pending(&self, c: &Calculation) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO s1_calculations (id, operation, a, b, status) VALUES ($1, $2, $3, $4, 'PENDING')",
+        )
+        .bind(&c.id)
+        .bind(c.operation.as_wire())
+        .bind(number_text(c.a))
+        .bind(number_text(c.b))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn complete(&self, id: &str, result: Number) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE s1_calculations SET status = 'COMPLETED', result = $2 WHERE id = $1 AND status = 'PENDING'",
+        )
+        .bind(id)
+        .bind(number_text(result))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn fail(&self, id: &str, error: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE s1_calculations SET status = 'FAILED', error = $2 WHERE id = $1 AND status = 'PENDING'",
+        )
+        .bind(id)
+        .bind(error)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<Calculation>, StoreError> {
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT operation, a, b, status, result, error FROM s1_calculations WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| calculation(id, row)).transpose()
     }
 }

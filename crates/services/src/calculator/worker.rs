@@ -65,7 +65,7 @@ impl Handler for Worker {
         }
         tracing::info!(id = ?id, operation = result.operation.as_wire(), result = %result.result, "calculated");
         if let Some(id) = id
-            && let Err(e) = self.state.store.complete(&id, result.result)
+            && let Err(e) = self.state.store.complete(&id, result.result).await
         {
             // The result is on the output queue; a retry re-sends it (at least once).
             return Outcome::retry(e.to_string());

@@ -67,11 +67,13 @@ async fn show(
     let order = state
         .store
         .get(&order_id)
+        .await
         .map_err(ApiError::unavailable)?
         .ok_or_else(|| ApiError::not_found("order", &order_id))?;
     let duplicates = state
         .store
         .duplicates_of(&order_id)
+        .await
         .map_err(ApiError::unavailable)?;
     Ok(Json(IntakeOrderView { order, duplicates }))
 }

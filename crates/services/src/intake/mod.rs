@@ -15,7 +15,8 @@
 //! record, no second count). Writers should write elsewhere and rename into the inbox (only
 //! `*.json` files are read; hidden files are ignored).
 //!
-//! Owns: the inbox folder, the watcher, the worker, its store (`intake.sqlite`). Rules from
+//! Owns: the inbox folder, the watcher, the worker, its store (`intake.sqlite`, or tables
+//! `s2_…` on PostgreSQL, per [`StoreChoice`]). Rules from
 //! `edalab_domain::order` ([`edalab_domain::order::Order::parse`],
 //! [`edalab_domain::order::intake_status`]).
 
@@ -31,8 +32,8 @@ use std::sync::atomic::AtomicU64;
 use edalab_bus::runtime::{DlqRouting, PerMessage, RuntimeConfig, RuntimeStats};
 use edalab_bus::{Bus, ConsumerConfig, TopicConfig};
 
-use crate::pipeline::{self, Handles, SharedClock, Shutdown, StartError};
-pub use store::{IntakeStore, SqliteIntakeStore};
+use crate::pipeline::{self, Handles, SharedClock, Shutdown, StartError, StoreChoice};
+pub use store::{IntakeStore, PgIntakeStore, SqliteIntakeStore};
 
 /// The main queue (the seed's "SQS main queue" of `tp-orders`).
 pub const INTAKE_QUEUE: &str = "tp-orders-queue";
@@ -188,26 +189,38 @@ pub fn write_order_file(inbox: &Path, name: &str, bytes: &[u8]) -> std::io::Resu
 pub async fn start(
     bus: Arc<dyn Bus>,
     data_dir: &Path,
+    stores: &StoreChoice,
     shutdown: Shutdown,
 ) -> Result<Intake, StartError> {
-    start_with(bus, data_dir, IntakeConfig::default(), shutdown).await
+    start_with(bus, data_dir, stores, IntakeConfig::default(), shutdown).await
 }
 
 /// [`start_with_clock`] on the system clock.
 pub async fn start_with(
     bus: Arc<dyn Bus>,
     data_dir: &Path,
+    stores: &StoreChoice,
     config: IntakeConfig,
     shutdown: Shutdown,
 ) -> Result<Intake, StartError> {
-    start_with_clock(bus, data_dir, config, SharedClock::system(), shutdown).await
+    start_with_clock(
+        bus,
+        data_dir,
+        stores,
+        config,
+        SharedClock::system(),
+        shutdown,
+    )
+    .await
 }
 
-/// Creates the topics and folders, opens the store, starts the watcher and the worker
-/// (which stamps `processed_at` from `clock`). Mount [`api::router`]`(intake.state.clone())`.
+/// Creates the topics and folders, opens the store `stores` names (`intake.sqlite` under
+/// `data_dir` for SQLite), starts the watcher and the worker (which stamps `processed_at`
+/// from `clock`). Mount [`api::router`]`(intake.state.clone())`.
 pub async fn start_with_clock(
     bus: Arc<dyn Bus>,
     data_dir: &Path,
+    stores: &StoreChoice,
     config: IntakeConfig,
     clock: SharedClock,
     shutdown: Shutdown,
@@ -227,7 +240,7 @@ pub async fn start_with_clock(
     }
     let state = IntakeState {
         bus: bus.clone(),
-        store: Arc::new(SqliteIntakeStore::open(data_dir)?),
+        store: store::open(stores, data_dir)?,
         counters: Arc::new(Counters::default()),
         inbox,
         clock,

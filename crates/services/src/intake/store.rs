@@ -1,16 +1,18 @@
-//! The intake's store (`intake.sqlite`, the `tp-orders` table's role): one row per
-//! `order_id` with its status, and the duplicates received after it. SQLite today, behind
-//! [`IntakeStore`].
+//! The intake's store (the `tp-orders` table's role): one row per `order_id` with its
+//! status, and the duplicates received after it, behind [`IntakeStore`]: SQLite
+//! (`intake.sqlite`) or PostgreSQL (tables `s2_…`), chosen by [`open`].
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use edalab_domain::order::OrderStatus;
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
+use sqlx::PgPool;
 
-use crate::pipeline::{self, StartError, lock};
+use crate::pipeline::{self, StartError, StoreChoice, lock};
 
 #[derive(Debug, thiserror::Error)]
 #[error("intake store: {0}")]
@@ -18,6 +20,12 @@ pub struct StoreError(String);
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
+        Self(e.to_string())
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
         Self(e.to_string())
     }
 }
@@ -47,14 +55,23 @@ pub enum Recorded {
     Already,
 }
 
+#[async_trait]
 pub trait IntakeStore: Send + Sync {
-    fn get(&self, order_id: &str) -> Result<Option<RecordedOrder>, StoreError>;
+    async fn get(&self, order_id: &str) -> Result<Option<RecordedOrder>, StoreError>;
     /// Records a `PROCESSED` or `REJECTED` order; `Already` if the `order_id` exists.
-    fn record(&self, order: &RecordedOrder) -> Result<Recorded, StoreError>;
+    async fn record(&self, order: &RecordedOrder) -> Result<Recorded, StoreError>;
     /// Records a `DUPLICATE`; `Already` if this `intake_id` was recorded before.
-    fn record_duplicate(&self, order: &RecordedOrder) -> Result<Recorded, StoreError>;
+    async fn record_duplicate(&self, order: &RecordedOrder) -> Result<Recorded, StoreError>;
     /// The duplicates of `order_id`, oldest first.
-    fn duplicates_of(&self, order_id: &str) -> Result<Vec<RecordedOrder>, StoreError>;
+    async fn duplicates_of(&self, order_id: &str) -> Result<Vec<RecordedOrder>, StoreError>;
+}
+
+/// The store `choice` names: `intake.sqlite` under `data_dir`, or the PostgreSQL pool.
+pub fn open(choice: &StoreChoice, data_dir: &Path) -> Result<Arc<dyn IntakeStore>, StartError> {
+    Ok(match choice {
+        StoreChoice::Sqlite => Arc::new(SqliteIntakeStore::open(data_dir)?),
+        StoreChoice::Postgres(pg) => Arc::new(PgIntakeStore::new(pg.pool().clone())),
+    })
 }
 
 pub struct SqliteIntakeStore {
@@ -106,8 +123,9 @@ fn time_text(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+#[async_trait]
 impl IntakeStore for SqliteIntakeStore {
-    fn get(&self, order_id: &str) -> Result<Option<RecordedOrder>, StoreError> {
+    async fn get(&self, order_id: &str) -> Result<Option<RecordedOrder>, StoreError> {
         Ok(lock(&self.connection)
             .query_row(
                 "SELECT status, content, reasons, processed_at, intake_id, file_name FROM orders WHERE order_id = ?1",
@@ -131,7 +149,7 @@ impl IntakeStore for SqliteIntakeStore {
             .optional()?)
     }
 
-    fn record(&self, o: &RecordedOrder) -> Result<Recorded, StoreError> {
+    async fn record(&self, o: &RecordedOrder) -> Result<Recorded, StoreError> {
         let reasons =
             serde_json::to_string(&o.rejection_reasons).map_err(|e| StoreError(e.to_string()))?;
         let inserted = lock(&self.connection).execute(
@@ -154,7 +172,7 @@ impl IntakeStore for SqliteIntakeStore {
         })
     }
 
-    fn record_duplicate(&self, o: &RecordedOrder) -> Result<Recorded, StoreError> {
+    async fn record_duplicate(&self, o: &RecordedOrder) -> Result<Recorded, StoreError> {
         let inserted = lock(&self.connection).execute(
             "INSERT OR IGNORE INTO duplicates (intake_id, order_id, content, processed_at, file_name, seq)
              VALUES (?1, ?2, ?3, ?4, ?5, (SELECT COALESCE(MAX(seq), 0) + 1 FROM duplicates))",
@@ -173,7 +191,7 @@ impl IntakeStore for SqliteIntakeStore {
         })
     }
 
-    fn duplicates_of(&self, order_id: &str) -> Result<Vec<RecordedOrder>, StoreError> {
+    async fn duplicates_of(&self, order_id: &str) -> Result<Vec<RecordedOrder>, StoreError> {
         let connection = lock(&self.connection);
         let mut statement = connection.prepare(
             "SELECT intake_id, content, processed_at, file_name FROM duplicates WHERE order_id = ?1 ORDER BY seq",
@@ -192,5 +210,109 @@ impl IntakeStore for SqliteIntakeStore {
             })
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+}
+
+/// PostgreSQL implementation: tables `s2_orders` and `s2_duplicates` in the pool's schema
+/// (migrated by [`crate::pipeline::PgStores::connect`]). `content` is JSONB, written from
+/// and read back as JSON text (the same `serde_json::Value`).
+pub struct PgIntakeStore {
+    pool: PgPool,
+}
+
+impl PgIntakeStore {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+fn recorded(rows_affected: u64) -> Recorded {
+    if rows_affected == 1 {
+        Recorded::New
+    } else {
+        Recorded::Already
+    }
+}
+
+#[async_trait]
+impl IntakeStore for PgIntakeStore {
+    async fn get(&self, order_id: &str) -> Result<Option<RecordedOrder>, StoreError> {
+        type Row = (String, String, Vec<String>, DateTime<Utc>, String, String);
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT status, content::text, reasons, processed_at, intake_id, file_name
+             FROM s2_orders WHERE order_id = $1",
+        )
+        .bind(order_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(
+            |(status, content, reasons, processed_at, intake_id, file_name)| RecordedOrder {
+                order_id: order_id.to_owned(),
+                status: status_from(&status),
+                content: serde_json::from_str(&content).unwrap_or_default(),
+                rejection_reasons: reasons,
+                processed_at,
+                intake_id,
+                file_name,
+            },
+        ))
+    }
+
+    async fn record(&self, o: &RecordedOrder) -> Result<Recorded, StoreError> {
+        let inserted = sqlx::query(
+            "INSERT INTO s2_orders (order_id, status, content, reasons, processed_at, intake_id, file_name)
+             VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7) ON CONFLICT (order_id) DO NOTHING",
+        )
+        .bind(&o.order_id)
+        .bind(o.status.as_wire())
+        .bind(o.content.to_string())
+        .bind(&o.rejection_reasons)
+        .bind(o.processed_at)
+        .bind(&o.intake_id)
+        .bind(&o.file_name)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(recorded(inserted))
+    }
+
+    async fn record_duplicate(&self, o: &RecordedOrder) -> Result<Recorded, StoreError> {
+        let inserted = sqlx::query(
+            "INSERT INTO s2_duplicates (intake_id, order_id, content, processed_at, file_name)
+             VALUES ($1, $2, $3::jsonb, $4, $5) ON CONFLICT (intake_id) DO NOTHING",
+        )
+        .bind(&o.intake_id)
+        .bind(&o.order_id)
+        .bind(o.content.to_string())
+        .bind(o.processed_at)
+        .bind(&o.file_name)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(recorded(inserted))
+    }
+
+    async fn duplicates_of(&self, order_id: &str) -> Result<Vec<RecordedOrder>, StoreError> {
+        let rows: Vec<(String, String, DateTime<Utc>, String)> = sqlx::query_as(
+            "SELECT intake_id, content::text, processed_at, file_name
+             FROM s2_duplicates WHERE order_id = $1 ORDER BY seq",
+        )
+        .bind(order_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(intake_id, content, processed_at, file_name)| RecordedOrder {
+                    order_id: order_id.to_owned(),
+                    status: OrderStatus::Duplicate,
+                    content: serde_json::from_str(&content).unwrap_or_default(),
+                    rejection_reasons: Vec::new(),
+                    processed_at,
+                    intake_id,
+                    file_name,
+                },
+            )
+            .collect())
     }
 }

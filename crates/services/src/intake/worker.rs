@@ -49,7 +49,7 @@ impl Handler for Worker {
             .and_then(|f| f.order_id_hint().map(str::to_owned))
             .unwrap_or_else(|| format!("file:{file_name}"));
         let parsed = file.and_then(|f| Order::parse(&f));
-        let already = match self.state.store.get(&order_id) {
+        let already = match self.state.store.get(&order_id).await {
             Ok(existing) => existing,
             Err(e) => return Outcome::retry(e.to_string()),
         };
@@ -77,8 +77,8 @@ impl Handler for Worker {
             file_name,
         };
         let recorded = match status {
-            OrderStatus::Duplicate => self.state.store.record_duplicate(&record),
-            _ => self.state.store.record(&record),
+            OrderStatus::Duplicate => self.state.store.record_duplicate(&record).await,
+            _ => self.state.store.record(&record).await,
         };
         match recorded {
             Ok(Recorded::New) => {}

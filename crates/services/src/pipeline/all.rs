@@ -10,7 +10,7 @@ use edalab_bus::{Bus, TopicConfig};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-use super::{Shutdown, StartError};
+use super::{Shutdown, StartError, StoreChoice};
 use crate::{calculator, intake, saga, transactions};
 
 /// The pipelines' tags (the operations and schemas come from the handlers).
@@ -42,17 +42,20 @@ pub fn topics() -> Vec<(&'static str, TopicConfig)> {
     all
 }
 
-/// Starts the four pipelines with their default settings.
+/// Starts the four pipelines with their default settings, their stores where `stores`
+/// says (the files and folders they keep besides, e.g. the S0 archive and the S2 inbox,
+/// under `data_dir` in either case).
 pub async fn start_all(
     bus: Arc<dyn Bus>,
     data_dir: &Path,
+    stores: &StoreChoice,
     shutdown: Shutdown,
 ) -> Result<Pipelines, StartError> {
     Ok(Pipelines {
-        transactions: transactions::start(bus.clone(), data_dir, shutdown.clone()).await?,
-        calculator: calculator::start(bus.clone(), data_dir, shutdown.clone()).await?,
-        intake: intake::start(bus.clone(), data_dir, shutdown.clone()).await?,
-        saga: saga::start(bus, data_dir, shutdown).await?,
+        transactions: transactions::start(bus.clone(), data_dir, stores, shutdown.clone()).await?,
+        calculator: calculator::start(bus.clone(), data_dir, stores, shutdown.clone()).await?,
+        intake: intake::start(bus.clone(), data_dir, stores, shutdown.clone()).await?,
+        saga: saga::start(bus, data_dir, stores, shutdown).await?,
     })
 }
 

@@ -1,14 +1,16 @@
 //! Plumbing the four seed pipelines (S0 transactions, S1 calculator, S2 intake, S4 saga)
 //! share, so none of them grows private plumbing: the shutdown signal, the handles `start`
 //! returns, idempotent topic creation, a consumer-runtime task, the DLQ tracker that turns
-//! dead letters into a "failed with reason" status, the HTTP error body, and the SQLite
-//! connection setup of the pipelines' small stores.
+//! dead letters into a "failed with reason" status, the HTTP error body, the SQLite
+//! connection setup of the pipelines' small stores, and the choice of SQLite or PostgreSQL
+//! for those stores ([`StoreChoice`]).
 //!
 //! It may not hold business rules (those are in `edalab-domain`) nor pick a bus backend:
 //! everything goes through the [`Bus`] port.
 
 pub mod all;
 pub mod sim_sink;
+pub mod stores;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -26,6 +28,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use crate::simulator::clock::{Clock, ManualClock, SystemClock};
+pub use stores::{PgStores, PgStoresConfig, StoreChoice};
 
 /// The clock a pipeline stamps its times with (transaction ids and timestamps, processing
 /// times, notification times): the [`Clock`] port the simulator defined, shared so that a
@@ -85,6 +88,9 @@ pub enum StartError {
     },
     #[error("store at {path}: {reason}")]
     Store { path: String, reason: String },
+    /// The PostgreSQL stores: `url` without its password.
+    #[error("PostgreSQL at {url}: {reason}")]
+    Postgres { url: String, reason: String },
     #[error("data directory {path}: {source}")]
     Io {
         path: String,
@@ -188,14 +194,19 @@ const DLQ_POLL_RECORDS_MAX: usize = 100;
 /// letter (its reason is in `entry.error`), then commits. The DLQ is not consumed through
 /// the runtime because the runtime needs a DLQ for every topic it reads, and a DLQ of the
 /// DLQ has no use: `on_entry` only records a status and cannot fail in a retryable way.
-pub fn spawn_dlq_tracker(
+/// `on_entry` is async (it writes to the store) and is awaited before the next entry.
+pub fn spawn_dlq_tracker<F, Fut>(
     name: &str,
     bus: Arc<dyn Bus>,
     dlq_topic: &str,
     group: &str,
-    on_entry: impl Fn(&DlqEntry) + Send + Sync + 'static,
+    on_entry: F,
     shutdown: Shutdown,
-) -> Task {
+) -> Task
+where
+    F: Fn(DlqEntry) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     let mut config = ConsumerConfig::new(group, vec![dlq_topic.to_owned()]);
     config.poll_records_max = DLQ_POLL_RECORDS_MAX;
     let handle = tokio::spawn(async move {
@@ -213,7 +224,7 @@ pub fn spawn_dlq_tracker(
             let mut positions: BTreeMap<TopicPartition, u64> = BTreeMap::new();
             for message in &messages {
                 match DlqEntry::parse(message) {
-                    Ok(entry) => on_entry(&entry),
+                    Ok(entry) => on_entry(entry).await,
                     Err(error) => tracing::warn!(%error, "not a DLQ entry; skipped"),
                 }
                 positions.insert(message.topic_partition(), message.offset + 1);

@@ -229,6 +229,7 @@ async fn status(
     let rows = state
         .store
         .events_of(&order_id)
+        .await
         .map_err(ApiError::unavailable)?;
     let view = fold(&rows).ok_or_else(|| ApiError::not_found("order", &order_id))?;
     Ok(Json(
@@ -266,10 +267,15 @@ async fn list(
     let ids = state
         .store
         .order_ids(limit)
+        .await
         .map_err(ApiError::unavailable)?;
     let mut orders = Vec::with_capacity(ids.len());
     for id in ids {
-        let rows = state.store.events_of(&id).map_err(ApiError::unavailable)?;
+        let rows = state
+            .store
+            .events_of(&id)
+            .await
+            .map_err(ApiError::unavailable)?;
         if let Some(view) = fold(&rows) {
             orders.push(view);
         }

@@ -42,9 +42,9 @@ use edalab_bus::{Bus, ConsumerConfig, TopicConfig};
 use edalab_domain::events::topics;
 use rust_decimal::Decimal;
 
-use crate::pipeline::{self, Handles, SharedClock, Shutdown, StartError};
+use crate::pipeline::{self, Handles, SharedClock, Shutdown, StartError, StoreChoice};
 pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};
-pub use store::{SagaStore, SqliteSagaStore};
+pub use store::{PgSagaStore, SagaStore, SqliteSagaStore};
 
 /// Group of the payment service.
 pub const PAYMENT_GROUP: &str = "payment-service";
@@ -175,27 +175,38 @@ pub struct Saga {
 pub async fn start(
     bus: Arc<dyn Bus>,
     data_dir: &Path,
+    stores: &StoreChoice,
     shutdown: Shutdown,
 ) -> Result<Saga, StartError> {
-    start_with(bus, data_dir, SagaConfig::default(), shutdown).await
+    start_with(bus, data_dir, stores, SagaConfig::default(), shutdown).await
 }
 
 /// [`start_with_clock`] on the system clock.
 pub async fn start_with(
     bus: Arc<dyn Bus>,
     data_dir: &Path,
+    stores: &StoreChoice,
     config: SagaConfig,
     shutdown: Shutdown,
 ) -> Result<Saga, StartError> {
-    start_with_clock(bus, data_dir, config, SharedClock::system(), shutdown).await
+    start_with_clock(
+        bus,
+        data_dir,
+        stores,
+        config,
+        SharedClock::system(),
+        shutdown,
+    )
+    .await
 }
 
-/// Creates the topics, opens `saga.sqlite`, starts the payment and tracking services, which
-/// read time from `clock`. Mount [`api::router`] (under `/api/v1`) or
-/// [`api::standalone_router`] (seed paths).
+/// Creates the topics, opens the store `stores` names (`saga.sqlite` under `data_dir` for
+/// SQLite), starts the payment and tracking services, which read time from `clock`. Mount
+/// [`api::router`] (under `/api/v1`) or [`api::standalone_router`] (seed paths).
 pub async fn start_with_clock(
     bus: Arc<dyn Bus>,
     data_dir: &Path,
+    stores: &StoreChoice,
     config: SagaConfig,
     clock: SharedClock,
     shutdown: Shutdown,
@@ -203,7 +214,7 @@ pub async fn start_with_clock(
     pipeline::ensure_topics(bus.as_ref(), &topics()).await?;
     let state = SagaState {
         bus: bus.clone(),
-        store: Arc::new(SqliteSagaStore::open(data_dir)?),
+        store: store::open(stores, data_dir)?,
         counters: Arc::new(Counters::default()),
         clock,
     };

@@ -66,7 +66,7 @@ impl Handler for PaymentService {
             Ok(order) => order,
             Err(e) => return Outcome::reject(format!("not an OrderCreated: {e}")),
         };
-        match self.state.store.decision_for(&order.event_id) {
+        match self.state.store.decision_for(&order.event_id).await {
             Ok(Some(decision)) => {
                 inc(&self.state.counters.duplicates_ignored_total);
                 let (event_id, event_type) =
@@ -92,7 +92,7 @@ impl Handler for PaymentService {
                 return Outcome::retry(format!("credit check: {e}"));
             }
         };
-        let spent = match self.state.store.spent_by(&order.user_id) {
+        let spent = match self.state.store.spent_by(&order.user_id).await {
             Ok(spent) => spent,
             Err(e) => return Outcome::retry(e.to_string()),
         };
@@ -133,12 +133,17 @@ impl Handler for PaymentService {
             topic: event.topic().to_owned(),
             payload,
         };
-        if let Err(e) = self.state.store.record_decision(
-            &order.event_id,
-            &order.user_id,
-            authorized_amount,
-            &decision,
-        ) {
+        if let Err(e) = self
+            .state
+            .store
+            .record_decision(
+                &order.event_id,
+                &order.user_id,
+                authorized_amount,
+                &decision,
+            )
+            .await
+        {
             return Outcome::retry(e.to_string());
         }
         match &event {

@@ -65,12 +65,12 @@ impl Handler for TrackingService {
             Some(Err(e)) => return Outcome::reject(format!("not a saga event: {e}")),
             None => return Outcome::reject(format!("unexpected topic `{}`", message.topic)),
         };
-        match self.state.store.record_event(
-            event.event_id(),
-            event.key(),
-            event.topic(),
-            &message.value,
-        ) {
+        match self
+            .state
+            .store
+            .record_event(event.event_id(), event.key(), event.topic(), &message.value)
+            .await
+        {
             Ok(true) => Outcome::Done,
             Ok(false) => {
                 inc(&self.state.counters.duplicates_ignored_total);

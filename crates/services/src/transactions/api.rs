@@ -119,6 +119,7 @@ pub async fn submit_transaction(
     state
         .store
         .insert_pending(&queued)
+        .await
         .map_err(ApiError::unavailable)?;
     let record = Record::new(Some(queued.transaction_id.clone().into_bytes()), value)
         .with_header(edalab_bus::port::headers::CONTENT_TYPE, "application/json");
@@ -158,6 +159,7 @@ async fn show(
     state
         .store
         .get(&id)
+        .await
         .map_err(ApiError::unavailable)?
         .map(Json)
         .ok_or_else(|| ApiError::not_found("transaction", &id))
@@ -194,7 +196,7 @@ async fn analytics(
     State(state): State<TransactionsState>,
 ) -> Result<Json<TransactionAnalytics>, ApiError> {
     use std::sync::atomic::Ordering::Relaxed;
-    let totals = state.store.totals().map_err(ApiError::unavailable)?;
+    let totals = state.store.totals().await.map_err(ApiError::unavailable)?;
     let c = &state.counters;
     Ok(Json(TransactionAnalytics {
         totals,

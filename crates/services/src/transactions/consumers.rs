@@ -2,21 +2,21 @@
 //! handler doing the seed's three jobs per event. The bus delivers at least once (a crash
 //! between an effect and the group commit, a rebalance, a redrive, a replay from an older
 //! position, the processor publishing the same `transactionId` twice), so each effect has
-//! its own inbox in `transactions.sqlite` — the runtime's exactly-once hook
-//! ([`edalab_bus::runtime::Inbox`], keyed by position and by `transactionId`):
+//! its own inbox in the pipeline's store (`transactions.sqlite` or PostgreSQL's
+//! `s0_effects_applied`) — the runtime's exactly-once hook ([`edalab_bus::runtime::Inbox`],
+//! keyed by position and by `transactionId`):
 //!
 //! | effect | guarantee |
 //! |---|---|
-//! | analytics: the running total of its currency | **exactly once**: the total and the inbox row commit in one SQLite transaction |
+//! | analytics: the running total of its currency | **exactly once**: the total and the inbox row commit in one store transaction |
 //! | archive: a line in `<data>/archive/transactions-YYYY-MM-DD.jsonl` (dated by `processedAt`; the S3 archive role) | **exactly once** in the file: the inbox row and the file's committed length commit together after the line is fsynced; an append whose row never committed (crash) is cut before the next append, so a redelivery writes it once |
 //! | notification to `notifications` (`TRANSACTION_PROCESSED`, the debit side) | **once per delivery that finds no inbox row**: recorded after the produce is acknowledged, so a redelivery publishes nothing; only a crash between the produce and that record publishes it again, with the same `notificationId` (UUID v5 of the `transactionId`, also the `event_id` header) for consumers to drop |
 //!
-//! A bus produce cannot join a SQLite transaction, hence the one at-least-once window; the
+//! A bus produce cannot join a store transaction, hence the one at-least-once window; the
 //! file can, through its committed length.
 
 use std::io::{Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 
 use async_trait::async_trait;
 use edalab_bus::runtime::{AppliedId, Handler, Outcome};
@@ -60,7 +60,7 @@ impl EventConsumers {
 
     async fn notify(&self, id: &AppliedId, event: &TransactionProcessed) -> Result<(), Outcome> {
         let store = &self.state.store;
-        match store.effect_applied(Effect::Notification, id) {
+        match store.effect_applied(Effect::Notification, id).await {
             Ok(true) => return Ok(()),
             Ok(false) => {}
             Err(e) => return Err(Outcome::retry(e.to_string())),
@@ -92,7 +92,7 @@ impl EventConsumers {
             .produce(topics::NOTIFICATIONS, vec![record])
             .await
             .map_err(|e| Outcome::retry(format!("publishing the notification: {e}")))?;
-        match store.record_effect(Effect::Notification, id) {
+        match store.record_effect(Effect::Notification, id).await {
             Ok(true) => Counters::inc(&self.state.counters.notifications_total),
             Ok(false) => {}
             Err(e) => return Err(Outcome::retry(e.to_string())),
@@ -104,8 +104,8 @@ impl EventConsumers {
 /// Appends `line` to `dir/file_name` once per `id` (the archive effect, see the module doc):
 /// skip if archived; cut the file back to its committed length (an append whose record never
 /// committed); write and fsync the line; record `id` with the new committed length. `true`
-/// if the line was written now. Blocking: run it off the async threads.
-pub(super) fn archive_once(
+/// if the line was written now. The file work runs on the blocking threads.
+pub(super) async fn archive_once(
     store: &dyn TransactionStore,
     id: &AppliedId,
     dir: &Path,
@@ -114,42 +114,77 @@ pub(super) fn archive_once(
 ) -> Result<bool, String> {
     if store
         .effect_applied(Effect::Archive, id)
+        .await
         .map_err(|e| e.to_string())?
     {
         return Ok(false);
     }
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let path = dir.join(file_name);
-    let io = |e: std::io::Error| format!("{}: {e}", path.display());
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
-        .open(&path)
-        .map_err(io)?;
-    let len = file.metadata().map_err(io)?.len();
+    let (file, len) = {
+        let dir = dir.to_owned();
+        let path = path.clone();
+        blocking(move || open_archive(&dir, &path)).await?
+    };
     let committed = store
         .archive_committed_len(file_name, len)
+        .await
         .map_err(|e| e.to_string())?;
     if len < committed {
         // Shortened by hand since: take what is there as committed.
         tracing::warn!(file = %path.display(), len, committed, "archive file shorter than recorded");
     }
     let start = len.min(committed);
+    let mut text = Vec::with_capacity(line.len() + 1);
+    text.extend_from_slice(line);
+    text.push(b'\n');
+    let end = blocking(move || append_at(file, &path, len, start, &text)).await?;
+    store
+        .record_archived(id, file_name, end)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Runs blocking file work off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| format!("archive task: {e}"))?
+}
+
+/// Opens (creating) the archive file at `path` in `dir`; answers it with its length.
+fn open_archive(dir: &Path, path: &Path) -> Result<(std::fs::File, u64), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let io = |e: std::io::Error| format!("{}: {e}", path.display());
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    Ok((file, len))
+}
+
+/// Cuts `file` (now `len` bytes) back to `start`, writes `text` there and fsyncs; answers
+/// the new end.
+fn append_at(
+    mut file: std::fs::File,
+    path: &Path,
+    len: u64,
+    start: u64,
+    text: &[u8],
+) -> Result<u64, String> {
+    let io = |e: std::io::Error| format!("{}: {e}", path.display());
     if len > start {
         file.set_len(start).map_err(io)?;
     }
     file.seek(SeekFrom::Start(start)).map_err(io)?;
-    let mut text = Vec::with_capacity(line.len() + 1);
-    text.extend_from_slice(line);
-    text.push(b'\n');
-    file.write_all(&text).map_err(io)?;
+    file.write_all(text).map_err(io)?;
     file.sync_data().map_err(io)?;
-    let end = start + u64::try_from(text.len()).unwrap_or(u64::MAX);
-    store
-        .record_archived(id, file_name, end)
-        .map_err(|e| e.to_string())
+    Ok(start + u64::try_from(text.len()).unwrap_or(u64::MAX))
 }
 
 #[async_trait]
@@ -163,19 +198,17 @@ impl Handler for EventConsumers {
         let mut id = AppliedId::of(CONSUMERS_GROUP, message);
         id.event_id = Some(event.transaction_id.clone());
 
-        let store: Arc<dyn TransactionStore> = self.state.store.clone();
-        let dir: PathBuf = self.state.archive_dir.clone();
-        let file_name = archive_file_name(&event);
-        let line = message.value.clone();
-        let archive_id = id.clone();
-        let archived = tokio::task::spawn_blocking(move || {
-            archive_once(store.as_ref(), &archive_id, &dir, &file_name, &line)
-        })
+        let archived = archive_once(
+            self.state.store.as_ref(),
+            &id,
+            &self.state.archive_dir,
+            &archive_file_name(&event),
+            &message.value,
+        )
         .await;
         match archived {
-            Ok(Ok(true)) => Counters::inc(&self.state.counters.archived_total),
-            Ok(Ok(false)) => {}
-            Ok(Err(e)) => return Outcome::retry(format!("archiving: {e}")),
+            Ok(true) => Counters::inc(&self.state.counters.archived_total),
+            Ok(false) => {}
             Err(e) => return Outcome::retry(format!("archiving: {e}")),
         }
 
@@ -183,7 +216,7 @@ impl Handler for EventConsumers {
             return outcome;
         }
 
-        match self.state.store.apply_to_totals(&id, &event) {
+        match self.state.store.apply_to_totals(&id, &event).await {
             Ok(_) => Outcome::Done,
             Err(e) => Outcome::retry(e.to_string()),
         }
@@ -205,24 +238,42 @@ mod tests {
         }
     }
 
-    #[test]
-    fn an_append_cut_short_by_a_crash_is_replaced_not_duplicated() {
+    #[tokio::test]
+    async fn an_append_cut_short_by_a_crash_is_replaced_not_duplicated() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = SqliteTransactionStore::open(dir.path()).expect("store");
-        let archive = dir.path().join("archive");
+        append_cut_short_by_a_crash(&store, dir.path()).await;
+    }
+
+    #[tokio::test]
+    async fn on_postgres_an_append_cut_short_by_a_crash_is_replaced_not_duplicated() {
+        let Some(url) = crate::pipeline::stores::testing::postgres_url(
+            "on_postgres_an_append_cut_short_by_a_crash_is_replaced_not_duplicated",
+        ) else {
+            return;
+        };
+        let (_database, stores) = crate::pipeline::stores::testing::fresh_stores(&url).await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = crate::transactions::PgTransactionStore::new(stores.pool().clone());
+        append_cut_short_by_a_crash(&store, dir.path()).await;
+        stores.close().await;
+    }
+
+    async fn append_cut_short_by_a_crash(store: &dyn TransactionStore, dir: &Path) {
+        let archive = dir.join("archive");
         let file = "transactions-2026-02-06.jsonl";
 
         assert_eq!(
-            archive_once(&store, &id(0, "txn-a"), &archive, file, b"{\"a\":1}"),
+            archive_once(store, &id(0, "txn-a"), &archive, file, b"{\"a\":1}").await,
             Ok(true)
         );
         // A second delivery of the same event (same position, or same id elsewhere).
         assert_eq!(
-            archive_once(&store, &id(0, "txn-a"), &archive, file, b"{\"a\":1}"),
+            archive_once(store, &id(0, "txn-a"), &archive, file, b"{\"a\":1}").await,
             Ok(false)
         );
         assert_eq!(
-            archive_once(&store, &id(7, "txn-a"), &archive, file, b"{\"a\":1}"),
+            archive_once(store, &id(7, "txn-a"), &archive, file, b"{\"a\":1}").await,
             Ok(false)
         );
         // A crash after writing txn-b's line (whole, then half of another) but before its
@@ -236,7 +287,7 @@ mod tests {
         drop(f);
         // The redelivery of txn-b writes it once, over the uncommitted bytes.
         assert_eq!(
-            archive_once(&store, &id(1, "txn-b"), &archive, file, b"{\"b\":2}"),
+            archive_once(store, &id(1, "txn-b"), &archive, file, b"{\"b\":2}").await,
             Ok(true)
         );
         assert_eq!(

@@ -17,7 +17,7 @@
 //! publication to `transactions-events` is at least once (a retry after a failed status
 //! write publishes the same `transactionId` again); the S0-05 consumers make that harmless:
 //! the analytics total and the archive line are applied **exactly once** per
-//! `transactionId` (inboxes in `transactions.sqlite`, the runtime's exactly-once hook), the
+//! `transactionId` (inboxes in the store, the runtime's exactly-once hook), the
 //! notification is published once per delivery that finds it not yet sent — at least once
 //! only across a crash between its produce and its record, with a stable `notificationId`.
 //! Details in the `consumers` module.
@@ -26,8 +26,8 @@
 //! `timestamp`, `processedAt`, alert and notification times are its readings): the system
 //! clock from [`start`], any clock from [`start_with_clock`].
 //!
-//! Owns: its routes, processor, consumers, store (`transactions.sqlite`) and archive
-//! folder. Rules come from `edalab_domain::transaction`; wire types from
+//! Owns: its routes, processor, consumers, store (`transactions.sqlite`, or tables `s0_…` on
+//! PostgreSQL, per [`StoreChoice`]) and archive folder. Rules come from `edalab_domain::transaction`; wire types from
 //! `edalab_domain::events::transactions`.
 
 pub mod api;
@@ -43,9 +43,10 @@ use edalab_bus::runtime::{DlqRouting, PerMessage, RuntimeConfig, RuntimeStats};
 use edalab_bus::{Bus, ConsumerConfig, TopicConfig};
 use edalab_domain::events::topics;
 
-use crate::pipeline::{self, Handles, SharedClock, Shutdown, StartError};
+use crate::pipeline::{self, Handles, SharedClock, Shutdown, StartError, StoreChoice};
 pub use store::{
-    CurrencyTotal, Effect, EffectInbox, SqliteTransactionStore, TransactionStore, TransactionView,
+    CurrencyTotal, Effect, EffectInbox, PgEffectInbox, PgTransactionStore, SqliteTransactionStore,
+    TransactionStore, TransactionView,
 };
 
 /// Dead letters of the `transactions-events` consumers (analytics, notifications, archive);
@@ -117,20 +118,26 @@ pub struct TransactionsState {
 }
 
 impl TransactionsState {
-    /// State over `transactions.sqlite` and `archive/` in `data_dir`, on the system clock.
-    pub fn open(bus: Arc<dyn Bus>, data_dir: &Path) -> Result<Self, StartError> {
-        Self::open_with_clock(bus, data_dir, SharedClock::system())
+    /// State over the store `stores` names (`transactions.sqlite` in `data_dir` for SQLite)
+    /// and `archive/` in `data_dir`, on the system clock.
+    pub fn open(
+        bus: Arc<dyn Bus>,
+        data_dir: &Path,
+        stores: &StoreChoice,
+    ) -> Result<Self, StartError> {
+        Self::open_with_clock(bus, data_dir, stores, SharedClock::system())
     }
 
     /// [`TransactionsState::open`] on `clock`.
     pub fn open_with_clock(
         bus: Arc<dyn Bus>,
         data_dir: &Path,
+        stores: &StoreChoice,
         clock: SharedClock,
     ) -> Result<Self, StartError> {
         Ok(Self {
             bus,
-            store: Arc::new(SqliteTransactionStore::open(data_dir)?),
+            store: store::open(stores, data_dir)?,
             counters: Arc::new(Counters::default()),
             archive_dir: data_dir.join("archive"),
             clock,
@@ -150,21 +157,24 @@ pub struct Transactions {
 pub async fn start(
     bus: Arc<dyn Bus>,
     data_dir: &Path,
+    stores: &StoreChoice,
     shutdown: Shutdown,
 ) -> Result<Transactions, StartError> {
-    start_with_clock(bus, data_dir, SharedClock::system(), shutdown).await
+    start_with_clock(bus, data_dir, stores, SharedClock::system(), shutdown).await
 }
 
-/// Creates the topics, opens the store, starts the processor, the S0-05 consumers and the
-/// DLQ tracker, all reading time from `clock`. Mount [`api::router`]`(pipeline.state.clone())`.
+/// Creates the topics, opens the store `stores` names, starts the processor, the S0-05
+/// consumers and the DLQ tracker, all reading time from `clock`. Mount
+/// [`api::router`]`(pipeline.state.clone())`.
 pub async fn start_with_clock(
     bus: Arc<dyn Bus>,
     data_dir: &Path,
+    stores: &StoreChoice,
     clock: SharedClock,
     shutdown: Shutdown,
 ) -> Result<Transactions, StartError> {
     create_topics(bus.as_ref()).await?;
-    let state = TransactionsState::open_with_clock(bus.clone(), data_dir, clock)?;
+    let state = TransactionsState::open_with_clock(bus.clone(), data_dir, stores, clock)?;
 
     // S0-02: batch size 10, max receive count 3 (the runtime's defaults).
     let processor_config = RuntimeConfig::new(
@@ -200,12 +210,15 @@ pub async fn start_with_clock(
         topics::TRANSACTIONS_DLQ,
         DLQ_TRACKER_GROUP,
         move |entry| {
+            let store = store.clone();
             Counters::inc(&counters.dead_lettered_total);
-            let id = processor::transaction_id(&entry.value, entry.key.as_deref());
-            if let Some(id) = id
-                && let Err(error) = store.mark_failed(&id, &entry.error)
-            {
-                tracing::warn!(%error, %id, "could not record a transaction failure");
+            async move {
+                let id = processor::transaction_id(&entry.value, entry.key.as_deref());
+                if let Some(id) = id
+                    && let Err(error) = store.mark_failed(&id, &entry.error).await
+                {
+                    tracing::warn!(%error, %id, "could not record a transaction failure");
+                }
             }
         },
         shutdown,

@@ -104,6 +104,7 @@ impl Handler for Processor {
             .state
             .store
             .mark_processed(&processed.transaction_id, processed.processed_at)
+            .await
         {
             return Outcome::retry(e.to_string());
         }
