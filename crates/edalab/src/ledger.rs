@@ -58,9 +58,15 @@ impl OpenStore {
     }
 
     pub async fn postgres(url: &str) -> anyhow::Result<Self> {
-        let store = PgLedgerStore::connect(&PgConfig::new(url))
+        Self::postgres_with(PgConfig::new(url)).await
+    }
+
+    /// PostgreSQL with explicit pool limits (`store.connections_max`,
+    /// `store.acquire_timeout_ms`).
+    pub async fn postgres_with(config: PgConfig) -> anyhow::Result<Self> {
+        let store = PgLedgerStore::connect(&config)
             .await
-            .with_context(|| format!("connecting to the ledger store {}", redact(url)))?;
+            .with_context(|| format!("connecting to the ledger store {}", redact(&config.url)))?;
         Ok(Self::Postgres(store))
     }
 

@@ -37,6 +37,7 @@ use edalab_gateway::telemetry::InstrumentedBus;
 use edalab_gateway::{AppState, Gateway, Mount, shutdown_signal, telemetry};
 use edalab_schema::SchemaCatalog;
 use edalab_services::ledger::LEDGER_GROUP;
+use edalab_services::pipeline::{PgStores, PgStoresConfig, StoreChoice};
 use edalab_services::{calculator, intake, saga, transactions};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -158,6 +159,18 @@ impl Plan {
 
     fn runs(&self, service: Service) -> bool {
         self.services.contains(&service)
+    }
+
+    /// Whether some S0/S1/S2/S4 pipeline runs here (and needs its stores).
+    fn runs_a_pipeline(&self) -> bool {
+        [
+            Service::Transactions,
+            Service::Calculator,
+            Service::Intake,
+            Service::Orders,
+        ]
+        .into_iter()
+        .any(|service| self.runs(service))
     }
 
     /// Services that need the bus for writing (everything but the gateway).
@@ -371,6 +384,7 @@ impl Pipelines {
         plan: &Plan,
         bus: &Arc<dyn Bus>,
         data_dir: &Path,
+        stores: &StoreChoice,
         stop: &watch::Receiver<bool>,
     ) -> anyhow::Result<Self> {
         // Each pipeline produces through its own instrumented view of the bus: its records
@@ -381,50 +395,30 @@ impl Pipelines {
         let mut out = Self::default();
         if plan.runs(Service::Transactions) {
             out.transactions = Some(
-                transactions::start(
-                    view("transactions"),
-                    data_dir,
-                    &edalab_services::pipeline::StoreChoice::Sqlite,
-                    stop.clone(),
-                )
-                .await
-                .context("starting the transactions pipeline (S0)")?,
+                transactions::start(view("transactions"), data_dir, stores, stop.clone())
+                    .await
+                    .context("starting the transactions pipeline (S0)")?,
             );
         }
         if plan.runs(Service::Calculator) {
             out.calculator = Some(
-                calculator::start(
-                    view("calculator"),
-                    data_dir,
-                    &edalab_services::pipeline::StoreChoice::Sqlite,
-                    stop.clone(),
-                )
-                .await
-                .context("starting the calculator pipeline (S1)")?,
+                calculator::start(view("calculator"), data_dir, stores, stop.clone())
+                    .await
+                    .context("starting the calculator pipeline (S1)")?,
             );
         }
         if plan.runs(Service::Intake) {
             out.intake = Some(
-                intake::start(
-                    view("intake"),
-                    data_dir,
-                    &edalab_services::pipeline::StoreChoice::Sqlite,
-                    stop.clone(),
-                )
-                .await
-                .context("starting the intake pipeline (S2)")?,
+                intake::start(view("intake"), data_dir, stores, stop.clone())
+                    .await
+                    .context("starting the intake pipeline (S2)")?,
             );
         }
         if plan.runs(Service::Orders) {
             out.saga = Some(
-                saga::start(
-                    view("orders"),
-                    data_dir,
-                    &edalab_services::pipeline::StoreChoice::Sqlite,
-                    stop.clone(),
-                )
-                .await
-                .context("starting the orders saga (S4)")?,
+                saga::start(view("orders"), data_dir, stores, stop.clone())
+                    .await
+                    .context("starting the orders saga (S4)")?,
             );
         }
         Ok(out)
@@ -560,7 +554,22 @@ pub async fn run(config: Config, plan: Plan, started: Instant) -> anyhow::Result
     } else {
         None
     };
-    let pipelines = Pipelines::start(&plan, &shared, &data_dir, &stop_rx).await?;
+    // The pipelines' stores: SQLite files in the data directory, or one PostgreSQL pool
+    // (schema `edalab_pipelines`, ADR 017) with `store.backend: postgres`.
+    let pipeline_stores =
+        if plan.runs_a_pipeline() && config.store.backend == StoreBackend::Postgres {
+            let mut pg = PgStoresConfig::new(&config.store.url);
+            pg.connections_max = config.store.connections_max;
+            pg.acquire_timeout_ms = config.store.acquire_timeout_ms;
+            StoreChoice::Postgres(
+                PgStores::connect(&pg)
+                    .await
+                    .context("opening the pipelines' PostgreSQL stores")?,
+            )
+        } else {
+            StoreChoice::Sqlite
+        };
+    let pipelines = Pipelines::start(&plan, &shared, &data_dir, &pipeline_stores, &stop_rx).await?;
     // The simulator's S0/S4 requests and S2 files go to the pipelines in this process, through
     // their own service functions (ADR 010); without them they are counted as skipped.
     if let (Some(simulator), Some(transactions), Some(saga)) =
@@ -578,11 +587,15 @@ pub async fn run(config: Config, plan: Plan, started: Instant) -> anyhow::Result
     // The ledger: store, REST, health; its consumers start once the gateway listens.
     let catalog = Arc::new(SchemaCatalog::builtin().context("loading the schema catalog")?);
     let store = if plan.runs(Service::Ledger) {
-        let store_url = match config.store.backend {
-            StoreBackend::Sqlite => config.sqlite_path().display().to_string(),
-            StoreBackend::Postgres => config.store.url.clone(),
-        };
-        Some(crate::ledger::OpenStore::open(&data_dir, Some(&store_url)).await?)
+        Some(match config.store.backend {
+            StoreBackend::Sqlite => crate::ledger::OpenStore::sqlite(&config.sqlite_path()).await?,
+            StoreBackend::Postgres => {
+                let mut pg = edalab_store::postgres::PgConfig::new(&config.store.url);
+                pg.connections_max = config.store.connections_max;
+                pg.acquire_timeout_ms = config.store.acquire_timeout_ms;
+                crate::ledger::OpenStore::postgres_with(pg).await?
+            }
+        })
     } else {
         None
     };
@@ -711,6 +724,9 @@ pub async fn run(config: Config, plan: Plan, started: Instant) -> anyhow::Result
     }
     if let Some(store) = &store {
         store.close().await?;
+    }
+    if let StoreChoice::Postgres(stores) = &pipeline_stores {
+        stores.close().await;
     }
     bus.close().await.context("closing the bus")?;
     if let Some(error) = failure {
