@@ -889,6 +889,31 @@ fn dashboard_queries() -> Queries {
     queries
 }
 
+/// A child process, killed if the test ends before [`Running::stop`].
+struct Running(std::process::Child);
+
+impl Running {
+    /// SIGTERM, then up to 30 s for a clean exit.
+    fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.0.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// One sample line of the Prometheus text format → (name, label names).
 fn sample(line: &str) -> Option<(String, BTreeSet<String>)> {
     if line.starts_with('#') || line.trim().is_empty() {
@@ -957,14 +982,16 @@ async fn dashboards_ask_only_for_metrics_the_binary_exports() {
             command.env_remove(name);
         }
     }
-    let mut child = command
-        .args(["--data-dir", "data", "up", "--listen", "127.0.0.1:0"])
-        .env("EDALAB__LOG__LEVEL", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start edalab up");
-    let stdout = child.stdout.take().expect("stdout");
+    let mut child = Running(
+        command
+            .args(["--data-dir", "data", "up", "--listen", "127.0.0.1:0"])
+            .env("EDALAB__LOG__LEVEL", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start edalab up"),
+    );
+    let stdout = child.0.stdout.take().expect("stdout");
     let (tx, lines) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -1019,8 +1046,6 @@ async fn dashboards_ask_only_for_metrics_the_binary_exports() {
             break exported;
         }
         if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
             panic!(
                 "dashboards query metrics that a running edalab does not export: {missing:?}\n\
                  exported: {:?}",
@@ -1029,18 +1054,7 @@ async fn dashboards_ask_only_for_metrics_the_binary_exports() {
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let stopped = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().expect("wait").is_none() {
-        if Instant::now() > stopped {
-            let _ = child.kill();
-            let _ = child.wait();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    child.stop();
 
     // Labels: each selector's matchers exist on that metric (or are Prometheus' target
     // labels); each `by (...)` label exists on some metric the dashboards query.
