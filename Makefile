@@ -57,3 +57,30 @@ bench-e2e: ## The full end-to-end benchmark (release, ~10 min); report in target
 
 clean: ## Remove build output (keeps ./data)
 	$(CARGO) clean
+
+# ---- Docker (deploy/compose.yaml: Kafka KRaft, Schema Registry, PostgreSQL, Prometheus, Grafana) ----
+COMPOSE ?= docker compose -f deploy/compose.yaml
+TOPIC ?= demo
+PARTITIONS ?= 3
+.PHONY: docker-up docker-down docker-ps docker-logs docker-topics docker-topic-create docker-groups
+
+docker-up: ## Docker: build the image and start every container in the background (deploy/README.md)
+	$(COMPOSE) up --build -d
+
+docker-down: ## Docker: stop and remove the containers (volumes kept)
+	$(COMPOSE) down
+
+docker-ps: ## Docker: every container and its health
+	$(COMPOSE) ps
+
+docker-logs: ## Docker: follow the logs (SERVICE=ledger-1 for one)
+	$(COMPOSE) logs -f $(SERVICE)
+
+docker-topics: ## Docker: list Kafka's topics
+	$(COMPOSE) exec kafka /opt/kafka/bin/kafka-topics.sh --bootstrap-server kafka:9092 --list
+
+docker-topic-create: ## Docker: create a topic (TOPIC=demo PARTITIONS=3)
+	$(COMPOSE) exec kafka /opt/kafka/bin/kafka-topics.sh --bootstrap-server kafka:9092 --create --if-not-exists --topic $(TOPIC) --partitions $(PARTITIONS)
+
+docker-groups: ## Docker: consumer groups, their partitions and lag
+	$(COMPOSE) exec kafka /opt/kafka/bin/kafka-consumer-groups.sh --bootstrap-server kafka:9092 --describe --all-groups
