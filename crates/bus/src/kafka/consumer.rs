@@ -100,8 +100,30 @@ impl std::fmt::Debug for KafkaConsumer {
 impl KafkaConsumer {
     /// Creates the librdkafka consumer and subscribes (blocking: call off the async threads).
     pub(crate) fn join(kafka: &KafkaConfig, config: ConsumerConfig) -> Result<Self, BusError> {
-        let session_ms = config.session_timeout.as_millis().clamp(1_000, 3_600_000) as u64;
-        let heartbeat_ms = (session_ms / 3).clamp(100, 3_000);
+        // A timing the operator set as a property (`EDALAB__KAFKA__SESSION__TIMEOUT__MS`)
+        // wins over the one derived from the `ConsumerConfig`; the others follow from it.
+        let property_ms = |name: &str| -> Result<Option<u64>, BusError> {
+            kafka
+                .properties
+                .get(name)
+                .map(|v| {
+                    v.trim().parse::<u64>().map_err(|_| {
+                        BusError::Backend(format!(
+                            "kafka property `{name}` = `{v}` is not a number of milliseconds"
+                        ))
+                    })
+                })
+                .transpose()
+        };
+        let session_ms = match property_ms("session.timeout.ms")? {
+            Some(ms) => ms,
+            None => config.session_timeout.as_millis().clamp(1_000, 3_600_000) as u64,
+        };
+        let heartbeat_ms = property_ms("heartbeat.interval.ms")?
+            .unwrap_or_else(|| (session_ms / 3).clamp(100, 3_000));
+        // The runtime polls far more often than this; a member stuck longer is gone.
+        let poll_interval_ms =
+            property_ms("max.poll.interval.ms")?.unwrap_or_else(|| session_ms.max(10_000));
         let reset = match config.start_from {
             StartFrom::Earliest => "earliest",
             StartFrom::Latest => "latest",
@@ -112,8 +134,7 @@ impl KafkaConsumer {
             .set("auto.offset.reset", reset)
             .set("session.timeout.ms", session_ms.to_string())
             .set("heartbeat.interval.ms", heartbeat_ms.to_string())
-            // The runtime polls far more often than this; a member stuck longer is gone.
-            .set("max.poll.interval.ms", session_ms.max(10_000).to_string());
+            .set("max.poll.interval.ms", poll_interval_ms.to_string());
         for (name, value) in CONSUMER_DEFAULTS {
             if !kafka.properties.contains_key(*name) {
                 client_config.set(*name, *value);
