@@ -238,7 +238,12 @@ async fn the_order_saga_runs_on_kafka() {
     let mut command = edalab(dir.path());
     command
         .args(["up", "--listen", "127.0.0.1:0", "--profile", "kafka"])
-        .args(["--brokers", broker.brokers(), "--database-url", database.url()]);
+        .args([
+            "--brokers",
+            broker.brokers(),
+            "--database-url",
+            database.url(),
+        ]);
     let platform = Process::start(command);
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
