@@ -2,8 +2,8 @@
 //! (tansu) and a real PostgreSQL:
 //!
 //! - two `edalab serve ledger --profile kafka` processes in one consumer group and a
-//!   `serve simulator` process; during a simulation one ledger is killed with SIGKILL, the
-//!   other takes its partitions over; once the traffic is applied `edalab check ledger
+//!   `serve simulator` process; during a simulation the ledger that joined second is killed
+//!   with SIGKILL, the other (the group's leader) takes its partitions over; once the traffic is applied `edalab check ledger
 //!   --brokers` passes and the ledger holds exactly the events the simulator had
 //!   acknowledged (none lost, none applied twice);
 //! - a bad profile setting is refused with the key named.
@@ -65,14 +65,10 @@ async fn two_ledgers_share_the_partitions_and_a_sigkill_loses_and_doubles_nothin
         .expect("a test database");
     let dir = tempfile::tempdir().expect("temp dir");
 
-    // The first ledger creates the topics and the schema; the second joins its group.
+    // The first ledger creates the topics and the schema and leads the group; the second
+    // joins it once the first applies traffic. The one killed is the second: tansu 0.6
+    // never replaces a group leader that dies (ADR 015), Apache Kafka does.
     let ledger_1 = Process::start(serve_on_kafka(
-        dir.path(),
-        &["ledger"],
-        &brokers,
-        database.url(),
-    ));
-    let ledger_2 = Process::start(serve_on_kafka(
         dir.path(),
         &["ledger"],
         &brokers,
@@ -99,9 +95,37 @@ async fn two_ledgers_share_the_partitions_and_a_sigkill_loses_and_doubles_nothin
     .await;
     assert_eq!(status, reqwest::StatusCode::OK, "{body}");
 
-    // Mid-run, the first ledger dies without draining or committing anything.
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    ledger_1.kill();
+    // The first ledger is in the group (its only member, so its leader) once it applies.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (dir, brokers, url) = (
+            dir.path().to_owned(),
+            brokers.clone(),
+            database.url().to_owned(),
+        );
+        let (_, report) = tokio::task::spawn_blocking(move || check_ledger(&dir, &brokers, &url))
+            .await
+            .expect("join");
+        if report["applied"].as_u64().unwrap_or(0) > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the first ledger applied nothing: {report}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let ledger_2 = Process::start(serve_on_kafka(
+        dir.path(),
+        &["ledger"],
+        &brokers,
+        database.url(),
+    ));
+
+    // Mid-run, once it had time to take its share, the second ledger dies without draining
+    // or committing anything.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    ledger_2.kill();
 
     let deadline = Instant::now() + Duration::from_secs(60);
     let produced = loop {
@@ -156,7 +180,7 @@ async fn two_ledgers_share_the_partitions_and_a_sigkill_loses_and_doubles_nothin
         tokio::time::sleep(Duration::from_secs(1)).await;
     };
     simulator.stop();
-    ledger_2.stop();
+    ledger_1.stop();
 
     let (dir_path, url) = (dir.path().to_owned(), database.url().to_owned());
     let (passed, report_after) =

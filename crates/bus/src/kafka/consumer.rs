@@ -75,6 +75,51 @@ impl ConsumerContext for MemberContext {
 
 type Client = BaseConsumer<MemberContext>;
 
+/// The group timings of a member: `session.timeout.ms`, `heartbeat.interval.ms` and
+/// `max.poll.interval.ms` set as properties (`EDALAB__KAFKA__SESSION__TIMEOUT__MS`) win;
+/// otherwise the session comes from the `ConsumerConfig`, the heartbeat is a third of the
+/// session and the poll interval the session (at least 10 s).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Timings {
+    pub(crate) session_ms: u64,
+    pub(crate) heartbeat_ms: u64,
+    pub(crate) poll_interval_ms: u64,
+}
+
+impl Timings {
+    pub(crate) fn of(
+        properties: &BTreeMap<String, String>,
+        session_timeout: Duration,
+    ) -> Result<Self, BusError> {
+        let property_ms = |name: &str| -> Result<Option<u64>, BusError> {
+            properties
+                .get(name)
+                .map(|v| {
+                    v.trim().parse::<u64>().map_err(|_| {
+                        BusError::Backend(format!(
+                            "kafka property `{name}` = `{v}` is not a number of milliseconds"
+                        ))
+                    })
+                })
+                .transpose()
+        };
+        let session_ms = match property_ms("session.timeout.ms")? {
+            Some(ms) => ms,
+            None => session_timeout.as_millis().clamp(1_000, 3_600_000) as u64,
+        };
+        let heartbeat_ms = property_ms("heartbeat.interval.ms")?
+            .unwrap_or_else(|| (session_ms / 3).clamp(100, 3_000));
+        // The runtime polls far more often than this; a member stuck longer is gone.
+        let poll_interval_ms =
+            property_ms("max.poll.interval.ms")?.unwrap_or_else(|| session_ms.max(10_000));
+        Ok(Self {
+            session_ms,
+            heartbeat_ms,
+            poll_interval_ms,
+        })
+    }
+}
+
 /// One member of a Kafka consumer group.
 pub struct KafkaConsumer {
     consumer: Option<Arc<Client>>,
@@ -100,8 +145,7 @@ impl std::fmt::Debug for KafkaConsumer {
 impl KafkaConsumer {
     /// Creates the librdkafka consumer and subscribes (blocking: call off the async threads).
     pub(crate) fn join(kafka: &KafkaConfig, config: ConsumerConfig) -> Result<Self, BusError> {
-        let session_ms = config.session_timeout.as_millis().clamp(1_000, 3_600_000) as u64;
-        let heartbeat_ms = (session_ms / 3).clamp(100, 3_000);
+        let timings = Timings::of(&kafka.properties, config.session_timeout)?;
         let reset = match config.start_from {
             StartFrom::Earliest => "earliest",
             StartFrom::Latest => "latest",
@@ -110,10 +154,9 @@ impl KafkaConsumer {
         client_config
             .set("group.id", &config.group)
             .set("auto.offset.reset", reset)
-            .set("session.timeout.ms", session_ms.to_string())
-            .set("heartbeat.interval.ms", heartbeat_ms.to_string())
-            // The runtime polls far more often than this; a member stuck longer is gone.
-            .set("max.poll.interval.ms", session_ms.max(10_000).to_string());
+            .set("session.timeout.ms", timings.session_ms.to_string())
+            .set("heartbeat.interval.ms", timings.heartbeat_ms.to_string())
+            .set("max.poll.interval.ms", timings.poll_interval_ms.to_string());
         for (name, value) in CONSUMER_DEFAULTS {
             if !kafka.properties.contains_key(*name) {
                 client_config.set(*name, *value);

@@ -88,8 +88,9 @@ pub struct KafkaConfig {
     /// librdkafka properties, verbatim (`kafka.*` in the configuration), given to every
     /// client and overriding [`PRODUCER_DEFAULTS`] and [`CONSUMER_DEFAULTS`].
     /// `bootstrap.servers` and `group.id` may not be set here (they come from `brokers` and
-    /// the consumer's group); a consumer's `auto.offset.reset`, `session.timeout.ms`,
-    /// `heartbeat.interval.ms` and `max.poll.interval.ms` come from its [`ConsumerConfig`].
+    /// the consumer's group); a consumer's `auto.offset.reset` comes from its
+    /// [`ConsumerConfig`], and so do `session.timeout.ms` (its `session_timeout`),
+    /// `heartbeat.interval.ms` (a third of it) and `max.poll.interval.ms` unless set here.
     pub properties: BTreeMap<String, String>,
 }
 

@@ -429,3 +429,45 @@ fn same_config_compares_only_what_the_broker_described() {
         other => panic!("expected a mismatch, got {other:?}"),
     }
 }
+
+#[test]
+fn group_timings_set_as_properties_win_over_the_consumer_config() {
+    use super::consumer::Timings;
+    let derived = Timings::of(&BTreeMap::new(), Duration::from_secs(30)).expect("timings");
+    assert_eq!(
+        derived,
+        Timings {
+            session_ms: 30_000,
+            heartbeat_ms: 3_000,
+            poll_interval_ms: 30_000
+        }
+    );
+    let mut properties = BTreeMap::new();
+    properties.insert("session.timeout.ms".to_owned(), "6000".to_owned());
+    let session_only = Timings::of(&properties, Duration::from_secs(30)).expect("timings");
+    assert_eq!(
+        session_only,
+        Timings {
+            session_ms: 6_000,
+            heartbeat_ms: 2_000,
+            poll_interval_ms: 10_000
+        }
+    );
+    properties.insert("heartbeat.interval.ms".to_owned(), "1000".to_owned());
+    properties.insert("max.poll.interval.ms".to_owned(), "60000".to_owned());
+    let all = Timings::of(&properties, Duration::from_secs(30)).expect("timings");
+    assert_eq!(
+        all,
+        Timings {
+            session_ms: 6_000,
+            heartbeat_ms: 1_000,
+            poll_interval_ms: 60_000
+        }
+    );
+    properties.insert("session.timeout.ms".to_owned(), "6s".to_owned());
+    let error = Timings::of(&properties, Duration::from_secs(30)).expect_err("not a number");
+    assert!(
+        error.to_string().contains("`session.timeout.ms` = `6s`"),
+        "{error}"
+    );
+}
