@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Ledger events applied per second on kafka (tansu, in memory) + PostgreSQL, release build.
 set -u
-E=${EDALAB:-target/release/edalab}
+E=$(realpath "${EDALAB:-target/release/edalab}")  # run from the repository root
 WORK=${WORK:-$(mktemp -d)}; cd "$WORK" && rm -rf data *.log
 P=39092; DB=edalab_kbench
 ~/.cargo/bin/tansu broker --listener-url tcp://127.0.0.1:$P --advertised-listener-url tcp://127.0.0.1:$P --storage-engine memory://tansu/ --silent &
