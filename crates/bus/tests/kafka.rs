@@ -219,19 +219,16 @@ async fn two_members_share_three_partitions_and_commits_hold() {
     a.close().await.expect("close a");
     b.close().await.expect("close b");
 
-    // The group's commits hold: a new member finds nothing left.
-    let mut late = bus
-        .consumer(consumer_config("shared", "orders"))
-        .await
-        .expect("late");
-    let rest = read(late.as_mut(), 1, Duration::from_secs(8), false).await;
-    assert!(
-        rest.is_empty(),
-        "re-read after commits: {:?}",
-        rest.iter().map(index).collect::<Vec<_>>()
-    );
-    assert_eq!(late.assignment().len(), 3);
-    late.close().await.expect("close");
+    // The group's commits hold: the group's committed positions cover all 100 messages.
+    // (A new member is not used here: once the group's leader has left, tansu 0.6 does not
+    // assign partitions to a member joining later — ADR 015; Apache Kafka does.)
+    let lag = bus.group_lag("shared").await.expect("group lag");
+    let committed: u64 = lag
+        .iter()
+        .filter(|l| l.topic == "orders")
+        .map(|l| l.committed.unwrap_or(0))
+        .sum();
+    assert_eq!(committed, 100, "committed positions: {lag:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
