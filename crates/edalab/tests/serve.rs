@@ -43,14 +43,27 @@ async fn serve_orders_answers_the_seed_paths_and_the_api_ones() {
     .await;
     assert_eq!(status, reqwest::StatusCode::CREATED, "{body}");
     let order_id = body["orderId"].as_str().expect("orderId").to_owned();
-    let (status, body) = json_of(
-        http.get(process.url(&format!("/orders/{order_id}/status")))
-            .send()
-            .await
-            .expect("GET status"),
-    )
-    .await;
-    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    // The status view learns of the order from `orders.created`: 404 until the saga's
+    // tracking consumer has read it, then 200.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, body) = json_of(
+            http.get(process.url(&format!("/orders/{order_id}/status")))
+                .send()
+                .await
+                .expect("GET status"),
+        )
+        .await;
+        if status == reqwest::StatusCode::OK {
+            break;
+        }
+        assert_eq!(status, reqwest::StatusCode::NOT_FOUND, "{body}");
+        assert!(
+            Instant::now() < deadline,
+            "order {order_id} never tracked: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let (status, _) = json_of(http.get(process.url("/orders")).send().await.expect("GET")).await;
     assert_eq!(status, reqwest::StatusCode::OK);
     let (status, body) = json_of(
