@@ -291,8 +291,10 @@ fn generic_reader_with_only_the_avsc_reads_our_bytes() {
     assert_eq!(id, SchemaId(1));
 
     // What any Avro library does: parse the .avsc text, read one datum.
-    let schema = Schema::parse_str(include_str!("../../../schemas/bancaire/compte-ouvert.avsc"))
-        .expect("avsc");
+    let schema = Schema::parse_str(include_str!(
+        "../../../../schemas/bancaire/compte-ouvert.avsc"
+    ))
+    .expect("avsc");
     let value = from_avro_datum(&schema, &mut body, None).expect("standard Avro");
     assert!(body.is_empty(), "the datum spans the whole body");
     let Value::Record(fields) = value else {

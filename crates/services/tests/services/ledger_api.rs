@@ -1,7 +1,7 @@
 //! The ledger's REST API (S3-10) on both stores, through `tower::ServiceExt::oneshot`;
 //! and the handler's `Retry` when the store is down.
 
-mod ledger_support;
+use crate::ledger_support;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;

@@ -5,7 +5,7 @@
 //! and are skipped loudly elsewhere. Plus one pipeline end to end on PostgreSQL (the
 //! calculator over the embedded bus) and the start error when PostgreSQL is unreachable.
 
-mod pipeline_support;
+use crate::pipeline_support;
 
 use std::str::FromStr;
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! DLQ list/show and redrive: back to origin, attempts reset, bounded rate, not twice.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! each field; a poison one ends in `transactions-dlq` with its reason after 3 receives,
 //! with fraud alerts on the way, and its status reads FAILED.
 
-mod pipeline_support;
+use crate::pipeline_support;
 
 use pipeline_support::{call, read};
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! idempotence, per-account order, rejection events through the outbox, DLQ and
 //! retry outcomes, and reconciliation.
 
-mod ledger_support;
+use crate::ledger_support;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

@@ -109,7 +109,7 @@ fn spawn_child(spec: &str, progress: &Path, rewind: u64) -> Child {
     Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "child_applies_a_stream",
+            "ledger_crash::child_applies_a_stream",
             "--ignored",
             "--nocapture",
             "--test-threads=1",

@@ -1,6 +1,6 @@
 //! Graceful shutdown: stop fetching, finish in-flight, commit, return.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! flows, duplicate eventId ignored, the circuit breaker opening on an injected failure and
 //! recovering, poison to `payments.dlq` / `orders.dlq`, 400s naming the field.
 
-mod pipeline_support;
+use crate::pipeline_support;
 
 use pipeline_support::{call, read};
 use std::collections::HashMap;

@@ -2,7 +2,7 @@
 //! division by zero and overflow reach the DLQ with the reason, bad bodies are 400s
 //! naming the field.
 
-mod pipeline_support;
+use crate::pipeline_support;
 
 use pipeline_support::call;
 use std::sync::Arc;

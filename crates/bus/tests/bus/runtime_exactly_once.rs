@@ -1,7 +1,7 @@
 //! The exactly-once hook with a real SQLite store (rusqlite, bundled): effects applied once
 //! across redelivery, a crash between store commit and bus commit, and duplicate event ids.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -1,6 +1,6 @@
 //! Retries, per-key order, the DLQ and the committed watermark, against the in-memory fake.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

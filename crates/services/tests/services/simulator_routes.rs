@@ -5,7 +5,7 @@
 //! item and its answer, so the test can follow each one to its final status through the
 //! pipelines' own routes.
 
-mod pipeline_support;
+use crate::pipeline_support;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
