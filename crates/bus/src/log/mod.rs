@@ -6,9 +6,15 @@
 //! bus/LOCK                                   data-dir lock (flock) holding the owner's pid
 //! bus/topics/<topic>/meta.json               topic settings, written atomically (tmp + rename)
 //! bus/topics/<topic>/<partition>/<base>.log  append-only segments of CRC-framed batches
+//! bus/topics/<topic>/<partition>/<base>.gap  offsets a repair skipped before segment <base>
 //! bus/groups/<group>.offsets                 committed positions: one CRC-framed snapshot per commit
 //! bus/groups/<group>.json                    ... compacted snapshot (atomic replace)
+//! bus/floors.json                            durable offset floor per partition (atomic replace)
 //! ```
+//!
+//! Never reusing an offset, retention, and the free-space floor: see
+//! `docs/adr/020-log-offsets-retention-disk.md`. The frame decoder ([`frame::parse_header`],
+//! [`frame::crc_matches`], [`frame::decode_records`]) is public for the fuzz targets.
 //!
 //! Design (see `docs/adr/004-embedded-log-storage.md`): producers encode and checksum
 //! frames on their own tasks; one writer thread group-commits them (one `pwrite` and one
