@@ -14,7 +14,7 @@ pub mod port;
 pub mod runtime;
 
 pub use port::{
-    Admin, Bus, BusError, Consumer, ConsumerConfig, Created, Delivery, Headers, Message,
-    PartitionInfo, PartitionLag, Producer, Record, StartFrom, TimestampMs, TopicConfig,
+    Admin, Bus, BusError, Consumer, ConsumerConfig, Created, Delivery, Headers, LostRecords,
+    Message, PartitionInfo, PartitionLag, Producer, Record, StartFrom, TimestampMs, TopicConfig,
     TopicDescription, TopicPartition,
 };

@@ -229,8 +229,58 @@ pub enum BusError {
         #[source]
         source: std::io::Error,
     },
+    /// On open: a partition's recovered end is below what was acknowledged (a consumer
+    /// group's committed offset or the durable offset floor), so appending would reuse
+    /// offsets that consumers already saw. Nothing is opened; see `log::repair`.
+    #[error("{}", describe_losses(.0))]
+    AcknowledgedRecordsLost(Vec<LostRecords>),
+    /// The data directory's file system has less free space than the configured floor:
+    /// appends are refused (reads, commits and health keep working) until space is freed.
+    #[error(
+        "no space for new records: {free_bytes} bytes free on the file system of {path}, below the floor of {floor_bytes} bytes (bus.disk_free_bytes_min); writes are refused until space is freed"
+    )]
+    DiskFull {
+        path: String,
+        free_bytes: u64,
+        floor_bytes: u64,
+    },
     #[error("{0}")]
     Backend(String),
+}
+
+/// A partition whose tail lost acknowledged records (see [`BusError::AcknowledgedRecordsLost`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LostRecords {
+    pub topic: String,
+    pub partition: u32,
+    /// Offset after the last record recovered from disk.
+    pub recovered_end: u64,
+    /// Offset after the last record known acknowledged: the next offset a repair gives.
+    pub acknowledged_end: u64,
+    /// Who acknowledged it: `durable offset floor` or `consumer group `g` committed N`.
+    pub evidence: String,
+}
+
+fn describe_losses(losses: &[LostRecords]) -> String {
+    let parts: Vec<String> = losses
+        .iter()
+        .map(|l| {
+            format!(
+                "partition {}/{} recovered to offset {} but offsets {}..={} were acknowledged ({})",
+                l.topic,
+                l.partition,
+                l.recovered_end,
+                l.recovered_end,
+                l.acknowledged_end.saturating_sub(1),
+                l.evidence
+            )
+        })
+        .collect();
+    format!(
+        "acknowledged records lost: {}; refusing to open so that no offset is reused (a repair \
+         moves each end forward past the lost offsets, which stay lost and are never reused)",
+        parts.join("; ")
+    )
 }
 
 pub const PARTITIONS_MAX: u32 = 1024;
@@ -284,6 +334,11 @@ pub trait Bus: Admin + Producer {
     async fn consumer(&self, config: ConsumerConfig) -> Result<Box<dyn Consumer>, BusError>;
     /// Which backend this is (`embedded`, `kafka`, `sqs`, `memory`), for health and logs.
     fn backend_name(&self) -> &'static str;
+    /// Whether appends would be accepted now; `Err` says why not (the embedded log below
+    /// its free-space floor). Health reports it. Reads never depend on it.
+    fn accepts_writes(&self) -> Result<(), BusError> {
+        Ok(())
+    }
 }
 
 /// Well-known header names, shared by producers, the runtime and the DLQ.

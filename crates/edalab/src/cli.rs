@@ -55,6 +55,9 @@ pub enum Command {
     /// Crash safety: SIGKILL a child `edalab up` N times during a simulation, then check
     /// that every acknowledged event was applied or refused exactly once.
     Chaos(crate::chaos::ChaosArgs),
+    /// The embedded log's maintenance (`log repair`).
+    #[command(subcommand)]
+    Log(crate::repair::LogCommand),
 }
 
 #[derive(Args, Debug)]
@@ -218,6 +221,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check(cmd) => crate::check::run(&data_dir, cmd).await,
         Command::Simulate(args) => crate::simulate::run(args, &data_dir).await,
         Command::Chaos(args) => crate::chaos::run(explicit_data_dir.as_deref(), args).await,
+        Command::Log(cmd) => crate::repair::run(&data_dir, cmd),
         Command::Bench(BenchCommand::Sim(args)) => crate::bench::run_sim(args),
         Command::Bench(BenchCommand::Bus(args)) => crate::bench::run_bus(&data_dir, args).await,
         Command::Bench(BenchCommand::E2e(args)) => crate::bench_e2e::run(&data_dir, args).await,
@@ -250,7 +254,9 @@ pub fn open_for_writing_with(
                 data_dir.display()
             )))
         }
-        other => other.with_context(|| format!("opening the bus in {}", data_dir.display())),
+        other => other
+            .map_err(|e| crate::repair::explain(e, data_dir))
+            .with_context(|| format!("opening the bus in {}", data_dir.display())),
     }
 }
 

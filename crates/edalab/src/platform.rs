@@ -347,6 +347,8 @@ async fn open_bus(config: &Config, plan: &Plan) -> anyhow::Result<PlatformBus> {
             }
             FsyncPolicy::Never => edalab_bus::log::FsyncPolicy::Never,
         },
+        retention_bytes_default: Some(config.bus.retention_bytes_default).filter(|b| *b > 0),
+        disk_free_bytes_min: config.bus.disk_free_bytes_min,
         ..edalab_bus::log::LogConfig::default()
     };
     if !plan.writes_to_bus() {
@@ -366,6 +368,7 @@ async fn open_bus(config: &Config, plan: &Plan) -> anyhow::Result<PlatformBus> {
         ))),
         other => other
             .map(PlatformBus::Embedded)
+            .map_err(|e| crate::repair::explain(e, data_dir))
             .with_context(|| format!("opening the bus in {}", data_dir.display())),
     }
 }

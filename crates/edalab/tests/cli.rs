@@ -323,3 +323,104 @@ fn bench_e2e_names_a_bad_fsync_policy() {
     // Refused before anything ran: no report.
     assert!(!out.join("report.md").exists());
 }
+
+/// Issue 16's reproduction through the binary: records produced and consumed by the
+/// `ledger` group, the last segment cut by 7 bytes; `up` and `produce` refuse to open the
+/// log, naming the partition, the lost offsets and `edalab log repair`; the repair moves
+/// the end forward, new records get offsets at or past the old end and the group reads them.
+#[test]
+fn a_damaged_tail_is_refused_until_log_repair_and_no_offset_is_reused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let topic = "bancaire.depot.effectue";
+    ok(
+        edalab(d).args(["topics", "create", topic, "--partitions", "3"]),
+        "",
+    );
+    let lines: String = (0..5).map(|i| format!("deposit-{i}\n")).collect();
+    let acks = ok(
+        edalab(d).args([
+            "produce",
+            topic,
+            "--key",
+            "acct-1",
+            "--batch-records-max",
+            "1",
+        ]),
+        &lines,
+    );
+    let partition = acks
+        .lines()
+        .last()
+        .and_then(|l| l.split_once(' '))
+        .map(|(p, _)| p.to_owned())
+        .expect("an acknowledgement");
+    assert!(acks.ends_with(&format!("{partition} 4\n")), "{acks}");
+    let consumed = ok(
+        edalab(d).args(["consume", topic, "--group", "ledger", "--max-messages", "5"]),
+        "",
+    );
+    assert!(
+        consumed.contains(&format!("committed {partition} 5")),
+        "{consumed}"
+    );
+    let seg_dir = d.join(format!("bus/topics/{topic}/{partition}"));
+    let mut segments: Vec<_> = std::fs::read_dir(&seg_dir)
+        .expect("read_dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    segments.sort();
+    let last = segments.pop().expect("a segment");
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&last)
+        .expect("open segment");
+    let len = f.metadata().expect("meta").len();
+    f.set_len(len - 7).expect("cut 7 bytes");
+    drop(f);
+
+    let up = fails(
+        edalab(d).args(["up", "--listen", "127.0.0.1:0", "--profile", "embedded"]),
+        "",
+    );
+    for needle in [
+        &format!("partition {topic}/{partition} recovered to offset 4"),
+        "offsets 4..=4 were acknowledged",
+        "consumer group `ledger` committed 5",
+        &format!("edalab log repair --data-dir {}", d.display()),
+    ] {
+        assert!(up.contains(needle), "`{needle}` missing from: {up}");
+    }
+    let produce = fails(edalab(d).args(["produce", topic]), "refused\n");
+    assert!(produce.contains("edalab log repair"), "{produce}");
+
+    let repaired = ok(edalab(d).args(["log", "repair"]), "");
+    assert!(
+        repaired.contains(&format!("{topic}/{partition}: end moved 4 -> 5")),
+        "{repaired}"
+    );
+    let acks = ok(
+        edalab(d).args(["produce", topic, "--key", "acct-1"]),
+        "after-0\nafter-1\nafter-2\n",
+    );
+    assert_eq!(
+        acks,
+        format!("{partition} 5\n{partition} 6\n{partition} 7\n"),
+        "no offset below the old end is reused"
+    );
+    let consumed = ok(
+        edalab(d).args(["consume", topic, "--group", "ledger", "--max-messages", "3"]),
+        "",
+    );
+    for (offset, value) in [(5, "after-0"), (6, "after-1"), (7, "after-2")] {
+        assert!(
+            consumed.contains(&format!("message {partition} {offset} {value}")),
+            "{consumed}"
+        );
+    }
+    assert!(
+        ok(edalab(d).args(["log", "repair"]), "").contains("nothing to repair"),
+        "a repaired log needs nothing more"
+    );
+}

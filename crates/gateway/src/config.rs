@@ -179,6 +179,12 @@ pub struct BusConfig {
     pub brokers: String,
     /// Partitions of topics created at start that the seeds do not size.
     pub partitions_default: u32,
+    /// Embedded log: size cap of each partition of a topic without its own
+    /// `retention_bytes` (0: keep such topics forever).
+    pub retention_bytes_default: u64,
+    /// Embedded log: appends get 503 while the data directory's file system has less free
+    /// space than this (0: no floor); reads, health and the UI keep working.
+    pub disk_free_bytes_min: u64,
 }
 
 impl Default for BusConfig {
@@ -190,6 +196,8 @@ impl Default for BusConfig {
             fsync_interval_ms: 100,
             brokers: "127.0.0.1:9092".to_owned(),
             partitions_default: 3,
+            retention_bytes_default: 1 << 30,
+            disk_free_bytes_min: 256 << 20,
         }
     }
 }

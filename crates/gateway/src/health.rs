@@ -59,6 +59,26 @@ impl HealthCheck for BusHealth {
     }
 }
 
+/// The bus accepts appends: `down` below the embedded log's free-space floor, while reads,
+/// health and the UI keep working (writes answer 503 meanwhile).
+pub struct BusWritesHealth(pub Arc<dyn Bus>);
+
+#[async_trait]
+impl HealthCheck for BusWritesHealth {
+    fn name(&self) -> &str {
+        "bus-writes"
+    }
+    fn role(&self) -> Role {
+        Role::Service
+    }
+    fn backend(&self) -> &str {
+        self.0.backend_name()
+    }
+    async fn check(&self) -> Result<(), String> {
+        self.0.accepts_writes().map_err(|e| e.to_string())
+    }
+}
+
 /// A component's state in the report.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct ComponentHealth {

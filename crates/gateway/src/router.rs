@@ -38,7 +38,7 @@ use utoipa_axum::routes;
 
 use crate::config::Config;
 use crate::error::{ApiError, ErrorBody, ErrorCode, json_errors};
-use crate::health::{BusHealth, HealthCheck, HealthRegistry, HealthReport};
+use crate::health::{BusHealth, BusWritesHealth, HealthCheck, HealthRegistry, HealthReport};
 use crate::hub::{Hub, WS_GROUP_PREFIX};
 use crate::telemetry::{self, TraceParent};
 
@@ -188,6 +188,7 @@ impl AppState {
     pub fn builder(config: &Config, bus: Arc<dyn Bus>) -> AppStateBuilder {
         let mut health = HealthRegistry::default();
         health.register(Arc::new(BusHealth(Arc::clone(&bus))));
+        health.register(Arc::new(BusWritesHealth(Arc::clone(&bus))));
         AppStateBuilder {
             config: config.clone(),
             bus,

@@ -60,9 +60,13 @@ impl Synchronous {
 pub struct SqliteConfig {
     pub path: PathBuf,
     pub synchronous: Synchronous,
-    /// WAL size, in pages (4 KiB), that triggers a checkpoint after a commit. Large on
-    /// purpose: a checkpoint per few commits, not per commit.
+    /// WAL size, in pages (4 KiB), that triggers a checkpoint after a commit. Large enough
+    /// for a checkpoint per few commits, not per commit; small enough that a replay after
+    /// a full disk fits in the free-space floor the bus keeps (ADR 020).
     pub wal_autocheckpoint_pages: u32,
+    /// The WAL file is truncated back to this size after a checkpoint (`journal_size_limit`):
+    /// without it the file keeps the largest size it ever reached.
+    pub wal_size_bytes_max: u64,
     /// How long a connection waits for a lock held by another process.
     pub busy_timeout_ms: u64,
 }
@@ -72,7 +76,8 @@ impl SqliteConfig {
         Self {
             path: path.into(),
             synchronous: Synchronous::Full,
-            wal_autocheckpoint_pages: 16_384,
+            wal_autocheckpoint_pages: 4_096,
+            wal_size_bytes_max: 16 << 20,
             busy_timeout_ms: 5_000,
         }
     }
@@ -198,10 +203,12 @@ fn connect(config: &SqliteConfig) -> Result<Connection, StoreError> {
     conn.execute_batch(&format!(
         "PRAGMA synchronous = {};
          PRAGMA wal_autocheckpoint = {};
+         PRAGMA journal_size_limit = {};
          PRAGMA temp_store = MEMORY;
          PRAGMA cache_size = -65536;",
         config.synchronous.pragma(),
         config.wal_autocheckpoint_pages,
+        config.wal_size_bytes_max,
     ))
     .map_err(sql_error)?;
     Ok(conn)

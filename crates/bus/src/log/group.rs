@@ -313,11 +313,24 @@ impl Group {
         self.persist().await
     }
 
+    /// Drops the positions on `topic` (deleted: a topic created later under its name starts
+    /// afresh, as in Kafka). Returns whether there were any; [`Group::persist`] saves that.
+    pub fn forget_topic(&self, topic: &str) -> bool {
+        let mut st = lock(&self.state);
+        let before = st.committed.len();
+        st.committed.retain(|tp, _| tp.topic != topic);
+        let changed = st.committed.len() != before;
+        if changed {
+            st.commit_version += 1;
+        }
+        changed
+    }
+
     /// Makes the committed positions durable if commits happened since the last write:
     /// appends one CRC-framed snapshot to the offsets log and `fdatasync`s it (one flush per
     /// commit; concurrent commits of the group share it). Past `offsets_log_bytes_max` the
     /// snapshot file is replaced atomically and the log restarts empty.
-    async fn persist(&self) -> Result<(), BusError> {
+    pub async fn persist(&self) -> Result<(), BusError> {
         let mut ps = self.persist.lock().await;
         let file = {
             let st = lock(&self.state);
@@ -597,6 +610,17 @@ impl Consumer for EmbeddedConsumer {
     async fn commit(&mut self, positions: &BTreeMap<TopicPartition, u64>) -> Result<(), BusError> {
         if self.closed {
             return Err(BusError::Closed);
+        }
+        // A position past the end would read, on the next open, as acknowledged records
+        // lost from the tail (ADR 020): refuse it here, naming it.
+        for (tp, offset) in positions {
+            let end = self.inner.high_watermark(tp)?;
+            if *offset > end {
+                return Err(BusError::Backend(format!(
+                    "cannot commit offset {offset} on {}/{}: the partition ends at {end}",
+                    tp.topic, tp.partition
+                )));
+            }
         }
         self.group.commit(self.member, positions).await
     }

@@ -6,9 +6,15 @@
 //! bus/LOCK                                   data-dir lock (flock) holding the owner's pid
 //! bus/topics/<topic>/meta.json               topic settings, written atomically (tmp + rename)
 //! bus/topics/<topic>/<partition>/<base>.log  append-only segments of CRC-framed batches
+//! bus/topics/<topic>/<partition>/<base>.gap  offsets a repair skipped before segment <base>
 //! bus/groups/<group>.offsets                 committed positions: one CRC-framed snapshot per commit
 //! bus/groups/<group>.json                    ... compacted snapshot (atomic replace)
+//! bus/floors.json                            durable offset floor per partition (atomic replace)
 //! ```
+//!
+//! Never reusing an offset, retention, and the free-space floor: see
+//! `docs/adr/020-log-offsets-retention-disk.md`. The frame decoder ([`frame::parse_header`],
+//! [`frame::crc_matches`], [`frame::decode_records`]) is public for the fuzz targets.
 //!
 //! Design (see `docs/adr/004-embedded-log-storage.md`): producers encode and checksum
 //! frames on their own tasks; one writer thread group-commits them (one `pwrite` and one
@@ -20,7 +26,9 @@
 //! naming the directory and the holder's pid; [`EmbeddedBus::open_read_only`] never locks
 //! and never writes, so `topics list` and `tail` work next to a running platform.
 
-mod frame;
+mod disk;
+mod floor;
+pub mod frame;
 mod group;
 mod partition;
 mod segment;
@@ -39,13 +47,14 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, mpsc, oneshot};
 
+pub use disk::{DiskProbe, LogClock};
 pub use group::EmbeddedConsumer;
 
 use crate::partitioner::{KeylessPartitioner, partition_for_key};
 use crate::port::{
-    Admin, Bus, BusError, Consumer, ConsumerConfig, Created, Delivery, Message, PARTITIONS_MAX,
-    PartitionInfo, PartitionLag, Producer, Record, StartFrom, TopicConfig, TopicDescription,
-    TopicPartition,
+    Admin, Bus, BusError, Consumer, ConsumerConfig, Created, Delivery, LostRecords, Message,
+    PARTITIONS_MAX, PartitionInfo, PartitionLag, Producer, Record, StartFrom, TopicConfig,
+    TopicDescription, TopicPartition,
 };
 use frame::{EncodedFrame, FrameBuilder};
 use group::Group;
@@ -108,6 +117,18 @@ pub struct LogConfig {
     pub retention_check_interval_ms: u64,
     /// A consumer group's offsets log is compacted into its snapshot past this size.
     pub offsets_log_bytes_max: u64,
+    /// Size cap of each partition of a topic created without `retention_bytes`, so no
+    /// topic grows without bound (`None`: keep such topics forever).
+    pub retention_bytes_default: Option<u64>,
+    /// Appends are refused ([`BusError::DiskFull`]) while the data directory's file system
+    /// has less free space than this (0: no floor). Reads and commits keep working.
+    pub disk_free_bytes_min: u64,
+    /// How the free space is measured (`statvfs` by default; tests inject their own).
+    pub disk_probe: DiskProbe,
+    /// The durable offset floor (`bus/floors.json`) is rewritten at most this often.
+    pub offset_floor_interval_ms: u64,
+    /// The wall clock retention reads (injected by tests).
+    pub clock: LogClock,
 }
 
 impl Default for LogConfig {
@@ -124,6 +145,11 @@ impl Default for LogConfig {
             commit_bytes_max: 16 << 20,
             retention_check_interval_ms: 60_000,
             offsets_log_bytes_max: 1 << 20,
+            retention_bytes_default: Some(1 << 30),
+            disk_free_bytes_min: 256 << 20,
+            disk_probe: DiskProbe::default(),
+            offset_floor_interval_ms: 1000,
+            clock: LogClock::default(),
         }
     }
 }
@@ -145,6 +171,12 @@ impl LogConfig {
             return bad(&format!(
                 "message_bytes_max must be in 1..={MESSAGE_BYTES_LIMIT}"
             ));
+        }
+        if self.retention_bytes_default == Some(0) {
+            return bad("retention_bytes_default must be positive (or absent: keep forever)");
+        }
+        if self.offset_floor_interval_ms == 0 {
+            return bad("offset_floor_interval_ms must be positive");
         }
         if self.segment_bytes_max < 1024 {
             return bad("segment_bytes_max must be at least 1024");
@@ -241,30 +273,36 @@ impl EmbeddedBus {
     /// Opens (creating if needed) the log under `<data_dir>/bus/` for reading and writing:
     /// takes the data-dir lock, recovers every partition (truncating a torn last write) and
     /// starts the writer thread.
+    ///
+    /// A partition whose recovered end is below an acknowledged offset (a consumer group's
+    /// committed offset, or the durable offset floor) is refused with
+    /// [`BusError::AcknowledgedRecordsLost`], and nothing is changed on disk; [`repair`]
+    /// moves such ends forward.
     pub fn open(data_dir: impl AsRef<Path>, config: LogConfig) -> Result<Self, BusError> {
         config.validate()?;
         let data_dir = data_dir.as_ref().to_path_buf();
         let root = data_dir.join("bus");
-        for dir in [&root, &root.join("topics"), &root.join("groups")] {
-            if !dir.exists() {
-                std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
-                if let Some(parent) = dir.parent() {
-                    fsync_dir(parent)?;
-                }
+        create_dirs(&root)?;
+        let lock_file = take_lock(&data_dir, &root)?;
+        let Loaded {
+            topics,
+            groups,
+            floors,
+        } = Loaded::read(&root, &config)?;
+        let losses = floor::find_losses(&topics, &groups, &floors);
+        if !losses.is_empty() {
+            return Err(BusError::AcknowledgedRecordsLost(losses));
+        }
+        for topic in topics.values() {
+            for p in &topic.partitions {
+                p.truncate_torn_tail()?;
             }
         }
-        let lock_file = take_lock(&data_dir, &root)?;
-        let topics = load_topics(&root, &config, false)?;
-        let groups = load_groups(&root, &config)?;
         let topics: Topics = Arc::new(RwLock::new(topics));
         let wake = Arc::new(Notify::new());
         let (tx, rx) = mpsc::channel(config.writer_queue_requests_max);
-        let writer = Writer::new(
-            config.clone(),
-            topics.clone(),
-            root.join("topics"),
-            wake.clone(),
-        );
+        let writer = Writer::new(config.clone(), topics.clone(), root.clone(), wake.clone())
+            .with_floors(floors);
         let thread = std::thread::Builder::new()
             .name("edalab-bus-writer".to_owned())
             .spawn(move || writer.run(rx))
@@ -503,6 +541,18 @@ impl Inner {
         self.closed.load(Ordering::Acquire)
     }
 
+    pub(crate) fn high_watermark(&self, tp: &TopicPartition) -> Result<u64, BusError> {
+        let topic = self.topic(&tp.topic)?;
+        let p = topic.partitions.get(tp.partition as usize).ok_or_else(|| {
+            BusError::UnknownPartition {
+                topic: tp.topic.clone(),
+                partition: tp.partition,
+                partitions: topic.config.partitions,
+            }
+        })?;
+        Ok(p.view().high_watermark)
+    }
+
     pub(crate) fn start_offset(&self, tp: &TopicPartition, start_from: StartFrom) -> u64 {
         let Ok(topic) = self.topic(&tp.topic) else {
             return 0;
@@ -634,7 +684,14 @@ impl Admin for EmbeddedBus {
         self.inner
             .send(WriterCommand::DeleteTopic { topic, reply })
             .await?;
-        rx.await.map_err(|_| BusError::Closed)?
+        rx.await.map_err(|_| BusError::Closed)??;
+        let groups: Vec<Arc<Group>> = lock(&self.inner.groups).values().cloned().collect();
+        for group in groups {
+            if group.forget_topic(name) {
+                group.persist().await?;
+            }
+        }
+        Ok(())
     }
 
     async fn group_lag(&self, group: &str) -> Result<Vec<PartitionLag>, BusError> {
@@ -748,6 +805,109 @@ impl Bus for EmbeddedBus {
     fn backend_name(&self) -> &'static str {
         "embedded"
     }
+
+    fn accepts_writes(&self) -> Result<(), BusError> {
+        let floor_bytes = self.inner.config.disk_free_bytes_min;
+        if floor_bytes == 0 {
+            return Ok(());
+        }
+        let path = &self.inner.root;
+        let free_bytes = self
+            .inner
+            .config
+            .disk_probe
+            .free_bytes(path)
+            .map_err(|e| io_err(path, e))?;
+        if free_bytes < floor_bytes {
+            return Err(BusError::DiskFull {
+                path: path.display().to_string(),
+                free_bytes,
+                floor_bytes,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// What opening a log reads: topics (recovered, torn tails not yet truncated), consumer
+/// groups and the durable offset floors of partitions that exist.
+struct Loaded {
+    topics: BTreeMap<String, Arc<Topic>>,
+    groups: BTreeMap<String, Arc<Group>>,
+    floors: floor::Ends,
+}
+
+impl Loaded {
+    fn read(root: &Path, config: &LogConfig) -> Result<Self, BusError> {
+        let topics = load_topics(root, config, false)?;
+        let groups = load_groups(root, config)?;
+        let mut floors = floor::load(root)?;
+        let before = floors.len();
+        // A deleted topic's floor says nothing about a topic created later under its name.
+        floors.retain(|tp, _| topics.contains_key(&tp.topic));
+        if floors.len() != before {
+            floor::store(root, &floors)?;
+        }
+        Ok(Self {
+            topics,
+            groups,
+            floors,
+        })
+    }
+}
+
+/// Moves forward the end of every partition (or only `only`) whose tail lost acknowledged
+/// records, so that the log opens again and no offset is ever reused: the skipped range is
+/// recorded (`<partition>/<end>.gap`), a new empty segment starts at the acknowledged end,
+/// and consumers read on from there. Returns what was repaired (empty: nothing to do).
+///
+/// Takes the data-dir lock like [`EmbeddedBus::open`]: the platform must be stopped.
+pub fn repair(
+    data_dir: impl AsRef<Path>,
+    config: &LogConfig,
+    only: Option<&TopicPartition>,
+) -> Result<Vec<LostRecords>, BusError> {
+    config.validate()?;
+    let data_dir = data_dir.as_ref();
+    let root = data_dir.join("bus");
+    if !root.join("topics").is_dir() {
+        return Ok(Vec::new());
+    }
+    let _lock = take_lock(data_dir, &root)?;
+    let loaded = Loaded::read(&root, config)?;
+    let mut losses = floor::find_losses(&loaded.topics, &loaded.groups, &loaded.floors);
+    losses.retain(|l| only.is_none_or(|o| o.topic == l.topic && o.partition == l.partition));
+    let mut floors = loaded.floors;
+    for loss in &losses {
+        let partition = loaded
+            .topics
+            .get(&loss.topic)
+            .and_then(|t| t.partitions.get(loss.partition as usize))
+            .ok_or_else(|| BusError::UnknownTopic(loss.topic.clone()))?;
+        partition.skip_to(loss.acknowledged_end)?;
+        tracing::warn!(topic = %loss.topic, partition = loss.partition, from = loss.recovered_end, to = loss.acknowledged_end, "repair: offsets skipped, never to be reused");
+        let tp = TopicPartition {
+            topic: loss.topic.clone(),
+            partition: loss.partition,
+        };
+        floors.insert(tp, loss.acknowledged_end);
+    }
+    if !losses.is_empty() {
+        floor::store(&root, &floors)?;
+    }
+    Ok(losses)
+}
+
+fn create_dirs(root: &Path) -> Result<(), BusError> {
+    for dir in [root, &root.join("topics"), &root.join("groups")] {
+        if !dir.exists() {
+            std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+            if let Some(parent) = dir.parent() {
+                fsync_dir(parent)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn same_config(

@@ -66,6 +66,26 @@ pub(crate) struct Partition {
     pub view: Mutex<PartitionView>,
     /// Locked only by the writer thread (uncontended); `None` when read-only.
     pub active: Mutex<Option<ActiveSegment>>,
+    /// The last segment's torn tail found on open, truncated only once the log is known
+    /// not to have lost acknowledged records (a refused log is left as it was found).
+    torn_tail: Mutex<Option<TornTail>>,
+}
+
+#[derive(Debug)]
+struct TornTail {
+    file: Arc<File>,
+    path: PathBuf,
+    pos: u64,
+    reason: String,
+}
+
+/// An offset range skipped on purpose by a repair, recorded next to the segment that
+/// follows it (`<base>.gap`) so recovery accepts the discontinuity.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GapRecord {
+    from: u64,
+    to: u64,
 }
 
 /// Limits used when scanning and reading.
@@ -106,6 +126,7 @@ impl Partition {
             });
         }
         let mut segments = Vec::with_capacity(files.len());
+        let mut torn_tail = None;
         let last_i = files.len() - 1;
         for (i, (base_offset, path)) in files.into_iter().enumerate() {
             let file = OpenOptions::new()
@@ -125,14 +146,7 @@ impl Partition {
             match &scan.end {
                 ScanEnd::Clean => {}
                 ScanEnd::Torn { pos, reason } if i == last_i => {
-                    if read_only {
-                        tracing::debug!(path = %path.display(), pos, reason, "read-only: stopping before an unfinished write");
-                    } else {
-                        let len = file.metadata().map_err(|e| io_err(&path, e))?.len();
-                        tracing::warn!(path = %path.display(), pos, bytes_dropped = len - pos, reason, "truncating the torn tail of an unacknowledged write");
-                        file.set_len(*pos).map_err(|e| io_err(&path, e))?;
-                        file.sync_all().map_err(|e| io_err(&path, e))?;
-                    }
+                    tracing::debug!(path = %path.display(), pos, reason, "the last segment ends with an unfinished write");
                 }
                 ScanEnd::Torn { pos, reason } | ScanEnd::Corrupt { pos, reason } => {
                     return Err(BusError::Corrupt {
@@ -141,16 +155,13 @@ impl Partition {
                     });
                 }
             }
-            if let Some(prev) = segments.last()
-                && prev_end(prev) != base_offset
+            if let Some(prev) = segments.last() {
+                check_continuity(&dir, &path, prev_end(prev), base_offset)?;
+            }
+            if let ScanEnd::Torn { pos, reason } = &scan.end
+                && !read_only
             {
-                return Err(BusError::Corrupt {
-                    path: path.display().to_string(),
-                    reason: format!(
-                        "segment starts at offset {base_offset} but the previous one ends at {}",
-                        prev_end(prev)
-                    ),
-                });
+                torn_tail = Some((*pos, reason.clone()));
             }
             segments.push(Segment {
                 base_offset,
@@ -182,6 +193,15 @@ impl Partition {
                 },
             })
         };
+        let torn_tail = torn_tail.and_then(|(pos, reason)| {
+            let last = segments.last()?;
+            Some(TornTail {
+                file: last.file.clone(),
+                path: last.path.clone(),
+                pos,
+                reason,
+            })
+        });
         Ok(Self {
             id,
             dir,
@@ -190,7 +210,69 @@ impl Partition {
                 high_watermark,
             }),
             active: Mutex::new(active),
+            torn_tail: Mutex::new(torn_tail),
         })
+    }
+
+    /// Truncates the torn tail found on open (an unacknowledged write: under the default
+    /// fsync policy nothing past the last complete frame was ever acknowledged).
+    pub fn truncate_torn_tail(&self) -> Result<(), BusError> {
+        let Some(torn) = lock(&self.torn_tail).take() else {
+            return Ok(());
+        };
+        let (file, path) = (&torn.file, &torn.path);
+        let len = file.metadata().map_err(|e| io_err(path, e))?.len();
+        tracing::warn!(path = %path.display(), pos = torn.pos, bytes_dropped = len - torn.pos, reason = %torn.reason, "truncating the torn tail of an unacknowledged write");
+        file.set_len(torn.pos).map_err(|e| io_err(path, e))?;
+        file.sync_all().map_err(|e| io_err(path, e))
+    }
+
+    /// Repair: moves the end forward to `end` (above the current one) by starting a new,
+    /// empty segment at that base offset, after recording the skipped range in
+    /// `<end>.gap`. The next record appended gets offset `end`; readers skip the gap.
+    pub fn skip_to(&self, end: u64) -> Result<(), BusError> {
+        self.truncate_torn_tail()?;
+        let from = self.view().high_watermark;
+        if end <= from {
+            return Ok(());
+        }
+        let gap_path = self.dir.join(segment::gap_file_name(end));
+        let record = serde_json::to_vec(&GapRecord { from, to: end })
+            .map_err(|e| BusError::Backend(e.to_string()))?;
+        super::write_atomically(&gap_path, &record)?;
+        let path = self.dir.join(segment::segment_file_name(end));
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| io_err(&path, e))?;
+        file.sync_all().map_err(|e| io_err(&path, e))?;
+        super::fsync_dir(&self.dir)?;
+        let file = Arc::new(file);
+        let mut v = self.view();
+        v.segments.push(Segment {
+            base_offset: end,
+            path: path.clone(),
+            file: file.clone(),
+            size_bytes: 0,
+            end_offset: end,
+            index: Vec::new(),
+            max_timestamp_ms: i64::MIN,
+        });
+        v.high_watermark = end;
+        if let Some(active) = lock(&self.active).as_mut() {
+            *active = ActiveSegment {
+                base_offset: end,
+                path,
+                file,
+                written_bytes: 0,
+                next_offset: end,
+                last_index_pos: None,
+                opened_at_ms: super::now_ms(),
+            };
+        }
+        Ok(())
     }
 
     /// Read-only mode: picks up what the live writer appended since the last look (new
@@ -387,6 +469,27 @@ impl Partition {
 
 fn prev_end(seg: &Segment) -> u64 {
     seg.end_offset
+}
+
+/// Segments follow each other without a hole, except across a gap a repair recorded.
+fn check_continuity(dir: &Path, path: &Path, prev_end: u64, base: u64) -> Result<(), BusError> {
+    if prev_end == base {
+        return Ok(());
+    }
+    let gap_path = dir.join(segment::gap_file_name(base));
+    let recorded = std::fs::read(&gap_path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<GapRecord>(&bytes).ok());
+    if prev_end < base && recorded.is_some_and(|g| g.from == prev_end && g.to == base) {
+        return Ok(());
+    }
+    Err(BusError::Corrupt {
+        path: path.display().to_string(),
+        reason: format!(
+            "segment starts at offset {base} but the previous one ends at {prev_end}, and no \
+             repair recorded that gap"
+        ),
+    })
 }
 
 #[allow(clippy::too_many_arguments)]

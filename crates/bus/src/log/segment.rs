@@ -19,6 +19,11 @@ pub fn segment_file_name(base_offset: u64) -> String {
     format!("{base_offset:020}.log")
 }
 
+/// `00000000000000000042.gap`: the offsets a repair skipped before the segment at 42.
+pub fn gap_file_name(base_offset: u64) -> String {
+    format!("{base_offset:020}.gap")
+}
+
 pub fn parse_segment_file_name(name: &str) -> Option<u64> {
     let stem = name.strip_suffix(".log")?;
     if stem.len() != 20 || !stem.bytes().all(|b| b.is_ascii_digit()) {

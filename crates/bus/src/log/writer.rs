@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, mpsc, oneshot};
 
+use super::disk::DiskGuard;
+use super::floor::{self, Ends};
 use super::frame::{EncodedFrame, stamp_base_offset};
 use super::partition::{ActiveSegment, Partition, Segment};
 use super::{FsyncPolicy, LogConfig, Topic, fsync_dir, io_err, lock, now_ms, segment};
@@ -87,8 +89,16 @@ struct SegmentUpdate {
 pub(crate) struct Writer {
     config: LogConfig,
     topics: Topics,
+    /// `<data_dir>/bus`.
+    root: PathBuf,
     topics_dir: PathBuf,
     wake: Arc<Notify>,
+    disk: DiskGuard,
+    /// The ends last written to `floors.json`, and when.
+    floors_written: Ends,
+    last_floors: Instant,
+    /// Some end moved since `floors.json` was last written.
+    floors_pending: bool,
     failed: Option<String>,
     /// Files written but not yet synced (`interval_ms` and `never` policies).
     dirty: BTreeMap<PathBuf, Arc<File>>,
@@ -98,18 +108,30 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub fn new(config: LogConfig, topics: Topics, topics_dir: PathBuf, wake: Arc<Notify>) -> Self {
+    pub fn new(config: LogConfig, topics: Topics, root: PathBuf, wake: Arc<Notify>) -> Self {
+        let disk = DiskGuard::new(config.disk_probe.clone(), config.disk_free_bytes_min);
         Self {
             config,
             topics,
-            topics_dir,
+            topics_dir: root.join("topics"),
+            root,
             wake,
+            disk,
+            floors_written: Ends::new(),
+            last_floors: Instant::now(),
+            floors_pending: false,
             failed: None,
             dirty: BTreeMap::new(),
             dirty_dirs: Vec::new(),
             last_sync: Instant::now(),
             last_retention: Instant::now(),
         }
+    }
+
+    /// The floors found on open (what `floors.json` holds now).
+    pub fn with_floors(mut self, floors: Ends) -> Self {
+        self.floors_written = floors;
+        self
     }
 
     /// The thread body.
@@ -175,8 +197,14 @@ impl Writer {
     }
 
     fn idle_wait(&self) -> Duration {
-        let retention = Duration::from_millis(self.config.retention_check_interval_ms)
+        let mut retention = Duration::from_millis(self.config.retention_check_interval_ms)
             .saturating_sub(self.last_retention.elapsed());
+        if self.floors_pending {
+            retention = retention.min(
+                Duration::from_millis(self.config.offset_floor_interval_ms)
+                    .saturating_sub(self.last_floors.elapsed()),
+            );
+        }
         match self.config.fsync {
             FsyncPolicy::IntervalMs(ms) if !self.dirty.is_empty() => {
                 retention.min(Duration::from_millis(ms).saturating_sub(self.last_sync.elapsed()))
@@ -198,9 +226,37 @@ impl Writer {
             >= Duration::from_millis(self.config.retention_check_interval_ms)
         {
             self.last_retention = Instant::now();
-            if let Err(e) = self.retention(now_ms()) {
+            if let Err(e) = self.retention(self.config.clock.now_ms()) {
                 tracing::warn!(error = %e, "retention failed");
             }
+        }
+        if self.floors_pending
+            && self.last_floors.elapsed()
+                >= Duration::from_millis(self.config.offset_floor_interval_ms)
+        {
+            self.persist_floors();
+        }
+    }
+
+    /// Rewrites `floors.json` with the current ends when they moved and are durable (no
+    /// file written but not yet synced). A failure is logged and tried again later: the
+    /// floor only makes the loss check stronger, it never holds data.
+    fn persist_floors(&mut self) {
+        self.last_floors = Instant::now();
+        if !self.dirty.is_empty() || !self.dirty_dirs.is_empty() {
+            return;
+        }
+        let ends = floor::current_ends(&super::read_lock(&self.topics));
+        if ends == self.floors_written {
+            self.floors_pending = false;
+            return;
+        }
+        match floor::store(&self.root, &ends) {
+            Ok(()) => {
+                self.floors_written = ends;
+                self.floors_pending = false;
+            }
+            Err(error) => tracing::warn!(%error, "cannot write the offset floors"),
         }
     }
 
@@ -216,6 +272,14 @@ impl Writer {
                 let _ = req.reply.send(Err(BusError::Backend(format!(
                     "the bus writer failed earlier: {reason}"
                 ))));
+            }
+            return;
+        }
+        let bytes: usize = group.iter().map(AppendRequest::bytes).sum();
+        if let Err(full) = self.disk.check(&self.root, bytes as u64) {
+            tracing::warn!(error = %full, "append refused: below the free-space floor");
+            for req in group {
+                let _ = req.reply.send(Err(disk_full_again(&full)));
             }
             return;
         }
@@ -260,6 +324,7 @@ impl Writer {
         for work in &mut works {
             publish(work);
         }
+        self.floors_pending = true;
         self.wake.notify_waiters();
         for (reply, result) in replies {
             let _ = reply.send(result);
@@ -389,6 +454,9 @@ impl Writer {
                 }
             }
         }
+        if self.failed.is_none() && self.floors_pending {
+            self.persist_floors();
+        }
         Ok(())
     }
 
@@ -401,6 +469,10 @@ impl Writer {
         std::fs::rename(&topic.dir, &tomb).map_err(|e| io_err(&topic.dir, e))?;
         fsync_dir(&self.topics_dir)?;
         std::fs::remove_dir_all(&tomb).map_err(|e| io_err(&tomb, e))?;
+        // The deleted topic's floors must not outlive it (a new topic may take its name).
+        let ends = floor::current_ends(&super::read_lock(&self.topics));
+        floor::store(&self.root, &ends)?;
+        self.floors_written = ends;
         Ok(())
     }
 
@@ -411,8 +483,11 @@ impl Writer {
         let topics: Vec<Arc<Topic>> = super::read_lock(&self.topics).values().cloned().collect();
         let mut deleted = 0;
         for topic in topics {
-            let (retention_ms, retention_bytes) =
-                (topic.config.retention_ms, topic.config.retention_bytes);
+            let retention_ms = topic.config.retention_ms;
+            let retention_bytes = topic
+                .config
+                .retention_bytes
+                .or(self.config.retention_bytes_default);
             if retention_ms.is_none() && retention_bytes.is_none() {
                 continue;
             }
@@ -446,6 +521,22 @@ impl Writer {
             }
         }
         Ok(deleted)
+    }
+}
+
+/// The same refusal for each request of a group ([`BusError`] is not `Clone`).
+fn disk_full_again(error: &BusError) -> BusError {
+    match error {
+        BusError::DiskFull {
+            path,
+            free_bytes,
+            floor_bytes,
+        } => BusError::DiskFull {
+            path: path.clone(),
+            free_bytes: *free_bytes,
+            floor_bytes: *floor_bytes,
+        },
+        other => BusError::Backend(other.to_string()),
     }
 }
 

@@ -556,6 +556,13 @@ impl<H: BatchHandler> Loop<'_, H> {
                 tracing::info!(%group, partition, "commit after a rebalance; skipped");
                 return Ok(());
             }
+            Err(error @ (BusError::Io { .. } | BusError::DiskFull { .. })) => {
+                // A full or failing disk must not stop the consumer (and with it the
+                // process): what is applied stays applied, and the same positions are
+                // committed again at the next tick (a crash meanwhile only redelivers).
+                tracing::warn!(%error, "commit failed; will try again");
+                return Ok(());
+            }
             Err(error) => return Err(error.into()),
         }
         self.rt.stats.add_commit();

@@ -5,6 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use edalab_bus::log::{EmbeddedBus, LogConfig};
+
+#[path = "log_safety/mod.rs"]
+mod log_safety;
 use edalab_bus::{
     Admin, Bus, BusError, Consumer, ConsumerConfig, Created, Producer, Record, TopicConfig,
 };
@@ -303,28 +306,37 @@ async fn torn_tail_is_truncated_and_reopen_works() {
             .expect("produce");
         bus.close().await.expect("close");
     }
-    // Simulate a write killed half-way: cut the last frame short.
+    // Simulate a write killed half-way, never acknowledged: the first bytes of a frame
+    // (its length says 200 bytes follow; 7 do).
     let seg = segment_files(dir.path(), "t", 0).pop().expect("segment");
     let len = std::fs::metadata(&seg).expect("meta").len();
-    let f = std::fs::OpenOptions::new()
-        .write(true)
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
         .open(&seg)
         .expect("open");
-    f.set_len(len - 5).expect("truncate");
+    std::io::Write::write_all(&mut f, &[200, 0, 0, 0, 1, 2, 3]).expect("torn bytes");
     drop(f);
     let bus = open(dir.path());
+    assert_eq!(
+        std::fs::metadata(&seg).expect("meta").len(),
+        len,
+        "the torn tail is truncated"
+    );
     let msgs = read_all(&bus, "t").await;
     let vals: Vec<&[u8]> = msgs.iter().map(|m| m.value.as_slice()).collect();
-    assert_eq!(vals, vec![b"one".as_slice(), b"two".as_slice()]);
+    assert_eq!(
+        vals,
+        vec![b"one".as_slice(), b"two".as_slice(), b"three".as_slice()]
+    );
     let d = bus
         .produce("t", vec![rec("k", "four")])
         .await
         .expect("produce after recovery");
-    assert_eq!(d[0].offset, 2);
+    assert_eq!(d[0].offset, 3);
     bus.close().await.expect("close");
     drop(bus);
     let bus = open(dir.path());
-    assert_eq!(read_all(&bus, "t").await.len(), 3);
+    assert_eq!(read_all(&bus, "t").await.len(), 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -197,6 +197,9 @@ impl Bus for InstrumentedBus {
     fn backend_name(&self) -> &'static str {
         self.inner.backend_name()
     }
+    fn accepts_writes(&self) -> Result<(), BusError> {
+        self.inner.accepts_writes()
+    }
 }
 
 /// A [`Handler`] measured for `service`, run in the trace its message carries.

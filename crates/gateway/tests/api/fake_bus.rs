@@ -22,6 +22,8 @@ struct State {
     topics: BTreeMap<String, Vec<Vec<Message>>>,
     committed: BTreeMap<(String, TopicPartition), u64>,
     down: bool,
+    /// Below the free-space floor: appends refused, the rest works.
+    disk_full: bool,
 }
 
 #[derive(Clone, Default)]
@@ -45,6 +47,23 @@ impl FakeBus {
     /// Every admin call fails from now on (a bus that is down).
     pub fn set_down(&self, down: bool) {
         self.state.lock().unwrap().down = down;
+    }
+
+    /// Appends fail with `DiskFull` from now on, as the embedded log below its floor.
+    pub fn set_disk_full(&self, full: bool) {
+        self.state.lock().unwrap().disk_full = full;
+    }
+
+    fn check_room(&self) -> Result<(), BusError> {
+        if self.state.lock().unwrap().disk_full {
+            Err(BusError::DiskFull {
+                path: "fake".to_owned(),
+                free_bytes: 1,
+                floor_bytes: 2,
+            })
+        } else {
+            Ok(())
+        }
     }
 
     pub async fn send(&self, topic: &str, pairs: &[(&str, &str)]) -> Vec<Delivery> {
@@ -152,6 +171,7 @@ impl Admin for FakeBus {
 #[async_trait]
 impl Producer for FakeBus {
     async fn produce(&self, topic: &str, records: Vec<Record>) -> Result<Vec<Delivery>, BusError> {
+        self.check_room()?;
         let mut deliveries = Vec::with_capacity(records.len());
         {
             let mut state = self.state.lock().unwrap();
@@ -221,6 +241,10 @@ impl Bus for FakeBus {
 
     fn backend_name(&self) -> &'static str {
         "memory"
+    }
+
+    fn accepts_writes(&self) -> Result<(), BusError> {
+        self.check_room()
     }
 }
 

@@ -265,7 +265,31 @@ async fn health_reports_the_bus_and_store_in_use() {
     assert_eq!(report.bus.backend, "memory");
     let fake = app.fake.clone().expect("fake bus");
     assert_eq!(report.store.backend, "sqlite");
-    assert_eq!(report.components.len(), 2);
+    assert_eq!(report.components.len(), 3, "bus, bus-writes, store");
+
+    // Below the free-space floor: health says so (503, `bus-writes` down, the bus itself
+    // still connected) while reads keep answering.
+    fake.set_disk_full(true);
+    let response = app.get("/api/v1/health").await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let report: HealthReport = response.json().await.expect("JSON");
+    assert_eq!(report.kafka, "connected");
+    let writes = report
+        .components
+        .iter()
+        .find(|c| c.name == "bus-writes")
+        .expect("bus-writes");
+    assert_eq!(writes.status, "down");
+    assert!(
+        writes
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("bus.disk_free_bytes_min"),
+        "{writes:?}"
+    );
+    assert_eq!(app.get("/api/v1/dlq").await.status(), StatusCode::OK);
+    fake.set_disk_full(false);
 
     fake.set_down(true);
     let response = app.get("/api/v1/health").await;

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! <data>/inbox/orders/*.json ─► watcher (validator) ─► queue `tp-orders-queue`
-//!        moved to processed/ (valid) or rejected/ (invalid)
+//!        moved to processed/ (valid) or rejected/ (invalid), pruned by age and count
 //! `tp-orders-queue` ─► worker (group tp-order-worker) ─► store: PROCESSED | REJECTED | DUPLICATE
 //!                                                     └─ REJECTED ─► `tp-orders-dlq`
 //! GET /api/v1/intake/orders/{order_id}, GET /api/v1/intake/stats
@@ -21,6 +21,7 @@
 //! [`edalab_domain::order::intake_status`]).
 
 pub mod api;
+mod prune;
 pub mod store;
 mod watcher;
 mod worker;
@@ -102,6 +103,13 @@ pub struct IntakeConfig {
     pub files_per_scan_max: usize,
     /// Larger files are moved to `rejected/` unread.
     pub file_size_bytes_max: u64,
+    /// Files in `processed/` and `rejected/` older than this are removed (the store keeps
+    /// what was recorded; the folders are only the trail of the files).
+    pub kept_file_age_ms_max: u64,
+    /// ... and beyond this many per folder, the oldest are removed.
+    pub kept_files_max: usize,
+    /// How often the two folders are pruned.
+    pub prune_interval_ms: u64,
 }
 
 impl Default for IntakeConfig {
@@ -110,6 +118,9 @@ impl Default for IntakeConfig {
             scan_interval_ms: 500,
             files_per_scan_max: 100,
             file_size_bytes_max: 1 << 20,
+            kept_file_age_ms_max: 7 * 24 * 3600 * 1000,
+            kept_files_max: 10_000,
+            prune_interval_ms: 60_000,
         }
     }
 }

@@ -23,11 +23,18 @@ pub(super) fn spawn(
     let handle = tokio::spawn(async move {
         let stop = signalled(shutdown);
         tokio::pin!(stop);
+        let mut pruned_at: Option<std::time::Instant> = None;
         loop {
             register_metrics();
             if let Err(error) = scan(&state, &config).await {
                 // A bus error: the file stays in the inbox and is tried at the next scan.
                 tracing::warn!(%error, "order intake scan failed");
+            }
+            if pruned_at
+                .is_none_or(|at| at.elapsed() >= Duration::from_millis(config.prune_interval_ms))
+            {
+                pruned_at = Some(std::time::Instant::now());
+                super::prune::prune_folders(&state, &config).await;
             }
             tokio::select! {
                 _ = &mut stop => return Ok(()),

@@ -511,3 +511,84 @@ async fn postgres_unreachable_is_transient() {
     .unwrap_err();
     assert!(err.is_transient(), "{err:?}");
 }
+
+/// After a burst of writes (a replay), the WAL file shrinks back to `wal_size_bytes_max`
+/// instead of keeping the largest size it reached: a restart after a full disk needs only
+/// that much room (ADR 020).
+#[tokio::test]
+async fn sqlite_wal_shrinks_back_after_a_burst() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.db");
+    let mut config = edalab_store::sqlite::SqliteConfig::new(&path);
+    config.wal_autocheckpoint_pages = 64;
+    config.wal_size_bytes_max = 256 << 10;
+    let store = edalab_store::sqlite::SqliteLedgerStore::open(config)
+        .await
+        .unwrap();
+    let wal = dir.path().join("ledger.db-wal");
+    let mut largest_bytes = 0;
+    for round in 0..6u128 {
+        let accounts: Vec<AccountWrite> = (0..400)
+            .map(|n| {
+                let a = account(
+                    &format!("ACC-{round}-{n:05}"),
+                    "BURST",
+                    "20.00",
+                    AccountStatus::Active,
+                );
+                new_account(a, None)
+            })
+            .collect();
+        let transactions: Vec<LedgerTransaction> = (0..800u128)
+            .map(|n| {
+                let account = format!("ACC-{round}-{:05}", n / 2);
+                tx(
+                    100_000 * (round + 1) + n,
+                    &account,
+                    TransactionKind::Deposit,
+                    "1.00",
+                    2,
+                )
+            })
+            .collect();
+        let inbox_rows: Vec<InboxEntry> = (0..800u128)
+            .map(|n| {
+                let k = 100_000 * (round + 1) + n;
+                inbox(k, k as u64, InboxOutcome::Applied)
+            })
+            .collect();
+        store
+            .apply_batch(AppliedBatch {
+                accounts,
+                transactions,
+                inbox: inbox_rows,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        largest_bytes = largest_bytes.max(std::fs::metadata(&wal).unwrap().len());
+    }
+    assert!(
+        largest_bytes > 256 << 10,
+        "a batch grows the WAL past the limit ({largest_bytes} bytes)"
+    );
+    // A small write after the automatic checkpoint restarts the WAL, cut to the limit
+    // (without `journal_size_limit` it would keep `largest_bytes`).
+    let small = new_account(
+        account("ACC-SMALL", "BURST", "1.00", AccountStatus::Active),
+        None,
+    );
+    store
+        .apply_batch(AppliedBatch {
+            accounts: vec![small],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let after = std::fs::metadata(&wal).unwrap().len();
+    assert!(
+        after <= 256 << 10,
+        "WAL still {after} bytes (largest {largest_bytes})"
+    );
+    assert_eq!(store.counts().await.unwrap().accounts, 2_401);
+}
