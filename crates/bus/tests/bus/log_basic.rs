@@ -6,8 +6,6 @@ use std::time::Duration;
 
 use edalab_bus::log::{EmbeddedBus, LogConfig};
 
-#[path = "log_safety/mod.rs"]
-mod log_safety;
 use edalab_bus::{
     Admin, Bus, BusError, Consumer, ConsumerConfig, Created, Producer, Record, TopicConfig,
 };

@@ -8,6 +8,7 @@ mod common;
 mod kafka;
 mod log_basic;
 mod log_runtime;
+mod log_safety;
 mod runtime_exactly_once;
 mod runtime_redrive;
 mod runtime_retry_dlq;
