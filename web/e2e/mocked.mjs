@@ -107,6 +107,7 @@ try {
       state.dlq = [];
       return json(route, { scanned: n, redriven: n, skipped: 0, invalid: 0 });
     }
+    if (m === 'GET' && path === '/api/v1/auth/session') return json(route, { auth_required: false, authenticated: true });
     return json(route, { error: `not faked: ${m} ${path}` }, 404);
   });
   await page.routeWebSocket(/\/ws$/, (ws) => {

@@ -8,9 +8,11 @@ import { Header } from './components/Header';
 import { Producer } from './components/Producer';
 import { SimulationControls } from './components/SimulationControls';
 import { Toasts } from './components/Toasts';
-import { useLiveSocket } from './hooks';
+import { TokenPrompt } from './components/TokenPrompt';
+import { useLiveSocket, useSessionCheck } from './hooks';
 
 export function App() {
+  useSessionCheck();
   useLiveSocket();
   const [now, setNow] = useState(Date.now());
   useEffect(() => {
@@ -35,6 +37,7 @@ export function App() {
       <Footer />
       <DlqPanel />
       <Toasts />
+      <TokenPrompt />
     </div>
   );
 }

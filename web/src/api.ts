@@ -4,6 +4,8 @@
  * (the gateway serves `web/dist` at `/`; in dev Vite proxies `/api`, `/ws`, `/metrics`).
  */
 
+import { authHeaders, useAuth } from './auth';
+
 export const BANKING_EVENT_TYPES = [
   'CompteOuvert',
   'DepotEffectue',
@@ -36,6 +38,8 @@ export const ENDPOINTS = {
   dlqRedrive: (topic: string) => `/api/v1/dlq/${encodeURIComponent(topic)}/redrive`,
   /** The S4 credit bureau's injected faults (crates/services/src/saga/admin.rs): GET, PUT. */
   creditBureau: '/api/v1/saga/credit-bureau',
+  /** Whether the server asks for a token and accepts ours (crates/gateway/src/security). */
+  session: '/api/v1/auth/session',
 } as const;
 
 export interface StartRequest {
@@ -103,6 +107,10 @@ export interface BureauSettings {
   breaker: 'closed' | 'open' | 'half_open' | string;
 }
 export type HealthResponse = Record<string, unknown>;
+export interface SessionResponse {
+  auth_required: boolean;
+  authenticated: boolean;
+}
 
 export class ApiError extends Error {
   constructor(
@@ -146,8 +154,15 @@ async function errorMessage(res: Response): Promise<string> {
 async function request<T>(path: string, init?: RequestInit): Promise<T> {
   const res = await fetch(url(path), {
     ...init,
-    headers: { Accept: 'application/json', ...(init?.body ? { 'Content-Type': 'application/json' } : {}), ...init?.headers },
+    headers: {
+      Accept: 'application/json',
+      ...(init?.body ? { 'Content-Type': 'application/json' } : {}),
+      ...authHeaders(),
+      ...init?.headers,
+    },
   });
+  // A missing or refused token: ask for one (components/TokenPrompt.tsx).
+  if (res.status === 401) useAuth.getState().require();
   if (!res.ok) throw new ApiError(res.status, await errorMessage(res));
   return (await res.json()) as T;
 }
@@ -161,6 +176,7 @@ export const api = {
   simulationStatus: () => request<SimulationStatus>(ENDPOINTS.simulationStatus),
   produce: (req: ProduceRequest) => post<ProduceResponse>(ENDPOINTS.produce, req),
   health: () => request<HealthResponse>(ENDPOINTS.health),
+  session: () => request<SessionResponse>(ENDPOINTS.session),
   dlqMessages: (topic: string) => request<DlqMessagesResponse>(ENDPOINTS.dlqMessages(topic)),
   redrive: (topic: string) => post<RedriveResponse>(ENDPOINTS.dlqRedrive(topic)),
   creditBureau: () => request<BureauSettings>(ENDPOINTS.creditBureau),

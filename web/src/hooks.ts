@@ -1,6 +1,7 @@
 import { useEffect } from 'react';
 import { useQuery } from '@tanstack/react-query';
 import { api, wsUrl } from './api';
+import { useAuth, wsProtocols } from './auth';
 import { parsePrometheus, snapshot, type MetricsSnapshot } from './prometheus';
 import { useLive } from './store';
 import { ReconnectingSocket, type SocketFactory } from './ws';
@@ -30,16 +31,39 @@ export function useHealth() {
   return useQuery({ queryKey: ['health'], queryFn: api.health, refetchInterval: 5000, retry: false });
 }
 
-/** Opens `/ws`, feeds the live store, and closes the per-second buckets. */
+/** Asks the server whether it wants a token we do not have (then the prompt shows). */
+export function useSessionCheck() {
+  const token = useAuth((s) => s.token);
+  useEffect(() => {
+    api
+      .session()
+      .then((s) => {
+        if (s.auth_required && !s.authenticated) useAuth.getState().require();
+      })
+      .catch(() => {
+        /* an older server without the route: a 401 will tell */
+      });
+  }, [token]);
+}
+
+/** Opens `/ws` (with the token, reopened when it changes), feeds the live store, and closes
+ * the per-second buckets. */
 export function useLiveSocket(factory?: SocketFactory) {
+  const token = useAuth((s) => s.token);
   useEffect(() => {
     const { setConnection, handleMessage, tick } = useLive.getState();
-    const sock = new ReconnectingSocket({ url: wsUrl(), onStatus: setConnection, onMessage: handleMessage, factory });
+    const sock = new ReconnectingSocket({
+      url: wsUrl(),
+      protocols: wsProtocols(token),
+      onStatus: setConnection,
+      onMessage: handleMessage,
+      factory,
+    });
     sock.start();
     const t = setInterval(() => tick(), 1000);
     return () => {
       clearInterval(t);
       sock.stop();
     };
-  }, [factory]);
+  }, [factory, token]);
 }

@@ -19,11 +19,13 @@ export interface SocketLike {
   send(data: string): void;
   close(code?: number, reason?: string): void;
 }
-export type SocketFactory = (url: string) => SocketLike;
+export type SocketFactory = (url: string, protocols?: string[]) => SocketLike;
 
 export interface ReconnectingSocketOptions {
   url: string;
   topics?: string[];
+  /** Subprotocols to offer (the token travels in one, see auth.ts). */
+  protocols?: string[];
   onMessage?: (msg: WsMessage) => void;
   onStatus?: (status: ConnectionStatus) => void;
   /** First retry delay in ms (doubles each failed attempt). */
@@ -52,9 +54,10 @@ export class ReconnectingSocket {
     this.opts = {
       ...opts,
       topics: opts.topics ?? ['*'],
+      protocols: opts.protocols ?? [],
       baseDelayMs: opts.baseDelayMs ?? 500,
       maxDelayMs: opts.maxDelayMs ?? 15_000,
-      factory: opts.factory ?? ((u) => new WebSocket(u) as unknown as SocketLike),
+      factory: opts.factory ?? ((u, p) => new WebSocket(u, p) as unknown as SocketLike),
     };
   }
 
@@ -95,7 +98,7 @@ export class ReconnectingSocket {
     this.setStatus('connecting');
     let sock: SocketLike;
     try {
-      sock = this.opts.factory(this.opts.url);
+      sock = this.opts.factory(this.opts.url, this.opts.protocols);
     } catch {
       this.scheduleReconnect();
       return;

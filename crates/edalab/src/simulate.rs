@@ -76,12 +76,21 @@ pub struct SimulateArgs {
     /// to <data-dir>/inbox/orders.
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
+    /// The bearer token of a --target that requires one (its `security.token`;
+    /// docs/security.md).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "EDALAB_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
 }
 
 pub async fn run(args: SimulateArgs, data_dir: &Path) -> anyhow::Result<()> {
     let target = match &args.target {
         Some(text) => {
-            let target = HttpTarget::parse(text)?;
+            let target = HttpTarget::parse(text, args.token.clone())?;
             target.check().await?;
             Some(target)
         }
@@ -191,11 +200,13 @@ struct HttpTarget {
     /// `http://HOST:PORT`, no trailing slash.
     base: String,
     client: reqwest::Client,
+    /// Sent as `Authorization: Bearer` when given.
+    token: Option<String>,
 }
 
 impl HttpTarget {
     /// Parses `--target`: an `http://HOST[:PORT]` URL with no path (a trailing `/` is fine).
-    fn parse(text: &str) -> anyhow::Result<Self> {
+    fn parse(text: &str, token: Option<String>) -> anyhow::Result<Self> {
         let bad = |why: &str| {
             anyhow::anyhow!(
                 "--target `{text}`: {why} (expected http://HOST:PORT, e.g. http://127.0.0.1:8080)"
@@ -225,32 +236,56 @@ impl HttpTarget {
         Ok(Self {
             base: url.origin().ascii_serialization(),
             client,
+            token: token.filter(|t| !t.trim().is_empty()),
         })
     }
 
-    /// Fails with a message naming `--target` unless the platform answers its health route.
+    /// Fails with a message naming `--target` unless the platform answers its health route,
+    /// or naming `--token` when it wants a token it was not given (or refuses the one given).
     async fn check(&self) -> anyhow::Result<()> {
         let url = format!("{}/api/v1/health", self.base);
-        self.client
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "--target {}: no platform answers {url}: {} (is `edalab up` running there?)",
-                    self.base,
-                    error_chain(&e)
-                )
-            })
-            .map(|_| ())
+        self.client.get(&url).send().await.map_err(|e| {
+            anyhow::anyhow!(
+                "--target {}: no platform answers {url}: {} (is `edalab up` running there?)",
+                self.base,
+                error_chain(&e)
+            )
+        })?;
+        let url = format!("{}/api/v1/auth/session", self.base);
+        let session: Option<serde_json::Value> =
+            match self.authorized(self.client.get(&url)).send().await {
+                Ok(response) if response.status().is_success() => response.json().await.ok(),
+                _ => None, // an older platform without the route: a 401 will say it
+            };
+        if let Some(session) = session
+            && session["auth_required"] == true
+            && session["authenticated"] != true
+        {
+            anyhow::bail!(
+                "--target {} requires a bearer token: {} (--token or EDALAB_TOKEN)",
+                self.base,
+                if self.token.is_some() {
+                    "the token given is refused"
+                } else {
+                    "none given"
+                }
+            );
+        }
+        Ok(())
+    }
+
+    fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
     }
 
     async fn post(&self, item: &Outgoing) -> Delivery {
         let path = item.route.name();
         let url = format!("{}/api/v1{path}", self.base);
         let response = match self
-            .client
-            .post(&url)
+            .authorized(self.client.post(&url))
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(item.body.clone())
             .send()

@@ -12,6 +12,10 @@
 //! - Grafana's datasource and dashboard provider match the compose mounts, every dashboard
 //!   query parses as PromQL, and every metric (and label) it names is one that a running
 //!   `edalab up` exports, or one of kafka-exporter's or Prometheus' own;
+//! - security is on by default (ADR 018): every edalab container requires the token
+//!   `EDALAB_TOKEN` (no default; the binary refuses to start without it), Grafana's admin
+//!   password has no default, and every port is published on 127.0.0.1 unless
+//!   `EDALAB_PUBLISH_ADDRESS` says otherwise;
 //! - the Dockerfile copies files that exist, that `.dockerignore` keeps, and everything the
 //!   build reads (`include_str!`).
 
@@ -45,6 +49,44 @@ const INFRASTRUCTURE: [&str; 6] = [
     "prometheus",
     "grafana",
 ];
+
+/// Variables the user must set (`deploy/.env.example`), and the values the checks use for
+/// them (compose's `${NAME:?message}` form).
+const USER_SET: [(&str, &str); 2] = [
+    ("EDALAB_TOKEN", "deploy-test-token-0123456789abcdef"),
+    ("GRAFANA_ADMIN_PASSWORD", "deploy-test-password"),
+];
+
+/// `text` with compose's `${NAME:?message}` (a variable the user must set: the value of
+/// [`USER_SET`]) and `${NAME:-default}` (the default) replaced; any other `$` is refused.
+fn interpolate(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..]
+            .find('}')
+            .unwrap_or_else(|| panic!("{text:?}: unclosed ${{"));
+        let inner = &rest[start + 2..start + end];
+        if let Some((name, _)) = inner.split_once(":?") {
+            let value = USER_SET
+                .iter()
+                .find(|(n, _)| *n == name)
+                .unwrap_or_else(|| {
+                    panic!("{text:?}: {name} is not a variable users are told to set")
+                });
+            out.push_str(value.1);
+        } else if let Some((_, default)) = inner.split_once(":-") {
+            out.push_str(default);
+        } else {
+            panic!("{text:?}: ${{{inner}}} has neither a default nor a required message");
+        }
+        rest = &rest[start + end + 1..];
+    }
+    assert!(!rest.contains('$'), "{text:?}: a bare `$`");
+    out.push_str(rest);
+    out
+}
 
 /// Host ports the README promises.
 const PUBLISHED: [(&str, u16); 5] = [
@@ -153,7 +195,7 @@ impl Compose {
     fn strings(&self, name: &str, key: &str) -> Vec<String> {
         match &self.service(name)[key] {
             Value::Null => Vec::new(),
-            Value::Sequence(list) => list.iter().map(scalar).collect(),
+            Value::Sequence(list) => list.iter().map(|v| interpolate(&scalar(v))).collect(),
             Value::String(text) => text.split_whitespace().map(str::to_owned).collect(),
             other => panic!("{name}: `{key}` is not a list: {other:?}"),
         }
@@ -326,16 +368,16 @@ fn container_config(compose: &Compose, dockerfile: &Dockerfile, name: &str) -> C
         .into_iter()
         .filter(|(k, _)| k.starts_with("EDALAB"))
         .collect();
-    for (key, value) in &env {
+    for (key, _) in &env {
         assert!(
             key.starts_with(edalab_gateway::config::ENV_PREFIX),
             "{name}: {key} does not start with EDALAB__: the binary would ignore it"
         );
-        assert!(
-            !value.contains('$'),
-            "{name}: {key}={value:?} uses compose interpolation; the test reads values as written"
-        );
     }
+    let env = env
+        .into_iter()
+        .map(|(key, value)| (key, interpolate(&value)))
+        .collect();
     let sources = ConfigSources {
         file: Some(dockerfile.source_of(file)),
         default_file: None,
@@ -1223,4 +1265,92 @@ fn the_dockerfile_copies_what_the_build_needs() {
         !["root", "0"].contains(&user),
         "the runtime runs as a non-root user, not {user}"
     );
+}
+
+#[test]
+fn deploy_ships_with_authentication_on_no_default_password_and_loopback_ports() {
+    let compose = Compose::load();
+    let dockerfile = Dockerfile::load();
+    for (name, _) in EDALAB_CONTAINERS {
+        let written = compose.env(name);
+        let token = written
+            .get("EDALAB__SECURITY__TOKEN")
+            .unwrap_or_else(|| panic!("{name}: no EDALAB__SECURITY__TOKEN"));
+        assert!(
+            token.starts_with("${EDALAB_TOKEN:?"),
+            "{name}: the token must be required from EDALAB_TOKEN, with no default: {token:?}"
+        );
+        let config = container_config(&compose, &dockerfile, name);
+        assert!(
+            config.security.auth_required(),
+            "{name}: authentication off"
+        );
+        // Without the token the same configuration is refused, naming the setting.
+        let env: Vec<(String, String)> = written
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("EDALAB") && k != "EDALAB__SECURITY__TOKEN")
+            .collect();
+        let error = Config::load(&ConfigSources {
+            file: Some(repo().join("config/docker.yaml")),
+            default_file: None,
+            env,
+            overrides: Vec::new(),
+        })
+        .expect_err("no token, listening on every interface");
+        assert!(error.names_key("security.token"), "{name}: {error}");
+    }
+    let password = &compose.env("grafana")["GF_SECURITY_ADMIN_PASSWORD"];
+    assert!(
+        password.starts_with("${GRAFANA_ADMIN_PASSWORD:?") && !password.contains(":-"),
+        "Grafana's admin password must be required, without a default: {password:?}"
+    );
+    for name in compose.names() {
+        for entry in compose.strings(&name, "ports") {
+            let parts: Vec<&str> = entry.split(':').collect();
+            assert_eq!(
+                parts.len(),
+                3,
+                "{name}: {entry:?} does not name the host address it binds"
+            );
+            assert_eq!(
+                parts[0], "127.0.0.1",
+                "{name}: {entry:?} is not on loopback"
+            );
+        }
+    }
+    let example = read(&repo().join("deploy/.env.example"));
+    for (variable, _) in USER_SET {
+        assert!(
+            example.lines().any(|l| l.trim() == format!("{variable}=")),
+            "deploy/.env.example lists {variable}, empty"
+        );
+    }
+}
+
+#[test]
+fn the_binary_refuses_to_listen_off_loopback_without_a_token() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for args in [
+        vec!["--data-dir", "data", "up", "--listen", "0.0.0.0:0"],
+        vec!["serve", "gateway", "--config"],
+    ] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_edalab"));
+        command.current_dir(dir.path());
+        for (name, _) in std::env::vars() {
+            if name.starts_with("EDALAB") {
+                command.env_remove(name);
+            }
+        }
+        command.args(&args);
+        if args[0] == "serve" {
+            command.arg(repo().join("config/docker.yaml"));
+        }
+        let output = command.stdin(Stdio::null()).output().expect("run edalab");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} started without a token");
+        assert!(
+            stderr.contains("security.token"),
+            "{args:?}: the error names the setting: {stderr}"
+        );
+    }
 }

@@ -44,6 +44,8 @@ pub struct Config {
     /// (`kafka: {compression.type: zstd}`, or `EDALAB__KAFKA__COMPRESSION__TYPE=zstd`).
     pub kafka: KafkaProperties,
     pub registry: RegistryConfig,
+    /// Tokens, allowed hosts and anti-abuse limits (ADR 018, `docs/security.md`).
+    pub security: crate::security::SecurityConfig,
 }
 
 /// The HTTP server.
@@ -801,6 +803,9 @@ impl Config {
         }
         if self.simulator.rate_per_second == 0 {
             bad("simulator.rate_per_second", "must be at least 1".to_owned());
+        }
+        for (key, message) in self.security.problems(self.server.listen.0) {
+            bad(key, message);
         }
         if problems.is_empty() {
             Ok(())

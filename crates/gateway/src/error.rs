@@ -39,6 +39,12 @@ pub enum ErrorCode {
     BadGateway,
     ServiceUnavailable,
     GatewayTimeout,
+    /// A write or `/ws` without an accepted bearer token (ADR 018).
+    Unauthorized,
+    /// A write or `/ws` from a browser origin that is not allowed (ADR 018).
+    ForbiddenOrigin,
+    /// A `Host` the server does not answer to (DNS rebinding, ADR 018).
+    MisdirectedRequest,
 }
 
 impl ErrorCode {
@@ -59,6 +65,9 @@ impl ErrorCode {
             Self::BadGateway => "bad_gateway",
             Self::ServiceUnavailable => "service_unavailable",
             Self::GatewayTimeout => "gateway_timeout",
+            Self::Unauthorized => "unauthorized",
+            Self::ForbiddenOrigin => "forbidden_origin",
+            Self::MisdirectedRequest => "misdirected_request",
         }
     }
 
@@ -77,6 +86,9 @@ impl ErrorCode {
             Self::BadGateway => StatusCode::BAD_GATEWAY,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::ForbiddenOrigin => StatusCode::FORBIDDEN,
+            Self::MisdirectedRequest => StatusCode::MISDIRECTED_REQUEST,
         }
     }
 
@@ -95,6 +107,8 @@ impl ErrorCode {
             StatusCode::BAD_GATEWAY => Self::BadGateway,
             StatusCode::SERVICE_UNAVAILABLE => Self::ServiceUnavailable,
             StatusCode::GATEWAY_TIMEOUT => Self::GatewayTimeout,
+            StatusCode::UNAUTHORIZED => Self::Unauthorized,
+            StatusCode::MISDIRECTED_REQUEST => Self::MisdirectedRequest,
             s if s.is_client_error() => Self::BadRequest,
             _ => Self::Internal,
         }

@@ -37,7 +37,8 @@ use crate::telemetry::{self, TraceParent};
 pub const RESPONSE_BYTES_MAX: usize = 16 * 1024 * 1024;
 
 /// Request headers passed on to the upstream (besides `traceparent`, which is the gateway's).
-static FORWARDED_REQUEST_HEADERS: [HeaderName; 3] = [
+static FORWARDED_REQUEST_HEADERS: [HeaderName; 4] = [
+    header::AUTHORIZATION,
     header::CONTENT_TYPE,
     header::ACCEPT,
     HeaderName::from_static("x-request-id"),

@@ -11,9 +11,14 @@
 //!   and disconnected once `ws.client_dropped_messages_max` drops pile up without it
 //!   catching up. Nothing a client does can slow a tail, the bus or another client.
 //!
+//! - **No client holds a slot it does not use**: a frame the client does not take within
+//!   `security.ws_send_timeout_ms` disconnects it (see [`crate::ws`]), and one IP address
+//!   holds at most `security.ws_clients_per_ip_max` of the `ws.clients_max` slots.
+//!
 //! The hub owns no socket: [`crate::ws`] moves frames between a socket and a [`Client`].
 
 use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -42,6 +47,8 @@ const TOPICS_REFRESH_MS: u64 = 2_000;
 pub enum HubError {
     #[error("too many WebSocket clients ({0} connected)")]
     Full(usize),
+    #[error("too many WebSocket connections from {ip} (at most {max})")]
+    TooManyFromAddress { ip: IpAddr, max: usize },
     #[error("unknown topic {0:?}")]
     UnknownTopic(String),
     #[error("no topics given")]
@@ -59,11 +66,30 @@ impl HubError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Full(_) => "too_many_clients",
+            Self::TooManyFromAddress { .. } => "too_many_connections_from_address",
             Self::UnknownTopic(_) => "unknown_topic",
             Self::NoTopics => "no_topics",
             Self::TooManyTopics { .. } => "too_many_topics",
             Self::Closed => "shutting_down",
             Self::Bus(_) => "bus_error",
+        }
+    }
+}
+
+/// The hub's limits against clients that hold slots (ADR 018).
+#[derive(Clone, Copy, Debug)]
+pub struct HubLimits {
+    /// A frame the client does not take within this time disconnects it.
+    pub send_timeout: Duration,
+    /// Connections at most from one IP address.
+    pub clients_per_ip_max: usize,
+}
+
+impl HubLimits {
+    pub fn of(security: &crate::security::SecurityConfig) -> Self {
+        Self {
+            send_timeout: Duration::from_millis(security.ws_send_timeout_ms),
+            clients_per_ip_max: security.ws_clients_per_ip_max,
         }
     }
 }
@@ -78,6 +104,7 @@ struct HubInner {
     bus: Arc<dyn Bus>,
     catalog: Arc<SchemaCatalog>,
     config: WsConfig,
+    limits: HubLimits,
     /// `edalab.gateway.ws.<instance>.`: private to this process.
     group_prefix: String,
     /// Std lock: held only to read or edit the map, never across an await.
@@ -94,6 +121,8 @@ struct HubInner {
 /// A client's state shared between the hub (which fills its queue) and its connection.
 pub struct ClientSlot {
     id: u64,
+    /// Where the client connects from, when known.
+    ip: Option<IpAddr>,
     events: mpsc::Sender<Utf8Bytes>,
     topics: RwLock<HashSet<String>>,
     all_topics: AtomicBool,
@@ -155,7 +184,12 @@ impl Drop for Client {
 }
 
 impl Hub {
-    pub fn new(bus: Arc<dyn Bus>, catalog: Arc<SchemaCatalog>, config: WsConfig) -> Self {
+    pub fn new(
+        bus: Arc<dyn Bus>,
+        catalog: Arc<SchemaCatalog>,
+        config: WsConfig,
+        limits: HubLimits,
+    ) -> Self {
         let instance = uuid::Uuid::new_v4().simple().to_string();
         let (closed, _) = watch::channel(false);
         Self {
@@ -163,6 +197,7 @@ impl Hub {
                 bus,
                 catalog,
                 config,
+                limits,
                 group_prefix: format!("{WS_GROUP_PREFIX}{}.", &instance[..12]),
                 clients: RwLock::new(HashMap::new()),
                 next_client_id: AtomicU64::new(1),
@@ -177,14 +212,19 @@ impl Hub {
         &self.inner.config
     }
 
-    /// Registers a new client.
-    pub fn connect(&self) -> Result<Client, HubError> {
+    pub fn limits(&self) -> &HubLimits {
+        &self.inner.limits
+    }
+
+    /// Registers a new client connecting from `ip` (when known).
+    pub fn connect(&self, ip: Option<IpAddr>) -> Result<Client, HubError> {
         if *self.inner.closed.borrow() {
             return Err(HubError::Closed);
         }
         let (tx, rx) = mpsc::channel(self.inner.config.client_buffer_messages_max);
         let slot = Arc::new(ClientSlot {
             id: self.inner.next_client_id.fetch_add(1, Ordering::Relaxed),
+            ip,
             events: tx,
             topics: RwLock::new(HashSet::new()),
             all_topics: AtomicBool::new(false),
@@ -197,6 +237,12 @@ impl Hub {
             let mut clients = self.inner.clients.write().map_err(|_| HubError::Closed)?;
             if clients.len() >= self.inner.config.clients_max {
                 return Err(HubError::Full(clients.len()));
+            }
+            let max = self.inner.limits.clients_per_ip_max;
+            if let Some(ip) = ip
+                && clients.values().filter(|c| c.ip == Some(ip)).count() >= max
+            {
+                return Err(HubError::TooManyFromAddress { ip, max });
             }
             clients.insert(slot.id, Arc::clone(&slot));
             clients.len()
@@ -388,6 +434,7 @@ impl HubInner {
                             dropped = untold,
                             "disconnecting a WebSocket client that does not keep up"
                         );
+                        m::ws_disconnected("too_slow");
                         client.kick.notify_one();
                     }
                 }

@@ -10,7 +10,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
-use crate::router::{AppState, router, serve};
+use crate::router::{AppState, router};
+use crate::server::{limits, serve_with};
 
 /// Errors starting or running the gateway.
 #[derive(Debug, thiserror::Error)]
@@ -46,9 +47,14 @@ impl Gateway {
             .local_addr()
             .map_err(|source| LaunchError::Bind { addr, source })?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(serve(listener, router(state.clone()), async move {
-            let _ = stopped.await;
-        }));
+        let server = tokio::spawn(serve_with(
+            listener,
+            router(state.clone()),
+            limits(config),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
         Ok(Self {
             addr,
             state,

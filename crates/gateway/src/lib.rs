@@ -14,6 +14,9 @@
 //!   the producer/handler wrappers services use to be observable;
 //! - [`payload`]: bus messages rendered as JSON;
 //! - [`registry`]: the Confluent-compatible schema registry API under `/registry/`;
+//! - [`security`]: `Host`, `Origin`, bearer tokens and media types checked before any
+//!   handler, and the last-resort panic layer (ADR 018);
+//! - [`server`]: the accept loop, with a header-read timeout;
 //! - [`launch`]: start, print the URLs, stop on SIGINT/SIGTERM (`edalab up`).
 //!
 //! The gateway may read the bus (tails for `/ws`, admin for lag) but never produces to it
@@ -31,6 +34,8 @@ pub mod launch;
 pub mod payload;
 pub mod registry;
 pub mod router;
+pub mod security;
+pub mod server;
 pub mod telemetry;
 pub mod ws;
 
@@ -38,4 +43,5 @@ pub use config::{Config, ConfigError, ConfigSources};
 pub use error::{ApiError, ApiJson, ErrorBody, ErrorCode};
 pub use health::{HealthCheck, HealthReport, Role};
 pub use launch::{Gateway, LaunchError, Urls, shutdown_signal};
-pub use router::{AppState, AppStateBuilder, GatewayError, Mount, operations, router, serve};
+pub use router::{AppState, AppStateBuilder, GatewayError, Mount, operations, router};
+pub use server::{ServeLimits, serve, serve_with};

@@ -7,11 +7,11 @@
 //! at `/api/v1/openapi.json` lists exactly what the router serves (a test checks it).
 //!
 //! Layers, outermost first: trace context (W3C `traceparent`, a new root when absent) →
-//! `x-request-id` (set when absent, echoed back) → request log → CORS → JSON errors (every
-//! error is `{error, code, details}`) → timeout (408) → body limit (413).
+//! `x-request-id` (set when absent, echoed back) → request log → CORS → security guard
+//! (`Host`, `Origin`, bearer token, JSON media type: [`crate::security`]) → JSON errors
+//! (every error is `{error, code, details}`) → timeout (408) → body limit (413) → panic
+//! to 500 JSON.
 
-use std::future::Future;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -39,7 +39,8 @@ use utoipa_axum::routes;
 use crate::config::Config;
 use crate::error::{ApiError, ErrorBody, ErrorCode, json_errors};
 use crate::health::{BusHealth, BusWritesHealth, HealthCheck, HealthRegistry, HealthReport};
-use crate::hub::{Hub, WS_GROUP_PREFIX};
+use crate::hub::{Hub, HubLimits, WS_GROUP_PREFIX};
+use crate::security::{self, Guard};
 use crate::telemetry::{self, TraceParent};
 
 /// Errors building the gateway.
@@ -98,6 +99,8 @@ struct StateInner {
     health: HealthRegistry,
     metrics: Option<PrometheusHandle>,
     mounts: Vec<Mount>,
+    /// What requests must show before a handler sees them (ADR 018).
+    guard: Guard,
     /// Built on first use; depends only on the mounts, fixed at build.
     openapi: OnceLock<Arc<str>>,
 }
@@ -142,7 +145,13 @@ impl AppStateBuilder {
             None
         };
         check_conflicts(&self.mounts)?;
-        let hub = Hub::new(Arc::clone(&self.bus), catalog, self.config.ws.clone());
+        let hub = Hub::new(
+            Arc::clone(&self.bus),
+            catalog,
+            self.config.ws.clone(),
+            HubLimits::of(&self.config.security),
+        );
+        let guard = Guard::new(&self.config);
         Ok(AppState {
             inner: Arc::new(StateInner {
                 config: self.config,
@@ -151,6 +160,7 @@ impl AppStateBuilder {
                 health: self.health,
                 metrics,
                 mounts: self.mounts,
+                guard,
                 openapi: OnceLock::new(),
             }),
         })
@@ -210,6 +220,10 @@ impl AppState {
         &self.inner.hub
     }
 
+    pub fn guard(&self) -> &Guard {
+        &self.inner.guard
+    }
+
     /// Closes WebSocket connections and stops the hub's tails (call at shutdown).
     pub async fn close(&self) {
         self.inner.hub.close().await;
@@ -266,6 +280,7 @@ fn gateway_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(metrics))
         .routes(routes!(crate::ws::ws_handler))
         .routes(routes!(index))
+        .routes(routes!(security::session))
         .merge(crate::dlq::routes())
 }
 
@@ -343,13 +358,18 @@ pub fn router(state: AppState) -> Router {
 
     let request_id = HeaderName::from_static("x-request-id");
     let body_limit_bytes = usize::try_from(server.body_limit_bytes).unwrap_or(usize::MAX);
-    app.layer(RequestBodyLimitLayer::new(body_limit_bytes))
+    app.layer(security::panic::layer())
+        .layer(RequestBodyLimitLayer::new(body_limit_bytes))
         .layer(DefaultBodyLimit::max(body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_millis(server.request_timeout_ms),
         ))
         .layer(middleware::from_fn(json_errors))
+        .layer(middleware::from_fn_with_state(
+            state.inner.guard.clone(),
+            security::guard,
+        ))
         .layer(cors(&server.cors_origins))
         .layer(
             TraceLayer::new_for_http()
@@ -398,6 +418,7 @@ fn cors(origins: &[String]) -> CorsLayer {
         .allow_headers([
             header::CONTENT_TYPE,
             header::ACCEPT,
+            header::AUTHORIZATION,
             HeaderName::from_static("traceparent"),
             HeaderName::from_static("x-request-id"),
         ])
@@ -437,21 +458,6 @@ async fn trace_context(request: Request, next: Next) -> Response {
         response.headers_mut().insert("traceparent", value);
     }
     response
-}
-
-/// Serves `router` on an already-bound `listener` until `shutdown` resolves, then lets
-/// in-flight requests finish. Bind `127.0.0.1:0` in tests.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
 }
 
 /// Health of every component (S3-10, S3-11).

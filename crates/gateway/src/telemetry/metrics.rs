@@ -32,6 +32,14 @@ pub mod names {
     pub const WS_CLIENTS: &str = "edalab_ws_clients";
     /// Counter: events dropped for WebSocket clients that did not keep up.
     pub const WS_DROPPED_MESSAGES_TOTAL: &str = "edalab_ws_dropped_messages_total";
+    /// Counter `{reason}`: WebSocket clients disconnected by the server (`send_timeout`,
+    /// `too_slow`).
+    pub const WS_DISCONNECTED_CLIENTS_TOTAL: &str = "edalab_ws_disconnected_clients_total";
+    /// Counter `{code}`: requests refused before any handler (`misdirected_request`,
+    /// `forbidden_origin`, `unauthorized`, `unsupported_media_type`; ADR 018).
+    pub const HTTP_REFUSED_REQUESTS_TOTAL: &str = "edalab_http_refused_requests_total";
+    /// Counter: handler panics answered with a 500 by the last-resort layer.
+    pub const HTTP_PANICS_TOTAL: &str = "edalab_http_panics_total";
 
     /// The five names the seed (S3-13) asks for.
     pub const SEED: [&str; 5] = [
@@ -121,6 +129,21 @@ fn describe() {
         Unit::Count,
         "Events dropped for slow WebSocket clients."
     );
+    describe_counter!(
+        names::WS_DISCONNECTED_CLIENTS_TOTAL,
+        Unit::Count,
+        "WebSocket clients disconnected by the server, by reason."
+    );
+    describe_counter!(
+        names::HTTP_REFUSED_REQUESTS_TOTAL,
+        Unit::Count,
+        "Requests refused before any handler (Host, Origin, token, media type)."
+    );
+    describe_counter!(
+        names::HTTP_PANICS_TOTAL,
+        Unit::Count,
+        "Handler panics answered with a 500."
+    );
 }
 
 /// `service` produced `count` records to `topic`.
@@ -176,6 +199,21 @@ pub fn ws_clients(count: usize) {
 
 pub fn ws_dropped(count: u64) {
     metrics::counter!(names::WS_DROPPED_MESSAGES_TOTAL).increment(count);
+}
+
+/// The server disconnected a WebSocket client (`reason`: `send_timeout`, `too_slow`).
+pub fn ws_disconnected(reason: &'static str) {
+    metrics::counter!(names::WS_DISCONNECTED_CLIENTS_TOTAL, "reason" => reason).increment(1);
+}
+
+/// A request was refused before any handler, with the error `code` it got.
+pub fn http_refused(code: &'static str) {
+    metrics::counter!(names::HTTP_REFUSED_REQUESTS_TOTAL, "code" => code).increment(1);
+}
+
+/// A handler panicked and the client got a 500.
+pub fn http_panic() {
+    metrics::counter!(names::HTTP_PANICS_TOTAL).increment(1);
 }
 
 /// Whether `topic` is a dead-letter topic: `system.dlq`, `*.dlq`, `*-dlq`.

@@ -11,6 +11,7 @@ mod http;
 mod metrics;
 mod openapi;
 mod registry;
+mod security;
 mod trace;
 mod ws;
 
@@ -189,12 +190,20 @@ pub mod test_service {
         "late"
     }
 
+    /// Panics (a bug the last-resort layer must turn into a 500 JSON).
+    #[utoipa::path(get, path = "/api/v1/test/panic", tag = "test",
+        responses((status = 200, description = "Never reached", body = String)))]
+    pub async fn panics() -> &'static str {
+        panic!("a handler bug")
+    }
+
     pub fn mount() -> Mount {
         Mount::new(
             "test",
             OpenApiRouter::new()
                 .routes(routes!(echo))
-                .routes(routes!(slow)),
+                .routes(routes!(slow))
+                .routes(routes!(panics)),
         )
     }
 }
