@@ -14,6 +14,7 @@
 //!   the producer/handler wrappers services use to be observable;
 //! - [`payload`]: bus messages rendered as JSON;
 //! - [`registry`]: the Confluent-compatible schema registry API under `/registry/`;
+//! - [`ui`]: the web UI built into the binary at compile time (ADR 022);
 //! - [`launch`]: start, print the URLs, stop on SIGINT/SIGTERM (`edalab up`).
 //!
 //! The gateway may read the bus (tails for `/ws`, admin for lag) but never produces to it
@@ -32,6 +33,7 @@ pub mod payload;
 pub mod registry;
 pub mod router;
 pub mod telemetry;
+pub mod ui;
 pub mod ws;
 
 pub use config::{Config, ConfigError, ConfigSources};
