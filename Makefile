@@ -6,6 +6,8 @@ DATA_DIR ?= ./data
 LISTEN ?= 127.0.0.1:8080
 # The store tests run against this real PostgreSQL; `make test` fails if it is unreachable.
 export EDALAB_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+# The Kafka-protocol broker of the kafka tests, installed by scripts/ensure-tools.sh (seconds).
+export EDALAB_TANSU ?= $(HOME)/.cache/edalab/bin/tansu
 
 .DEFAULT_GOAL := help
 .PHONY: help up build web test test-rust test-web e2e lint fmt check-tools bench-bus bench-e2e-quick bench-e2e clean

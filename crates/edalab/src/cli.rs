@@ -214,7 +214,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Consume(args) => crate::consume::run(&data_dir, args).await,
         Command::Dlq(args) => {
             let bus = open_for_writing(&data_dir)?;
-            let result = crate::dlq::run(args, &bus).await;
+            let registry = open_registry(&data_dir)?;
+            let result = crate::dlq::run(args, &bus, &registry).await;
             bus.close().await?;
             result
         }
@@ -229,6 +230,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::bench::run_ledger(&data_dir, args).await
         }
     }
+}
+
+/// The schema registry that the reading commands (`tail`, `dlq`) decode values through:
+/// the built-in one of the data directory, read only (a running platform may own it).
+pub fn open_registry(data_dir: &std::path::Path) -> anyhow::Result<edalab_schema::LocalRegistry> {
+    use anyhow::Context;
+    let dir = data_dir.join(edalab_gateway::registry::DATA_SUBDIR);
+    edalab_schema::LocalRegistry::open_read_only(&dir)
+        .with_context(|| format!("opening the schema registry in {}", dir.display()))
 }
 
 /// Opens the bus for a writing command. A running platform holds the data directory: say

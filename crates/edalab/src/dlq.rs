@@ -1,6 +1,7 @@
 //! `edalab dlq list|show|redrive`: inspect dead-letter topics and move their messages back to
 //! their origin (X-04). Thin over `edalab_bus::runtime::{dlq, redrive}`; it only parses
-//! arguments and prints. Wired into `main.rs` as a subcommand taking a ready `Bus`.
+//! arguments and prints. Wired into `main.rs` as a subcommand taking a ready `Bus` and the
+//! schema registry its values are decoded through (`crate::output`).
 
 use std::io::Write;
 
@@ -8,6 +9,7 @@ use anyhow::Context;
 use edalab_bus::Bus;
 use edalab_bus::runtime::dlq::{self, DlqEntry};
 use edalab_bus::runtime::{RedriveFilter, redrive};
+use edalab_schema::{DisplayDecoder, DisplayValue, SchemaRegistry};
 use serde_json::{Value, json};
 
 /// Output format.
@@ -59,13 +61,23 @@ pub enum DlqCommand {
 }
 
 /// Runs a `dlq` subcommand against `bus`, printing to standard output.
-pub async fn run(args: DlqArgs, bus: &dyn Bus) -> anyhow::Result<()> {
+pub async fn run(
+    args: DlqArgs,
+    bus: &dyn Bus,
+    registry: &dyn SchemaRegistry,
+) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    run_to(args, bus, &mut out).await
+    run_to(args, bus, registry, &mut out).await
 }
 
 /// Runs a `dlq` subcommand, printing to `out`.
-pub async fn run_to(args: DlqArgs, bus: &dyn Bus, out: &mut dyn Write) -> anyhow::Result<()> {
+pub async fn run_to(
+    args: DlqArgs,
+    bus: &dyn Bus,
+    registry: &dyn SchemaRegistry,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let mut decoder = DisplayDecoder::new(registry);
     match args.command {
         DlqCommand::List {
             dlq_topic,
@@ -77,7 +89,10 @@ pub async fn run_to(args: DlqArgs, bus: &dyn Bus, out: &mut dyn Write) -> anyhow
                 .with_context(|| format!("listing DLQ `{dlq_topic}`"))?;
             for entry in entries {
                 let line = match (entry, format) {
-                    (Ok(entry), Format::Json) => entry_json(&entry).to_string(),
+                    (Ok(entry), Format::Json) => {
+                        let value = decoder.decode(&entry.value).await;
+                        entry_json(&entry, &value).to_string()
+                    }
                     (Ok(entry), Format::Text) => entry_line(&entry),
                     (Err(error), Format::Json) => {
                         json!({ "invalid": error.to_string() }).to_string()
@@ -98,13 +113,14 @@ pub async fn run_to(args: DlqArgs, bus: &dyn Bus, out: &mut dyn Write) -> anyhow
                 .with_context(|| format!("reading DLQ `{dlq_topic}`"))?;
             let entry = found
                 .with_context(|| format!("no message at {dlq_topic}/{partition}@{offset}"))??;
+            let value = decoder.decode(&entry.value).await;
             match format {
                 Format::Json => writeln!(
                     out,
                     "{}",
-                    serde_json::to_string_pretty(&entry_json(&entry))?
+                    serde_json::to_string_pretty(&entry_json(&entry, &value))?
                 )?,
-                Format::Text => write!(out, "{}", entry_details(&entry))?,
+                Format::Text => write!(out, "{}", entry_details(&entry, &value))?,
             }
         }
         DlqCommand::Redrive {
@@ -137,21 +153,20 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// One DLQ entry as a JSON object.
-pub fn entry_json(entry: &DlqEntry) -> Value {
+/// One DLQ entry as a JSON object, its value shown as `value` (decoded).
+pub fn entry_json(entry: &DlqEntry, value: &DisplayValue) -> Value {
     let headers: serde_json::Map<String, Value> = entry
         .headers
         .iter()
         .map(|(name, value)| (name.clone(), Value::String(text(value))))
         .collect();
-    json!({
+    let mut object = json!({
         "topic": entry.dlq_topic,
         "partition": entry.dlq_partition,
         "offset": entry.dlq_offset,
         "timestamp": entry.timestamp_ms,
         "key": entry.key_text(),
         "headers": headers,
-        "value": entry.value_json(),
         "error": entry.error,
         "attempts": entry.attempts,
         "origin": {
@@ -162,7 +177,11 @@ pub fn entry_json(entry: &DlqEntry) -> Value {
         "group": entry.group,
         "first_failure_ms": entry.first_failure_ms,
         "last_failure_ms": entry.last_failure_ms,
-    })
+    });
+    if let Value::Object(fields) = &mut object {
+        crate::output::add_value(fields, value);
+    }
+    object
 }
 
 /// One line per entry: where it is, where it came from, why it failed.
@@ -180,7 +199,7 @@ pub fn entry_line(entry: &DlqEntry) -> String {
     )
 }
 
-fn entry_details(entry: &DlqEntry) -> String {
+fn entry_details(entry: &DlqEntry, value: &DisplayValue) -> String {
     let mut s = format!(
         "dlq:           {}/{}@{}\norigin:        {}/{}@{}\ngroup:         {}\nerror:         {}\nattempts:      {}\nfirst failure: {} ms\nlast failure:  {} ms\nkey:           {}\n",
         entry.dlq_topic,
@@ -199,7 +218,10 @@ fn entry_details(entry: &DlqEntry) -> String {
     for (name, value) in &entry.headers {
         s.push_str(&format!("header:        {name}: {}\n", text(value)));
     }
-    s.push_str(&format!("value:         {}\n", text(&entry.value)));
+    s.push_str(&format!(
+        "value:         {}\n",
+        crate::output::value_text(&entry.value, value)
+    ));
     s
 }
 
@@ -284,13 +306,14 @@ mod tests {
 
     #[test]
     fn renders_json_and_text() {
-        let json = entry_json(&entry());
+        let value = DisplayValue::Json(json!({"amount": "-5"}));
+        let json = entry_json(&entry(), &value);
         assert_eq!(json["value"]["amount"], "-5");
         assert_eq!(json["origin"]["offset"], 41);
         assert_eq!(json["headers"]["event_id"], "e1");
         let line = entry_line(&entry());
         assert!(line.contains("transactions/2@41"), "{line}");
         assert!(line.contains("error=amount must be > 0"), "{line}");
-        assert!(entry_details(&entry()).contains("value:"));
+        assert!(entry_details(&entry(), &value).contains(r#"value:         {"amount":"-5"}"#));
     }
 }

@@ -1,32 +1,20 @@
-//! How messages are printed (`text`, `json`) and the value-decoding hook.
+//! How messages are printed (`text`, `json`), their values decoded for people.
 //!
 //! `json`: one object per line, `{topic, partition, offset, key, timestamp, headers, value}`.
 //! `timestamp` is milliseconds since the epoch (Kafka's unit); `headers` is an object (a
 //! repeated name keeps its last value, as `Message::header` does); `key` and header values
-//! are strings when UTF-8, else `{"base64": "..."}`; `value` goes through a
-//! [`ValueDecoder`] — today JSON if it parses, else a string, else base64. Avro values
-//! (Confluent wire format) get a decoder from the schema crate later: implement
-//! [`ValueDecoder`] and pass it to [`json_line`].
+//! are strings when UTF-8, else `{"base64": "..."}`. `value` is what
+//! [`edalab_schema::DisplayDecoder`] made of the bytes, like `kafka-avro-console-consumer`:
+//! Confluent-framed Avro decoded through the schema registry to JSON, with
+//! `value_schema_id` beside it; JSON as JSON; text as a string; anything else
+//! `{"base64": "..."}` with `value_error` saying why it could not be decoded.
 
 use std::io::Write;
 
 use base64::Engine;
 use edalab_bus::Message;
+use edalab_schema::{DisplayDecoder, DisplayValue};
 use serde_json::{Map, Value, json};
-
-/// Turns a message value into JSON for display.
-pub trait ValueDecoder {
-    fn decode(&self, message: &Message) -> Value;
-}
-
-/// JSON when the bytes parse as JSON, else UTF-8 text, else base64.
-pub struct JsonOrText;
-
-impl ValueDecoder for JsonOrText {
-    fn decode(&self, message: &Message) -> Value {
-        serde_json::from_slice(&message.value).unwrap_or_else(|_| bytes_value(&message.value))
-    }
-}
 
 fn bytes_value(bytes: &[u8]) -> Value {
     match std::str::from_utf8(bytes) {
@@ -35,23 +23,47 @@ fn bytes_value(bytes: &[u8]) -> Value {
     }
 }
 
-pub fn json_line(message: &Message, decoder: &dyn ValueDecoder) -> Value {
+/// `value` (and `value_schema_id` or `value_error`) of a JSON line, added to `object`.
+pub fn add_value(object: &mut Map<String, Value>, value: &DisplayValue) {
+    object.insert("value".to_owned(), value.to_json());
+    if let Some(id) = value.schema_id() {
+        object.insert("value_schema_id".to_owned(), json!(id.0));
+    }
+    if let Some(reason) = value.error() {
+        object.insert("value_error".to_owned(), json!(reason));
+    }
+}
+
+pub fn json_line(message: &Message, value: &DisplayValue) -> Value {
     let mut headers = Map::new();
     for (name, value) in &message.headers {
         headers.insert(name.clone(), bytes_value(value));
     }
-    json!({
-        "topic": message.topic.as_ref(),
-        "partition": message.partition,
-        "offset": message.offset,
-        "key": message.key.as_deref().map(bytes_value),
-        "timestamp": message.timestamp_ms,
-        "headers": headers,
-        "value": decoder.decode(message),
-    })
+    let mut line = Map::new();
+    line.insert("topic".to_owned(), json!(message.topic.as_ref()));
+    line.insert("partition".to_owned(), json!(message.partition));
+    line.insert("offset".to_owned(), json!(message.offset));
+    line.insert(
+        "key".to_owned(),
+        json!(message.key.as_deref().map(bytes_value)),
+    );
+    line.insert("timestamp".to_owned(), json!(message.timestamp_ms));
+    line.insert("headers".to_owned(), Value::Object(headers));
+    add_value(&mut line, value);
+    Value::Object(line)
 }
 
-pub fn text_line(message: &Message) -> String {
+/// The value (`bytes`, shown as `value`) as text: text and JSON as they are, Avro as compact
+/// JSON prefixed with its schema id, undecodable bytes as base64 with the reason.
+pub fn value_text(bytes: &[u8], value: &DisplayValue) -> String {
+    match value {
+        DisplayValue::Text(_) | DisplayValue::Json(_) => String::from_utf8_lossy(bytes).into(),
+        DisplayValue::Avro { schema_id, value } => format!("[schema {schema_id}] {value}"),
+        DisplayValue::Bytes { reason, .. } => format!("{} ({reason})", value.to_json()),
+    }
+}
+
+pub fn text_line(message: &Message, value: &DisplayValue) -> String {
     format!(
         "{}\t{}\t{}\t{}",
         message.partition,
@@ -60,20 +72,25 @@ pub fn text_line(message: &Message) -> String {
             .key
             .as_deref()
             .map_or("-".into(), String::from_utf8_lossy),
-        String::from_utf8_lossy(&message.value)
+        value_text(&message.value, value)
     )
 }
 
-pub fn print_messages(messages: &[Message], format: crate::cli::Format) -> anyhow::Result<()> {
+pub async fn print_messages(
+    messages: &[Message],
+    format: crate::cli::Format,
+    decoder: &mut DisplayDecoder<'_>,
+) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
     for m in messages {
+        let value = decoder.decode(&m.value).await;
+        let mut out = stdout.lock();
         match format {
-            crate::cli::Format::Json => writeln!(out, "{}", json_line(m, &JsonOrText))?,
-            crate::cli::Format::Text => writeln!(out, "{}", text_line(m))?,
+            crate::cli::Format::Json => writeln!(out, "{}", json_line(m, &value))?,
+            crate::cli::Format::Text => writeln!(out, "{}", text_line(m, &value))?,
         }
     }
-    out.flush()?;
+    stdout.lock().flush()?;
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! `edalab tail <topic>`: browse messages (S0-09), read-only, so it works next to a running
 //! platform. Without `--from-beginning` it shows the last `--lines` messages of each
-//! partition, like `tail`; with `--follow` it keeps printing new ones until Ctrl-C.
+//! partition, like `tail`; with `--follow` it keeps printing new ones until Ctrl-C. Values
+//! are decoded through the schema registry (`crate::output`).
 
 use std::path::Path;
 use std::time::Duration;
@@ -14,6 +15,8 @@ const READ_RECORDS_MAX: usize = 1000;
 
 pub async fn run(data_dir: &Path, args: TailArgs) -> anyhow::Result<()> {
     let bus = crate::cli::open_for_reading(data_dir)?;
+    let registry = crate::cli::open_registry(data_dir)?;
+    let mut decoder = edalab_schema::DisplayDecoder::new(&registry);
     let d = bus.describe_topic(&args.topic).await?;
     if let Some(p) = args.partition
         && p >= d.config.partitions
@@ -52,7 +55,7 @@ pub async fn run(data_dir: &Path, args: TailArgs) -> anyhow::Result<()> {
                     break;
                 }
                 any = true;
-                crate::output::print_messages(&msgs, args.format)?;
+                crate::output::print_messages(&msgs, args.format, &mut decoder).await?;
                 if args.follow {
                     break; // interleave partitions
                 }

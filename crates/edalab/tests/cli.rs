@@ -422,5 +422,89 @@ fn a_damaged_tail_is_refused_until_log_repair_and_no_offset_is_reused() {
     assert!(
         ok(edalab(d).args(["log", "repair"]), "").contains("nothing to repair"),
         "a repaired log needs nothing more"
+
+/// `tail --format json` shows what a banking topic holds as `kafka-avro-console-consumer`
+/// would: a CompteOuvert (Avro, Confluent-framed, as the platform writes it) decoded through
+/// the data directory's schema registry with its schema id, and bytes that are not an event
+/// as base64 with the reason.
+#[test]
+fn tail_decodes_avro_events_through_the_registry() {
+    use edalab_bus::{Producer, Record};
+    use edalab_domain::events::BankingEvent;
+    use edalab_domain::events::banking::samples;
+    use edalab_schema::{EventSchema, SchemaCatalog, encode_banking, wire};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let topic = "bancaire.compte.ouvert";
+    ok(
+        edalab(d).args(["topics", "create", topic, "--partitions", "1"]),
+        "",
+    );
+    let opened = samples::account_opened();
+    let catalog = SchemaCatalog::builtin().expect("catalog");
+    let avro = encode_banking(&catalog, &BankingEvent::from(opened.clone())).expect("encode");
+    let unknown_id = wire::frame(edalab_schema::SchemaId(424_242), b"\x02");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let bus = edalab_bus::log::EmbeddedBus::open(d, edalab_bus::log::LogConfig::default())
+            .expect("open the bus");
+        let values = [avro, vec![0xff, 0xfe, 0x01], unknown_id];
+        let records = values.into_iter().map(|v| Record::new(None, v)).collect();
+        bus.produce(topic, records).await.expect("produce");
+        bus.close().await.expect("close");
+    });
+
+    let out = ok(
+        edalab(d).args(["tail", topic, "--from-beginning", "--format", "json"]),
+        "",
+    );
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    let event = &lines[0];
+    assert_eq!(
+        event["value_schema_id"],
+        EventSchema::AccountOpened.builtin_id().0,
+        "{event}"
+    );
+    assert_eq!(event["value"]["compte_id"], opened.account_id, "{event}");
+    assert_eq!(event["value"]["client_id"], opened.client_id, "{event}");
+    assert_eq!(
+        event["value"]["event_id"],
+        opened.event_id.to_string(),
+        "{event}"
+    );
+    assert!(event.get("value_error").is_none(), "{event}");
+
+    assert_eq!(lines[1]["value"]["base64"], "//4B", "{}", lines[1]);
+    assert!(
+        lines[1]["value_error"]
+            .as_str()
+            .is_some_and(|r| r.contains("0xff")),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[2]["value_error"]
+            .as_str()
+            .is_some_and(|r| r.contains("schema id 424242")),
+        "{}",
+        lines[2]
+    );
+    assert!(lines[2].get("value_schema_id").is_none(), "{}", lines[2]);
+
+    // Text shows the decoded event too.
+    let text = ok(edalab(d).args(["tail", topic, "--from-beginning"]), "");
+    assert!(
+        text.lines().next().is_some_and(|l| {
+            l.contains(&format!(
+                "[schema {}]",
+                EventSchema::AccountOpened.builtin_id()
+            )) && l.contains(&format!("\"compte_id\":\"{}\"", opened.account_id))
+        }),
+        "{text}"
     );
 }

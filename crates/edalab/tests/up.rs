@@ -1,14 +1,22 @@
 //! `edalab up` as a user runs it: the real binary in a fresh directory, healthy in under
 //! 2 s, serving the gateway, its OpenAPI document listing exactly the routes served (the
 //! pipelines' among them), the S2-04 counters at `/metrics`, stopped cleanly by SIGTERM; a
-//! bad configuration key stops it with a message naming the key.
+//! bad configuration key stops it with a message naming the key; the binary copied alone
+//! into an empty directory serves the web UI built into it (ADR 022).
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-fn edalab(dir: &std::path::Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_edalab"));
+fn edalab(dir: &Path) -> Command {
+    program(Path::new(env!("CARGO_BIN_EXE_edalab")), dir)
+}
+
+/// `program` run in `dir`, without the `EDALAB*` variables of the test's own environment.
+fn program(program: &Path, dir: &Path) -> Command {
+    let mut command = Command::new(program);
     command.current_dir(dir);
     for (name, _) in std::env::vars() {
         if name.starts_with("EDALAB") {
@@ -18,12 +26,10 @@ fn edalab(dir: &std::path::Path) -> Command {
     command
 }
 
-#[tokio::test]
-async fn up_serves_the_gateway_and_stops_on_sigterm() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let started = Instant::now();
-    let mut child = edalab(dir.path())
-        .args(["--data-dir", "data", "up", "--listen", "127.0.0.1:0"])
+/// Starts `command` (an `up` on port 0) and waits for its API URL: the child, what it
+/// printed so far, the rest of its lines, and its base URL.
+fn start_up(command: &mut Command) -> (Child, Vec<String>, Receiver<String>, String) {
+    let mut child = command
         .env("EDALAB__LOG__LEVEL", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -49,6 +55,15 @@ async fn up_serves_the_gateway_and_stops_on_sigterm() {
             break url.trim_end_matches("/api/v1").to_owned();
         }
     };
+    (child, printed, lines_rx, base)
+}
+
+#[tokio::test]
+async fn up_serves_the_gateway_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let started = Instant::now();
+    let (mut child, mut printed, lines_rx, base) =
+        start_up(edalab(dir.path()).args(["--data-dir", "data", "up", "--listen", "127.0.0.1:0"]));
     let health = reqwest::get(format!("{base}/api/v1/health"))
         .await
         .expect("GET health");
@@ -119,6 +134,10 @@ async fn up_serves_the_gateway_and_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(exit.success(), "exit status {exit}");
+    stopped_cleanly(&lines_rx);
+}
+
+fn stopped_cleanly(lines_rx: &Receiver<String>) {
     let mut rest = String::new();
     while let Ok(line) = lines_rx.recv_timeout(Duration::from_secs(1)) {
         rest.push_str(&line);
@@ -224,4 +243,75 @@ fn a_bad_configuration_key_stops_the_start_naming_it() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("bus.fsynk: unknown key"), "{stderr}");
     assert!(stderr.contains("config/local.yaml"), "{stderr}");
+}
+
+/// The binary copied alone into an empty directory, run from another empty one: `/` and a
+/// client-side route are the UI built into it (the real one when `web/dist` was built
+/// before the binary, else the page saying to build it), its assets have their content
+/// types, and the API's unknown paths stay JSON 404s.
+#[tokio::test]
+async fn a_copied_binary_alone_serves_the_ui_built_into_it() {
+    let bin = tempfile::tempdir().expect("temp dir");
+    let copied = bin.path().join("edalab");
+    std::fs::copy(env!("CARGO_BIN_EXE_edalab"), &copied).expect("copy the binary");
+    let run = tempfile::tempdir().expect("temp dir");
+    let (mut child, _, lines_rx, base) = start_up(program(&copied, run.path()).args([
+        "up",
+        "--data-dir",
+        "data",
+        "--listen",
+        "127.0.0.1:0",
+    ]));
+    let client = reqwest::Client::new();
+    let get = |path: &str| client.get(format!("{base}{path}")).send();
+
+    let index = get("/").await.expect("GET /");
+    assert_eq!(index.status(), reqwest::StatusCode::OK);
+    assert!(
+        index.headers()["content-type"]
+            .to_str()
+            .is_ok_and(|t| t.starts_with("text/html")),
+        "{:?}",
+        index.headers()
+    );
+    let page = index.text().await.expect("text");
+    let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web/dist/index.html");
+    match std::fs::read_to_string(&dist) {
+        Ok(built) => {
+            assert_eq!(page, built, "the UI built into the binary is web/dist's");
+            let script = built
+                .split("src=\"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .expect("index.html loads a script");
+            let asset = get(script).await.expect("GET the script");
+            assert_eq!(asset.status(), reqwest::StatusCode::OK, "{script}");
+            let kind = asset.headers()["content-type"].to_str().expect("type");
+            assert!(kind.contains("javascript"), "{script}: {kind}");
+        }
+        Err(_) => assert!(
+            page.contains("The web UI is not built into this binary"),
+            "{page}"
+        ),
+    }
+    let route = get("/flows/banking").await.expect("GET a client route");
+    assert_eq!(route.text().await.expect("text"), page);
+
+    for path in ["/api/v1/nope", "/registry/nope/nope", "/assets/gone.js"] {
+        let response = get(path).await.expect("GET");
+        assert_eq!(response.status(), reqwest::StatusCode::NOT_FOUND, "{path}");
+        let body: serde_json::Value = response.json().await.expect("a JSON 404");
+        assert_eq!(body["code"], "route_not_found", "{path}: {body}");
+    }
+    assert!(
+        std::fs::read_dir(bin.path()).expect("ls").count() == 1,
+        "the binary needs nothing beside it"
+    );
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(status.success());
+    assert!(child.wait().expect("wait").success());
+    stopped_cleanly(&lines_rx);
 }

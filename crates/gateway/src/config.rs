@@ -60,7 +60,8 @@ pub struct ServerConfig {
     pub request_timeout_ms: u64,
     /// Request bodies larger than this are answered 413 (JSON).
     pub body_limit_bytes: u64,
-    /// The built web UI; served at `/` when it exists, else a built-in page.
+    /// A built web UI served instead of the one built into the binary, when it holds an
+    /// `index.html` (for UI development; ADR 022).
     pub static_dir: PathBuf,
     /// Time allowed to one component's health check before it counts as down.
     pub health_check_timeout_ms: u64,

@@ -17,6 +17,7 @@
 //! - [`security`]: `Host`, `Origin`, bearer tokens and media types checked before any
 //!   handler, and the last-resort panic layer (ADR 018);
 //! - [`server`]: the accept loop, with a header-read timeout;
+//! - [`ui`]: the web UI built into the binary at compile time (ADR 022);
 //! - [`launch`]: start, print the URLs, stop on SIGINT/SIGTERM (`edalab up`).
 //!
 //! The gateway may read the bus (tails for `/ws`, admin for lag) but never produces to it
@@ -37,6 +38,7 @@ pub mod router;
 pub mod security;
 pub mod server;
 pub mod telemetry;
+pub mod ui;
 pub mod ws;
 
 pub use config::{Config, ConfigError, ConfigSources};

@@ -21,15 +21,13 @@ use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use edalab_bus::port::Bus;
 use edalab_schema::SchemaCatalog;
 use metrics_exporter_prometheus::PrometheusHandle;
-use tower::ServiceExt;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::services::{ServeDir, ServeFile};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi;
@@ -537,62 +535,31 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-/// The web UI (`server.static_dir`), or a page listing the URLs when it is not built.
+/// The web UI, built into the binary (or from `server.static_dir` when that holds a build).
 #[utoipa::path(
     get,
     path = "/",
     tag = "system",
     responses((status = 200, description = "The web UI", content_type = "text/html", body = String))
 )]
-async fn index(State(state): State<AppState>, request: Request) -> Response {
-    match state.static_dir() {
-        Some(dir) => serve_static(dir, request).await,
-        None => Html(BUILTIN_INDEX).into_response(),
-    }
+async fn index(state: State<AppState>, request: Request) -> Response {
+    fallback(state, request).await
 }
 
-/// Unknown routes: the UI's assets and client-side routes when the UI is built, JSON 404
-/// otherwise (always under `/api/`).
+/// Unknown routes: the UI's assets and client-side routes (`crate::ui`), JSON 404 for
+/// anything else (always under `/api/`, `/registry/` and `/ws`).
 async fn fallback(State(state): State<AppState>, request: Request) -> Response {
     let path = request.uri().path().to_owned();
-    let is_read = matches!(*request.method(), Method::GET | Method::HEAD);
-    if let Some(dir) = state
-        .static_dir()
-        .filter(|_| is_read && !path.starts_with("/api/"))
+    let method = request.method().clone();
+    if crate::ui::owns(&method, &path)
+        && let Some(response) = crate::ui::serve(state.static_dir(), request).await
     {
-        return serve_static(dir, request).await;
+        return response;
     }
     ApiError::new(
         ErrorCode::RouteNotFound,
-        format!("no route for {} {path}", request.method()),
+        format!("no route for {method} {path}"),
     )
-    .with_details(serde_json::json!({ "method": request.method().as_str(), "path": path }))
+    .with_details(serde_json::json!({ "method": method.as_str(), "path": path }))
     .into_response()
 }
-
-async fn serve_static(dir: PathBuf, request: Request) -> Response {
-    let index = dir.join("index.html");
-    let service = ServeDir::new(dir).fallback(ServeFile::new(index));
-    match service.oneshot(request).await {
-        Ok(response) => response.map(Body::new),
-        Err(error) => ApiError::internal(format!("static files: {error}")).into_response(),
-    }
-}
-
-const BUILTIN_INDEX: &str = r#"<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>edalab</title>
-<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;line-height:1.5}code{background:#eee;padding:0 .3em}</style>
-</head>
-<body>
-<h1>edalab</h1>
-<p>The web UI is not built (<code>web/dist</code> is missing). What this server offers:</p>
-<ul>
-<li><a href="/api/v1/health">/api/v1/health</a> — health of every component</li>
-<li><a href="/api/v1/openapi.json">/api/v1/openapi.json</a> — OpenAPI 3 document of the REST API</li>
-<li><a href="/metrics">/metrics</a> — Prometheus metrics</li>
-<li><code>/ws</code> — WebSocket: send <code>{"action":"subscribe","topics":["*"]}</code></li>
-</ul>
-</body>
-</html>
-"#;

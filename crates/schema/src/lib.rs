@@ -36,6 +36,7 @@ mod binary;
 pub mod catalog;
 pub mod codec;
 pub mod decimal;
+pub mod display;
 pub mod embedded;
 pub mod error;
 pub mod json;
@@ -47,6 +48,7 @@ pub use codec::{
     AvroEvent, decode, decode_banking, decode_body, decode_value, encode, encode_banking,
     encode_banking_into, encode_body, encode_into,
 };
+pub use display::{DisplayDecoder, DisplayValue, decode_for_display};
 pub use embedded::EventSchema;
 pub use error::WireError;
 pub use json::{avro_to_json, render_json};

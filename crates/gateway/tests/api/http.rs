@@ -334,14 +334,18 @@ async fn a_store_down_is_503_and_no_store_is_not_configured() {
 }
 
 #[tokio::test]
-async fn the_root_lists_the_urls_until_the_ui_is_built_then_serves_it() {
+async fn the_root_serves_the_ui_built_into_the_binary_or_the_static_dir_override() {
     let app = spawn_app().await;
     let page = app.get("/").await;
     assert_eq!(page.status(), StatusCode::OK);
-    let text = page.text().await.expect("text");
-    for url in ["/api/v1/health", "/api/v1/openapi.json", "/metrics", "/ws"] {
-        assert!(text.contains(url), "{url} missing");
-    }
+    let embedded = edalab_gateway::ui::embedded_index().expect("an embedded index.html");
+    assert_eq!(page.bytes().await.expect("body"), embedded);
+    let route = app.get("/flows/banking").await.bytes().await.expect("body");
+    assert_eq!(route, embedded, "a client route gets the index");
+    let body = error_body(app.get("/assets/gone.js").await, StatusCode::NOT_FOUND).await;
+    assert_eq!(body.code, "route_not_found");
+
+    // `server.static_dir` holding a build overrides the embedded UI (UI development).
 
     let dist = app.state.config().server.static_dir.clone();
     std::fs::create_dir_all(dist.join("assets")).expect("mkdir");

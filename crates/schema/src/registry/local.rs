@@ -222,8 +222,9 @@ pub struct LocalRegistry {
     /// A tokio mutex: registration checks, appends to the log (awaiting the fsync) and
     /// applies under one lock, so two registrations never take the same id or version.
     state: tokio::sync::Mutex<State>,
-    /// The log, written from a blocking task (the fsync may take milliseconds).
-    log: Arc<std::sync::Mutex<File>>,
+    /// The log, written from a blocking task (the fsync may take milliseconds); `None` when
+    /// opened read-only.
+    log: Option<Arc<std::sync::Mutex<File>>>,
     path: PathBuf,
 }
 
@@ -263,7 +264,33 @@ impl LocalRegistry {
         }
         Ok(Self {
             state: tokio::sync::Mutex::new(state),
-            log: Arc::new(std::sync::Mutex::new(file)),
+            log: Some(Arc::new(std::sync::Mutex::new(file))),
+            path,
+        })
+    }
+
+    /// Opens the registry kept in `dir` for reading only, e.g. next to the running platform
+    /// that owns it (`edalab tail`): the built-in schemas plus the complete lines of
+    /// `dir/schemas.jsonl` when it exists. Creates, truncates and writes nothing; a
+    /// registration fails.
+    pub fn open_read_only(dir: &Path) -> Result<Self, RegistryError> {
+        let path = dir.join(LOG_FILE);
+        let mut state = State::builtin()?;
+        match File::open(&path) {
+            Ok(mut file) => {
+                replay(&mut file, &path, &mut state)?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(RegistryError::Store(format!(
+                    "opening {}: {e}",
+                    path.display()
+                )));
+            }
+        }
+        Ok(Self {
+            state: tokio::sync::Mutex::new(state),
+            log: None,
             path,
         })
     }
@@ -278,7 +305,12 @@ impl LocalRegistry {
         let mut line = serde_json::to_vec(record)
             .map_err(|e| RegistryError::Store(format!("encoding a log record: {e}")))?;
         line.push(b'\n');
-        let log = Arc::clone(&self.log);
+        let Some(log) = self.log.as_ref().map(Arc::clone) else {
+            return Err(RegistryError::Store(format!(
+                "{} is opened read-only",
+                self.path.display()
+            )));
+        };
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || {
             // A poisoned lock only means another append panicked; the file is still usable
