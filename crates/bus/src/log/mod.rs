@@ -20,7 +20,9 @@
 //! naming the directory and the holder's pid; [`EmbeddedBus::open_read_only`] never locks
 //! and never writes, so `topics list` and `tail` work next to a running platform.
 
-mod frame;
+// Public only for the fuzz targets (fuzz/, docs/adr/021-fuzzing.md): not an API.
+#[doc(hidden)]
+pub mod frame;
 mod group;
 mod partition;
 mod segment;
