@@ -10,7 +10,7 @@ export EDALAB_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 export EDALAB_TANSU ?= $(HOME)/.cache/edalab/bin/tansu
 
 .DEFAULT_GOAL := help
-.PHONY: help up build web test test-rust test-web e2e lint fmt check-tools bench-bus bench-e2e-quick bench-e2e clean
+.PHONY: help up build web test test-rust test-web e2e lint fmt check-tools bench-bus bench-e2e-quick bench-e2e clean fuzz-smoke
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -24,12 +24,31 @@ web: ## Build the web UI into web/dist (npm ci, then vite build)
 build: ## Build every crate (release)
 	$(CARGO) build --release --workspace
 
-test: check-tools test-rust bench-e2e-quick test-web e2e ## Run every check and test: Rust (fmt, clippy, tests, quick e2e bench), web (types, Vitest), browser
+test: check-tools test-rust fuzz-smoke bench-e2e-quick test-web e2e ## Run every check and test: Rust (fmt, clippy, tests, short fuzzing, quick e2e bench), web (types, Vitest), browser
 
 test-rust: check-tools ## fmt --check, clippy -D warnings, every Rust test (PostgreSQL included)
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
 	$(CARGO) test --workspace --all-features
+
+# The fuzz targets (fuzz/README.md, docs/adr/021-fuzzing.md) on a stable toolchain: cargo-fuzz
+# passes nightly-only flags, which RUSTC_BOOTSTRAP=1 allows; `-s none` because the sanitizers
+# need a nightly standard library. New inputs go to target/fuzz-smoke, never to the committed
+# corpus; a crash fails the target and leaves its input in fuzz/artifacts/<target>/.
+FUZZ_TARGETS := log_frame avro_decode http_json scenario_toml
+FUZZ_SMOKE_RUNS ?= 20000
+FUZZ_SMOKE_SECONDS ?= 30
+
+fuzz-smoke: check-tools ## Build the 4 fuzz targets and run each briefly from its corpus (fails on a crash)
+	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz build -s none
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p target/fuzz-smoke/$$t; \
+	  (cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -s none $$t ../target/fuzz-smoke/$$t corpus/$$t -- \
+	    -runs=$(FUZZ_SMOKE_RUNS) -max_total_time=$(FUZZ_SMOKE_SECONDS) -max_len=4096 -print_final_stats=1 \
+	    > ../target/fuzz-smoke/$$t.log 2>&1); rc=$$?; \
+	  echo "fuzz-smoke: $$t: $$(grep -E '^stat::(number_of_executed_units|average_exec_per_sec)' target/fuzz-smoke/$$t.log | tr '\n' ' ')"; \
+	  if [ $$rc -ne 0 ]; then tail -n 40 target/fuzz-smoke/$$t.log; echo "fuzz-smoke: $$t failed (input in fuzz/artifacts/$$t/)"; exit 1; fi; \
+	done
 
 test-web: check-tools ## Web UI: npm ci, type check, Vitest component and API tests
 	cd web && npm ci --no-audit --no-fund && npm run lint && npm test

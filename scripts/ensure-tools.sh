@@ -91,3 +91,19 @@ fi
 mkdir -p "$(dirname "$tansu_link")"
 ln -sfn "$tansu_bin" "$tansu_link"
 echo "ensure-tools: tansu at $tansu_link ($tansu_package)"
+
+# cargo-fuzz: runs the fuzz targets of `make fuzz-smoke` (fuzz/README.md). It works on the
+# stable toolchain with RUSTC_BOOTSTRAP=1 and `-s none`, which the Makefile sets; libFuzzer
+# itself is C++, built by libfuzzer-sys with the system's c++.
+if ! command -v c++ >/dev/null 2>&1; then
+  echo "ensure-tools: c++ missing (libFuzzer is C++); installing g++"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq g++
+fi
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  echo "ensure-tools: installing cargo-fuzz 0.13.2 (the fuzz targets' runner; ~2 min)"
+  cargo install cargo-fuzz --version 0.13.2 --locked
+fi
+echo "ensure-tools: $(cargo fuzz --version)"

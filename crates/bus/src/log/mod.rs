@@ -28,6 +28,8 @@
 
 mod disk;
 mod floor;
+// Public only for the fuzz targets (fuzz/, docs/adr/021-fuzzing.md): not an API.
+#[doc(hidden)]
 pub mod frame;
 mod group;
 mod partition;
