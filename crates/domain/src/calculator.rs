@@ -26,7 +26,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::validation::{ErrorAccumulator, JsonObject, MISSING, ValidationErrors, json_type_name};
+use crate::validation::{
+    ErrorAccumulator, JsonObject, MISSING, ValidationErrors, json_type_name, refuse_unknown_fields,
+};
 
 /// The four operations. Wire: `"add" | "subtract" | "multiply" | "divide"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -130,6 +132,16 @@ pub struct CalculatorOperation {
 }
 
 impl CalculatorOperation {
+    /// The message's fields.
+    pub const FIELDS: [&'static str; 3] = ["operation", "a", "b"];
+
+    /// A `POST /api/v1/calculator` body: [`Self::parse`]'s rules, and no field outside
+    /// [`Self::FIELDS`] (the request rule of ADR 019). The worker reads queued messages
+    /// with [`Self::parse`], which tolerates extra fields as the seed's worker does.
+    pub fn parse_request(body: &Value) -> Result<Self, ValidationErrors> {
+        refuse_unknown_fields(body, &Self::FIELDS, Self::parse(body))
+    }
+
     /// Names every bad field: a missing or unknown `operation`, a missing or
     /// non-numeric `a` or `b`; a message that is not an object fails on `"body"`.
     pub fn parse(message: &Value) -> Result<Self, ValidationErrors> {
@@ -382,6 +394,20 @@ mod tests {
             failure.to_string(),
             "invalid input: a: must be a number, found an array; b: must be a number, found a boolean"
         );
+    }
+
+    #[test]
+    fn requests_refuse_unknown_fields_and_messages_tolerate_them() {
+        let body = json!({"operation": "add", "a": 1, "b": 2, "c": 3});
+        let errors = CalculatorOperation::parse_request(&body).unwrap_err();
+        assert_eq!(
+            errors.message_for("c"),
+            Some("unknown field (expected one of operation, a, b)")
+        );
+        assert!(CalculatorOperation::parse(&body).is_ok());
+        let errors = CalculatorOperation::parse_request(&json!({"a": 1, "x": 0})).unwrap_err();
+        let fields: Vec<&str> = errors.errors().iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["operation", "b", "x"]);
     }
 
     #[test]

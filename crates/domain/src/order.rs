@@ -5,9 +5,10 @@
 //! be reported), the rules of a valid order ([`Order::parse`]) and the intake status
 //! ([`OrderStatus`], [`intake_status`]). It may not read files, queues or tables.
 //!
-//! A valid order has non-empty `order_id` and `customer_id`, an RFC 3339 `created_at`,
-//! a known ISO-4217 `currency`, an `amount > 0`, at least one item, and each item a
-//! non-empty `sku`, an integer `qty >= 1` and a `unit_price >= 0`; money has at most
+//! A valid order has an `order_id`, a `customer_id` and item `sku`s under the shared id
+//! rule ([`crate::validation::check_id`]: at most 128 characters, no control or
+//! bidirectional formatting character), an RFC 3339 `created_at`,
+//! a known ISO-4217 `currency`, an `amount > 0`, at least one item, and each item an integer `qty >= 1` and a `unit_price >= 0`; money has at most
 //! two decimal places, and `amount` equals `Σ qty × unit_price` to the cent.
 
 use std::fmt;
@@ -20,7 +21,8 @@ use serde_json::Value;
 
 use crate::money::{Currency, Money, decimal_as_json_number, exact_amount};
 use crate::validation::{
-    ErrorAccumulator, JsonObject, ValidationErrors, decimal_from_number, json_type_name,
+    ErrorAccumulator, ID_CHARS_MAX, JsonObject, ValidationErrors, check_id, decimal_from_number,
+    json_type_name,
 };
 
 /// An order file as written (S2-01): `{order_id, customer_id, created_at, currency,
@@ -47,11 +49,11 @@ impl OrderFile {
             .map_err(|e| ValidationErrors::single("body", format!("invalid order file: {e}")))
     }
 
-    /// The `order_id` if it is a non-empty string, even when the rest is invalid: the
-    /// key under which a rejected order is recorded and duplicates are recognised.
+    /// The `order_id` if it passes the id rule, even when the rest is invalid: the key
+    /// under which a rejected order is recorded and duplicates are recognised.
     pub fn order_id_hint(&self) -> Option<&str> {
         match &self.order_id {
-            Some(Value::String(s)) if !s.trim().is_empty() => Some(s),
+            Some(Value::String(s)) if check_id(s, ID_CHARS_MAX).is_ok() => Some(s),
             _ => None,
         }
     }
@@ -132,13 +134,10 @@ impl Order {
     /// (`"amount"`, `"items"`, `"items[1].qty"`, ...).
     pub fn parse(raw: &OrderFile) -> Result<Order, ValidationErrors> {
         let mut errors = ErrorAccumulator::new();
-        let order_id = errors.field(
-            "order_id",
-            non_empty_string(raw.order_id.as_ref()).map(OrderId),
-        );
+        let order_id = errors.field("order_id", id_string(raw.order_id.as_ref()).map(OrderId));
         let customer_id = errors.field(
             "customer_id",
-            non_empty_string(raw.customer_id.as_ref()).map(CustomerId),
+            id_string(raw.customer_id.as_ref()).map(CustomerId),
         );
         let created_at = errors.field("created_at", rfc3339(raw.created_at.as_ref()));
         let currency = errors.field("currency", currency(raw.currency.as_ref()));
@@ -262,8 +261,11 @@ impl Serialize for Order {
     }
 }
 
-fn non_empty_string(value: Option<&Value>) -> Result<String, String> {
-    crate::validation::non_empty_str(value).map(str::to_owned)
+/// A string under the id rule.
+fn id_string(value: Option<&Value>) -> Result<String, String> {
+    let text = crate::validation::non_empty_str(value)?;
+    check_id(text, ID_CHARS_MAX)?;
+    Ok(text.to_owned())
 }
 
 fn rfc3339(value: Option<&Value>) -> Result<DateTime<Utc>, String> {
@@ -320,7 +322,7 @@ fn item_draft(value: &Value) -> Result<ItemDraft, ValidationErrors> {
     let object = JsonObject::from_value(value)
         .map_err(|_| ValidationErrors::single("", "must be an object {sku, qty, unit_price}"))?;
     let mut errors = ErrorAccumulator::new();
-    let sku = errors.field("sku", object.non_empty_str("sku").map(str::to_owned));
+    let sku = errors.field("sku", object.id("sku").map(str::to_owned));
     let qty = errors.field("qty", quantity(object.get("qty")));
     let unit_price = errors.field(
         "unit_price",
@@ -568,6 +570,31 @@ mod tests {
         assert_eq!(
             errors.message_for("items"),
             Some("must contain at least one item")
+        );
+    }
+
+    #[test]
+    fn ids_follow_the_id_rule() {
+        let mut raw = with("order_id", json!("ORD\u{202E}1"));
+        raw["customer_id"] = json!("C".repeat(129));
+        raw["items"][0]["sku"] = json!("A\u{0}");
+        let errors = parse_value(raw.clone()).unwrap_err();
+        assert!(errors.message_for("order_id").unwrap().contains("U+202E"));
+        assert_eq!(
+            errors.message_for("customer_id"),
+            Some("must be at most 128 characters")
+        );
+        assert!(
+            errors
+                .message_for("items[0].sku")
+                .unwrap()
+                .contains("U+0000")
+        );
+        let file: OrderFile = serde_json::from_value(raw).unwrap();
+        assert_eq!(
+            file.order_id_hint(),
+            None,
+            "a bad id is no key to record under"
         );
     }
 

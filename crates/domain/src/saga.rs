@@ -33,12 +33,14 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::money::{decimal_as_json_number, exact_amount};
-use crate::validation::{ErrorAccumulator, JsonObject, ValidationErrors, json_type_name};
+use crate::validation::{
+    ErrorAccumulator, ID_CHARS_MAX, JsonObject, ValidationErrors, check_id, json_type_name,
+};
 
 /// The rejection reason of S4-02, exactly.
 pub const INSUFFICIENT_FUNDS: &str = "Insufficient funds";
 
-/// A non-blank user id (`userId`).
+/// A user id (`userId`) under the shared id rule ([`check_id`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct UserId(String);
@@ -65,17 +67,21 @@ pub struct OrderRequest {
 }
 
 impl OrderRequest {
-    /// Rules: `userId` a non-blank string; `amount` a JSON number `> 0` with at most
-    /// two decimals and `< 10^16`; `items` a non-empty array of non-blank strings (the
-    /// seed's items are names: `["laptop", "mouse"]`). Every failing field is named
-    /// (`userId`, `amount`, `items`, `items[2]`).
+    /// The body's fields.
+    pub const FIELDS: [&'static str; 3] = ["userId", "amount", "items"];
+    /// Most items in one order.
+    pub const ITEMS_MAX: usize = 100;
+
+    /// Rules: `userId` an id ([`check_id`]); `amount` a JSON number `> 0` with at most
+    /// two decimals and `< 10^16`; `items` an array of 1 to [`Self::ITEMS_MAX`] names,
+    /// each under the id rule too (the seed's items are names: `["laptop", "mouse"]`); no
+    /// other field. Every failing field is named (`userId`, `amount`, `items`,
+    /// `items[2]`, an unknown one).
     pub fn parse(body: &Value) -> Result<Self, ValidationErrors> {
         let object = JsonObject::from_value(body)?;
         let mut errors = ErrorAccumulator::new();
-        let user_id = errors.field(
-            "userId",
-            object.non_empty_str("userId").map(|s| UserId(s.to_owned())),
-        );
+        errors.extend(object.unknown_fields(&Self::FIELDS));
+        let user_id = errors.field("userId", object.id("userId").map(|s| UserId(s.to_owned())));
         let amount = errors.field(
             "amount",
             object.number("amount").and_then(|a| {
@@ -95,13 +101,19 @@ impl OrderRequest {
                 errors.push("items", "must contain at least one item");
                 None
             }
+            Ok(list) if list.len() > Self::ITEMS_MAX => {
+                errors.push(
+                    "items",
+                    format!("must contain at most {} items", Self::ITEMS_MAX),
+                );
+                None
+            }
             Ok(list) => list
                 .iter()
                 .enumerate()
                 .map(|(i, item)| {
                     let name = match item {
-                        Value::String(s) if !s.trim().is_empty() => Ok(s.clone()),
-                        Value::String(_) => Err("must not be empty".to_owned()),
+                        Value::String(s) => check_id(s, ID_CHARS_MAX).map(|()| s.clone()),
                         other => Err(format!("must be a string, found {}", json_type_name(other))),
                     };
                     errors.field(format!("items[{i}]"), name)
@@ -546,6 +558,31 @@ mod tests {
         assert_eq!(
             errors.message_for("items"),
             Some("must be an array, found a string")
+        );
+    }
+
+    #[test]
+    fn ids_items_and_fields_are_bounded() {
+        let errors = OrderRequest::parse(
+            &json!({"userId": "u\u{202E}", "amount": 1, "items": ["a\u{0}"], "coupon": "X"}),
+        )
+        .unwrap_err();
+        assert!(errors.message_for("userId").unwrap().contains("U+202E"));
+        assert!(errors.message_for("items[0]").unwrap().contains("U+0000"));
+        assert!(
+            errors
+                .message_for("coupon")
+                .unwrap()
+                .starts_with("unknown field")
+        );
+        let many: Vec<String> = (0..=OrderRequest::ITEMS_MAX)
+            .map(|i| i.to_string())
+            .collect();
+        let errors =
+            OrderRequest::parse(&json!({"userId": "u", "amount": 1, "items": many})).unwrap_err();
+        assert_eq!(
+            errors.message_for("items"),
+            Some("must contain at most 100 items")
         );
     }
 

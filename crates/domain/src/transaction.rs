@@ -11,7 +11,9 @@
 //! z.string().length(3)`, `accountFrom/accountTo: z.string().min(1)`), made stricter
 //! where money demands it: the amount is a JSON number `> 0` with at most two decimal
 //! places and `< 10^16`; the currency a known ISO-4217 code in uppercase (`"cad"` is
-//! refused); the accounts non-blank strings.
+//! refused); the accounts ids under the shared id rule
+//! ([`crate::validation::check_id`]: at most 128 characters, no control or bidirectional
+//! formatting character) and different from each other; no other field.
 
 use std::fmt;
 
@@ -29,9 +31,11 @@ pub mod fields {
     pub const CURRENCY: &str = "currency";
     pub const ACCOUNT_FROM: &str = "accountFrom";
     pub const ACCOUNT_TO: &str = "accountTo";
+    /// Every field of the body, in the documented order.
+    pub const ALL: [&str; 4] = [AMOUNT, CURRENCY, ACCOUNT_FROM, ACCOUNT_TO];
 }
 
-/// A non-blank account reference as the client wrote it (`"ACC-12345"`).
+/// An account reference as the client wrote it (`"ACC-12345"`), under the id rule.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct AccountRef(String);
@@ -69,10 +73,12 @@ impl SubmittedTransaction {
     }
 
     /// Checks every field and names each failing one (`amount`, `currency`,
-    /// `accountFrom`, `accountTo`); a body that is not an object fails on `"body"`.
+    /// `accountFrom`, `accountTo`, any unknown field); a body that is not an object fails
+    /// on `"body"`.
     pub fn parse(body: &Value) -> Result<Self, ValidationErrors> {
         let object = JsonObject::from_value(body)?;
         let mut errors = ErrorAccumulator::new();
+        errors.extend(object.unknown_fields(&fields::ALL));
         let amount = errors.field(
             fields::AMOUNT,
             object.number(fields::AMOUNT).and_then(|a| {
@@ -93,15 +99,22 @@ impl SubmittedTransaction {
         let account_from = errors.field(
             fields::ACCOUNT_FROM,
             object
-                .non_empty_str(fields::ACCOUNT_FROM)
+                .id(fields::ACCOUNT_FROM)
                 .map(|s| AccountRef(s.to_owned())),
         );
         let account_to = errors.field(
             fields::ACCOUNT_TO,
             object
-                .non_empty_str(fields::ACCOUNT_TO)
+                .id(fields::ACCOUNT_TO)
                 .map(|s| AccountRef(s.to_owned())),
         );
+        if let (Some(from), Some(to)) = (&account_from, &account_to) {
+            errors.check(
+                from != to,
+                fields::ACCOUNT_TO,
+                "must differ from accountFrom: a transaction moves money between two accounts",
+            );
+        }
         errors.finish(|| {
             Some(Self {
                 // `amount` passed `exact_amount`, so this cannot fail.
@@ -312,6 +325,47 @@ mod tests {
         assert_eq!(errors.message_for("accountFrom"), Some("must not be empty"));
         let errors = SubmittedTransaction::parse(&with("accountTo", json!("  "))).unwrap_err();
         assert_eq!(errors.message_for("accountTo"), Some("must not be empty"));
+    }
+
+    #[test]
+    fn accounts_follow_the_id_rule() {
+        for bad in ["ACC\u{0}1", "ACC\u{202E}1", "\u{2067}ACC"] {
+            let errors = SubmittedTransaction::parse(&with("accountFrom", json!(bad))).unwrap_err();
+            assert!(
+                errors
+                    .message_for("accountFrom")
+                    .is_some_and(|m| m.contains("must not contain")),
+                "{bad:?}: {errors}"
+            );
+        }
+        let long = "A".repeat(1 << 20);
+        let errors = SubmittedTransaction::parse(&with("accountTo", json!(long))).unwrap_err();
+        assert_eq!(
+            errors.message_for("accountTo"),
+            Some("must be at most 128 characters")
+        );
+    }
+
+    #[test]
+    fn the_same_account_on_both_ends_is_refused() {
+        let errors =
+            SubmittedTransaction::parse(&with("accountTo", json!("ACC-12345"))).unwrap_err();
+        assert!(
+            errors
+                .message_for("accountTo")
+                .is_some_and(|m| m.starts_with("must differ from accountFrom")),
+            "{errors}"
+        );
+        assert_eq!(errors.len(), 1);
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let errors = SubmittedTransaction::parse(&with("memo", json!("hi"))).unwrap_err();
+        assert_eq!(
+            errors.message_for("memo"),
+            Some("unknown field (expected one of amount, currency, accountFrom, accountTo)")
+        );
     }
 
     #[test]

@@ -5,7 +5,16 @@
 //! parse constructor reports *every* failing field at once, never only the first one.
 //! [`ValidationErrors::to_body`] builds the HTTP 400 body `{"error", "details"}` that
 //! S0-01 requires. It also holds the small readers of lenient JSON input
-//! ([`JsonObject`]) shared by the parse constructors of the other modules.
+//! ([`JsonObject`]) shared by the parse constructors of the other modules, and the input
+//! rules every request shares (ADR 019):
+//!
+//! - **unknown fields are refused**: a body naming a field its request does not have is
+//!   an error on that field ([`JsonObject::unknown_fields`]), never silently ignored;
+//! - **ids are short, printable text** ([`check_id`]): not blank, at most
+//!   [`ID_CHARS_MAX`] characters, no control character (NUL, line feed…) and no
+//!   bidirectional formatting character (U+202A–U+202E, U+2066–U+2069, …) that would make
+//!   a log line or a UI show something else than what is stored;
+//! - **list limits are within `1..=`[`LIST_LIMIT_MAX`]** ([`parse_limit`]).
 //!
 //! It may not know about any particular request: field names are chosen by the caller.
 
@@ -177,6 +186,11 @@ impl ErrorAccumulator {
         }
     }
 
+    /// Records every error of `errors` as it is.
+    pub fn extend(&mut self, errors: impl IntoIterator<Item = FieldError>) {
+        self.errors.extend(errors);
+    }
+
     /// Records an error on `field` unless `condition` holds; returns `condition`.
     pub fn check(
         &mut self,
@@ -213,6 +227,12 @@ impl ErrorAccumulator {
 #[derive(Debug, Clone, Copy)]
 pub struct JsonObject<'a>(&'a Map<String, Value>);
 
+impl<'a> From<&'a Map<String, Value>> for JsonObject<'a> {
+    fn from(map: &'a Map<String, Value>) -> Self {
+        Self(map)
+    }
+}
+
 impl<'a> JsonObject<'a> {
     /// The input must be a JSON object; otherwise one error on field `"body"`.
     pub fn from_value(value: &'a Value) -> Result<Self, ValidationErrors> {
@@ -235,6 +255,29 @@ impl<'a> JsonObject<'a> {
         non_empty_str(self.get(field))
     }
 
+    /// An id: a string that passes [`check_id`] with at most [`ID_CHARS_MAX`] characters.
+    pub fn id(&self, field: &str) -> Result<&'a str, String> {
+        let value = self.non_empty_str(field)?;
+        check_id(value, ID_CHARS_MAX)?;
+        Ok(value)
+    }
+
+    /// One error per field of the object that is not in `known`, named as the client
+    /// wrote it (escaped and cut if it is long or holds control characters): the rule
+    /// of every request body is that an unknown field is refused, not ignored.
+    pub fn unknown_fields(&self, known: &[&str]) -> Vec<FieldError> {
+        self.0
+            .keys()
+            .filter(|name| !known.contains(&name.as_str()))
+            .map(|name| {
+                FieldError::new(
+                    excerpt(name, FIELD_NAME_QUOTED_CHARS_MAX),
+                    format!("unknown field (expected one of {})", known.join(", ")),
+                )
+            })
+            .collect()
+    }
+
     /// A JSON number, read exactly as a decimal.
     pub fn number(&self, field: &str) -> Result<Decimal, String> {
         match self.get(field) {
@@ -254,8 +297,112 @@ impl<'a> JsonObject<'a> {
     }
 }
 
+/// `parsed`, unless `body` is an object with fields outside `known`: then an error on
+/// each of them, after `parsed`'s own errors if it has some. For a parse constructor
+/// that also reads messages tolerantly and needs the request rule on top.
+pub fn refuse_unknown_fields<T>(
+    body: &Value,
+    known: &[&str],
+    parsed: Result<T, ValidationErrors>,
+) -> Result<T, ValidationErrors> {
+    let unknown = match JsonObject::from_value(body) {
+        Ok(object) => object.unknown_fields(known),
+        Err(_) => Vec::new(),
+    };
+    match (parsed, ValidationErrors::from_vec(unknown)) {
+        (parsed, None) => parsed,
+        (Ok(_), Some(unknown)) => Err(unknown),
+        (Err(mut errors), Some(unknown)) => {
+            errors.0.extend(unknown.0);
+            Err(errors)
+        }
+    }
+}
+
 /// Message for a field that is absent or `null`.
 pub const MISSING: &str = "is required";
+
+/// Longest id accepted from a client (account, order, transaction, user, customer ids,
+/// idempotency keys), in characters.
+pub const ID_CHARS_MAX: usize = 128;
+
+/// Largest `limit` a list route accepts.
+pub const LIST_LIMIT_MAX: u32 = 1_000;
+
+/// Longest field name quoted in an error about an unknown field, in characters.
+const FIELD_NAME_QUOTED_CHARS_MAX: usize = 64;
+
+/// Whether `c` is a bidirectional formatting character (Unicode `Bidi_Control`): the
+/// embeddings and overrides U+202A–U+202E, the isolates U+2066–U+2069 and the marks
+/// U+061C, U+200E, U+200F. They reorder how text is shown ("Trojan Source").
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// The id rule: not blank, at most `chars_max` characters, no control character and no
+/// bidirectional formatting character. The message names the first offending character
+/// by code point and position, never by echoing it.
+pub fn check_id(value: &str, chars_max: usize) -> Result<(), String> {
+    if value.trim().is_empty() {
+        return Err("must not be empty".to_owned());
+    }
+    // Counting stops past the limit: a 1 MB id costs no more than a 129-character one.
+    if value.chars().nth(chars_max).is_some() {
+        return Err(format!("must be at most {chars_max} characters"));
+    }
+    for (position, c) in value.chars().enumerate() {
+        if c.is_control() {
+            return Err(format!(
+                "must not contain control characters (U+{:04X} at character {position})",
+                u32::from(c)
+            ));
+        }
+        if is_bidi_control(c) {
+            return Err(format!(
+                "must not contain bidirectional formatting characters (U+{:04X} at character \
+                 {position})",
+                u32::from(c)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A list route's `limit` query parameter: absent → `default`, else an integer within
+/// `1..=`[`LIST_LIMIT_MAX`] (`0`, `1001`, `2147483648`, `-1`, `ten` are errors).
+pub fn parse_limit(raw: Option<&str>, default: u32) -> Result<u32, String> {
+    let Some(raw) = raw else {
+        return Ok(default);
+    };
+    match raw.trim().parse::<u64>() {
+        Ok(limit) if (1..=u64::from(LIST_LIMIT_MAX)).contains(&limit) => {
+            // Within 1..=1000.
+            Ok(u32::try_from(limit).unwrap_or(LIST_LIMIT_MAX))
+        }
+        _ => Err(format!(
+            "must be an integer between 1 and {LIST_LIMIT_MAX}, got `{}`",
+            excerpt(raw, FIELD_NAME_QUOTED_CHARS_MAX)
+        )),
+    }
+}
+
+/// `text` fit to be quoted in a message: control and bidirectional characters escaped
+/// (`\u{202e}`), cut after `chars_max` characters (`…`).
+pub fn excerpt(text: &str, chars_max: usize) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == chars_max {
+            out.push('…');
+            break;
+        }
+        if c.is_control() || is_bidi_control(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
 
 /// A string with at least one non-blank character, from an optional JSON value.
 pub fn non_empty_str(value: Option<&Value>) -> Result<&str, String> {
@@ -384,6 +531,71 @@ mod tests {
             errors.message_for("body"),
             Some("must be a JSON object, found an array")
         );
+    }
+
+    #[test]
+    fn ids_refuse_control_bidi_and_unbounded_text() {
+        assert_eq!(check_id("ACC-12345", ID_CHARS_MAX), Ok(()));
+        assert_eq!(check_id("compte-é-42", ID_CHARS_MAX), Ok(()));
+        for (bad, what) in [
+            ("", "empty"),
+            ("  ", "empty"),
+            ("ACC\u{0}1", "U+0000"),
+            ("ACC\n1", "U+000A"),
+            ("ACC\u{7f}", "U+007F"),
+            ("ACC\u{202E}1", "U+202E"),
+            ("\u{2066}ACC", "U+2066"),
+            ("ACC\u{2069}", "U+2069"),
+            ("ACC\u{200F}", "U+200F"),
+        ] {
+            let message = check_id(bad, ID_CHARS_MAX).unwrap_err();
+            assert!(message.contains(what), "{bad:?}: {message}");
+            assert!(!message.contains(bad) || bad.trim().is_empty(), "{message}");
+        }
+        assert_eq!(check_id(&"a".repeat(ID_CHARS_MAX), ID_CHARS_MAX), Ok(()));
+        let long = "a".repeat(1 << 20);
+        assert_eq!(
+            check_id(&long, ID_CHARS_MAX),
+            Err(format!("must be at most {ID_CHARS_MAX} characters"))
+        );
+    }
+
+    #[test]
+    fn json_ids_and_unknown_fields() {
+        let v = json!({"id": "A\u{202D}B", "ok": "x", "extra\u{0}": 1, "more": 2});
+        let obj = JsonObject::from_value(&v).unwrap();
+        assert!(obj.id("id").unwrap_err().contains("U+202D"));
+        assert_eq!(obj.id("ok"), Ok("x"));
+        assert_eq!(obj.id("none"), Err(MISSING.to_owned()));
+        let unknown = obj.unknown_fields(&["id", "ok"]);
+        let names: Vec<&str> = unknown.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(names, ["extra\\u{0}", "more"]);
+        assert_eq!(unknown[1].message, "unknown field (expected one of id, ok)");
+    }
+
+    #[test]
+    fn limits_are_within_one_and_a_thousand() {
+        assert_eq!(parse_limit(None, 100), Ok(100));
+        assert_eq!(parse_limit(Some("1"), 100), Ok(1));
+        assert_eq!(parse_limit(Some("1000"), 100), Ok(1000));
+        for bad in [
+            "0",
+            "1001",
+            "2147483648",
+            "18446744073709551616",
+            "-1",
+            "ten",
+            "",
+        ] {
+            let message = parse_limit(Some(bad), 100).unwrap_err();
+            assert!(message.contains("between 1 and 1000"), "{bad}: {message}");
+        }
+    }
+
+    #[test]
+    fn excerpts_escape_and_cut() {
+        assert_eq!(excerpt("a\u{202E}b", 10), "a\\u{202e}b");
+        assert_eq!(excerpt("abcdef", 3), "abc…");
     }
 
     #[test]

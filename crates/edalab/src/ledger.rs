@@ -226,8 +226,14 @@ pub fn mount(store: Arc<dyn LedgerStore>, bus_backend: &'static str) -> Mount {
 }
 
 fn get_operation(parameter: &str, summary: &str) -> utoipa::openapi::PathItem {
+    use edalab_domain::validation::{ID_CHARS_MAX, LIST_LIMIT_MAX};
     use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
     use utoipa::openapi::{Required, ResponseBuilder};
+    let id_schema = ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::String))
+        .min_length(Some(1))
+        .max_length(Some(ID_CHARS_MAX));
     let mut operation = OperationBuilder::new()
         .tag("bancaire")
         .summary(Some(summary))
@@ -235,19 +241,29 @@ fn get_operation(parameter: &str, summary: &str) -> utoipa::openapi::PathItem {
             ParameterBuilder::new()
                 .name(parameter)
                 .parameter_in(ParameterIn::Path)
-                .required(Required::True),
+                .required(Required::True)
+                .schema(Some(id_schema)),
         )
         .response("200", ResponseBuilder::new().description("Found"))
+        .response(
+            "400",
+            ResponseBuilder::new().description(
+                "A bad id (control characters, over 128 characters) or `limit`: `details` names it",
+            ),
+        )
         .response("404", ResponseBuilder::new().description("Unknown id"));
     if summary.contains("limit") {
-        operation = operation
-            .parameter(
-                ParameterBuilder::new()
-                    .name("limit")
-                    .parameter_in(ParameterIn::Query)
-                    .required(Required::False),
-            )
-            .response("400", ResponseBuilder::new().description("Bad `limit`"));
+        let limit_schema = ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::Integer))
+            .minimum(Some(1))
+            .maximum(Some(LIST_LIMIT_MAX));
+        operation = operation.parameter(
+            ParameterBuilder::new()
+                .name("limit")
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .schema(Some(limit_schema)),
+        );
     }
     utoipa::openapi::PathItem::new(HttpMethod::Get, operation)
 }

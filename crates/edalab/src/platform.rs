@@ -550,8 +550,15 @@ pub async fn run(config: Config, plan: Plan, started: Instant) -> anyhow::Result
     let simulator = if plan.runs(Service::Simulator) {
         let simulator_bus: Arc<dyn Bus> =
             Arc::new(InstrumentedBus::new(Arc::clone(&shared), "simulator"));
+        let options = edalab_services::simulator::ControlOptions {
+            limits: edalab_services::simulator::StartLimits::new(
+                config.simulator.rate_per_second_max,
+                config.simulator.duration_s_max,
+            ),
+            ..Default::default()
+        };
         Some(Arc::new(
-            edalab_services::simulator::SimulationControl::new(simulator_bus, Default::default())
+            edalab_services::simulator::SimulationControl::new(simulator_bus, options)
                 .context("starting the simulator")?,
         ))
     } else {

@@ -29,8 +29,8 @@ use edalab_services::simulator::items::topics::{
     ORDER_FILES_PREFIX, ORDERS_PATH, TRANSACTIONS_PATH,
 };
 use edalab_services::simulator::{
-    ControlOptions, Delivery, Outgoing, Route, RouteSink, SimulationControl, StartRequest,
-    StatusResponse,
+    ControlOptions, Delivery, Outgoing, Route, RouteSink, ScenarioSource, SimulationControl,
+    StartRequest, StatusResponse,
 };
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -377,6 +377,7 @@ async fn simulate(
     }
     let options = ControlOptions {
         scenarios_dir: Some(args.scenarios_dir.clone()),
+        ..ControlOptions::default()
     };
     let control = match bus {
         Some(bus) => {
@@ -389,7 +390,7 @@ async fn simulate(
     .with_sink(sink.clone());
     control
         .start(StartRequest {
-            scenario: args.scenario.clone(),
+            scenario: ScenarioSource::from_cli_arg(&args.scenario),
             rate: args.rate,
             duration: args.duration,
             pattern: args.pattern.clone(),

@@ -274,12 +274,13 @@ async fn ledger_consumer_stopped_for_ten_seconds_catches_up_losing_nothing() {
         Arc::clone(&bus),
         ControlOptions {
             scenarios_dir: None,
+            ..ControlOptions::default()
         },
     )
     .expect("simulator");
     simulator
         .start(StartRequest {
-            scenario: "banking-day".to_owned(),
+            scenario: "banking-day".into(),
             rate: Some(300.0),
             duration: Some(16.0),
             pattern: Some("constant".to_owned()),

@@ -495,6 +495,12 @@ pub struct SimulatorConfig {
     pub duration_s: u64,
     /// Seed of the simulator's randomness; absent: random, and logged.
     pub seed: Option<u64>,
+    /// Highest `rate` a simulation may be started with over the API, events per second
+    /// (1..=50 000, the pacer's tested ceiling; ADR 019).
+    pub rate_per_second_max: u32,
+    /// Longest `duration` a simulation may be started with over the API, seconds
+    /// (1..=2 592 000, 30 days; 0 = until stopped stays allowed; ADR 019).
+    pub duration_s_max: u64,
 }
 
 impl Default for SimulatorConfig {
@@ -505,7 +511,58 @@ impl Default for SimulatorConfig {
             rate_per_second: 10,
             duration_s: 0,
             seed: None,
+            rate_per_second_max: 10_000,
+            duration_s_max: 86_400,
         }
+    }
+}
+
+impl SimulatorConfig {
+    /// Ceiling of `rate_per_second_max`: the rate the pacer is tested to hold.
+    pub const RATE_PER_SECOND_MAX_CEILING: u32 = 50_000;
+    /// Ceiling of `duration_s_max`: 30 days.
+    pub const DURATION_S_MAX_CEILING: u64 = 30 * 24 * 3600;
+
+    /// The limits out of range, and an autostart rate above its limit, by dotted key.
+    fn limit_problems(&self) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        if !(1..=Self::RATE_PER_SECOND_MAX_CEILING).contains(&self.rate_per_second_max) {
+            problems.push((
+                "simulator.rate_per_second_max",
+                format!(
+                    "must be within 1..={}, got {}",
+                    Self::RATE_PER_SECOND_MAX_CEILING,
+                    self.rate_per_second_max
+                ),
+            ));
+        } else if self.rate_per_second > self.rate_per_second_max {
+            problems.push((
+                "simulator.rate_per_second",
+                format!(
+                    "{} is above simulator.rate_per_second_max ({})",
+                    self.rate_per_second, self.rate_per_second_max
+                ),
+            ));
+        }
+        if !(1..=Self::DURATION_S_MAX_CEILING).contains(&self.duration_s_max) {
+            problems.push((
+                "simulator.duration_s_max",
+                format!(
+                    "must be within 1..={}, got {}",
+                    Self::DURATION_S_MAX_CEILING,
+                    self.duration_s_max
+                ),
+            ));
+        } else if self.duration_s > self.duration_s_max {
+            problems.push((
+                "simulator.duration_s",
+                format!(
+                    "{} is above simulator.duration_s_max ({})",
+                    self.duration_s, self.duration_s_max
+                ),
+            ));
+        }
+        problems
     }
 }
 
@@ -806,6 +863,9 @@ impl Config {
             bad("simulator.rate_per_second", "must be at least 1".to_owned());
         }
         for (key, message) in self.security.problems(self.server.listen.0) {
+            bad(key, message);
+        }
+        for (key, message) in self.simulator.limit_problems() {
             bad(key, message);
         }
         if problems.is_empty() {

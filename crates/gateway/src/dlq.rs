@@ -33,6 +33,7 @@ use edalab_bus::port::{Bus, BusError};
 use edalab_bus::runtime::{
     DlqEntry, RedriveFilter, RedriveReport, RuntimeError, list_pending, pending_depth, redrive,
 };
+use edalab_domain::validation;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::Mutex;
@@ -41,13 +42,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ErrorBody};
+
 use crate::router::AppState;
 use crate::telemetry::metrics::is_dlq_topic;
 
 /// Messages listed when `limit` is absent.
 pub const LIST_LIMIT_DEFAULT: usize = 100;
-/// Most messages one listing returns.
-pub const LIST_LIMIT_MAX: usize = 1_000;
+/// Most messages one listing returns (the limit of every list route).
+pub const LIST_LIMIT_MAX: usize = validation::LIST_LIMIT_MAX as usize;
 /// Redrive rate when the body does not give one (messages per second).
 pub const REDRIVE_RATE_DEFAULT: u32 = 100;
 /// Highest redrive rate a request may ask for (messages per second).
@@ -221,19 +223,15 @@ async fn check_dlq(bus: &dyn Bus, topic: &str) -> Result<u32, ApiError> {
     Ok(u32::try_from(description.partitions.len()).unwrap_or(u32::MAX))
 }
 
+/// `limit` under the rule of every list route (`1..=1000`, ADR 019).
 fn parse_limit(raw: Option<&str>) -> Result<usize, ApiError> {
-    let Some(raw) = raw else {
-        return Ok(LIST_LIMIT_DEFAULT);
-    };
-    let bad = || {
-        let message = format!("must be an integer between 1 and {LIST_LIMIT_MAX}, got `{raw}`");
-        ApiError::bad_request(format!("invalid `limit`: {message}"))
-            .with_details(json!({ "limit": message }))
-    };
-    match raw.trim().parse::<usize>() {
-        Ok(limit) if (1..=LIST_LIMIT_MAX).contains(&limit) => Ok(limit),
-        _ => Err(bad()),
-    }
+    let default = u32::try_from(LIST_LIMIT_DEFAULT).unwrap_or(validation::LIST_LIMIT_MAX);
+    validation::parse_limit(raw, default)
+        .map(|limit| usize::try_from(limit).unwrap_or(LIST_LIMIT_MAX))
+        .map_err(|message| {
+            ApiError::bad_request(format!("invalid `limit`: {message}"))
+                .with_details(json!({ "limit": message }))
+        })
 }
 
 fn parse_redrive_body(body: &[u8]) -> Result<u32, ApiError> {

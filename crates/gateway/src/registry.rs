@@ -148,15 +148,20 @@ impl IntoResponse for Failure {
 type Reply<T> = Result<Answer<T>, Failure>;
 
 /// A JSON body, whatever its content type (Confluent takes `application/json`, its own
-/// types, or none); a body that is not the expected JSON is 400 with serde's message.
+/// types, or none); a body that is not the expected JSON (an unknown field included) is
+/// 400 with serde's message, which names the field.
 fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Failure> {
     serde_json::from_slice(bytes)
         .map_err(|e| Failure(RegistryError::BadRequest(format!("invalid JSON body: {e}"))))
 }
 
-/// `{"schema": "..."}`, with Confluent's optional `schemaType` and `references`.
+/// `{"schema": "..."}`, with Confluent's optional `schemaType` and `references`. The other
+/// fields of Confluent's request (`metadata`, `ruleSet`, `version`, `id`) are known but
+/// not supported: empty or null they are accepted, set they are refused (42201) rather
+/// than ignored. Any other field is refused (400 naming it), the rule of every route
+/// (ADR 019).
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SchemaRequest {
     /// The Avro schema, as JSON text.
     pub schema: String,
@@ -167,24 +172,61 @@ pub struct SchemaRequest {
     #[serde(default)]
     #[schema(value_type = Option<Vec<Object>>)]
     pub references: Option<Vec<serde_json::Value>>,
+    /// Confluent's data-contract metadata: not supported (42201 when set).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
+    /// Confluent's data-contract rules: not supported (42201 when set).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub rule_set: Option<serde_json::Value>,
+    /// Confluent's import mode: not supported (42201 when set).
+    #[serde(default)]
+    pub version: Option<i64>,
+    /// Confluent's import mode: not supported (42201 when set).
+    #[serde(default)]
+    pub id: Option<i64>,
 }
 
 impl SchemaRequest {
     fn parse(bytes: &[u8]) -> Result<Self, Failure> {
         let request: Self = body(bytes)?;
+        let unsupported = |what: &str| {
+            Err(Failure(RegistryError::InvalidSchema(format!(
+                "{what} is not supported by this registry"
+            ))))
+        };
         if let Some(kind) = &request.schema_type
             && !kind.eq_ignore_ascii_case("AVRO")
         {
             return Err(Failure(RegistryError::InvalidSchema(format!(
-                "schemaType {kind} is not supported: this registry holds Avro schemas only"
+                "schemaType {} is not supported: this registry holds Avro schemas only",
+                edalab_domain::validation::excerpt(kind, 32)
             ))));
         }
         if request.references.as_ref().is_some_and(|r| !r.is_empty()) {
-            return Err(Failure(RegistryError::InvalidSchema(
-                "schema references are not supported".to_owned(),
-            )));
+            return unsupported("schema references (`references`)");
+        }
+        if request.metadata.as_ref().is_some_and(is_set) {
+            return unsupported("`metadata`");
+        }
+        if request.rule_set.as_ref().is_some_and(is_set) {
+            return unsupported("`ruleSet`");
+        }
+        if request.version.is_some() || request.id.is_some() {
+            return unsupported("import mode (`version`, `id`)");
         }
         Ok(request)
+    }
+}
+
+/// A JSON value that says something: not `null`, `{}` or `[]`.
+fn is_set(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Null => false,
+        serde_json::Value::Object(map) => !map.is_empty(),
+        serde_json::Value::Array(list) => !list.is_empty(),
+        _ => true,
     }
 }
 
@@ -234,8 +276,9 @@ pub struct CompatibilityLevelBody {
     pub compatibility_level: String,
 }
 
-/// `{"compatibility": "NONE"}` (what `PUT /config` takes and answers).
+/// `{"compatibility": "NONE"}` (what `PUT /config` takes and answers); no other field.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CompatibilityBody {
     /// NONE, BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE.
     pub compatibility: String,

@@ -11,10 +11,11 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
 use crate::money::{Currency, Money, exact_amount};
-use crate::validation::{ErrorAccumulator, ValidationErrors};
+use crate::validation::{ErrorAccumulator, ValidationErrors, check_id};
 
-/// Defines a string id newtype: not blank, at most `$max_len` characters (the
-/// `VARCHAR` width of its column), serialized as the bare string.
+/// Defines a string id newtype under the shared id rule ([`check_id`]: not blank, no
+/// control or bidirectional formatting character) with at most `$max_len` characters
+/// (the `VARCHAR` width of its column), serialized as the bare string.
 macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident, $what:literal, $max_len:literal) => {
         $(#[$doc])*
@@ -27,13 +28,8 @@ macro_rules! string_id {
 
             pub fn parse(value: impl Into<String>) -> Result<Self, String> {
                 let value = value.into();
-                if value.trim().is_empty() {
-                    Err(format!("{} must not be empty", $what))
-                } else if value.chars().count() > Self::LEN_MAX {
-                    Err(format!("{} must be at most {} characters", $what, Self::LEN_MAX))
-                } else {
-                    Ok(Self(value))
-                }
+                check_id(&value, Self::LEN_MAX).map_err(|m| format!("{} {m}", $what))?;
+                Ok(Self(value))
             }
 
             pub fn as_str(&self) -> &str {

@@ -158,7 +158,7 @@ async fn lists_dead_letters_with_reasons_and_bounds_the_limit() {
     assert_eq!(listed, 1, "{one}");
     assert_eq!(one["depth"], 4, "depth counts everything pending");
 
-    for bad in ["0", "1001", "ten", "-3"] {
+    for bad in ["0", "1001", "2147483648", "ten", "-3"] {
         let body = json_of(
             app.get(&format!("/api/v1/dlq/{DLQ}/messages?limit={bad}"))
                 .await,

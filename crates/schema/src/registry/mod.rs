@@ -19,6 +19,7 @@
 pub mod client;
 pub mod compat;
 pub mod local;
+pub mod names;
 
 use std::fmt;
 use std::str::FromStr;
@@ -246,14 +247,27 @@ pub trait SchemaRegistry: Send + Sync {
     ) -> Result<Compatibility, RegistryError>;
 }
 
-/// Parses `text` as an Avro schema, or says why it is not one (42201).
+/// Parses `text` as an Avro schema, or says why it is not one (42201). Never panics:
+/// names are checked first ([`names::check_names`]: apache-avro 0.17 panics on some bad
+/// ones), and a panic inside apache-avro on any other input is caught and answered as an
+/// invalid schema too. This is the function fuzzing drives with arbitrary text.
 pub fn parse_schema(text: &str) -> Result<apache_avro::Schema, RegistryError> {
     if text.trim().is_empty() {
         return Err(RegistryError::InvalidSchema(
             "the schema is empty".to_owned(),
         ));
     }
-    apache_avro::Schema::parse_str(text).map_err(|e| RegistryError::InvalidSchema(e.to_string()))
+    let json: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| RegistryError::InvalidSchema(format!("the schema is not JSON: {e}")))?;
+    names::check_names(&json).map_err(RegistryError::InvalidSchema)?;
+    // `parse_str` only reads `text`: no state of ours is left half-changed by a panic.
+    std::panic::catch_unwind(|| apache_avro::Schema::parse_str(text))
+        .map_err(|_| {
+            RegistryError::InvalidSchema(
+                "the schema could not be parsed (apache-avro failed on it)".to_owned(),
+            )
+        })?
+        .map_err(|e| RegistryError::InvalidSchema(e.to_string()))
 }
 
 /// What makes two schema texts "the same schema": apache-avro's serialization of the
@@ -340,5 +354,19 @@ mod tests {
             parse_schema("  ").unwrap_err(),
             RegistryError::InvalidSchema("the schema is empty".to_owned())
         );
+    }
+
+    #[test]
+    fn names_apache_avro_panics_on_are_invalid_schemas() {
+        for name in ["T-1", "1T", ""] {
+            let text = format!(
+                r#"{{"type":"record","name":"{name}","fields":[{{"name":"a","type":"string"}}]}}"#
+            );
+            let error = parse_schema(&text).unwrap_err();
+            assert_eq!(error.error_code(), 42201, "{name:?}: {error}");
+            assert!(error.to_string().contains("invalid Avro name"), "{error}");
+        }
+        let error = parse_schema("{not json").unwrap_err();
+        assert!(error.to_string().contains("not JSON"), "{error}");
     }
 }

@@ -11,6 +11,7 @@ use axum::{Json, Router};
 use edalab_bus::Record;
 use edalab_domain::calculator::CalculatorOperation;
 use edalab_domain::events::topics;
+use edalab_domain::validation::ID_CHARS_MAX;
 use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
@@ -19,7 +20,7 @@ use utoipa_axum::routes;
 
 use super::store::{Calculation, CalculationStatus};
 use super::{CalculatorState, ID_HEADER};
-use crate::pipeline::{ApiError, json_body};
+use crate::pipeline::{ApiError, json_body, path_id};
 
 /// The calculator's routes with their full `/api/v1/...` paths and OpenAPI operations.
 pub fn openapi_router(state: CalculatorState) -> OpenApiRouter {
@@ -35,9 +36,10 @@ pub fn router(state: CalculatorState) -> Router {
 }
 
 /// `POST /api/v1/calculator` body (S1-01's message). Read field by field, so a 400 names
-/// every failing field.
+/// every failing field; no other field is accepted.
 #[derive(Debug, ToSchema)]
-#[allow(dead_code)] // documentation only: parsed by `CalculatorOperation::parse`.
+#[allow(dead_code)] // documentation only: parsed by `CalculatorOperation::parse_request`.
+#[serde(deny_unknown_fields)] // documents `additionalProperties: false`
 pub struct CalculationBody {
     /// `add`, `subtract`, `multiply` or `divide`.
     #[schema(example = "divide")]
@@ -78,7 +80,7 @@ async fn submit(
     const ERROR: &str = "Invalid calculation";
     let value = json_body(&body, ERROR)?;
     let operation =
-        CalculatorOperation::parse(&value).map_err(|e| ApiError::validation(ERROR, &e))?;
+        CalculatorOperation::parse_request(&value).map_err(|e| ApiError::validation(ERROR, &e))?;
     let id = calculation_id(state.clock.now()).to_string();
     state
         .store
@@ -142,6 +144,7 @@ fn calculation_id(now: chrono::DateTime<chrono::Utc>) -> uuid::Uuid {
     params(("id" = String, Path, description = "The id answered by the submit")),
     responses(
         (status = 200, description = "The calculation", body = Calculation),
+        (status = 400, description = "`id` is not an id (control characters, over 128 characters)", body = ApiError),
         (status = 404, description = "No such calculation", body = ApiError),
         (status = 503, description = "The store failed", body = ApiError),
     )
@@ -150,11 +153,12 @@ async fn show(
     State(state): State<CalculatorState>,
     Path(id): Path<String>,
 ) -> Result<Json<Calculation>, ApiError> {
+    let id = path_id("id", &id, ID_CHARS_MAX)?;
     state
         .store
-        .get(&id)
+        .get(id)
         .await
         .map_err(ApiError::unavailable)?
         .map(Json)
-        .ok_or_else(|| ApiError::not_found("calculation", &id))
+        .ok_or_else(|| ApiError::not_found("calculation", id))
 }

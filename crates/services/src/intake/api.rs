@@ -14,7 +14,11 @@ use utoipa_axum::routes;
 
 use super::IntakeState;
 use super::store::RecordedOrder;
-use crate::pipeline::ApiError;
+use crate::pipeline::{ApiError, path_id};
+
+/// Longest recorded order id: an `order_id` (128 characters at most) or, for a file
+/// without a usable one, `file:` and the file's name (255 bytes at most).
+const RECORDED_ID_CHARS_MAX: usize = 260;
 
 /// The intake's routes with their full `/api/v1/...` paths and OpenAPI operations.
 pub fn openapi_router(state: IntakeState) -> OpenApiRouter {
@@ -56,6 +60,7 @@ pub struct IntakeStats {
     params(("order_id" = String, Path, description = "The `order_id` of the order file")),
     responses(
         (status = 200, description = "The recorded order", body = IntakeOrderView),
+        (status = 400, description = "`order_id` is not an id (control characters, over 260 characters)", body = ApiError),
         (status = 404, description = "No order with this id was ingested", body = ApiError),
         (status = 503, description = "The store failed", body = ApiError),
     )
@@ -64,15 +69,16 @@ async fn show(
     State(state): State<IntakeState>,
     Path(order_id): Path<String>,
 ) -> Result<Json<IntakeOrderView>, ApiError> {
+    let order_id = path_id("order_id", &order_id, RECORDED_ID_CHARS_MAX)?;
     let order = state
         .store
-        .get(&order_id)
+        .get(order_id)
         .await
         .map_err(ApiError::unavailable)?
-        .ok_or_else(|| ApiError::not_found("order", &order_id))?;
+        .ok_or_else(|| ApiError::not_found("order", order_id))?;
     let duplicates = state
         .store
-        .duplicates_of(&order_id)
+        .duplicates_of(order_id)
         .await
         .map_err(ApiError::unavailable)?;
     Ok(Json(IntakeOrderView { order, duplicates }))

@@ -20,6 +20,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, SecondsFormat, Utc};
 use edalab_domain::ledger::{AccountId, ClientId, LedgerTransaction};
+use edalab_domain::validation::{ID_CHARS_MAX, check_id, parse_limit};
 use edalab_store::{LedgerStore, StoreError, StoredAccount, TransactionLimit};
 use serde::Serialize;
 use serde_json::json;
@@ -221,7 +222,14 @@ async fn health(State(state): State<ApiState>) -> Response {
     (status, Json(body)).into_response()
 }
 
+/// A path id: a text that breaks the id rule (control characters, over 128 characters) is
+/// a 400 naming `parameter`; a valid id too long for the column is simply not found.
+fn path_id(parameter: &str, id: &str) -> Result<(), ApiError> {
+    check_id(id, ID_CHARS_MAX).map_err(|message| ApiError::bad_parameter(parameter, message))
+}
+
 fn account_id(id: &str) -> Result<AccountId, ApiError> {
+    path_id("id", id)?;
     // An id the domain cannot hold cannot name a stored account.
     AccountId::parse(id).map_err(|_| ApiError::not_found("account", id))
 }
@@ -243,15 +251,10 @@ async fn transactions(
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let limit = match query.get("limit") {
-        None => TransactionLimit::default(),
-        Some(raw) => raw
-            .trim()
-            .parse::<i64>()
-            .map_err(|_| format!("must be an integer between 1 and 1000, got {raw:?}"))
-            .and_then(TransactionLimit::parse)
-            .map_err(|message| ApiError::bad_parameter("limit", message))?,
-    };
+    let default = u32::from(TransactionLimit::default().get());
+    let limit = parse_limit(query.get("limit").map(String::as_str), default)
+        .and_then(|limit| TransactionLimit::parse(i64::from(limit)))
+        .map_err(|message| ApiError::bad_parameter("limit", message))?;
     let account_id = account_id(&id)?;
     if state.store.account(&account_id).await?.is_none() {
         return Err(ApiError::not_found("account", &id));
@@ -270,6 +273,7 @@ async fn accounts_of_client(
     State(state): State<ApiState>,
     Path(client_id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    path_id("client_id", &client_id)?;
     let client = ClientId::parse(client_id.clone())
         .map_err(|_| ApiError::not_found("client", &client_id))?;
     let comptes: Vec<AccountBody> = state

@@ -355,6 +355,20 @@ pub fn json_body(body: &[u8], error: &str) -> Result<serde_json::Value, ApiError
     })
 }
 
+/// A path parameter naming a resource by id, under the id rule
+/// ([`edalab_domain::validation::check_id`] with `chars_max`): otherwise a 400 naming the
+/// parameter, since such a text is no id at all (ADR 019).
+pub fn path_id<'a>(parameter: &str, id: &'a str, chars_max: usize) -> Result<&'a str, ApiError> {
+    edalab_domain::validation::check_id(id, chars_max)
+        .map(|()| id)
+        .map_err(|message| {
+            ApiError::validation(
+                "Invalid path parameter",
+                &ValidationErrors::single(parameter, message),
+            )
+        })
+}
+
 /// Locks a std mutex, recovering from poisoning (a panicked holder left SQLite's state
 /// consistent: every write is one statement or one transaction).
 pub fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {

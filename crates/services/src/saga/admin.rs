@@ -19,7 +19,7 @@ use std::sync::atomic::Ordering;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use edalab_domain::validation::{ErrorAccumulator, ValidationErrors};
+use edalab_domain::validation::{ErrorAccumulator, JsonObject, ValidationErrors};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::{OpenApi, ToSchema};
@@ -52,9 +52,11 @@ pub struct BureauSettings {
     pub breaker: String,
 }
 
-/// `PUT /api/v1/saga/credit-bureau` body; absent fields keep their value.
+/// `PUT /api/v1/saga/credit-bureau` body; absent fields keep their value, no other field
+/// is accepted.
 #[derive(Debug, ToSchema)]
 #[allow(dead_code)] // documentation only: the body is parsed field by field.
+#[serde(deny_unknown_fields)] // documents `additionalProperties: false`
 pub struct BureauChange {
     pub failing: Option<bool>,
     /// 0..=10000
@@ -109,14 +111,7 @@ fn parse_change(body: &[u8]) -> Result<(Option<bool>, Option<u64>), ApiError> {
         ));
     };
     let mut errors = ErrorAccumulator::new();
-    for name in map.keys() {
-        if name != "failing" && name != "latency_ms" {
-            errors.push(
-                name.as_str(),
-                "unknown field (expected failing, latency_ms)",
-            );
-        }
-    }
+    errors.extend(JsonObject::from(&map).unknown_fields(&["failing", "latency_ms"]));
     let failing = match map.get("failing") {
         None => None,
         Some(Value::Bool(b)) => Some(*b),

@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use edalab_bus::Record;
 use edalab_domain::events::saga::{CreatedStatus, OrderCreated, SagaEvent};
 use edalab_domain::saga::OrderRequest;
-use edalab_domain::validation::ValidationErrors;
+use edalab_domain::validation::{ID_CHARS_MAX, ValidationErrors, parse_limit};
 use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -20,10 +20,10 @@ use utoipa_axum::routes;
 
 use super::tracking::fold;
 use super::{SagaState, inc};
-use crate::pipeline::{ApiError, json_body};
+use crate::pipeline::{ApiError, json_body, path_id};
 
-/// Most orders `GET /orders` lists.
-const LIST_LIMIT_MAX: usize = 1_000;
+/// Orders `GET /orders` lists without a `limit`.
+const LIST_LIMIT_DEFAULT: u32 = 100;
 
 /// The gateway's prefix of the saga's routes.
 pub const API_PREFIX: &str = "/api/v1";
@@ -57,19 +57,21 @@ fn routes() -> OpenApiRouter<SagaState> {
         .routes(routes!(status))
 }
 
-/// `POST /orders` body (S4-01). Read field by field, so a 400 names every failing field.
+/// `POST /orders` body (S4-01). Read field by field, so a 400 names every failing field;
+/// no other field is accepted.
 #[derive(Debug, ToSchema)]
 #[allow(dead_code)] // documentation only: parsed by `OrderRequest::parse`.
 #[schema(rename_all = "camelCase")]
+#[serde(deny_unknown_fields)] // documents `additionalProperties: false`
 pub struct CreateOrderBody {
-    /// Non-empty.
-    #[schema(example = "user-42")]
+    /// 1 to 128 characters, no control or bidirectional formatting character.
+    #[schema(example = "user-42", min_length = 1, max_length = 128)]
     user_id: String,
     /// A JSON number > 0.
     #[schema(example = 99.99)]
     amount: f64,
-    /// At least one non-empty item name.
-    #[schema(example = json!(["laptop", "mouse"]))]
+    /// 1 to 100 item names, each under the same rule as `userId`.
+    #[schema(example = json!(["laptop", "mouse"]), min_items = 1, max_items = 100)]
     items: Vec<String>,
 }
 
@@ -218,6 +220,7 @@ pub async fn create_order(
     params(("order_id" = String, Path, description = "The `orderId` answered by the create")),
     responses(
         (status = 200, description = "The tracking view", body = OrderTrackingBody),
+        (status = 400, description = "`order_id` is not an id (control characters, over 128 characters)", body = ApiError),
         (status = 404, description = "No event of this order was tracked", body = ApiError),
         (status = 503, description = "The store failed", body = ApiError),
     )
@@ -226,12 +229,13 @@ async fn status(
     State(state): State<SagaState>,
     Path(order_id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let order_id = path_id("order_id", &order_id, ID_CHARS_MAX)?;
     let rows = state
         .store
-        .events_of(&order_id)
+        .events_of(order_id)
         .await
         .map_err(ApiError::unavailable)?;
-    let view = fold(&rows).ok_or_else(|| ApiError::not_found("order", &order_id))?;
+    let view = fold(&rows).ok_or_else(|| ApiError::not_found("order", order_id))?;
     Ok(Json(
         serde_json::to_value(view).map_err(ApiError::unavailable)?,
     ))
@@ -242,10 +246,10 @@ async fn status(
     get,
     path = "/orders",
     tag = "orders",
-    params(("limit" = Option<u32>, Query, description = "Most orders listed, 0..=1000 (larger is capped) [default: 100]")),
+    params(("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Most orders listed, 1..=1000 [default: 100]")),
     responses(
         (status = 200, description = "The tracked orders, newest first", body = OrderListBody),
-        (status = 400, description = "`limit` is not a non-negative integer", body = ApiError),
+        (status = 400, description = "`limit` is not an integer within 1..=1000", body = ApiError),
         (status = 503, description = "The store failed", body = ApiError),
     )
 )]
@@ -254,16 +258,12 @@ async fn list(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     // The query is read as text so that a bad `limit` is a JSON 400 naming it.
-    let limit = match query.get("limit") {
-        None => 100,
-        Some(text) => text.parse::<usize>().map_err(|_| {
-            ApiError::validation(
-                "Invalid query",
-                &ValidationErrors::single("limit", "must be a non-negative integer"),
-            )
-        })?,
-    }
-    .min(LIST_LIMIT_MAX);
+    let limit = parse_limit(query.get("limit").map(String::as_str), LIST_LIMIT_DEFAULT).map_err(
+        |message| {
+            ApiError::validation("Invalid query", &ValidationErrors::single("limit", message))
+        },
+    )?;
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     let ids = state
         .store
         .order_ids(limit)

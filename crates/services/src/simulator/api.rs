@@ -1,7 +1,8 @@
 //! The simulator's REST API (S3-07), an axum router over a [`SimulationControl`]:
 //!
 //! - `POST /api/v1/simulation/start {scenario, rate, duration, pattern?, seed?}` →
-//!   `{simulation_id, status: "running"}`; 409 while one runs;
+//!   `{simulation_id, status: "running"}`; 409 while one runs (a bad body is 400 first);
+//!   `scenario` is a name from the catalogue, never a path;
 //! - `POST /api/v1/simulation/stop` → `{status: "stopped", events_produced}`; 409 when none
 //!   runs;
 //! - `GET /api/v1/simulation/status` → `{status, simulation_id, events_produced, started_at,
@@ -20,6 +21,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use edalab_domain::validation::JsonObject;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 use utoipa::{OpenApi, ToSchema};
@@ -30,6 +32,7 @@ use super::runner::{
     FieldError, ProduceResponse, SimError, SimulationControl, StartRequest, StartResponse,
     StatusResponse, StopResponse, produce_errors,
 };
+use super::scenario::ScenarioSource;
 
 /// Stable error codes of this API (the gateway's vocabulary, plus two of its own).
 pub mod codes {
@@ -166,26 +169,33 @@ fn field<T: DeserializeOwned>(
     }
 }
 
+/// The request rule of every route (ADR 019): each unknown field is an error naming it.
 fn unknown_fields(map: &Map<String, Value>, known: &[&str], errors: &mut Vec<FieldError>) {
-    for name in map.keys().filter(|k| !known.contains(&k.as_str())) {
-        errors.push(FieldError::new(
-            name.as_str(),
-            format!("unknown field (expected one of {})", known.join(", ")),
-        ));
-    }
+    let unknown = JsonObject::from(map).unknown_fields(known);
+    errors.extend(
+        unknown
+            .into_iter()
+            .map(|e| FieldError::new(e.field, e.message)),
+    );
 }
 
-/// `POST /api/v1/simulation/start` body.
+/// `POST /api/v1/simulation/start` body. No other field is accepted.
 #[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)] // documents `additionalProperties: false`
 #[allow(dead_code)] // documentation only: the body is parsed field by field.
 pub struct StartBody {
-    /// A built-in scenario (`default`, `banking-day`, `fraud-burst`, `transactions`,
-    /// `calculator`, `order-files`, `orders`), a file name in
-    /// `scenarios/`, or a path to a `.toml` file.
+    /// A scenario's name, never a path: a built-in one (`default`, `banking-day`,
+    /// `fraud-burst`, `transactions`, `calculator`, `order-files`, `orders`) or the name of
+    /// a `<name>.toml` in the server's `scenarios/` folder.
+    #[schema(pattern = "^[a-z0-9][a-z0-9-]{0,63}$", min_length = 1, max_length = 64)]
     scenario: String,
-    /// Events per second, `0 < rate <= 50000` [default: the scenario's].
+    /// Events per second, `0 < rate <= simulator.rate_per_second_max` (50 000 at most;
+    /// 10 000 by default) [default: the scenario's].
+    #[schema(exclusive_minimum = 0, maximum = 50000)]
     rate: Option<f64>,
-    /// Seconds; 0 runs until stopped [default: the scenario's `duration_s`].
+    /// Seconds, `0 <= duration <= simulator.duration_s_max` (one day by default); 0 runs
+    /// until stopped [default: the scenario's `duration_s`].
+    #[schema(minimum = 0, maximum = 2592000)]
     duration: Option<f64>,
     /// `constant`, `ramp`, `burst` or `sine` [default: the scenario's shape].
     pattern: Option<String>,
@@ -193,8 +203,9 @@ pub struct StartBody {
     seed: Option<u64>,
 }
 
-/// `POST /api/v1/events/produce` body.
+/// `POST /api/v1/events/produce` body. No other field is accepted.
 #[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)] // documents `additionalProperties: false`
 #[allow(dead_code)] // documentation only: the body is parsed field by field.
 pub struct ProduceBody {
     /// `CompteOuvert`, `DepotEffectue`, `RetraitEffectue`, `VirementEmis`,
@@ -202,6 +213,7 @@ pub struct ProduceBody {
     /// `Order`.
     event_type: String,
     /// `1..=10000`.
+    #[schema(minimum = 1, maximum = 10000)]
     count: u64,
 }
 
@@ -222,8 +234,9 @@ fn parse_start(body: &Bytes) -> Result<StartRequest, ApiError> {
     let pattern = field(&map, "pattern", "a string", &mut errors);
     let seed = field(&map, "seed", "a non-negative integer", &mut errors);
     match scenario {
+        // A name only: the catalogue refuses anything else, paths included (ADR 019).
         Some(scenario) if errors.is_empty() => Ok(StartRequest {
-            scenario,
+            scenario: ScenarioSource::Named(scenario),
             rate,
             duration,
             pattern,

@@ -32,8 +32,11 @@ pub use generator::{PRODUCE_COUNT_MAX, Simulator, SimulatorError, SimulatorStats
 pub use items::{EventKind, GeneratedItem, InvalidReason, Payload, Route, Validity};
 pub use pattern::{PACER_TICK, Pacer, PacerLimits, TrafficPattern};
 pub use runner::{
-    ControlOptions, FieldError, ProduceResponse, SimError, SimulationControl, StartRequest,
-    StartResponse, StatusResponse, StopResponse,
+    ControlOptions, FieldError, ProduceResponse, SimError, SimulationControl, StartLimits,
+    StartRequest, StartResponse, StatusResponse, StopResponse,
 };
-pub use scenario::{BUILTIN_SCENARIOS, Scenario, ScenarioError};
+pub use scenario::{
+    BUILTIN_SCENARIOS, SCENARIO_BYTES_MAX, Scenario, ScenarioCatalogue, ScenarioError,
+    ScenarioName, ScenarioSource,
+};
 pub use sink::{Delivery, Outgoing, RouteSink};

@@ -33,12 +33,14 @@ use super::encode::{EncodeError, ItemEncoder};
 use super::generator::{PRODUCE_COUNT_MAX, Simulator};
 use super::items::{EventKind, GeneratedItem, Payload, Route};
 use super::pattern::{PACER_TICK, Pacer, PacerLimits, TrafficPattern};
-use super::scenario::{BUILTIN_SCENARIOS, Scenario, ScenarioError};
+use super::scenario::{Scenario, ScenarioCatalogue, ScenarioSource};
 use super::sink::{Delivery, Outgoing, RouteSink};
 
-/// Highest `rate` a simulation may be started with (S3-07, X-06).
+/// Highest `rate` a simulation may ever be started with: what the pacer is tested to hold
+/// (S3-07, X-06). [`StartLimits`] may set a lower one.
 pub const START_RATE_PER_SECOND_MAX: f64 = 50_000.0;
-/// Longest `duration` a simulation may be started with: 30 days (0 means until stopped).
+/// Longest `duration` a simulation may ever be started with: 30 days (0 means until
+/// stopped). [`StartLimits`] may set a shorter one.
 pub const START_DURATION_S_MAX: f64 = 30.0 * 24.0 * 3600.0;
 /// Most pacer batches emitted in one tick when the run is behind; the rest waits for the
 /// next tick so that `stop()` is heard within a bounded time.
@@ -83,12 +85,13 @@ pub enum SimError {
 /// What `start` is asked for. `rate` defaults to the scenario's nominal rate, `duration` to
 /// its `duration_s`, `pattern` to its own shape, `seed` to one drawn from the clock (the
 /// status answers it, so the run can be replayed).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StartRequest {
-    pub scenario: String,
-    /// Events per second, `0 < rate <= 50 000`.
+    /// A catalogue name (what the REST API sends), or a local file (the CLI only).
+    pub scenario: ScenarioSource,
+    /// Events per second, `0 < rate <=` [`StartLimits::rate_per_second_max`].
     pub rate: Option<f64>,
-    /// Seconds; 0 runs until stopped.
+    /// Seconds, `<=` [`StartLimits::duration_s_max`]; 0 runs until stopped.
     pub duration: Option<f64>,
     /// `constant`, `ramp`, `burst` or `sine` (see [`TrafficPattern::named`]).
     pub pattern: Option<String>,
@@ -185,13 +188,84 @@ pub struct ControlOptions {
     /// Where scenario files are looked up by name (`<dir>/<name>.toml`) before the built-in
     /// ones.
     pub scenarios_dir: Option<PathBuf>,
+    /// Bounds of a start's `rate` and `duration`.
+    pub limits: StartLimits,
 }
 
 impl Default for ControlOptions {
     fn default() -> Self {
         Self {
             scenarios_dir: Some(PathBuf::from("scenarios")),
+            limits: StartLimits::default(),
         }
+    }
+}
+
+/// The highest `rate` and longest `duration` a start may ask for (`simulator.
+/// rate_per_second_max`, `simulator.duration_s_max` in the configuration); above them a
+/// start is refused with a 400 naming the field and the limit. Never above
+/// [`START_RATE_PER_SECOND_MAX`] and [`START_DURATION_S_MAX`], the default.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StartLimits {
+    rate_per_second_max: f64,
+    duration_s_max: f64,
+}
+
+impl Default for StartLimits {
+    fn default() -> Self {
+        Self {
+            rate_per_second_max: START_RATE_PER_SECOND_MAX,
+            duration_s_max: START_DURATION_S_MAX,
+        }
+    }
+}
+
+impl StartLimits {
+    /// The given limits, each brought within `1..=` its ceiling.
+    pub fn new(rate_per_second_max: u32, duration_s_max: u64) -> Self {
+        Self {
+            rate_per_second_max: f64::from(rate_per_second_max.max(1))
+                .min(START_RATE_PER_SECOND_MAX),
+            duration_s_max: (duration_s_max.max(1) as f64).min(START_DURATION_S_MAX),
+        }
+    }
+
+    pub fn rate_per_second_max(&self) -> f64 {
+        self.rate_per_second_max
+    }
+
+    pub fn duration_s_max(&self) -> f64 {
+        self.duration_s_max
+    }
+
+    /// The errors of `rate` and `duration` against these limits.
+    fn errors(&self, rate: Option<f64>, duration: Option<f64>) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        if let Some(rate) = rate
+            && (!rate.is_finite() || rate <= 0.0 || rate > self.rate_per_second_max)
+        {
+            errors.push(FieldError::new(
+                "rate",
+                format!(
+                    "must be > 0 and <= {} events per second (simulator.rate_per_second_max), \
+                     got {rate}",
+                    self.rate_per_second_max
+                ),
+            ));
+        }
+        if let Some(duration) = duration
+            && (!duration.is_finite() || !(0.0..=self.duration_s_max).contains(&duration))
+        {
+            errors.push(FieldError::new(
+                "duration",
+                format!(
+                    "must be within 0..={} seconds (simulator.duration_s_max; 0 = until \
+                     stopped), got {duration}",
+                    self.duration_s_max
+                ),
+            ));
+        }
+        errors
     }
 }
 
@@ -340,51 +414,21 @@ impl SimulationControl {
     /// Checks every field of `request` and answers all the errors at once.
     fn plan(&self, request: &StartRequest) -> Result<Plan, Vec<FieldError>> {
         let mut errors = Vec::new();
-        let scenario =
-            match Scenario::resolve(&request.scenario, self.options.scenarios_dir.as_deref()) {
-                Ok(s) => Some(s),
-                Err(ScenarioError::Unknown(name)) => {
-                    errors.push(FieldError::new(
-                        "scenario",
-                        format!(
-                            "unknown scenario `{name}` (built in: {})",
-                            BUILTIN_SCENARIOS
-                                .iter()
-                                .map(|(n, _)| *n)
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                    ));
-                    None
-                }
-                Err(e) => {
-                    errors.push(FieldError::new("scenario", e.to_string()));
-                    None
-                }
-            };
-        if let Some(rate) = request.rate
-            && (!rate.is_finite() || rate <= 0.0 || rate > START_RATE_PER_SECOND_MAX)
-        {
-            errors.push(FieldError::new(
-                "rate",
-                format!("must be > 0 and <= {START_RATE_PER_SECOND_MAX}, got {rate}"),
-            ));
-        }
-        if let Some(duration) = request.duration
-            && (!duration.is_finite() || !(0.0..=START_DURATION_S_MAX).contains(&duration))
-        {
-            errors.push(FieldError::new(
-                "duration",
-                format!("must be within 0..={START_DURATION_S_MAX} seconds (0 = until stopped), got {duration}"),
-            ));
-        }
+        let catalogue = ScenarioCatalogue::new(self.options.scenarios_dir.clone());
+        let scenario = catalogue
+            .resolve(&request.scenario)
+            .map_err(|e| errors.push(FieldError::new("scenario", e.to_string())))
+            .ok();
+        let limits = self.options.limits;
+        errors.extend(limits.errors(request.rate, request.duration));
         if let Some(name) = &request.pattern
             && !TrafficPattern::NAMES.contains(&name.as_str())
         {
             errors.push(FieldError::new(
                 "pattern",
                 format!(
-                    "unknown pattern `{name}` (one of {})",
+                    "unknown pattern `{}` (one of {})",
+                    edalab_domain::validation::excerpt(name, 64),
                     TrafficPattern::NAMES.join(", ")
                 ),
             ));
@@ -395,11 +439,15 @@ impl SimulationControl {
         if !errors.is_empty() {
             return Err(errors);
         }
+        // A scenario's own rate and duration (the operator's files) are brought within the
+        // limits; a client's were checked above.
         let rate = request
             .rate
             .unwrap_or_else(|| scenario.pattern.nominal_rate_per_second())
-            .min(START_RATE_PER_SECOND_MAX);
-        let duration_s = request.duration.unwrap_or(scenario.duration_s as f64);
+            .min(limits.rate_per_second_max());
+        let duration_s = request
+            .duration
+            .unwrap_or((scenario.duration_s as f64).min(limits.duration_s_max()));
         let pattern = match &request.pattern {
             Some(name) => TrafficPattern::named(name, rate),
             None => Some(scenario.pattern.scaled_to(rate)),
@@ -437,12 +485,13 @@ impl SimulationControl {
         })
     }
 
-    /// Starts a simulation; refused while one runs.
+    /// Starts a simulation; refused while one runs. The request is checked first, so an
+    /// invalid one is answered as such (400) whether or not a simulation runs.
     pub async fn start(&self, request: StartRequest) -> Result<StartResponse, SimError> {
+        let plan = self.plan(&request).map_err(SimError::Invalid)?;
         if let Some(simulation_id) = self.running_id() {
             return Err(SimError::AlreadyRunning { simulation_id });
         }
-        let plan = self.plan(&request).map_err(SimError::Invalid)?;
         let topics = self.topics().await?;
 
         let mut slot = lock(&self.run);

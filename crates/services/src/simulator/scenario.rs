@@ -1,13 +1,22 @@
 //! Scenario files (`scenarios/*.toml`): what traffic to generate and in which proportions.
 //! Owns parsing (`deny_unknown_fields`, so a typo is an error naming the key) and validation
-//! (shares within 0..=1, weights ≥ 0, …, each error naming the dotted key). Knows nothing of
-//! how events are built; `generator` reads the settings.
+//! (shares within 0..=1, weights ≥ 0, …, each error naming the dotted key), and the
+//! [`ScenarioCatalogue`]: which scenarios a client may choose, by name only. Knows nothing
+//! of how events are built; `generator` reads the settings.
+//!
+//! Names, not paths (ADR 019): a client of the REST API picks a scenario by a
+//! [`ScenarioName`] (`[a-z0-9-]`, 1 to 64 characters, no `/`, no `..`), looked up in the
+//! scenarios folder and then among the built-ins; only the local user of the CLI may name
+//! a file by its path ([`ScenarioSource::LocalFile`]). Every read is bounded
+//! ([`SCENARIO_BYTES_MAX`], regular files only), and no error quotes a file's content:
+//! a TOML error says what and where (line, column), not the text around it.
 //!
 //! The format is documented in `docs/simulator.md`. Every section but the top-level names is
 //! optional; a scenario with no traffic section at all is refused.
 
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -47,9 +56,19 @@ pub const BUILTIN_SCENARIOS: &[(&str, &str)] = &[
 /// each plus ids: 1 000 000 accounts stay under 200 MiB).
 pub const ACCOUNTS_MAX_LIMIT: u32 = 1_000_000;
 
+/// Largest scenario file read, bytes (the shipped ones are under 4 KiB).
+pub const SCENARIO_BYTES_MAX: u64 = 1024 * 1024;
+
+/// Longest scenario name, characters.
+pub const SCENARIO_NAME_CHARS_MAX: usize = 64;
+
+/// Most files of the scenarios folder looked at when listing the catalogue.
+const CATALOGUE_ENTRIES_MAX: usize = 1_000;
+
 /// Why a scenario was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
+    /// Not TOML, or not the scenario format: what and where, never the text around it.
     #[error("scenario {source_name}: {message}")]
     Parse {
         source_name: String,
@@ -67,10 +86,183 @@ pub enum ScenarioError {
         #[source]
         source: std::io::Error,
     },
+    #[error("scenario {path}: not a regular file")]
+    NotAFile { path: String },
+    #[error("scenario {path}: larger than {SCENARIO_BYTES_MAX} bytes")]
+    TooLarge { path: String },
+    #[error("scenario {path}: not UTF-8 text")]
+    NotText { path: String },
+    /// Not a scenario name (a path, `..`, a control character, too long…).
     #[error(
-        "unknown scenario `{0}` (built in: default, banking-day, fraud-burst, transactions, calculator, order-files, orders; or give a path to a .toml file)"
+        "a scenario is chosen by name: 1 to {SCENARIO_NAME_CHARS_MAX} lower-case letters, digits \
+         and `-`, not a path (one of {})",
+        known.join(", ")
     )]
-    Unknown(String),
+    InvalidName { known: Vec<String> },
+    #[error("unknown scenario `{name}` (one of {})", known.join(", "))]
+    Unknown { name: String, known: Vec<String> },
+}
+
+/// A scenario's name in the catalogue: 1 to [`SCENARIO_NAME_CHARS_MAX`] characters of
+/// `[a-z0-9-]`, not starting with `-`. It cannot hold `/`, `.`, `\`, NUL or a space, so
+/// `<dir>/<name>.toml` always stays inside the folder.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ScenarioName(String);
+
+impl ScenarioName {
+    /// `None` when `text` is not a name.
+    pub fn parse(text: &str) -> Option<Self> {
+        let valid = !text.is_empty()
+            && text.len() <= SCENARIO_NAME_CHARS_MAX
+            && !text.starts_with('-')
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        valid.then(|| Self(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Where a start's scenario comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScenarioSource {
+    /// A name, checked against the catalogue when the run is planned: what the REST API
+    /// sends, whatever text the client wrote.
+    Named(String),
+    /// A file the local user named on the command line (`edalab simulate --scenario
+    /// ./my.toml`); never built from a request.
+    LocalFile(PathBuf),
+}
+
+impl ScenarioSource {
+    /// A command-line argument: a path if it ends in `.toml` or holds a `/`, else a name.
+    pub fn from_cli_arg(text: &str) -> Self {
+        if text.ends_with(".toml") || text.contains('/') {
+            Self::LocalFile(PathBuf::from(text))
+        } else {
+            Self::Named(text.to_owned())
+        }
+    }
+}
+
+impl From<&str> for ScenarioSource {
+    /// A name (see [`ScenarioSource::Named`]).
+    fn from(name: &str) -> Self {
+        Self::Named(name.to_owned())
+    }
+}
+
+/// The scenarios a client may choose: `<dir>/<name>.toml` for each [`ScenarioName`] in the
+/// folder, then the built-in ones. A file in the folder wins over a built-in of its name.
+#[derive(Debug, Clone, Default)]
+pub struct ScenarioCatalogue {
+    dir: Option<PathBuf>,
+}
+
+impl ScenarioCatalogue {
+    pub fn new(dir: Option<PathBuf>) -> Self {
+        Self { dir }
+    }
+
+    /// Every name, sorted: the built-ins and the folder's `<name>.toml` files (at most
+    /// [`CATALOGUE_ENTRIES_MAX`] entries of the folder are looked at).
+    pub fn names(&self) -> Vec<String> {
+        let mut names: BTreeSet<String> = BUILTIN_SCENARIOS
+            .iter()
+            .map(|(name, _)| (*name).to_owned())
+            .collect();
+        if let Some(entries) = self.dir.as_ref().and_then(|d| std::fs::read_dir(d).ok()) {
+            for entry in entries.take(CATALOGUE_ENTRIES_MAX).flatten() {
+                let file_name = entry.file_name();
+                let name = file_name.to_str().and_then(|n| n.strip_suffix(".toml"));
+                if let Some(name) = name.and_then(ScenarioName::parse) {
+                    names.insert(name.0);
+                }
+            }
+        }
+        names.into_iter().collect()
+    }
+
+    /// The scenario called `name`; a text that is not a [`ScenarioName`] is refused before
+    /// any file is touched.
+    pub fn load(&self, name: &str) -> Result<Scenario, ScenarioError> {
+        let name = ScenarioName::parse(name).ok_or_else(|| ScenarioError::InvalidName {
+            known: self.names(),
+        })?;
+        if let Some(dir) = &self.dir {
+            let path = dir.join(format!("{}.toml", name.as_str()));
+            if path.exists() {
+                return Scenario::from_file(&path);
+            }
+        }
+        let (_, text) = BUILTIN_SCENARIOS
+            .iter()
+            .find(|(n, _)| *n == name.as_str())
+            .ok_or_else(|| ScenarioError::Unknown {
+                name: name.as_str().to_owned(),
+                known: self.names(),
+            })?;
+        Scenario::parse(name.as_str(), text)
+    }
+
+    /// A scenario from `source`: a name from the catalogue, or a local file.
+    pub fn resolve(&self, source: &ScenarioSource) -> Result<Scenario, ScenarioError> {
+        match source {
+            ScenarioSource::Named(name) => self.load(name),
+            ScenarioSource::LocalFile(path) => Scenario::from_file(path),
+        }
+    }
+}
+
+/// The text of the file at `path`: a regular file of at most [`SCENARIO_BYTES_MAX`] bytes
+/// (read through a bounded reader, so a file that grows, or one whose size the
+/// file system does not tell, as in `/proc`, cannot make it read more), in UTF-8.
+fn read_bounded(path: &Path) -> Result<String, ScenarioError> {
+    let shown = || path.display().to_string();
+    let read_error = |source| ScenarioError::Read {
+        path: shown(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    let metadata = file.metadata().map_err(read_error)?;
+    if !metadata.is_file() {
+        return Err(ScenarioError::NotAFile { path: shown() });
+    }
+    if metadata.len() > SCENARIO_BYTES_MAX {
+        return Err(ScenarioError::TooLarge { path: shown() });
+    }
+    let mut bytes = Vec::new();
+    file.take(SCENARIO_BYTES_MAX + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    if bytes.len() as u64 > SCENARIO_BYTES_MAX {
+        return Err(ScenarioError::TooLarge { path: shown() });
+    }
+    String::from_utf8(bytes).map_err(|_| ScenarioError::NotText { path: shown() })
+}
+
+/// A TOML error without the excerpt of the source `toml` puts in its `Display`: the
+/// message and the line and column where it starts.
+fn toml_error_message(error: &toml::de::Error, text: &str) -> String {
+    let message = error.message().trim_end();
+    match error.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or_default();
+            let line = before.matches('\n').count() + 1;
+            let column = before
+                .rsplit('\n')
+                .next()
+                .unwrap_or_default()
+                .chars()
+                .count()
+                + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message.to_owned(),
+    }
 }
 
 /// A parsed and validated scenario.
@@ -352,11 +544,11 @@ impl Default for OrderTraffic {
 
 impl Scenario {
     /// Parses and validates TOML text; `source_name` (a file name or scenario name) is quoted
-    /// in errors.
+    /// in errors, the text never is. This is the function fuzzing drives.
     pub fn parse(source_name: &str, text: &str) -> Result<Self, ScenarioError> {
         let scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
             source_name: source_name.to_string(),
-            message: e.to_string(),
+            message: toml_error_message(&e, text),
         })?;
         scenario
             .validate()
@@ -370,34 +562,20 @@ impl Scenario {
 
     /// A scenario shipped with edalab, by name (see [`BUILTIN_SCENARIOS`]).
     pub fn builtin(name: &str) -> Result<Self, ScenarioError> {
-        let (_, text) = BUILTIN_SCENARIOS
-            .iter()
-            .find(|(n, _)| *n == name)
-            .ok_or_else(|| ScenarioError::Unknown(name.to_string()))?;
-        Self::parse(name, text)
+        ScenarioCatalogue::new(None).load(name)
     }
 
+    /// The scenario in the file at `path`, read with a bound ([`SCENARIO_BYTES_MAX`]).
     pub fn from_file(path: &Path) -> Result<Self, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = read_bounded(path)?;
         Self::parse(&path.display().to_string(), &text)
     }
 
-    /// `name_or_path` as a file if it ends in `.toml` or contains a `/`, else as a file
-    /// `<dir>/<name>.toml` if `dir` holds one, else as a built-in scenario.
+    /// For a local user's argument (the CLI): a path if `name_or_path` ends in `.toml` or
+    /// holds a `/`, else a name of the catalogue over `dir` ([`ScenarioCatalogue`]).
     pub fn resolve(name_or_path: &str, dir: Option<&Path>) -> Result<Self, ScenarioError> {
-        if name_or_path.ends_with(".toml") || name_or_path.contains('/') {
-            return Self::from_file(Path::new(name_or_path));
-        }
-        if let Some(dir) = dir {
-            let path = dir.join(format!("{name_or_path}.toml"));
-            if path.is_file() {
-                return Self::from_file(&path);
-            }
-        }
-        Self::builtin(name_or_path)
+        ScenarioCatalogue::new(dir.map(Path::to_path_buf))
+            .resolve(&ScenarioSource::from_cli_arg(name_or_path))
     }
 
     /// Checks every setting; on failure answers the dotted key and what is wrong with it.

@@ -11,6 +11,7 @@ use edalab_bus::Record;
 use edalab_domain::events::topics;
 use edalab_domain::events::transactions::{PendingStatus, QueuedTransaction};
 use edalab_domain::transaction::{SubmittedTransaction, TransactionRef};
+use edalab_domain::validation::ID_CHARS_MAX;
 use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
@@ -19,7 +20,7 @@ use utoipa_axum::routes;
 
 use super::store::{CurrencyTotal, TransactionView};
 use super::{Counters, TransactionsState};
-use crate::pipeline::ApiError;
+use crate::pipeline::{ApiError, path_id};
 
 /// The S0 routes with their full `/api/v1/...` paths and their OpenAPI operations.
 pub fn openapi_router(state: TransactionsState) -> OpenApiRouter {
@@ -36,10 +37,11 @@ pub fn router(state: TransactionsState) -> Router {
 }
 
 /// `POST /api/v1/transactions` body (S0-01). Read field by field, so a 400 names every
-/// failing field.
+/// failing field; no other field is accepted.
 #[derive(Debug, ToSchema)]
 #[allow(dead_code)] // documentation only: the body is parsed by `SubmittedTransaction`.
 #[schema(rename_all = "camelCase")]
+#[serde(deny_unknown_fields)] // documents `additionalProperties: false`
 pub struct SubmitTransactionBody {
     /// A JSON number > 0 with at most 2 decimals.
     #[schema(example = 100.5)]
@@ -47,11 +49,12 @@ pub struct SubmitTransactionBody {
     /// ISO 4217 code, 3 upper-case letters.
     #[schema(example = "CAD")]
     currency: String,
-    /// Debited account, non-empty.
-    #[schema(example = "ACC-12345")]
+    /// Debited account: 1 to 128 characters, no control or bidirectional formatting
+    /// character.
+    #[schema(example = "ACC-12345", min_length = 1, max_length = 128)]
     account_from: String,
-    /// Credited account, non-empty.
-    #[schema(example = "ACC-67890")]
+    /// Credited account, same rules, and not `accountFrom`.
+    #[schema(example = "ACC-67890", min_length = 1, max_length = 128)]
     account_to: String,
 }
 
@@ -148,6 +151,7 @@ pub async fn submit_transaction(
     params(("id" = String, Path, description = "The `transactionId` answered by the submit")),
     responses(
         (status = 200, description = "The transaction", body = TransactionView),
+        (status = 400, description = "`id` is not an id (control characters, over 128 characters)", body = ApiError),
         (status = 404, description = "No such transaction", body = ApiError),
         (status = 503, description = "The store failed", body = ApiError),
     )
@@ -156,13 +160,14 @@ async fn show(
     State(state): State<TransactionsState>,
     Path(id): Path<String>,
 ) -> Result<Json<TransactionView>, ApiError> {
+    let id = path_id("id", &id, ID_CHARS_MAX)?;
     state
         .store
-        .get(&id)
+        .get(id)
         .await
         .map_err(ApiError::unavailable)?
         .map(Json)
-        .ok_or_else(|| ApiError::not_found("transaction", &id))
+        .ok_or_else(|| ApiError::not_found("transaction", id))
 }
 
 /// `GET /api/v1/transactions/analytics` body: the S0-05 running totals (each transaction

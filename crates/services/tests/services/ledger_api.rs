@@ -85,6 +85,15 @@ async fn account_body(store: Arc<dyn LedgerStore>) {
     assert_eq!(body["code"], "NOT_FOUND");
     assert!(body["error"].as_str().unwrap().contains("NOPE"));
     assert!(body.get("details").is_some());
+    // A text that breaks the id rule names nothing: 400 naming the parameter (ADR 019).
+    for bad in ["CPT%00", "CPT%E2%80%AE1", &"C".repeat(129)] {
+        let (status, body) = get(&app, &format!("/api/v1/comptes/{bad}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert_eq!(body["details"][0]["field"], "id", "{bad}");
+    }
+    let (status, body) = get(&app, "/api/v1/clients/CLI%0A1/comptes").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["details"][0]["field"], "client_id");
 }
 
 async fn transactions_body_and_limit(store: Arc<dyn LedgerStore>) {
@@ -104,7 +113,7 @@ async fn transactions_body_and_limit(store: Arc<dyn LedgerStore>) {
     assert_eq!(body["transactions"].as_array().unwrap().len(), 1);
     let (status, _) = get(&app, "/api/v1/comptes/CPT-1/transactions?limit=1000").await;
     assert_eq!(status, StatusCode::OK);
-    for bad in ["0", "1001", "-1", "ten", ""] {
+    for bad in ["0", "1001", "2147483648", "-1", "ten", ""] {
         let (status, body) = get(
             &app,
             &format!("/api/v1/comptes/CPT-1/transactions?limit={bad}"),

@@ -45,6 +45,7 @@ async fn app() -> App {
         shared,
         ControlOptions {
             scenarios_dir: None,
+            ..ControlOptions::default()
         },
     )
     .unwrap();

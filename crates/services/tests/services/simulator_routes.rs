@@ -82,6 +82,7 @@ async fn env() -> Env {
             bus,
             ControlOptions {
                 scenarios_dir: Some(scenarios_dir()),
+                ..ControlOptions::default()
             },
         )
         .expect("control")
@@ -103,7 +104,7 @@ impl Env {
     async fn run(&self, scenario: &str, rate: f64, duration: f64) {
         self.control
             .start(StartRequest {
-                scenario: scenario.to_owned(),
+                scenario: scenario.into(),
                 rate: Some(rate),
                 duration: Some(duration),
                 pattern: None,
