@@ -3,6 +3,8 @@
 //! pipelines' among them), the S2-04 counters at `/metrics`, stopped cleanly by SIGTERM; a
 //! bad configuration key stops it with a message naming the key.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is its failure
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
