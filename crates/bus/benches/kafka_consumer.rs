@@ -9,6 +9,8 @@
 //! received to the last, so the group join is not counted; both sides share the machine's
 //! cores with the broker.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a benchmark is its failure
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

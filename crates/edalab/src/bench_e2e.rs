@@ -245,6 +245,10 @@ fn generate(n: u64, seed: u64) -> anyhow::Result<Vec<Event>> {
     Ok(events)
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "constant bounds within hdrhistogram's limits"
+)]
 pub(crate) fn new_histogram() -> Histogram<u64> {
     // Bounds are constants within hdrhistogram's limits: cannot fail.
     Histogram::new_with_bounds(1, LATENCY_US_MAX, 3).expect("valid histogram bounds")

@@ -442,6 +442,7 @@ impl Platform {
         let pid = libc::pid_t::try_from(pid).context("process id out of range")?;
         // SAFETY: `kill(2)` with a pid of our own live (not yet reaped) child and a valid
         // signal number has no memory-safety preconditions.
+        #[allow(unsafe_code, reason = "the one FFI call: sending SIGTERM to our child")]
         let sent = unsafe { libc::kill(pid, libc::SIGTERM) };
         anyhow::ensure!(
             sent == 0,

@@ -9,6 +9,8 @@
 //!   the simulator had acknowledged (none lost, none applied twice);
 //! - a bad profile setting is refused with the key named.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is its failure
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -3,6 +3,8 @@
 //! REST routes answer with decimal-string balances), stops cleanly on SIGTERM; then
 //! `edalab check ledger` passes, and fails once a balance is corrupted in SQLite.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is its failure
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

@@ -7,6 +7,8 @@
 //! - with `otlp.enabled`, a trace id sent with an HTTP produce reaches the ledger's
 //!   `store.commit` span, received by a real OTLP/HTTP collector in the test.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is its failure
+
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};

@@ -4,6 +4,8 @@
 //! bad configuration key stops it with a message naming the key; the binary copied alone
 //! into an empty directory serves the web UI built into it (ADR 022).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is its failure
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

@@ -6,6 +6,8 @@
 //!
 //! Its own test binary: the subscriber is process-wide.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is its failure
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 

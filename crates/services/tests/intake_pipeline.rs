@@ -4,6 +4,8 @@
 //! S2-04 counters are read as Prometheus text from the same exporter the gateway serves at
 //! `/metrics` (`metrics-exporter-prometheus`, installed once for this test binary).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is its failure
+
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

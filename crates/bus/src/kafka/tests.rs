@@ -1,5 +1,5 @@
 //! Unit tests over librdkafka's in-process mock cluster (no broker binary needed). The
-//! integration tests against a real broker are in `tests/kafka.rs`.
+//! integration tests against a real broker are in `tests/bus/kafka.rs`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! may be handed to the handler now, which wait (for a retry delay, or behind an earlier
 //! message of their key), and the watermark that may be committed.
 //!
-//! Invariants (checked by the tests in `tests/runtime_*.rs`):
+//! Invariants (checked by the tests in `tests/bus/runtime_*.rs`):
 //! - a message is handed out only when it is the oldest unfinished message of its key
 //!   (its *lane*), so per-key order holds under retry;
 //! - the watermark is the lowest unfinished offset (or the offset after the last accepted

@@ -3,6 +3,8 @@
 //! the embedded log (`log_*`), the consumer runtime over the in-memory fake bus (`runtime_*`),
 //! and, with the `kafka` feature, the Kafka backend against a real tansu broker (`kafka`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is its failure
+
 mod common;
 #[cfg(feature = "kafka")]
 mod kafka;

@@ -379,7 +379,7 @@ async fn the_root_serves_the_ui_built_into_the_binary_or_the_static_dir_override
 
 #[tokio::test]
 async fn the_gateway_starts_on_the_configured_address_and_stops_gracefully() {
-    let bus = crate::fake_bus::FakeBus::new();
+    let bus = edalab_bus::testing::FakeBus::new();
     let mut config = edalab_gateway::Config::default();
     config.server.listen = "127.0.0.1:0".parse().expect("addr");
     let state = edalab_gateway::AppState::builder(&config, Arc::new(bus))
@@ -417,7 +417,7 @@ async fn a_taken_address_names_the_key() {
     let mut config = edalab_gateway::Config::default();
     config.server.listen = edalab_gateway::config::ListenAddr(taken.local_addr().expect("addr"));
     let state =
-        edalab_gateway::AppState::builder(&config, Arc::new(crate::fake_bus::FakeBus::new()))
+        edalab_gateway::AppState::builder(&config, Arc::new(edalab_bus::testing::FakeBus::new()))
             .build()
             .expect("state");
     let Err(error) = edalab_gateway::Gateway::start(&config, state).await else {

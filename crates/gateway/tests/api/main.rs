@@ -3,9 +3,10 @@
 //! in-process fake bus only where a test needs a bus that fails. Timeouts are generous: the
 //! machine is a loaded 2-core box.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is its failure
+
 mod config;
 mod dlq;
-mod fake_bus;
 mod forward;
 mod http;
 mod metrics;
@@ -21,8 +22,8 @@ use std::time::Duration;
 
 use edalab_bus::log::{EmbeddedBus, LogConfig};
 use edalab_bus::port::{Bus, TopicConfig};
+use edalab_bus::testing::FakeBus;
 use edalab_gateway::{AppState, Config, Mount};
-use fake_bus::FakeBus;
 
 /// Time any single wait in a test may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(30);

@@ -19,8 +19,8 @@ use edalab_schema::{
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::fake_bus::FakeBus;
 use crate::{Setup, spawn_app_with};
+use edalab_bus::testing::FakeBus;
 
 const DEPOSIT: EventSchema = EventSchema::DepositMade;
 

@@ -185,6 +185,10 @@ pub mod testing {
 
     /// A fresh database on `url`'s server with the pipelines' stores connected and migrated
     /// in it. Keep the [`TestDatabase`] alive for as long as the stores are used.
+    #[allow(
+        clippy::expect_used,
+        reason = "test set-up: a failure is the test's failure"
+    )]
     pub async fn fresh_stores(url: &str) -> (TestDatabase, PgStores) {
         let database = TestDatabase::create(url)
             .await

@@ -3,11 +3,14 @@
 //! file. `tests/intake_pipeline.rs` stays its own binary: it installs the process-wide metrics
 //! recorder and asserts exact counter values, which other pipelines in this process would move.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is its failure
+
 #[macro_use]
-use crate::ledger_support;
-use crate::pipeline_support;
+mod ledger_support;
+mod pipeline_support;
 
 mod calculator_pipeline;
+mod inputs;
 mod ledger_api;
 mod ledger_bench;
 mod ledger_crash;
