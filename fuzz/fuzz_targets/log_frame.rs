@@ -76,11 +76,23 @@ fn reencode(messages: &[Message], base_offset: u64) -> Vec<Message> {
     let mut frame = builder.finish();
     stamp_base_offset(&mut frame.bytes, base_offset);
     let header = parse_header(&frame.bytes, usize::MAX).expect("a built frame has a header");
-    assert!(crc_matches(&frame.bytes, &header), "a built frame's CRC matches");
+    assert!(
+        crc_matches(&frame.bytes, &header),
+        "a built frame's CRC matches"
+    );
     let mut out = Vec::new();
     let topic = Arc::clone(&messages[0].topic);
-    decode_records(&frame.bytes, &header, &topic, 3, 0, u64::MAX, usize::MAX, &mut out)
-        .expect("a built frame decodes");
+    decode_records(
+        &frame.bytes,
+        &header,
+        &topic,
+        3,
+        0,
+        u64::MAX,
+        usize::MAX,
+        &mut out,
+    )
+    .expect("a built frame decodes");
     out
 }
 

@@ -391,7 +391,7 @@ impl RecordReader {
 
     fn money(&mut self, name: &str) -> Result<Decimal, WireError> {
         let bytes = match self.take(name)? {
-            Value::Decimal(d) => Vec::<u8>::try_from(&d)
+            Value::Decimal(d) => decimal::avro_decimal_bytes(&d)
                 .map_err(|e| self.error(name, format!("unreadable decimal: {e}")))?,
             Value::Bytes(bytes) => bytes,
             other => return Err(self.error(name, format!("expected a decimal, got {other:?}"))),

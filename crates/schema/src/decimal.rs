@@ -143,6 +143,17 @@ pub fn bytes_to_unscaled(bytes: &[u8]) -> Result<i128, DecimalError> {
     Ok(i128::from_be_bytes(full))
 }
 
+/// The bytes of a decimal as apache-avro read them. apache-avro cannot give back the
+/// zero-length bytes it read (it sign-extends the value to the length read, and 0 needs one
+/// byte); [`bytes_to_unscaled`] reads them as 0, so must the readers built on apache-avro
+/// (found by fuzzing, docs/adr/021-fuzzing.md).
+pub fn avro_decimal_bytes(value: &apache_avro::Decimal) -> Result<Vec<u8>, apache_avro::Error> {
+    Vec::<u8>::try_from(value).or_else(|error| match error {
+        apache_avro::Error::SignExtend { requested: 0, .. } => Ok(Vec::new()),
+        error => Err(error),
+    })
+}
+
 /// `value` as the bytes of a `decimal(precision, scale)`.
 pub fn encode(value: Decimal, precision: u32, scale: u32) -> Result<Vec<u8>, DecimalError> {
     to_unscaled(value, precision, scale).map(unscaled_to_bytes)
@@ -254,6 +265,26 @@ mod tests {
             money(Decimal::MAX),
             Err(DecimalError::Precision { .. })
         ));
+    }
+
+    #[test]
+    fn zero_length_decimals_read_through_apache_avro_are_zero() {
+        let schema = apache_avro::Schema::parse_str(
+            r#"{"type":"bytes","logicalType":"decimal","precision":18,"scale":2}"#,
+        )
+        .unwrap();
+        let read = |body: &[u8]| match apache_avro::from_avro_datum(&schema, &mut &body[..], None) {
+            Ok(apache_avro::types::Value::Decimal(d)) => d,
+            other => panic!("{other:?}"),
+        };
+        // `bytes` of length 0: apache-avro reads it, then cannot give the bytes back.
+        let empty = read(&[0x00]);
+        assert!(Vec::<u8>::try_from(&empty).is_err());
+        assert_eq!(avro_decimal_bytes(&empty).unwrap(), Vec::<u8>::new());
+        assert_eq!(decode(&[], 18, 2).unwrap(), dec!(0.00));
+        // Any other length is returned as read.
+        let value = read(&[0x06, 0x01, 0xE2, 0x40]);
+        assert_eq!(avro_decimal_bytes(&value).unwrap(), vec![0x01, 0xE2, 0x40]);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use serde_json::{Map, Number, Value as Json};
 
 use crate::catalog::SchemaCatalog;
 use crate::codec::decode_value;
-use crate::decimal::bytes_to_unscaled;
+use crate::decimal::{avro_decimal_bytes, bytes_to_unscaled};
 use crate::error::WireError;
 
 /// Decodes a Confluent-framed message and renders its record as JSON.
@@ -45,7 +45,7 @@ pub fn avro_to_json(value: &Value, schema: &Schema) -> Result<Json, String> {
             None => return Err(format!("timestamp {ms} ms is out of range")),
         },
         (Value::Decimal(d), Schema::Decimal(ds)) => {
-            let bytes = Vec::<u8>::try_from(d).map_err(|e| e.to_string())?;
+            let bytes = avro_decimal_bytes(d).map_err(|e| e.to_string())?;
             let unscaled = bytes_to_unscaled(&bytes).map_err(|e| e.to_string())?;
             let scale = u32::try_from(ds.scale).map_err(|e| e.to_string())?;
             let decimal =
