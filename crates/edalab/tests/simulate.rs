@@ -145,9 +145,15 @@ fn a_bad_target_is_an_error_naming_the_flag() {
 
 /// `edalab up` in `dir` on a free port; answers the child and its base URL.
 fn up(dir: &Path) -> (Child, String) {
+    up_with(dir, &[])
+}
+
+/// [`up`] with extra environment variables.
+fn up_with(dir: &Path, env: &[(&str, &str)]) -> (Child, String) {
     let mut child = edalab(dir)
         .args(["up", "--listen", "127.0.0.1:0"])
         .env("EDALAB__LOG__LEVEL", "warn")
+        .envs(env.iter().copied())
         .current_dir(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -333,5 +339,54 @@ async fn target_mode_posts_to_a_running_platform_and_up_delivers_in_process() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("/api/v1/simulation/start"), "{stderr}");
+    stop(child);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn target_mode_sends_the_token_a_platform_requires() {
+    const TOKEN: &str = "simulate-test-token-0123456789";
+    let platform_dir = tempfile::tempdir().expect("tempdir");
+    let (child, base) = up_with(platform_dir.path(), &[("EDALAB__SECURITY__TOKEN", TOKEN)]);
+    let simulate = |token: Option<&str>| {
+        let mut command = edalab(platform_dir.path());
+        command.args([
+            "simulate",
+            "--scenario",
+            "orders",
+            "--rate",
+            "20",
+            "--duration",
+            "1",
+            "--seed",
+            "3",
+            "--quiet",
+            "--target",
+            &base,
+        ]);
+        if let Some(token) = token {
+            command.args(["--token", token]);
+        }
+        command
+    };
+    for (token, why) in [
+        (None, "none given"),
+        (Some("wrong-token-0123456789"), "refused"),
+    ] {
+        let out = output(&mut simulate(token));
+        assert!(!out.status.success(), "{token:?} accepted");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("--token") && stderr.contains(why),
+            "{stderr}"
+        );
+    }
+    let summary = stdout_of(&mut simulate(Some(TOKEN)));
+    let (sent, refused) = table(&summary)["Order"];
+    assert_eq!(sent, 20, "{summary}");
+    assert!(
+        refused < sent,
+        "some orders accepted with the token: {summary}"
+    );
+    assert!(!summary.contains("401"), "{summary}");
     stop(child);
 }

@@ -18,7 +18,7 @@ fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-fn load(
+pub fn load(
     file: Option<PathBuf>,
     vars: &[(&str, &str)],
 ) -> Result<Config, edalab_gateway::ConfigError> {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use edalab_bus::port::Record;
 use edalab_gateway::security::TokenHash;
-use edalab_gateway::{Config, ConfigSources, ErrorBody, Gateway};
+use edalab_gateway::{Config, ErrorBody, Gateway};
 use futures::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -306,15 +306,7 @@ async fn ws_needs_the_token_in_a_header_a_subprotocol_or_the_query() {
 
 #[test]
 fn a_non_loopback_listen_without_a_token_refuses_to_start() {
-    let load = |pairs: &[(&str, &str)]| {
-        Config::load(&ConfigSources {
-            env: pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-            ..ConfigSources::default()
-        })
-    };
+    let load = |pairs: &[(&str, &str)]| crate::config::load(None, pairs);
     let error = load(&[("EDALAB__SERVER__LISTEN", "0.0.0.0:8080")]).expect_err("refused");
     assert!(error.names_key("security.token"), "{error}");
     assert!(error.to_string().contains("0.0.0.0:8080"), "{error}");
