@@ -261,13 +261,15 @@ pub fn parse_schema(text: &str) -> Result<apache_avro::Schema, RegistryError> {
         .map_err(|e| RegistryError::InvalidSchema(format!("the schema is not JSON: {e}")))?;
     names::check_names(&json).map_err(RegistryError::InvalidSchema)?;
     // `parse_str` only reads `text`: no state of ours is left half-changed by a panic.
-    std::panic::catch_unwind(|| apache_avro::Schema::parse_str(text))
-        .map_err(|_| {
-            RegistryError::InvalidSchema(
-                "the schema could not be parsed (apache-avro failed on it)".to_owned(),
-            )
-        })?
-        .map_err(|e| RegistryError::InvalidSchema(e.to_string()))
+    std::panic::catch_unwind(|| {
+        apache_avro::Schema::parse_str(text)
+            .map_err(|e| RegistryError::InvalidSchema(e.to_string()))
+    })
+    .map_err(|_| {
+        RegistryError::InvalidSchema(
+            "the schema could not be parsed (apache-avro failed on it)".to_owned(),
+        )
+    })?
 }
 
 /// What makes two schema texts "the same schema": apache-avro's serialization of the
