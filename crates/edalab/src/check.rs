@@ -186,24 +186,27 @@ pub(crate) async fn read_through_group(
         .await
         .context("joining a check group")?;
     let mut messages = Vec::new();
-    let mut quiet_since = tokio::time::Instant::now();
+    let joined_at = tokio::time::Instant::now();
+    let mut quiet_since = joined_at;
     loop {
         let batch = consumer
             .poll(Duration::from_millis(500))
             .await
             .context("polling the banking topics")?;
-        if batch.is_empty() {
-            if quiet_since.elapsed() >= idle && !consumer.assignment().is_empty() {
-                break;
-            }
+        if !batch.is_empty() {
+            quiet_since = tokio::time::Instant::now();
+            messages.extend(batch);
+        } else if consumer.assignment().is_empty() {
+            // The idle time counts from the assignment: a group join may take longer
+            // than `idle` (tansu's waits half the session timeout).
+            quiet_since = tokio::time::Instant::now();
             anyhow::ensure!(
-                quiet_since.elapsed() < idle * 10,
+                joined_at.elapsed() < idle * 10,
                 "no partition of the banking topics was assigned within {:?}",
                 idle * 10
             );
-        } else {
-            quiet_since = tokio::time::Instant::now();
-            messages.extend(batch);
+        } else if quiet_since.elapsed() >= idle {
+            break;
         }
     }
     consumer.close().await.context("leaving the check group")?;

@@ -47,7 +47,10 @@ impl TestDatabase {
         let name = format!("edalab_test_{}", uuid::Uuid::new_v4().simple());
         let mut admin = PgConnection::connect(admin_url)
             .await
-            .map_err(|e| StoreError::Unavailable(format!("{admin_url}: {e}")))?;
+            // The URL may carry a password: the caller names the server, redacted.
+            .map_err(|e| {
+                StoreError::Unavailable(format!("connecting to the admin database: {e}"))
+            })?;
         sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(&mut admin)
             .await
