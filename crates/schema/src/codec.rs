@@ -129,6 +129,18 @@ pub fn decode_value(
     Ok((schema, decode_body(catalog, schema, body)?))
 }
 
+/// The largest single allocation apache-avro may make while reading (its default is 512 MiB
+/// per length or count, and an array count is then multiplied by the size of a `Value`: a
+/// 40-byte message asked for 43 GB and aborted the process — found by the `avro_decode` fuzz
+/// target). Our messages are far below this bound.
+pub const AVRO_ALLOCATION_BYTES_MAX: usize = 1024 * 1024;
+
+/// Bounds apache-avro's allocations; call before any generic Avro read. The limit is
+/// process-wide and set once (apache-avro keeps the first value).
+pub fn bound_avro_allocations() {
+    apache_avro::max_allocation_bytes(AVRO_ALLOCATION_BYTES_MAX);
+}
+
 /// Reads an Avro binary body written with `schema`, one record field at a time, so that a
 /// failure names its field; refuses trailing bytes.
 pub fn decode_body(
@@ -140,6 +152,7 @@ pub fn decode_body(
     let Schema::Record(record_schema) = catalog.schema(schema) else {
         return Err(WireError::field(record, "", "schema is not a record"));
     };
+    bound_avro_allocations();
     let mut reader = body;
     let mut fields = Vec::with_capacity(record_schema.fields.len());
     for field in &record_schema.fields {

@@ -118,6 +118,7 @@ impl<'a> DisplayDecoder<'a> {
         })?;
         let schema = self.schema(id).await?;
         let mut reader = body;
+        crate::codec::bound_avro_allocations();
         let value = apache_avro::from_avro_datum(schema, &mut reader, None)
             .map_err(|e| format!("Avro body does not match schema id {id}: {e}"))?;
         if !reader.is_empty() {
