@@ -424,6 +424,8 @@ fn a_damaged_tail_is_refused_until_log_repair_and_no_offset_is_reused() {
     assert!(
         ok(edalab(d).args(["log", "repair"]), "").contains("nothing to repair"),
         "a repaired log needs nothing more"
+    );
+}
 
 /// `tail --format json` shows what a banking topic holds as `kafka-avro-console-consumer`
 /// would: a CompteOuvert (Avro, Confluent-framed, as the platform writes it) decoded through
