@@ -147,6 +147,8 @@ pub fn bytes_to_unscaled(bytes: &[u8]) -> Result<i128, DecimalError> {
 /// zero-length bytes it read (it sign-extends the value to the length read, and 0 needs one
 /// byte); [`bytes_to_unscaled`] reads them as 0, so must the readers built on apache-avro
 /// (found by fuzzing, docs/adr/021-fuzzing.md).
+// apache-avro's own error type, returned as it is to apache-avro callers.
+#[allow(clippy::result_large_err)]
 pub fn avro_decimal_bytes(value: &apache_avro::Decimal) -> Result<Vec<u8>, apache_avro::Error> {
     Vec::<u8>::try_from(value).or_else(|error| match error {
         apache_avro::Error::SignExtend { requested: 0, .. } => Ok(Vec::new()),
