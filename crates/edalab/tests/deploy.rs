@@ -1241,8 +1241,10 @@ fn the_dockerfile_copies_what_the_build_needs() {
         "a stage builds the web UI"
     );
     // The UI lands where the gateway looks for it: server.static_dir, relative to WORKDIR.
+    // Listening on every interface needs the token compose passes (docs/security.md).
     let config = Config::load(&ConfigSources {
         file: Some(root.join("config/docker.yaml")),
+        env: vec![("EDALAB__SECURITY__TOKEN".to_owned(), "a-test-token".to_owned())],
         ..ConfigSources::default()
     })
     .expect("config/docker.yaml");
