@@ -1244,7 +1244,10 @@ fn the_dockerfile_copies_what_the_build_needs() {
     // Listening on every interface needs the token compose passes (docs/security.md).
     let config = Config::load(&ConfigSources {
         file: Some(root.join("config/docker.yaml")),
-        env: vec![("EDALAB__SECURITY__TOKEN".to_owned(), "a-test-token".to_owned())],
+        env: vec![(
+            "EDALAB__SECURITY__TOKEN".to_owned(),
+            "a-test-token".to_owned(),
+        )],
         ..ConfigSources::default()
     })
     .expect("config/docker.yaml");
