@@ -1246,7 +1246,7 @@ fn the_dockerfile_copies_what_the_build_needs() {
         file: Some(root.join("config/docker.yaml")),
         env: vec![(
             "EDALAB__SECURITY__TOKEN".to_owned(),
-            "a-test-token".to_owned(),
+            "a-test-token-of-32-characters-00".to_owned(),
         )],
         ..ConfigSources::default()
     })
