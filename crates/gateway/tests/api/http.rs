@@ -39,11 +39,27 @@ fn with_test_service(change: impl FnOnce(&mut edalab_gateway::Config) + 'static)
 #[tokio::test]
 async fn unknown_routes_are_json_404() {
     let app = spawn_app().await;
-    for path in ["/api/v1/nope", "/nope", "/api/v1/health/extra"] {
+    for path in [
+        "/api/v1/nope",
+        "/api/nope",
+        "/registry/nope",
+        "/api/v1/health/extra",
+        "/assets/missing.js",
+    ] {
         let body = error_body(app.get(path).await, StatusCode::NOT_FOUND).await;
         assert_eq!(body.code, "route_not_found", "{path}");
         assert!(body.error.contains(path), "{}", body.error);
     }
+    // Outside the API a page path is the web UI's client-side route: its index.html.
+    let page = app.get("/nope").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let content_type = page
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(content_type.starts_with("text/html"), "{content_type}");
     app.stop().await;
 }
 
