@@ -100,6 +100,7 @@ async fn mount_everything(
     let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
     let options = ControlOptions {
         scenarios_dir: Some(scenarios),
+        ..ControlOptions::default()
     };
     let simulator = Arc::new(SimulationControl::new(Arc::clone(&shared), options)?);
     let registry = edalab_gateway::registry::open(config)?;
