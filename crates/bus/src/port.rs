@@ -332,6 +332,18 @@ pub trait Consumer: Send {
 pub trait Bus: Admin + Producer {
     /// Joins `config.group` as a new member.
     async fn consumer(&self, config: ConsumerConfig) -> Result<Box<dyn Consumer>, BusError>;
+    /// Up to `max` messages of one partition from offset `from` (a position below the log
+    /// start reads from the log start), outside any consumer group, waiting at most `wait`
+    /// for the first; and the offset to read next. For browsing (`tail`), checks and views:
+    /// it commits nothing and leaves no group behind.
+    async fn read_partition(
+        &self,
+        topic: &str,
+        partition: u32,
+        from: u64,
+        max: usize,
+        wait: Duration,
+    ) -> Result<(Vec<Message>, u64), BusError>;
     /// Which backend this is (`embedded`, `kafka`, `sqs`, `memory`), for health and logs.
     fn backend_name(&self) -> &'static str;
     /// Whether appends would be accepted now; `Err` says why not (the embedded log below

@@ -364,6 +364,31 @@ impl Bus for FakeBus {
         }))
     }
 
+    async fn read_partition(
+        &self,
+        topic: &str,
+        partition: u32,
+        from: u64,
+        max: usize,
+        _wait: Duration,
+    ) -> Result<(Vec<Message>, u64), BusError> {
+        let state = lock(&self.state);
+        let parts = state
+            .topics
+            .get(topic)
+            .ok_or_else(|| BusError::UnknownTopic(topic.to_owned()))?;
+        let log = parts
+            .get(partition as usize)
+            .ok_or_else(|| BusError::UnknownPartition {
+                topic: topic.to_owned(),
+                partition,
+                partitions: parts.len() as u32,
+            })?;
+        let messages: Vec<Message> = log.iter().skip(from as usize).take(max).cloned().collect();
+        let next = from + messages.len() as u64;
+        Ok((messages, next))
+    }
+
     fn backend_name(&self) -> &'static str {
         "memory"
     }

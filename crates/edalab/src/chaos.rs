@@ -472,7 +472,7 @@ async fn verify(
 ) -> anyhow::Result<()> {
     let bus = EmbeddedBus::open(dir, LogConfig::default())
         .with_context(|| format!("opening the bus in {}", dir.display()))?;
-    let messages = crate::check::read_banking_topics(&bus).await?;
+    let messages = crate::check::read_banking_topics(&bus as &dyn edalab_bus::Bus).await?;
     bus.close().await.context("closing the bus")?;
     let store = crate::ledger::OpenStore::open(dir, store_url).await?;
     let shared = store.shared();

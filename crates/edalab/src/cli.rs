@@ -15,6 +15,8 @@ pub struct Cli {
     /// ./data; for `up`, `bus.data_dir` of the configuration].
     #[arg(long, global = true, env = "EDALAB_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub profile: crate::profile::ProfileArgs,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -66,34 +68,6 @@ pub struct UpArgs {
     /// 127.0.0.1:8080].
     #[arg(long, env = "EDALAB_LISTEN", value_name = "ADDR:PORT")]
     pub listen: Option<String>,
-    /// Configuration file [default: config/local.yaml when it exists]; then
-    /// EDALAB__SECTION__KEY environment variables, then --listen and --data-dir.
-    #[arg(long, env = "EDALAB_CONFIG", value_name = "PATH")]
-    pub config: Option<PathBuf>,
-    /// `embedded` (the durable log and SQLite in the data directory) or `kafka` (a
-    /// Kafka-protocol broker and PostgreSQL: give --brokers and --database-url, or
-    /// `bus.brokers` and `store.url`) [default: `bus.backend` of the configuration].
-    #[arg(long, value_enum, env = "EDALAB_PROFILE")]
-    pub profile: Option<Profile>,
-    /// Kafka bootstrap servers (`bus.brokers`), with the kafka profile.
-    #[arg(long, env = "EDALAB_BROKERS", value_name = "HOST:PORT[,HOST:PORT]")]
-    pub brokers: Option<String>,
-    /// The PostgreSQL database of every store (`store.url`; sets `store.backend: postgres`).
-    #[arg(
-        long,
-        env = "EDALAB_DATABASE_URL",
-        value_name = "postgres://USER@HOST/DB"
-    )]
-    pub database_url: Option<String>,
-}
-
-/// Which engines carry the platform.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Profile {
-    /// The embedded durable log and SQLite, in this process: nothing to install.
-    Embedded,
-    /// A Kafka-protocol broker (librdkafka) and PostgreSQL.
-    Kafka,
 }
 
 #[derive(Args, Debug)]
@@ -200,27 +174,28 @@ pub enum BenchCommand {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    // `up` layers the data directory over its configuration; the other commands default it.
+    // Every command but the embedded log's own tools reads the layered configuration, so
+    // the profile flags and keys choose its backends (crate::profile).
     let explicit_data_dir = cli.data_dir;
     let data_dir = explicit_data_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+    let profile = cli.profile;
+    let config = |listen: Option<&str>| {
+        crate::profile::load_config(explicit_data_dir.as_deref(), &profile, listen)
+    };
     match cli.command {
-        Command::Up(args) => crate::up::run(explicit_data_dir.as_deref(), args).await,
-        Command::Serve(args) => crate::serve::run(explicit_data_dir.as_deref(), args).await,
-        Command::Topics(cmd) => crate::topics::run(&data_dir, cmd).await,
-        Command::Produce(args) => crate::produce::run(&data_dir, args).await,
-        Command::Tail(args) => crate::tail::run(&data_dir, args).await,
-        Command::Consume(args) => crate::consume::run(&data_dir, args).await,
-        Command::Dlq(args) => {
-            let bus = open_for_writing(&data_dir)?;
-            let registry = open_registry(&data_dir)?;
-            let result = crate::dlq::run(args, &bus, &registry).await;
-            bus.close().await?;
-            result
+        Command::Up(args) => crate::up::run(config(args.listen.as_deref())?).await,
+        Command::Serve(args) => {
+            crate::serve::run(config(args.common.listen.as_deref())?, &args.services).await
         }
-        Command::Check(cmd) => crate::check::run(&data_dir, cmd).await,
-        Command::Simulate(args) => crate::simulate::run(args, &data_dir).await,
+        Command::Topics(cmd) => crate::topics::run(&config(None)?, cmd).await,
+        Command::Produce(args) => crate::produce::run(&config(None)?, args).await,
+        Command::Tail(args) => crate::tail::run(&config(None)?, args).await,
+        Command::Consume(args) => crate::consume::run(&config(None)?, args).await,
+        Command::Dlq(args) => crate::dlq::run_command(&config(None)?, args).await,
+        Command::Check(cmd) => crate::check::run(&config(None)?, cmd).await,
+        Command::Simulate(args) => crate::simulate::run(args, &config(None)?).await,
         Command::Chaos(args) => crate::chaos::run(explicit_data_dir.as_deref(), args).await,
         Command::Log(cmd) => crate::repair::run(&data_dir, cmd),
         Command::Bench(BenchCommand::Sim(args)) => crate::bench::run_sim(args),
@@ -232,50 +207,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// The schema registry that the reading commands (`tail`, `dlq`) decode values through:
-/// the built-in one of the data directory, read only (a running platform may own it).
-pub fn open_registry(data_dir: &std::path::Path) -> anyhow::Result<edalab_schema::LocalRegistry> {
-    use anyhow::Context;
-    let dir = data_dir.join(edalab_gateway::registry::DATA_SUBDIR);
-    edalab_schema::LocalRegistry::open_read_only(&dir)
-        .with_context(|| format!("opening the schema registry in {}", dir.display()))
+/// Opens the bus of a command that only writes or only browses: the embedded log (held by
+/// a running platform: a clear "in use" error for writes, reads work) or the broker.
+pub async fn open_bus(
+    config: &edalab_gateway::config::Config,
+    access: crate::profile::Access,
+) -> anyhow::Result<crate::profile::OpenBus> {
+    crate::profile::open_bus(config, access, "edalab-cli").await
 }
 
-/// Opens the bus for a writing command. A running platform holds the data directory: say
-/// so plainly instead of waiting or corrupting it.
-pub fn open_for_writing(
-    data_dir: &std::path::Path,
-) -> anyhow::Result<edalab_bus::log::EmbeddedBus> {
-    open_for_writing_with(data_dir, edalab_bus::log::LogConfig::default())
-}
-
-/// [`open_for_writing`] with explicit log settings (`edalab up` takes them from its
-/// configuration).
+/// [`open_bus`] with explicit log settings, for `bench e2e`'s own scratch log.
 pub fn open_for_writing_with(
     data_dir: &std::path::Path,
     config: edalab_bus::log::LogConfig,
 ) -> anyhow::Result<edalab_bus::log::EmbeddedBus> {
     use anyhow::Context;
-    match edalab_bus::log::EmbeddedBus::open(data_dir, config) {
-        Err(e @ edalab_bus::BusError::Locked { .. }) => {
-            Err(anyhow::Error::new(e).context(format!(
-                "cannot write to {}: it is in use (a running `edalab up`?); read-only commands \
-             (topics list/describe, tail) still work",
-                data_dir.display()
-            )))
-        }
-        other => other
-            .map_err(|e| crate::repair::explain(e, data_dir))
-            .with_context(|| format!("opening the bus in {}", data_dir.display())),
-    }
-}
-
-/// Opens the bus for a read-only command: never locks, never writes, works next to a
-/// running platform.
-pub fn open_for_reading(
-    data_dir: &std::path::Path,
-) -> anyhow::Result<edalab_bus::log::EmbeddedBus> {
-    use anyhow::Context;
-    edalab_bus::log::EmbeddedBus::open_read_only(data_dir, edalab_bus::log::LogConfig::default())
-        .with_context(|| format!("opening the bus in {} (read-only)", data_dir.display()))
+    edalab_bus::log::EmbeddedBus::open(data_dir, config)
+        .map_err(|e| crate::repair::explain(e, data_dir))
+        .with_context(|| format!("opening the bus in {}", data_dir.display()))
 }

@@ -5,15 +5,16 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use edalab_bus::{Bus, ConsumerConfig};
+use edalab_bus::ConsumerConfig;
+use edalab_gateway::config::Config;
 
 use crate::cli::ConsumeArgs;
 
-pub async fn run(data_dir: &Path, args: ConsumeArgs) -> anyhow::Result<()> {
-    let bus = crate::cli::open_for_writing(data_dir)?;
+pub async fn run(config: &Config, args: ConsumeArgs) -> anyhow::Result<()> {
+    let opened = crate::cli::open_bus(config, crate::profile::Access::Write).await?;
+    let bus = opened.shared();
     let mut config = ConsumerConfig::new(args.group.clone(), vec![args.topic.clone()]);
     config.poll_records_max = args.poll_records_max.max(1);
     let mut consumer = bus.consumer(config).await?;
@@ -68,6 +69,6 @@ pub async fn run(data_dir: &Path, args: ConsumeArgs) -> anyhow::Result<()> {
     }
     consumer.close().await?;
     drop(consumer);
-    bus.close().await?;
+    opened.close().await?;
     Ok(())
 }

@@ -60,6 +60,20 @@ pub enum DlqCommand {
     },
 }
 
+/// `edalab dlq ...` on the profile of `config`: the bus opened for writing (the views read
+/// through a consumer group of their own, redrive produces), values decoded through the
+/// configured schema registry.
+pub async fn run_command(
+    config: &edalab_gateway::config::Config,
+    args: DlqArgs,
+) -> anyhow::Result<()> {
+    let opened = crate::cli::open_bus(config, crate::profile::Access::Write).await?;
+    let registry = crate::profile::open_registry_reader(config)?;
+    let result = run(args, &*opened.shared(), &*registry).await;
+    opened.close().await?;
+    result
+}
+
 /// Runs a `dlq` subcommand against `bus`, printing to standard output.
 pub async fn run(
     args: DlqArgs,

@@ -13,6 +13,7 @@ mod output;
 mod pipelines;
 mod platform;
 mod produce;
+mod profile;
 mod repair;
 mod seed;
 mod serve;

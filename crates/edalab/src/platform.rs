@@ -26,12 +26,10 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::ValueEnum;
-use edalab_bus::kafka::{KafkaBus, KafkaConfig};
-use edalab_bus::log::EmbeddedBus;
 use edalab_bus::runtime::{RunSummary, RuntimeError};
-use edalab_bus::{Admin, Bus, BusError, Created};
+use edalab_bus::{Bus, Created};
 use edalab_domain::events::topics;
-use edalab_gateway::config::{BusBackend, Config, ConfigSources, FsyncPolicy, StoreBackend};
+use edalab_gateway::config::{Config, StoreBackend};
 use edalab_gateway::forward::Upstream;
 use edalab_gateway::telemetry::InstrumentedBus;
 use edalab_gateway::{AppState, Gateway, Mount, shutdown_signal, telemetry};
@@ -41,6 +39,8 @@ use edalab_services::pipeline::{PgStores, PgStoresConfig, StoreChoice};
 use edalab_services::{calculator, intake, saga, transactions};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+use crate::profile::{self, Access, OpenBus};
 
 /// A service `edalab serve` can run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, ValueEnum)]
@@ -212,165 +212,16 @@ impl Plan {
     }
 }
 
-/// Loads the layered configuration (defaults → file → `EDALAB__…` → `--listen`,
-/// `--data-dir`, `--profile`, `--brokers`, `--database-url`). The error names the key;
-/// `main` prints it and exits non-zero.
-pub fn load_config(data_dir: Option<&Path>, args: &crate::cli::UpArgs) -> anyhow::Result<Config> {
-    let mut sources = ConfigSources::from_process(args.config.clone());
-    if let Some(listen) = &args.listen {
-        sources = sources.set("server.listen", listen);
-    }
-    if let Some(dir) = data_dir {
-        sources = sources.set("bus.data_dir", dir.display().to_string());
-    }
-    match args.profile {
-        Some(crate::cli::Profile::Embedded) => {
-            sources = sources
-                .set("bus.backend", "embedded")
-                .set("store.backend", "sqlite");
-        }
-        Some(crate::cli::Profile::Kafka) => {
-            sources = sources
-                .set("bus.backend", "kafka")
-                .set("store.backend", "postgres");
-        }
-        None => {}
-    }
-    if let Some(brokers) = &args.brokers {
-        sources = sources.set("bus.brokers", brokers);
-    }
-    if let Some(url) = &args.database_url {
-        sources = sources
-            .set("store.backend", "postgres")
-            .set("store.url", url);
-    }
-    Ok(Config::load(&sources)?)
-}
-
-/// The bus this process runs on.
-enum PlatformBus {
-    /// The embedded durable log in the data directory.
-    Embedded(EmbeddedBus),
-    /// A Kafka-protocol broker.
-    Kafka { bus: KafkaBus, brokers: String },
-}
-
-/// Time allowed at shutdown for the Kafka producer to deliver what it holds.
-const KAFKA_FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
-impl PlatformBus {
-    fn shared(&self) -> Arc<dyn Bus> {
-        match self {
-            Self::Embedded(bus) => Arc::new(bus.clone()),
-            Self::Kafka { bus, .. } => Arc::new(bus.clone()),
-        }
-    }
-
-    fn is_read_only(&self) -> bool {
-        match self {
-            Self::Embedded(bus) => bus.is_read_only(),
-            Self::Kafka { .. } => false,
-        }
-    }
-
-    async fn close(&self) -> Result<(), BusError> {
-        match self {
-            Self::Embedded(bus) => bus.close().await,
-            Self::Kafka { bus, .. } => bus.flush(KAFKA_FLUSH_TIMEOUT).await,
-        }
-    }
-
-    /// The banner's bus line.
-    fn describe(&self, config: &Config, topic_count: usize, created: usize) -> String {
-        match self {
-            Self::Embedded(bus) if bus.is_read_only() => format!(
-                "  bus      embedded durable log in {} (read-only: this process only forwards), \
-                 {topic_count} topics",
-                config.bus.data_dir.display()
-            ),
-            Self::Embedded(_) => format!(
-                "  bus      embedded durable log in {} (fsync {}), {topic_count} topics \
-                 ({created} created now)",
-                config.bus.data_dir.display(),
-                match config.bus.fsync {
-                    FsyncPolicy::Always => "always".to_owned(),
-                    FsyncPolicy::Interval => format!("every {} ms", config.bus.fsync_interval_ms),
-                    FsyncPolicy::Never => "never".to_owned(),
-                },
-            ),
-            Self::Kafka { brokers, .. } => format!(
-                "  bus      kafka at {brokers}, {topic_count} topics ({created} created now)"
-            ),
-        }
-    }
-}
-
-/// Connects to a Kafka-protocol broker (`bus.brokers`) with the `kafka.*` librdkafka
-/// properties, and checks it answers.
-pub async fn connect_kafka(
-    brokers: &str,
-    properties: &std::collections::BTreeMap<String, String>,
-    client_id: &str,
-) -> anyhow::Result<KafkaBus> {
-    let config = KafkaConfig {
-        brokers: brokers.to_owned(),
-        client_id: client_id.to_owned(),
-        properties: properties.clone(),
-    };
-    let bus = KafkaBus::new(config)
-        .with_context(|| format!("configuring the Kafka client of {brokers}"))?;
-    // A broker that does not answer fails here, by name, rather than at the first produce.
-    bus.list_topics()
-        .await
-        .with_context(|| format!("listing the topics of the Kafka brokers {brokers}"))?;
-    Ok(bus)
-}
-
 /// Opens the bus: on the embedded profile read-write when some service of this process
 /// produces or consumes, read-only for a gateway alone; on the kafka profile a client of
 /// `bus.brokers`.
-async fn open_bus(config: &Config, plan: &Plan) -> anyhow::Result<PlatformBus> {
-    if config.bus.backend == BusBackend::Kafka {
-        let properties = config.kafka.flatten().map_err(|p| anyhow::anyhow!("{p}"))?;
-        let bus = connect_kafka(&config.bus.brokers, &properties, &plan.service_name()).await?;
-        return Ok(PlatformBus::Kafka {
-            bus,
-            brokers: config.bus.brokers.clone(),
-        });
-    }
-    let data_dir = &config.bus.data_dir;
-    let log_config = edalab_bus::log::LogConfig {
-        fsync: match config.bus.fsync {
-            FsyncPolicy::Always => edalab_bus::log::FsyncPolicy::Always,
-            FsyncPolicy::Interval => {
-                edalab_bus::log::FsyncPolicy::IntervalMs(config.bus.fsync_interval_ms)
-            }
-            FsyncPolicy::Never => edalab_bus::log::FsyncPolicy::Never,
-        },
-        retention_bytes_default: Some(config.bus.retention_bytes_default).filter(|b| *b > 0),
-        disk_free_bytes_min: config.bus.disk_free_bytes_min,
-        ..edalab_bus::log::LogConfig::default()
+async fn open_bus(config: &Config, plan: &Plan) -> anyhow::Result<OpenBus> {
+    let access = if plan.writes_to_bus() {
+        Access::Write
+    } else {
+        Access::Read
     };
-    if !plan.writes_to_bus() {
-        return EmbeddedBus::open_read_only(data_dir, log_config)
-            .map(PlatformBus::Embedded)
-            .with_context(|| format!("opening the bus in {} (read-only)", data_dir.display()));
-    }
-    match EmbeddedBus::open(data_dir, log_config) {
-        Err(e @ BusError::Locked { .. }) => Err(anyhow::Error::new(e).context(format!(
-            "cannot open the bus in {} for writing: another process holds it. On the embedded \
-             profile one process owns a data directory's bus, so services that share a bus must \
-             run in the same process (`edalab serve ledger simulator ...`, or `edalab up`); a \
-             gateway alone (`edalab serve gateway`) attaches read-only. Services in separate \
-             processes or machines need the kafka profile (`--profile kafka --brokers HOST:PORT \
-             --database-url postgres://...`)",
-            data_dir.display()
-        ))),
-        other => other
-            .map(PlatformBus::Embedded)
-            .map_err(|e| crate::repair::explain(e, data_dir))
-            .with_context(|| format!("opening the bus in {}", data_dir.display())),
-    }
+    profile::open_bus(config, access, &plan.service_name()).await
 }
 
 /// The running S0/S1/S2/S4 pipelines of this process.
@@ -427,14 +278,19 @@ impl Pipelines {
         Ok(out)
     }
 
-    /// The pipelines' routes, one mount per pipeline; with `standalone`, the saga's seed
-    /// paths (`/orders`) too.
-    fn mounts(&self, standalone: bool) -> Vec<Mount> {
+    /// The pipelines' routes, one mount per pipeline, under `/api/v1` and at the seeds' own
+    /// paths (`POST /transactions`, `/orders`), so the seeds' `curl` commands work against
+    /// `up` and `serve` alike.
+    fn mounts(&self) -> Vec<Mount> {
         let mut mounts = Vec::new();
         if let Some(p) = &self.transactions {
             mounts.push(crate::pipelines::mount_one(
                 "transactions",
                 transactions::api::openapi_router(p.state.clone()),
+            ));
+            mounts.push(crate::pipelines::mount_one(
+                "transactions-seed",
+                transactions::api::seed_openapi_router(p.state.clone()),
             ));
         }
         if let Some(p) = &self.calculator {
@@ -459,12 +315,10 @@ impl Pipelines {
                 "saga-admin",
                 saga::admin::openapi_router(saga::admin::AdminState::of(p)),
             ));
-            if standalone {
-                mounts.push(crate::pipelines::mount_one(
-                    "orders-standalone",
-                    saga::api::standalone_openapi_router(p.state.clone()),
-                ));
-            }
+            mounts.push(crate::pipelines::mount_one(
+                "orders-seed",
+                saga::api::standalone_openapi_router(p.state.clone()),
+            ));
         }
         mounts
     }
@@ -508,15 +362,9 @@ impl Pipelines {
     }
 }
 
-/// The ledger's running parts.
-struct Ledger {
-    task: JoinHandle<Result<RunSummary, RuntimeError>>,
-    outbox: JoinHandle<()>,
-}
-
-/// Runs `plan` with `config` until SIGINT/SIGTERM (or the ledger's consumer failing).
+/// Runs `plan` with `config` until SIGINT/SIGTERM (or the ledger's consumer failing): the
+/// parts are assembled, the gateway serves them, then they stop in dependency order.
 pub async fn run(config: Config, plan: Plan, started: Instant) -> anyhow::Result<()> {
-    let label = plan.label();
     let _telemetry = match telemetry::init(&plan.service_name(), &config.log, &config.otlp) {
         Ok(guard) => Some(guard),
         Err(error) => {
@@ -524,226 +372,313 @@ pub async fn run(config: Config, plan: Plan, started: Instant) -> anyhow::Result
             None
         }
     };
-
-    let data_dir = config.bus.data_dir.clone();
-    let bus = open_bus(&config, &plan).await?;
-    let shared: Arc<dyn Bus> = bus.shared();
-    let mut created = 0;
-    if !bus.is_read_only() {
-        for (name, topic_config) in crate::seed::seed_topics()
-            .into_iter()
-            .chain(edalab_services::pipeline::all::topics())
-        {
-            if let Created::New = shared
-                .create_topic(name, topic_config)
-                .await
-                .with_context(|| format!("creating topic `{name}`"))?
-            {
-                created += 1;
-            }
-        }
-    }
-    let topic_count = shared.list_topics().await?.len();
-    let (stop_tx, stop_rx) = watch::channel(false);
-
-    // The simulator (S3-07) and the S0/S1/S2/S4 pipelines, on the same bus.
-    let simulator = if plan.runs(Service::Simulator) {
-        let simulator_bus: Arc<dyn Bus> =
-            Arc::new(InstrumentedBus::new(Arc::clone(&shared), "simulator"));
-        let options = edalab_services::simulator::ControlOptions {
-            limits: edalab_services::simulator::StartLimits::new(
-                config.simulator.rate_per_second_max,
-                config.simulator.duration_s_max,
-            ),
-            ..Default::default()
-        };
-        Some(Arc::new(
-            edalab_services::simulator::SimulationControl::new(simulator_bus, options)
-                .context("starting the simulator")?,
-        ))
-    } else {
-        None
-    };
-    // The pipelines' stores: SQLite files in the data directory, or one PostgreSQL pool
-    // (schema `edalab_pipelines`, ADR 017) with `store.backend: postgres`.
-    let pipeline_stores =
-        if plan.runs_a_pipeline() && config.store.backend == StoreBackend::Postgres {
-            let mut pg = PgStoresConfig::new(&config.store.url);
-            pg.connections_max = config.store.connections_max;
-            pg.acquire_timeout_ms = config.store.acquire_timeout_ms;
-            StoreChoice::Postgres(
-                PgStores::connect(&pg)
-                    .await
-                    .context("opening the pipelines' PostgreSQL stores")?,
-            )
-        } else {
-            StoreChoice::Sqlite
-        };
-    let pipelines = Pipelines::start(&plan, &shared, &data_dir, &pipeline_stores, &stop_rx).await?;
-    // The simulator's S0/S4 requests and S2 files go to the pipelines in this process, through
-    // their own service functions (ADR 010); without them they are counted as skipped.
-    if let (Some(simulator), Some(transactions), Some(saga)) =
-        (&simulator, &pipelines.transactions, &pipelines.saga)
-    {
-        simulator.set_sink(Arc::new(
-            edalab_services::pipeline::sim_sink::PipelineSink::new(
-                transactions.state.clone(),
-                saga.state.clone(),
-                edalab_services::intake::inbox_dir(&data_dir),
-            ),
-        ));
-    }
-
-    // The ledger: store, REST, health; its consumers start once the gateway listens.
-    let catalog = Arc::new(SchemaCatalog::builtin().context("loading the schema catalog")?);
-    let store = if plan.runs(Service::Ledger) {
-        Some(match config.store.backend {
-            StoreBackend::Sqlite => crate::ledger::OpenStore::sqlite(&config.sqlite_path()).await?,
-            StoreBackend::Postgres => {
-                let mut pg = edalab_store::postgres::PgConfig::new(&config.store.url);
-                pg.connections_max = config.store.connections_max;
-                pg.acquire_timeout_ms = config.store.acquire_timeout_ms;
-                crate::ledger::OpenStore::postgres_with(pg).await?
-            }
-        })
-    } else {
-        None
-    };
-
-    let mut builder = AppState::builder(&config, Arc::clone(&shared)).catalog(Arc::clone(&catalog));
-    // The schema registry's API (ADR 016) where the gateway runs: one process owns the
-    // built-in registry's file (`<data_dir>/registry/`), or relays to `registry.url`.
-    if plan.runs(Service::Gateway) {
-        let registry =
-            edalab_gateway::registry::open(&config).context("opening the schema registry")?;
-        builder = builder.mount(edalab_gateway::registry::mount(registry));
-    }
-    if let Some(store) = &store {
-        builder = builder
-            .health(Arc::new(crate::ledger::StoreHealth(store.shared())))
-            .mount(crate::ledger::mount(
-                store.shared(),
-                config.bus.backend.as_str(),
-            ));
-    }
-    if let Some(simulator) = &simulator {
-        builder = builder.mount(edalab_gateway::Mount::new(
-            "simulator",
-            edalab_services::simulator::api::openapi_router(Arc::clone(simulator)),
-        ));
-    }
-    for mount in pipelines.mounts(plan.mode == Mode::Serve) {
-        builder = builder.mount(mount);
-    }
-    let upstreams = if plan.forwards() {
-        Upstream::from_config(&config)?
-    } else {
-        Vec::new()
-    };
-    for upstream in &upstreams {
-        builder = builder.mount(upstream.mount()).health(upstream.health());
-    }
-    let state = builder.build().context("building the gateway")?;
-    let gateway = Gateway::start(&config, state).await?;
-
-    let ledger = store
+    let parts = Parts::assemble(&config, &plan).await?;
+    let gateway = Gateway::start(&config, parts.app_state(&config, &plan)?).await?;
+    // The ledger's consumers start once the gateway listens.
+    let mut ledger = parts
+        .store
         .as_ref()
-        .map(|store| start_ledger(store, &shared, &catalog, &stop_rx));
+        .map(|store| start_ledger(store, &parts.shared, &parts.catalog, &parts.stop_rx));
+    parts.print_banner(&config, &plan, &gateway, started);
+    let failure = wait_for_the_end(ledger.as_mut()).await;
+    println!("{}: shutting down", plan.label());
+    parts.stop(gateway, ledger, failure, &plan).await
+}
 
-    println!("{label}: ready in {} ms", started.elapsed().as_millis());
-    println!("{}", gateway.urls());
-    println!("{}", bus.describe(&config, topic_count, created));
-    if let Some(store) = &store {
+/// What one process assembled, before the gateway serves it.
+struct Parts {
+    bus: OpenBus,
+    shared: Arc<dyn Bus>,
+    topic_count: usize,
+    topics_created: usize,
+    simulator: Option<Arc<edalab_services::simulator::SimulationControl>>,
+    pipelines: Pipelines,
+    pipeline_stores: StoreChoice,
+    store: Option<crate::ledger::OpenStore>,
+    catalog: Arc<SchemaCatalog>,
+    upstreams: Vec<Upstream>,
+    stop_tx: watch::Sender<bool>,
+    stop_rx: watch::Receiver<bool>,
+}
+
+impl Parts {
+    /// The bus and its topics, the simulator, the pipelines with their stores, the ledger's
+    /// store and the upstreams, as `plan` asks.
+    async fn assemble(config: &Config, plan: &Plan) -> anyhow::Result<Self> {
+        let data_dir = config.bus.data_dir.clone();
+        let bus = open_bus(config, plan).await?;
+        let shared: Arc<dyn Bus> = bus.shared();
+        let topics_created = if bus.is_read_only() {
+            0
+        } else {
+            create_topics(&*shared).await?
+        };
+        let topic_count = shared.list_topics().await?.len();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let simulator = start_simulator(config, plan, &shared)?;
+        let pipeline_stores = open_pipeline_stores(config, plan).await?;
+        let pipelines =
+            Pipelines::start(plan, &shared, &data_dir, &pipeline_stores, &stop_rx).await?;
+        // The simulator's S0/S4 requests and S2 files go to the pipelines in this process,
+        // through their own service functions (ADR 010); without them they are skipped.
+        if let (Some(simulator), Some(transactions), Some(saga)) =
+            (&simulator, &pipelines.transactions, &pipelines.saga)
+        {
+            simulator.set_sink(Arc::new(
+                edalab_services::pipeline::sim_sink::PipelineSink::new(
+                    transactions.state.clone(),
+                    saga.state.clone(),
+                    edalab_services::intake::inbox_dir(&data_dir),
+                ),
+            ));
+        }
+        let store = if plan.runs(Service::Ledger) {
+            Some(profile::open_ledger_store(config).await?)
+        } else {
+            None
+        };
+        let upstreams = if plan.forwards() {
+            Upstream::from_config(config)?
+        } else {
+            Vec::new()
+        };
+        Ok(Self {
+            bus,
+            shared,
+            topic_count,
+            topics_created,
+            simulator,
+            pipelines,
+            pipeline_stores,
+            store,
+            catalog: Arc::new(SchemaCatalog::builtin().context("loading the schema catalog")?),
+            upstreams,
+            stop_tx,
+            stop_rx,
+        })
+    }
+
+    /// The gateway's state: every part's routes and health checks.
+    fn app_state(&self, config: &Config, plan: &Plan) -> anyhow::Result<AppState> {
+        let mut builder =
+            AppState::builder(config, Arc::clone(&self.shared)).catalog(Arc::clone(&self.catalog));
+        // The schema registry's API (ADR 016) where the gateway runs: one process owns the
+        // built-in registry's file (`<data_dir>/registry/`), or relays to `registry.url`.
+        if plan.runs(Service::Gateway) {
+            let registry =
+                edalab_gateway::registry::open(config).context("opening the schema registry")?;
+            builder = builder.mount(edalab_gateway::registry::mount(registry));
+        }
+        if let Some(store) = &self.store {
+            builder = builder
+                .health(Arc::new(crate::ledger::StoreHealth(store.shared())))
+                .mount(crate::ledger::mount(
+                    store.shared(),
+                    config.bus.backend.as_str(),
+                ));
+        }
+        if let Some(simulator) = &self.simulator {
+            builder = builder.mount(Mount::new(
+                "simulator",
+                edalab_services::simulator::api::openapi_router(Arc::clone(simulator)),
+            ));
+        }
+        for mount in self.pipelines.mounts() {
+            builder = builder.mount(mount);
+        }
+        for upstream in &self.upstreams {
+            builder = builder.mount(upstream.mount()).health(upstream.health());
+        }
+        builder.build().context("building the gateway")
+    }
+
+    /// What runs where, once the gateway listens.
+    fn print_banner(&self, config: &Config, plan: &Plan, gateway: &Gateway, started: Instant) {
+        let data_dir = &config.bus.data_dir;
         println!(
-            "  ledger   {} · group `{LEDGER_GROUP}` over {} banking topics, DLQ {}",
-            store.describe(),
-            topics::BANKING_EVENTS.len(),
-            topics::SYSTEM_DLQ
+            "{}: ready in {} ms",
+            plan.label(),
+            started.elapsed().as_millis()
+        );
+        println!("{}", gateway.urls());
+        println!(
+            "{}",
+            self.bus
+                .describe(config, self.topic_count, self.topics_created)
+        );
+        if let Some(store) = &self.store {
+            println!(
+                "  ledger   {} · group `{LEDGER_GROUP}` over {} banking topics, DLQ {}",
+                store.describe(),
+                topics::BANKING_EVENTS.len(),
+                topics::SYSTEM_DLQ
+            );
+        }
+        if self.simulator.is_some() {
+            println!("  simulator: POST /api/v1/simulation/start (scenarios in scenarios/)");
+        }
+        if let Some(line) = self.pipelines.describe(data_dir) {
+            println!("{line}");
+        }
+        for upstream in &self.upstreams {
+            println!("  forward  {}/* → {}", upstream.prefix(), upstream.url());
+        }
+        println!("  stop with Ctrl-C or SIGTERM");
+        tracing::info!(
+            addr = %gateway.addr(),
+            data_dir = %data_dir.display(),
+            services = ?plan.services,
+            "{}", plan.label()
         );
     }
-    if simulator.is_some() {
-        println!("  simulator: POST /api/v1/simulation/start (scenarios in scenarios/)");
-    }
-    if let Some(line) = pipelines.describe(&data_dir) {
-        println!("{line}");
-    }
-    for upstream in &upstreams {
-        println!("  forward  {}/* → {}", upstream.prefix(), upstream.url());
-    }
-    println!("  stop with Ctrl-C or SIGTERM");
-    tracing::info!(
-        addr = %gateway.addr(),
-        data_dir = %data_dir.display(),
-        services = ?plan.services,
-        "{label}"
-    );
 
-    // The ledger's runtime ending on its own is a failure (a bus error): stop everything,
-    // then report it.
-    let mut failure = None;
-    let (mut ledger_handle, outbox_handle) = match ledger {
-        Some(Ledger { task, outbox }) => (Some(task), Some(outbox)),
-        None => (None, None),
+    /// Stops in dependency order: HTTP, the simulation, the pipelines and the ledger's
+    /// runtime (drained, committed), its outbox, the stores, the bus.
+    async fn stop(
+        self,
+        gateway: Gateway,
+        ledger: Option<Ledger>,
+        mut failure: Option<anyhow::Error>,
+        plan: &Plan,
+    ) -> anyhow::Result<()> {
+        // Stops a running simulation after its last batch; "not running" is fine.
+        if let Some(simulator) = &self.simulator {
+            let _ = simulator.stop().await;
+        }
+        gateway.shutdown().await.context("stopping the gateway")?;
+        let _ = self.stop_tx.send(true);
+        if let Some(ledger) = ledger {
+            let drained = ledger.stop(failure.is_none()).await;
+            failure = failure.or(drained.err());
+        }
+        for error in self.pipelines.join().await {
+            tracing::warn!(%error, "a pipeline stopped with an error");
+        }
+        if let Some(store) = &self.store {
+            store.close().await?;
+        }
+        if let StoreChoice::Postgres(stores) = &self.pipeline_stores {
+            stores.close().await;
+        }
+        self.bus.close().await.context("closing the bus")?;
+        if let Some(error) = failure {
+            return Err(error);
+        }
+        println!("{}: stopped cleanly", plan.label());
+        Ok(())
+    }
+}
+
+/// Creates the seed topics and the pipelines' topics; returns how many were new.
+async fn create_topics(bus: &dyn Bus) -> anyhow::Result<usize> {
+    let mut created = 0;
+    for (name, topic_config) in crate::seed::seed_topics()
+        .into_iter()
+        .chain(edalab_services::pipeline::all::topics())
+    {
+        if let Created::New = bus
+            .create_topic(name, topic_config)
+            .await
+            .with_context(|| format!("creating topic `{name}`"))?
+        {
+            created += 1;
+        }
+    }
+    Ok(created)
+}
+
+/// The simulator (S3-07) on the process's bus, with the configured limits.
+fn start_simulator(
+    config: &Config,
+    plan: &Plan,
+    shared: &Arc<dyn Bus>,
+) -> anyhow::Result<Option<Arc<edalab_services::simulator::SimulationControl>>> {
+    if !plan.runs(Service::Simulator) {
+        return Ok(None);
+    }
+    let simulator_bus: Arc<dyn Bus> =
+        Arc::new(InstrumentedBus::new(Arc::clone(shared), "simulator"));
+    let options = edalab_services::simulator::ControlOptions {
+        limits: edalab_services::simulator::StartLimits::new(
+            config.simulator.rate_per_second_max,
+            config.simulator.duration_s_max,
+        ),
+        ..Default::default()
     };
-    {
-        let ledger_ends = async {
-            match ledger_handle.as_mut() {
-                Some(task) => task.await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            () = shutdown_signal() => {}
-            result = ledger_ends => {
-                failure = Some(match result {
-                    Ok(Ok(_)) => anyhow::anyhow!("the ledger consumer stopped unexpectedly"),
-                    Ok(Err(error)) => anyhow::Error::new(error).context("the ledger consumer failed"),
-                    Err(error) => anyhow::Error::new(error).context("the ledger consumer panicked"),
-                });
-            }
+    let control = edalab_services::simulator::SimulationControl::new(simulator_bus, options)
+        .context("starting the simulator")?;
+    Ok(Some(Arc::new(control)))
+}
+
+/// The pipelines' stores: SQLite files in the data directory, or one PostgreSQL pool
+/// (schema `edalab_pipelines`, ADR 017) with `store.backend: postgres`.
+async fn open_pipeline_stores(config: &Config, plan: &Plan) -> anyhow::Result<StoreChoice> {
+    if !(plan.runs_a_pipeline() && config.store.backend == StoreBackend::Postgres) {
+        return Ok(StoreChoice::Sqlite);
+    }
+    let mut pg = PgStoresConfig::new(&config.store.url);
+    pg.connections_max = config.store.connections_max;
+    pg.acquire_timeout_ms = config.store.acquire_timeout_ms;
+    let stores = PgStores::connect(&pg)
+        .await
+        .context("opening the pipelines' PostgreSQL stores")?;
+    Ok(StoreChoice::Postgres(stores))
+}
+
+/// Waits for SIGINT/SIGTERM, or the ledger's runtime ending on its own: a failure (a bus
+/// error), returned so that everything stops before it is reported.
+async fn wait_for_the_end(ledger: Option<&mut Ledger>) -> Option<anyhow::Error> {
+    let ledger_ends = async {
+        match ledger {
+            Some(ledger) => Some((&mut ledger.task).await),
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = shutdown_signal() => None,
+        Some(result) = ledger_ends => {
+            Some(match result {
+                Ok(Ok(_)) => anyhow::anyhow!("the ledger consumer stopped unexpectedly"),
+                Ok(Err(error)) => anyhow::Error::new(error).context("the ledger consumer failed"),
+                Err(error) => anyhow::Error::new(error).context("the ledger consumer panicked"),
+            })
         }
     }
-    println!("{label}: shutting down");
-    // Stops a running simulation after its last batch; "not running" is fine.
-    if let Some(simulator) = &simulator {
-        let _ = simulator.stop().await;
-    }
-    gateway.shutdown().await.context("stopping the gateway")?;
-    let _ = stop_tx.send(true);
-    if let Some(task) = ledger_handle.filter(|_| failure.is_none()) {
-        match task.await {
-            Ok(Ok(summary)) => tracing::info!(
-                unfinished = summary.unfinished_messages,
-                "ledger consumer drained and committed"
-            ),
-            Ok(Err(error)) => {
-                failure = Some(anyhow::Error::new(error).context("the ledger consumer failed"))
-            }
-            Err(error) => {
-                failure = Some(anyhow::Error::new(error).context("the ledger consumer panicked"))
-            }
+}
+
+/// The ledger's running parts.
+struct Ledger {
+    task: JoinHandle<Result<RunSummary, RuntimeError>>,
+    outbox: JoinHandle<()>,
+}
+
+impl Ledger {
+    /// After the stop signal: waits for the runtime to drain and commit when it is still
+    /// `running` (not when [`wait_for_the_end`] saw it end), then for the outbox publisher.
+    async fn stop(self, running: bool) -> anyhow::Result<()> {
+        let mut result = Ok(());
+        if running {
+            result = match self.task.await {
+                Ok(Ok(summary)) => {
+                    tracing::info!(
+                        unfinished = summary.unfinished_messages,
+                        "ledger consumer drained and committed"
+                    );
+                    Ok(())
+                }
+                Ok(Err(error)) => {
+                    Err(anyhow::Error::new(error).context("the ledger consumer failed"))
+                }
+                Err(error) => {
+                    Err(anyhow::Error::new(error).context("the ledger consumer panicked"))
+                }
+            };
         }
+        if let Err(error) = self.outbox.await {
+            tracing::warn!(%error, "ledger outbox publisher panicked");
+        }
+        result
     }
-    if let Some(outbox) = outbox_handle
-        && let Err(error) = outbox.await
-    {
-        tracing::warn!(%error, "ledger outbox publisher panicked");
-    }
-    for error in pipelines.join().await {
-        tracing::warn!(%error, "a pipeline stopped with an error");
-    }
-    if let Some(store) = &store {
-        store.close().await?;
-    }
-    if let StoreChoice::Postgres(stores) = &pipeline_stores {
-        stores.close().await;
-    }
-    bus.close().await.context("closing the bus")?;
-    if let Some(error) = failure {
-        return Err(error);
-    }
-    println!("{label}: stopped cleanly");
-    Ok(())
 }
 
 /// Starts the ledger's consumer runtime over the banking topics and its outbox publisher

@@ -6,10 +6,10 @@
 //! goes fast while an interactive line is acknowledged at once. Empty lines are skipped.
 
 use std::io::{BufRead, Write};
-use std::path::Path;
 
 use anyhow::Context;
-use edalab_bus::{Producer, Record};
+use edalab_bus::Record;
+use edalab_gateway::config::Config;
 use tokio::sync::mpsc;
 
 use crate::cli::ProduceArgs;
@@ -17,10 +17,11 @@ use crate::cli::ProduceArgs;
 /// Lines read ahead of the producer at most.
 const LINES_QUEUED_MAX: usize = 10_000;
 
-pub async fn run(data_dir: &Path, args: ProduceArgs) -> anyhow::Result<()> {
-    let bus = crate::cli::open_for_writing(data_dir)?;
+pub async fn run(config: &Config, args: ProduceArgs) -> anyhow::Result<()> {
+    let opened = crate::cli::open_bus(config, crate::profile::Access::Write).await?;
+    let bus = opened.shared();
     // Fail on an unknown topic before reading anything.
-    edalab_bus::Admin::describe_topic(&bus, &args.topic).await?;
+    bus.describe_topic(&args.topic).await?;
     let headers: Vec<(String, Vec<u8>)> = args
         .headers
         .iter()
@@ -69,6 +70,6 @@ pub async fn run(data_dir: &Path, args: ProduceArgs) -> anyhow::Result<()> {
         }
         out.flush()?;
     }
-    bus.close().await?;
+    opened.close().await?;
     Ok(())
 }

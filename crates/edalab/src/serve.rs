@@ -9,15 +9,14 @@
 //! data directory's bus is locked by the process that writes it (a gateway alone reads it
 //! without locking).
 
-use std::path::Path;
 use std::time::Instant;
 
-use crate::cli::ServeArgs;
-use crate::platform::{self, Plan};
+use edalab_gateway::config::Config;
 
-pub async fn run(data_dir: Option<&Path>, args: ServeArgs) -> anyhow::Result<()> {
+use crate::platform::{self, Plan, Service};
+
+pub async fn run(config: Config, services: &[Service]) -> anyhow::Result<()> {
     let started = Instant::now();
-    let config = platform::load_config(data_dir, &args.common)?;
-    let plan = Plan::serve(&args.services, &config)?;
+    let plan = Plan::serve(services, &config)?;
     platform::run(config, plan, started).await
 }

@@ -3,7 +3,7 @@
 //! by type, what was refused or not sent, and the actual rate.
 //!
 //! Routes (docs/simulator.md): banking events and calculator messages are produced on the
-//! bus in the data directory; S2 order files are written atomically into
+//! profile's bus (the data directory's log, or the broker with `--profile kafka`); S2 order files are written atomically into
 //! `<data-dir>/inbox/orders/`, where the intake picks them up at the next `edalab up`; S0
 //! transactions and S4 orders are POSTed to a running platform given with `--target
 //! http://HOST:PORT` (bounded concurrency, timeouts), and without it they are counted and
@@ -17,14 +17,15 @@
 //! /api/v1/simulation/start` drives. It needs the data directory for writing, so it refuses
 //! to run next to a running `edalab up` on the same directory (use the REST API there).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use async_trait::async_trait;
 use clap::Args;
-use edalab_bus::{Admin, Bus};
+use edalab_bus::{Bus, BusError};
+use edalab_gateway::config::Config;
 use edalab_services::simulator::items::topics::{
     ORDER_FILES_PREFIX, ORDERS_PATH, TRANSACTIONS_PATH,
 };
@@ -34,6 +35,8 @@ use edalab_services::simulator::{
 };
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::profile::{Access, OpenBus};
 
 /// How often the progress bar is refreshed.
 const REFRESH_INTERVAL: Duration = Duration::from_millis(200);
@@ -87,7 +90,8 @@ pub struct SimulateArgs {
     pub token: Option<String>,
 }
 
-pub async fn run(args: SimulateArgs, data_dir: &Path) -> anyhow::Result<()> {
+pub async fn run(args: SimulateArgs, config: &Config) -> anyhow::Result<()> {
+    let data_dir = &config.bus.data_dir;
     let target = match &args.target {
         Some(text) => {
             let target = HttpTarget::parse(text, args.token.clone())?;
@@ -98,13 +102,13 @@ pub async fn run(args: SimulateArgs, data_dir: &Path) -> anyhow::Result<()> {
     };
     // With --target, a data directory held by the running platform is fine: the S0/S4
     // items go over HTTP and the order files into its inbox, only bus items cannot go.
-    let bus = open_for_writing(data_dir, target.is_some())?;
+    let bus = open_for_writing(config, target.is_some()).await?;
     let sink = Arc::new(CliSink {
         inbox: edalab_services::intake::inbox_dir(data_dir),
         target,
         bus_held: bus.is_none(),
     });
-    let result = simulate(args, bus.as_ref(), sink).await;
+    let result = simulate(args, bus.as_ref().map(OpenBus::shared), sink).await;
     if let Some(bus) = bus {
         bus.close().await.context("closing the bus")?;
     }
@@ -337,35 +341,33 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// Opens the bus for writing; mirrors `cli::open_for_writing`. A bus held by a running
-/// platform is `None` when `held_is_fine`, else an error saying what to do.
-fn open_for_writing(
-    data_dir: &Path,
-    held_is_fine: bool,
-) -> anyhow::Result<Option<edalab_bus::log::EmbeddedBus>> {
-    match edalab_bus::log::EmbeddedBus::open(data_dir, edalab_bus::log::LogConfig::default()) {
-        Err(edalab_bus::BusError::Locked { .. }) if held_is_fine => Ok(None),
-        Err(e @ edalab_bus::BusError::Locked { .. }) => {
-            Err(anyhow::Error::new(e).context(format!(
-                "cannot write to {}: it is in use (a running `edalab up`?); drive its simulator \
-             with POST /api/v1/simulation/start instead (it delivers every route in process)",
-                data_dir.display()
-            )))
+/// Opens the profile's bus for writing. An embedded bus held by a running platform is
+/// `None` when `held_is_fine`, else an error saying what to do.
+async fn open_for_writing(config: &Config, held_is_fine: bool) -> anyhow::Result<Option<OpenBus>> {
+    match crate::cli::open_bus(config, Access::Write).await {
+        Ok(bus) => Ok(Some(bus)),
+        Err(e) if matches!(e.downcast_ref(), Some(BusError::Locked { .. })) => {
+            if held_is_fine {
+                Ok(None)
+            } else {
+                Err(e.context(
+                    "drive the running platform's simulator with POST \
+                     /api/v1/simulation/start instead (it delivers every route in process)",
+                ))
+            }
         }
-        other => other
-            .map(Some)
-            .with_context(|| format!("opening the bus in {}", data_dir.display())),
+        Err(e) => Err(e),
     }
 }
 
 async fn simulate(
     args: SimulateArgs,
-    bus: Option<&edalab_bus::log::EmbeddedBus>,
+    bus: Option<Arc<dyn Bus>>,
     sink: Arc<CliSink>,
 ) -> anyhow::Result<()> {
     // The same topics `edalab up` creates, so the banking events and the calculator
     // messages have somewhere to go.
-    if let Some(bus) = bus {
+    if let Some(bus) = &bus {
         for (name, config) in crate::seed::seed_topics()
             .into_iter()
             .chain(edalab_services::pipeline::all::topics())
@@ -380,10 +382,7 @@ async fn simulate(
         ..ControlOptions::default()
     };
     let control = match bus {
-        Some(bus) => {
-            let shared: Arc<dyn Bus> = Arc::new(bus.clone());
-            SimulationControl::new(shared, options)
-        }
+        Some(bus) => SimulationControl::new(bus, options),
         None => SimulationControl::without_bus(options),
     }
     .context("loading the schema catalog")?

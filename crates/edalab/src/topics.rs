@@ -1,21 +1,25 @@
 //! `edalab topics list|describe|create`.
 
-use std::path::Path;
-
-use edalab_bus::{Admin, Created, TopicConfig};
+use edalab_bus::{Created, TopicConfig};
+use edalab_gateway::config::Config;
 
 use crate::cli::TopicsCommand;
+use crate::profile::Access;
 
-pub async fn run(data_dir: &Path, cmd: TopicsCommand) -> anyhow::Result<()> {
+pub async fn run(config: &Config, cmd: TopicsCommand) -> anyhow::Result<()> {
+    let access = match cmd {
+        TopicsCommand::Create(_) => Access::Write,
+        TopicsCommand::List | TopicsCommand::Describe { .. } => Access::Read,
+    };
+    let opened = crate::cli::open_bus(config, access).await?;
+    let bus = opened.shared();
     match cmd {
         TopicsCommand::List => {
-            let bus = crate::cli::open_for_reading(data_dir)?;
             for t in bus.list_topics().await? {
                 println!("{t}");
             }
         }
         TopicsCommand::Describe { topic } => {
-            let bus = crate::cli::open_for_reading(data_dir)?;
             let d = bus.describe_topic(&topic).await?;
             let fmt_opt = |v: Option<u64>| v.map_or("forever".to_owned(), |v| v.to_string());
             println!(
@@ -36,7 +40,6 @@ pub async fn run(data_dir: &Path, cmd: TopicsCommand) -> anyhow::Result<()> {
             }
         }
         TopicsCommand::Create(args) => {
-            let bus = crate::cli::open_for_writing(data_dir)?;
             let mut config = TopicConfig::with_partitions(args.partitions);
             config.retention_ms = args.retention_ms;
             config.retention_bytes = args.retention_bytes;
@@ -47,8 +50,8 @@ pub async fn run(data_dir: &Path, cmd: TopicsCommand) -> anyhow::Result<()> {
                     println!("topic {} already exists with these settings", args.topic)
                 }
             }
-            bus.close().await?;
         }
     }
+    opened.close().await?;
     Ok(())
 }

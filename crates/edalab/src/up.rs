@@ -12,15 +12,14 @@
 //! `EDALAB__SECTION__KEY` → `--listen` / `--data-dir` (also `EDALAB_LISTEN`,
 //! `EDALAB_DATA_DIR`). A bad key stops the start with a message naming it.
 
-use std::path::Path;
 use std::time::Instant;
 
-use crate::cli::UpArgs;
+use edalab_gateway::config::Config;
+
 use crate::platform::{self, Plan};
 
-pub async fn run(data_dir: Option<&Path>, args: UpArgs) -> anyhow::Result<()> {
+pub async fn run(config: Config) -> anyhow::Result<()> {
     let started = Instant::now();
-    let config = platform::load_config(data_dir, &args)?;
     let plan = Plan::up(&config);
     platform::run(config, plan, started).await
 }

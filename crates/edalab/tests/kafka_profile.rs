@@ -39,8 +39,8 @@ fn serve_on_kafka(dir: &Path, services: &[&str], brokers: &str, database: &str) 
 /// `edalab check ledger --brokers ... --json`: its JSON report and whether it passed.
 fn check_ledger(dir: &Path, brokers: &str, database: &str) -> (bool, Value) {
     let output = edalab(dir)
-        .args(["check", "ledger", "--json", "--brokers", brokers])
-        .args(["--store-url", database])
+        .args(["check", "ledger", "--json", "--profile", "kafka"])
+        .args(["--brokers", brokers, "--database-url", database])
         .stderr(std::process::Stdio::piped())
         .output()
         .expect("run check ledger");
@@ -292,4 +292,188 @@ async fn the_order_saga_runs_on_kafka() {
     assert_eq!(finals, ["PAYMENT_AUTHORIZED", "PAYMENT_REJECTED"]);
     let rest = platform.stop();
     assert!(rest.contains("stopped cleanly"), "{rest}");
+}
+
+/// `edalab <args> --profile kafka --brokers B --database-url D` in `dir`, fed `stdin`;
+/// panics unless it succeeds, and returns its standard output.
+fn cli_on_kafka(dir: &Path, brokers: &str, database: &str, args: &[&str], stdin: &str) -> String {
+    use std::io::Write;
+    let mut child = edalab(dir)
+        .args(args)
+        .args(["--profile", "kafka", "--brokers", brokers])
+        .args(["--database-url", database])
+        // Group joins on this broker wait half the session timeout.
+        .env("EDALAB__KAFKA__SESSION__TIMEOUT__MS", "6000")
+        .env("EDALAB__KAFKA__HEARTBEAT__INTERVAL__MS", "1000")
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run edalab");
+    let mut input = child.stdin.take().expect("stdin");
+    input.write_all(stdin.as_bytes()).expect("write stdin");
+    drop(input);
+    let output = child.wait_with_output().expect("wait");
+    assert!(
+        output.status.success(),
+        "edalab {args:?} on kafka failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("UTF-8 output")
+}
+
+/// Each line of `text` as JSON.
+fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("a JSON line: {l}")))
+        .collect()
+}
+
+/// The bus commands a user runs against a broker: topics, produce, tail (raw JSON values
+/// and Avro events decoded through the registry), consume, simulate, and the DLQ views and
+/// redrive, each through the same profile flags as `up`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bus_commands_work_on_the_kafka_profile() {
+    let Some(admin_url) = postgres_url_or_skip("kafka profile: CLI") else {
+        return;
+    };
+    let Some(broker) = Tansu::start_or_skip("kafka profile: CLI") else {
+        return;
+    };
+    let database = TestDatabase::create(&admin_url)
+        .await
+        .expect("a test database");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = |args: &[&str], stdin: &str| {
+        cli_on_kafka(dir.path(), broker.brokers(), database.url(), args, stdin)
+    };
+
+    let created = run(&["topics", "create", "demo", "--partitions", "2"], "");
+    assert!(created.contains("created topic demo"), "{created}");
+    assert!(run(&["topics", "list"], "").lines().any(|l| l == "demo"));
+    let described = run(&["topics", "describe", "demo"], "");
+    assert!(described.contains("partitions 2"), "{described}");
+
+    // One key: one partition, in order.
+    let produced = run(
+        &["produce", "demo", "--key", "k"],
+        "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n",
+    );
+    let positions: Vec<&str> = produced.lines().collect();
+    assert_eq!(positions.len(), 3, "{produced}");
+    let tailed = json_lines(&run(
+        &["tail", "demo", "--from-beginning", "--format", "json"],
+        "",
+    ));
+    let values: Vec<&Value> = tailed.iter().map(|m| &m["value"]["n"]).collect();
+    assert_eq!(values, [&json!(1), &json!(2), &json!(3)], "{tailed:?}");
+    let last = json_lines(&run(&["tail", "demo", "-n", "1", "--format", "json"], ""));
+    assert_eq!(last.len(), 1, "{last:?}");
+    assert_eq!(last[0]["value"]["n"], 3, "{last:?}");
+
+    let consumed = run(
+        &["consume", "demo", "--group", "g1", "--max-messages", "3"],
+        "",
+    );
+    assert_eq!(
+        consumed
+            .lines()
+            .filter(|l| l.starts_with("message "))
+            .count(),
+        3,
+        "{consumed}"
+    );
+    assert!(consumed.contains("committed"), "{consumed}");
+
+    // The simulator's events on the broker, decoded back by tail.
+    let simulated = run(
+        &[
+            "simulate",
+            "--scenario",
+            "banking-day",
+            "--rate",
+            "100",
+            "--duration",
+            "2",
+        ],
+        "",
+    );
+    assert!(!simulated.is_empty());
+    let opened = json_lines(&run(
+        &[
+            "tail",
+            "bancaire.compte.ouvert",
+            "--from-beginning",
+            "--format",
+            "json",
+        ],
+        "",
+    ));
+    assert!(!opened.is_empty(), "the simulator opened accounts");
+    for event in &opened {
+        assert!(event["value_schema_id"].is_u64(), "{event}");
+        assert!(event["value"]["compte_id"].is_string(), "{event}");
+    }
+
+    // A dead letter as the runtime writes it, listed, shown and redriven to its origin.
+    let headers = [
+        "dlq.error=handler refused: bad amount",
+        "dlq.attempts=3",
+        "dlq.origin.topic=demo",
+        "dlq.origin.partition=0",
+        "dlq.origin.offset=7",
+        "dlq.group=g1",
+        "dlq.first_failure_ms=1",
+        "dlq.last_failure_ms=2",
+    ];
+    let mut produce = vec!["produce", "system.dlq", "--key", "dead"];
+    for header in &headers {
+        produce.extend(["--header", header]);
+    }
+    let at = run(&produce, "{\"n\":4}\n");
+    let (partition, offset) = at.trim().split_once(' ').expect("partition offset");
+    let listed = json_lines(&run(&["dlq", "list", "system.dlq", "--format", "json"], ""));
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["error"], "handler refused: bad amount");
+    assert_eq!(listed[0]["origin"]["topic"], "demo");
+    let shown = run(&["dlq", "show", "system.dlq", partition, offset], "");
+    assert!(shown.contains("bad amount"), "{shown}");
+    let redriven = run(&["dlq", "redrive", "system.dlq", "--format", "json"], "");
+    let report: Value = serde_json::from_str(redriven.trim()).expect("a JSON report");
+    assert_eq!(report["redriven"], 1, "{report}");
+    let tailed = json_lines(&run(
+        &["tail", "demo", "--from-beginning", "--format", "json"],
+        "",
+    ));
+    assert!(
+        tailed.iter().any(|m| m["value"]["n"] == 4),
+        "the dead letter is back on its origin topic: {tailed:?}"
+    );
+}
+
+/// A broker that does not answer is named, and the command fails.
+#[test]
+fn an_unreachable_broker_is_named() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = edalab(dir.path())
+        .args([
+            "topics",
+            "list",
+            "--profile",
+            "kafka",
+            "--brokers",
+            "127.0.0.1:1",
+        ])
+        .args(["--database-url", "postgres://alice:s3cret@127.0.0.1:1/db"])
+        .env("EDALAB__KAFKA__SOCKET__TIMEOUT__MS", "2000")
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("127.0.0.1:1"), "{stderr}");
+    assert!(
+        !stderr.contains("s3cret"),
+        "no password in messages: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }

@@ -85,6 +85,7 @@ async fn up_serves_the_gateway_and_stops_on_sigterm() {
         assert_eq!(response.status(), reqwest::StatusCode::OK, "{path}");
     }
     documented_is_served(&base).await;
+    seed_commands_work(&base).await;
     // S2-04: the intake's counters are exported (at 0 until an order arrives).
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -148,6 +149,43 @@ fn stopped_cleanly(lines_rx: &Receiver<String>) {
     assert!(rest.contains("stopped cleanly"), "{rest}");
 }
 
+/// The seeds' own requests against `up`: S0-01's `POST /transactions` and S4-01's
+/// `POST /orders`, then the order's status at the seed's path.
+async fn seed_commands_work(base: &str) {
+    let http = reqwest::Client::new();
+    let transaction = http
+        .post(format!("{base}/transactions"))
+        .json(&serde_json::json!({
+            "amount": 100.5, "currency": "CAD", "accountFrom": "ACC-1", "accountTo": "ACC-2"
+        }))
+        .send()
+        .await
+        .expect("POST /transactions");
+    assert_eq!(transaction.status(), reqwest::StatusCode::ACCEPTED);
+    let body: serde_json::Value = transaction.json().await.expect("JSON");
+    assert_eq!(body["status"], "PENDING", "{body}");
+    let order = http
+        .post(format!("{base}/orders"))
+        .json(&serde_json::json!({"userId": "u-1", "amount": 10.0, "items": ["book"]}))
+        .send()
+        .await
+        .expect("POST /orders");
+    assert_eq!(order.status(), reqwest::StatusCode::CREATED);
+    let body: serde_json::Value = order.json().await.expect("JSON");
+    let id = body["orderId"].as_str().expect("orderId");
+    let status = http
+        .get(format!("{base}/orders/{id}/status"))
+        .send()
+        .await
+        .expect("GET status");
+    // The tracking view learns of the order from `orders.created`: 404 until then.
+    assert!(
+        [reqwest::StatusCode::OK, reqwest::StatusCode::NOT_FOUND].contains(&status.status()),
+        "{}",
+        status.status()
+    );
+}
+
 /// Every (method, path) of `/api/v1/openapi.json` is routed, every other method on those
 /// paths is 405, and the pipelines' routes are in the document. POSTs go without a body, so
 /// they are 400s (or 409) with no effect.
@@ -177,6 +215,11 @@ async fn documented_is_served(base: &str) {
         ("POST", "/api/v1/orders"),
         ("GET", "/api/v1/orders"),
         ("GET", "/api/v1/orders/{order_id}/status"),
+        // The seeds' own paths, as their curl commands use them.
+        ("POST", "/transactions"),
+        ("POST", "/orders"),
+        ("GET", "/orders"),
+        ("GET", "/orders/{order_id}/status"),
     ] {
         assert!(
             documented.contains(&(method.to_owned(), path.to_owned())),

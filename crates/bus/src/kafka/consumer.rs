@@ -288,7 +288,7 @@ fn drain(
     Ok(out)
 }
 
-fn to_message(m: &BorrowedMessage<'_>, topics: &[Arc<str>]) -> Message {
+pub(super) fn to_message(m: &BorrowedMessage<'_>, topics: &[Arc<str>]) -> Message {
     let topic = topics
         .iter()
         .find(|t| ***t == *m.topic())

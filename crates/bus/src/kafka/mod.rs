@@ -21,6 +21,7 @@
 //! override the defaults listed in [`PRODUCER_DEFAULTS`] and [`CONSUMER_DEFAULTS`].
 
 mod consumer;
+mod reader;
 pub mod testing;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -42,7 +43,7 @@ pub use consumer::KafkaConsumer;
 use crate::log::validate_topic_name;
 use crate::partitioner::{KeylessPartitioner, partition_for_key};
 use crate::port::{
-    Admin, Bus, BusError, Consumer, ConsumerConfig, Created, Delivery, PARTITIONS_MAX,
+    Admin, Bus, BusError, Consumer, ConsumerConfig, Created, Delivery, Message, PARTITIONS_MAX,
     PartitionInfo, PartitionLag, Producer, Record, TopicConfig, TopicDescription,
 };
 
@@ -170,6 +171,8 @@ struct Inner {
     producer: FutureProducer,
     admin: AdminClient<DefaultClientContext>,
     topics: Mutex<HashMap<String, Arc<TopicMeta>>>,
+    /// The group-less consumer of `read_partition`, created at the first read.
+    reader: Mutex<Option<Arc<reader::Reader>>>,
 }
 
 /// The Kafka backend. Cheap to clone (an `Arc` inside); clones share the clients.
@@ -206,6 +209,7 @@ impl KafkaBus {
                 producer,
                 admin,
                 topics: Mutex::new(HashMap::new()),
+                reader: Mutex::new(None),
             }),
         })
     }
@@ -251,6 +255,17 @@ impl KafkaBus {
 }
 
 impl Inner {
+    /// The reader of `read_partition`, created at the first call (blocking).
+    fn reader(&self) -> Result<Arc<reader::Reader>, BusError> {
+        let mut slot = lock(&self.reader);
+        if let Some(reader) = slot.as_ref() {
+            return Ok(Arc::clone(reader));
+        }
+        let reader = Arc::new(reader::Reader::new(&self.config)?);
+        *slot = Some(Arc::clone(&reader));
+        Ok(reader)
+    }
+
     fn partition_count_blocking(&self, topic: &str) -> Result<u32, BusError> {
         let metadata = self
             .producer
@@ -735,6 +750,27 @@ impl Bus for KafkaBus {
         Ok(Box::new(
             blocking(move || KafkaConsumer::join(&kafka, config)).await??,
         ))
+    }
+
+    async fn read_partition(
+        &self,
+        topic: &str,
+        partition: u32,
+        from: u64,
+        max: usize,
+        wait: Duration,
+    ) -> Result<(Vec<Message>, u64), BusError> {
+        let partitions = self.partition_count(topic).await?;
+        if partition >= partitions {
+            return Err(BusError::UnknownPartition {
+                topic: topic.to_owned(),
+                partition,
+                partitions,
+            });
+        }
+        let inner = self.inner.clone();
+        let topic = topic.to_owned();
+        blocking(move || inner.reader()?.read(&topic, partition, from, max, wait)).await?
     }
 
     fn backend_name(&self) -> &'static str {

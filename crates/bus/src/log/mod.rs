@@ -772,6 +772,22 @@ impl Producer for EmbeddedBus {
 
 #[async_trait]
 impl Bus for EmbeddedBus {
+    async fn read_partition(
+        &self,
+        topic: &str,
+        partition: u32,
+        from: u64,
+        max: usize,
+        wait: Duration,
+    ) -> Result<(Vec<Message>, u64), BusError> {
+        let read = self.read(topic, partition, from, max)?;
+        if !read.0.is_empty() || wait.is_zero() {
+            return Ok(read);
+        }
+        self.wait_for_data(wait).await;
+        self.read(topic, partition, from, max)
+    }
+
     async fn consumer(&self, config: ConsumerConfig) -> Result<Box<dyn Consumer>, BusError> {
         self.ensure_writable()?;
         if config.group.is_empty() {

@@ -27,6 +27,9 @@ const SCAN_POLL_TIMEOUT_MS: u64 = 500;
 /// Consecutive empty polls after which a scan stops even if the end was not seen (the end
 /// may have been removed by retention).
 const SCAN_IDLE_POLLS_MAX: u32 = 4;
+/// Longest wait for the scan's group to be assigned its partitions (a broker's join may
+/// wait out part of the session timeout first).
+const SCAN_ASSIGNMENT_WAIT: Duration = Duration::from_secs(30);
 
 /// Which DLQ topic receives the failures of each origin topic (SQS redrive policy).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -256,6 +259,8 @@ pub(crate) struct TopicScan {
     /// Partitions whose end was reached.
     done: BTreeMap<u32, bool>,
     idle_polls: u32,
+    /// When the scan joined its group (empty polls before the assignment are not idle).
+    joined: std::time::Instant,
 }
 
 impl TopicScan {
@@ -290,21 +295,27 @@ impl TopicScan {
             .collect();
         // Assignment comes with a poll; seek once every partition is ours, dropping what
         // that poll returned (it is read again after the seek).
-        for _ in 0..SCAN_IDLE_POLLS_MAX {
-            let assigned = scan.consumer.assignment();
+        scan.wait_assigned(&wanted).await?;
+        for tp in &wanted {
+            let start = scan.starts.get(&tp.partition).copied().unwrap_or(0);
+            scan.consumer.seek(tp, start).await?;
+        }
+        Ok(scan)
+    }
+
+    /// Polls until every partition of `wanted` is assigned to the scan's member.
+    async fn wait_assigned(&mut self, wanted: &[TopicPartition]) -> Result<(), RuntimeError> {
+        while self.joined.elapsed() < SCAN_ASSIGNMENT_WAIT {
+            let assigned = self.consumer.assignment();
             if wanted.iter().all(|tp| assigned.contains(tp)) {
-                for tp in &wanted {
-                    let start = scan.starts.get(&tp.partition).copied().unwrap_or(0);
-                    scan.consumer.seek(tp, start).await?;
-                }
-                return Ok(scan);
+                return Ok(());
             }
-            scan.consumer
+            self.consumer
                 .poll(Duration::from_millis(SCAN_POLL_TIMEOUT_MS))
                 .await?;
         }
         Err(RuntimeError::Bus(BusError::NotAssigned {
-            group: reader_group.to_owned(),
+            group: INSPECT_GROUP.to_owned(),
             partition: wanted.first().map_or(0, |tp| tp.partition),
         }))
     }
@@ -339,6 +350,7 @@ impl TopicScan {
             ends,
             done,
             idle_polls: 0,
+            joined: std::time::Instant::now(),
         })
     }
 
@@ -360,19 +372,9 @@ impl TopicScan {
         self.ends.insert(partition, offset.saturating_add(1));
         // Assignment may come with the first poll (Kafka); seek once assigned, and drop
         // whatever that poll returned.
-        for _ in 0..SCAN_IDLE_POLLS_MAX {
-            if self.consumer.assignment().contains(&tp) {
-                self.consumer.seek(&tp, offset).await?;
-                return Ok(());
-            }
-            self.consumer
-                .poll(Duration::from_millis(SCAN_POLL_TIMEOUT_MS))
-                .await?;
-        }
-        Err(RuntimeError::Bus(BusError::NotAssigned {
-            group: INSPECT_GROUP.to_owned(),
-            partition,
-        }))
+        self.wait_assigned(std::slice::from_ref(&tp)).await?;
+        self.consumer.seek(&tp, offset).await?;
+        Ok(())
     }
 
     /// The next messages before the end, or `None` when the end is reached.
@@ -386,7 +388,11 @@ impl TopicScan {
                 .poll(Duration::from_millis(SCAN_POLL_TIMEOUT_MS))
                 .await?;
             if polled.is_empty() {
-                self.idle_polls += 1;
+                let joining = self.consumer.assignment().is_empty()
+                    && self.joined.elapsed() < SCAN_ASSIGNMENT_WAIT;
+                if !joining {
+                    self.idle_polls += 1;
+                }
                 continue;
             }
             self.idle_polls = 0;
@@ -396,7 +402,9 @@ impl TopicScan {
                 if message.offset.saturating_add(1) >= end {
                     self.done.insert(message.partition, true);
                 }
-                if message.offset < end {
+                // A record past the end read with the last batch is kept: a broker may
+                // understate the high watermark (tansu answers the last batch's base + 1).
+                if message.offset < end || self.done.get(&message.partition) == Some(&true) {
                     batch.push(message);
                 }
             }

@@ -374,6 +374,18 @@ impl Bus for ObservedBus {
             pending: HashMap::new(),
         }))
     }
+    async fn read_partition(
+        &self,
+        topic: &str,
+        partition: u32,
+        from: u64,
+        max: usize,
+        wait: Duration,
+    ) -> Result<(Vec<Message>, u64), BusError> {
+        self.inner
+            .read_partition(topic, partition, from, max, wait)
+            .await
+    }
     fn backend_name(&self) -> &'static str {
         self.inner.backend_name()
     }

@@ -194,6 +194,18 @@ impl Bus for InstrumentedBus {
     async fn consumer(&self, config: ConsumerConfig) -> Result<Box<dyn Consumer>, BusError> {
         self.inner.consumer(config).await
     }
+    async fn read_partition(
+        &self,
+        topic: &str,
+        partition: u32,
+        from: u64,
+        max: usize,
+        wait: Duration,
+    ) -> Result<(Vec<Message>, u64), BusError> {
+        self.inner
+            .read_partition(topic, partition, from, max, wait)
+            .await
+    }
     fn backend_name(&self) -> &'static str {
         self.inner.backend_name()
     }

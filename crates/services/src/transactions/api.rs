@@ -31,6 +31,14 @@ pub fn openapi_router(state: TransactionsState) -> OpenApiRouter {
         .with_state(state)
 }
 
+/// The seed's own path (S0-01: the API Gateway stage's `POST /transactions`), the same
+/// handler as `POST /api/v1/transactions`, so the seed's `curl` works unchanged.
+pub fn seed_openapi_router(state: TransactionsState) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(submit_at_seed_path))
+        .with_state(state)
+}
+
 /// The S0 routes alone.
 pub fn router(state: TransactionsState) -> Router {
     openapi_router(state).split_for_parts().0
@@ -86,6 +94,25 @@ pub struct SubmitAccepted {
     )
 )]
 async fn submit(
+    State(state): State<TransactionsState>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    submit_transaction(&state, &body).await
+}
+
+/// Submits a transaction at the seed's path (S0-01): as `POST /api/v1/transactions`.
+#[utoipa::path(
+    post,
+    path = "/transactions",
+    tag = "transactions",
+    request_body = SubmitTransactionBody,
+    responses(
+        (status = 202, description = "Queued, status PENDING", body = SubmitAccepted),
+        (status = 400, description = "Missing body, bad JSON or invalid fields: `details` names each", body = ApiError),
+        (status = 503, description = "The store or the bus refused", body = ApiError),
+    )
+)]
+async fn submit_at_seed_path(
     State(state): State<TransactionsState>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {

@@ -1,0 +1,287 @@
+//! The profile (ADR 025): the one place that turns the layered configuration into this
+//! process's backends — the bus, the ledger store and the schema registry — for `embedded`
+//! (the durable log and SQLite in the data directory) and `kafka` (a Kafka-protocol broker
+//! and PostgreSQL). Every command loads its configuration with [`load_config`] and opens
+//! what it needs here, so the same flags and keys (`--profile`, `--brokers`,
+//! `--database-url`, `--config`, `EDALAB__…`) select the backends everywhere.
+//!
+//! The store is chosen by the typed `store.backend` (parsed once by the configuration),
+//! never by looking at a URL's prefix; URLs in messages have their password hidden.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use edalab_bus::kafka::{KafkaBus, KafkaConfig};
+use edalab_bus::log::EmbeddedBus;
+use edalab_bus::{Admin, Bus, BusError};
+use edalab_gateway::config::{BusBackend, Config, ConfigSources, FsyncPolicy, StoreBackend};
+use edalab_schema::SchemaRegistry;
+
+/// The flags that choose the profile, accepted by every command (before or after it).
+#[derive(Args, Debug, Clone, Default)]
+pub struct ProfileArgs {
+    /// Configuration file [default: config/local.yaml when it exists]; then
+    /// EDALAB__SECTION__KEY environment variables, then the flags.
+    #[arg(long, global = true, env = "EDALAB_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// `embedded` (the durable log and SQLite in the data directory) or `kafka` (a
+    /// Kafka-protocol broker and PostgreSQL: give --brokers and --database-url, or
+    /// `bus.brokers` and `store.url`) [default: `bus.backend` of the configuration].
+    #[arg(long, global = true, value_enum, env = "EDALAB_PROFILE")]
+    pub profile: Option<ProfileName>,
+    /// Kafka bootstrap servers (`bus.brokers`), with the kafka profile.
+    #[arg(
+        long,
+        global = true,
+        env = "EDALAB_BROKERS",
+        value_name = "HOST:PORT[,HOST:PORT]"
+    )]
+    pub brokers: Option<String>,
+    /// The PostgreSQL database of every store (`store.url`; sets `store.backend: postgres`).
+    #[arg(
+        long,
+        global = true,
+        env = "EDALAB_DATABASE_URL",
+        hide_env_values = true,
+        value_name = "postgres://USER@HOST/DB"
+    )]
+    pub database_url: Option<String>,
+}
+
+/// Which engines carry the platform.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProfileName {
+    /// The embedded durable log and SQLite, in this process: nothing to install.
+    Embedded,
+    /// A Kafka-protocol broker (librdkafka) and PostgreSQL.
+    Kafka,
+}
+
+/// Loads the layered configuration (defaults → file → `EDALAB__…` → `--data-dir`, the
+/// profile flags, `--listen`). The error names every bad key; `main` prints it and exits
+/// non-zero.
+pub fn load_config(
+    data_dir: Option<&Path>,
+    args: &ProfileArgs,
+    listen: Option<&str>,
+) -> anyhow::Result<Config> {
+    let mut sources = ConfigSources::from_process(args.config.clone());
+    if let Some(listen) = listen {
+        sources = sources.set("server.listen", listen);
+    }
+    if let Some(dir) = data_dir {
+        sources = sources.set("bus.data_dir", dir.display().to_string());
+    }
+    match args.profile {
+        Some(ProfileName::Embedded) => {
+            sources = sources
+                .set("bus.backend", "embedded")
+                .set("store.backend", "sqlite");
+        }
+        Some(ProfileName::Kafka) => {
+            sources = sources
+                .set("bus.backend", "kafka")
+                .set("store.backend", "postgres");
+        }
+        None => {}
+    }
+    if let Some(brokers) = &args.brokers {
+        sources = sources.set("bus.brokers", brokers);
+    }
+    if let Some(url) = &args.database_url {
+        sources = sources
+            .set("store.backend", "postgres")
+            .set("store.url", url);
+    }
+    Ok(Config::load(&sources)?)
+}
+
+/// How a command uses the bus.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Produces, consumes or creates: the embedded log is locked by this process, and a
+    /// log held by a running platform is refused with a message saying so.
+    Write,
+    /// Browses: never locks, never writes, works next to a running platform.
+    Read,
+    /// Writes when the embedded log is free, else reads (it then follows the appends of
+    /// the process that holds it).
+    WriteOrRead,
+}
+
+/// The bus a process runs on.
+pub enum OpenBus {
+    /// The embedded durable log in the data directory.
+    Embedded(EmbeddedBus),
+    /// A Kafka-protocol broker.
+    Kafka { bus: KafkaBus, brokers: String },
+}
+
+/// Time allowed at shutdown for the Kafka producer to deliver what it holds.
+const KAFKA_FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Opens the bus of `config` for `access`; `client_id` names this process to a broker.
+pub async fn open_bus(config: &Config, access: Access, client_id: &str) -> anyhow::Result<OpenBus> {
+    match config.bus.backend {
+        BusBackend::Kafka => {
+            let properties = config.kafka.flatten().map_err(|p| anyhow::anyhow!("{p}"))?;
+            let bus = connect_kafka(&config.bus.brokers, &properties, client_id).await?;
+            Ok(OpenBus::Kafka {
+                bus,
+                brokers: config.bus.brokers.clone(),
+            })
+        }
+        BusBackend::Embedded => open_embedded(config, access).map(OpenBus::Embedded),
+    }
+}
+
+/// Connects to a Kafka-protocol broker with the `kafka.*` librdkafka properties, and checks
+/// that it answers (an unreachable broker fails here, by name, not at the first produce).
+async fn connect_kafka(
+    brokers: &str,
+    properties: &std::collections::BTreeMap<String, String>,
+    client_id: &str,
+) -> anyhow::Result<KafkaBus> {
+    let config = KafkaConfig {
+        brokers: brokers.to_owned(),
+        client_id: client_id.to_owned(),
+        properties: properties.clone(),
+    };
+    let bus = KafkaBus::new(config)
+        .with_context(|| format!("configuring the Kafka client of {brokers}"))?;
+    bus.list_topics()
+        .await
+        .with_context(|| format!("listing the topics of the Kafka brokers {brokers}"))?;
+    Ok(bus)
+}
+
+/// The embedded log's settings from `bus.*`.
+pub fn log_config(config: &Config) -> edalab_bus::log::LogConfig {
+    edalab_bus::log::LogConfig {
+        fsync: match config.bus.fsync {
+            FsyncPolicy::Always => edalab_bus::log::FsyncPolicy::Always,
+            FsyncPolicy::Interval => {
+                edalab_bus::log::FsyncPolicy::IntervalMs(config.bus.fsync_interval_ms)
+            }
+            FsyncPolicy::Never => edalab_bus::log::FsyncPolicy::Never,
+        },
+        retention_bytes_default: Some(config.bus.retention_bytes_default).filter(|b| *b > 0),
+        disk_free_bytes_min: config.bus.disk_free_bytes_min,
+        ..edalab_bus::log::LogConfig::default()
+    }
+}
+
+fn open_embedded(config: &Config, access: Access) -> anyhow::Result<EmbeddedBus> {
+    let dir = &config.bus.data_dir;
+    let settings = log_config(config);
+    let opened = match access {
+        Access::Read => {
+            return EmbeddedBus::open_read_only(dir, settings)
+                .with_context(|| format!("opening the bus in {} (read-only)", dir.display()));
+        }
+        Access::WriteOrRead => EmbeddedBus::open_or_read_only(dir, settings),
+        Access::Write => EmbeddedBus::open(dir, settings),
+    };
+    match opened {
+        Err(e @ BusError::Locked { .. }) => Err(anyhow::Error::new(e).context(format!(
+            "cannot write to the bus in {}: it is in use (a running `edalab up`?). On the \
+             embedded profile one process owns a data directory's bus, so services that share \
+             a bus must run in the same process (`edalab up`, `edalab serve ledger simulator \
+             ...`); read-only commands (topics list/describe, tail) still work; separate processes \
+             need the kafka profile (--profile kafka --brokers HOST:PORT --database-url \
+             postgres://...)",
+            dir.display()
+        ))),
+        other => other
+            .map_err(|e| crate::repair::explain(e, dir))
+            .with_context(|| format!("opening the bus in {}", dir.display())),
+    }
+}
+
+impl OpenBus {
+    pub fn shared(&self) -> Arc<dyn Bus> {
+        match self {
+            Self::Embedded(bus) => Arc::new(bus.clone()),
+            Self::Kafka { bus, .. } => Arc::new(bus.clone()),
+        }
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        match self {
+            Self::Embedded(bus) => bus.is_read_only(),
+            Self::Kafka { .. } => false,
+        }
+    }
+
+    /// Embedded: flushes and closes the log; Kafka: delivers what the producer holds.
+    pub async fn close(&self) -> Result<(), BusError> {
+        match self {
+            Self::Embedded(bus) => bus.close().await,
+            Self::Kafka { bus, .. } => bus.flush(KAFKA_FLUSH_TIMEOUT).await,
+        }
+    }
+
+    /// Where the bus is, for humans.
+    pub fn location(&self) -> String {
+        match self {
+            Self::Embedded(bus) => format!("embedded durable log in {}", bus.data_dir().display()),
+            Self::Kafka { brokers, .. } => format!("kafka at {brokers}"),
+        }
+    }
+
+    /// The banner's bus line.
+    pub fn describe(&self, config: &Config, topic_count: usize, created: usize) -> String {
+        match self {
+            Self::Embedded(bus) if bus.is_read_only() => format!(
+                "  bus      {} (read-only: this process only forwards), {topic_count} topics",
+                self.location()
+            ),
+            Self::Embedded(_) => format!(
+                "  bus      {} (fsync {}), {topic_count} topics ({created} created now)",
+                self.location(),
+                match config.bus.fsync {
+                    FsyncPolicy::Always => "always".to_owned(),
+                    FsyncPolicy::Interval => format!("every {} ms", config.bus.fsync_interval_ms),
+                    FsyncPolicy::Never => "never".to_owned(),
+                },
+            ),
+            Self::Kafka { .. } => format!(
+                "  bus      {}, {topic_count} topics ({created} created now)",
+                self.location()
+            ),
+        }
+    }
+}
+
+/// The schema registry a reading command (`tail`, `dlq`) decodes values through: the
+/// configured `registry.url`, else the built-in one of the data directory, read-only (a
+/// running platform may own it).
+pub fn open_registry_reader(config: &Config) -> anyhow::Result<Arc<dyn SchemaRegistry>> {
+    if !config.registry.url.trim().is_empty() {
+        return edalab_gateway::registry::open(config).context("opening the schema registry");
+    }
+    let dir = config
+        .bus
+        .data_dir
+        .join(edalab_gateway::registry::DATA_SUBDIR);
+    let registry = edalab_schema::LocalRegistry::open_read_only(&dir)
+        .with_context(|| format!("opening the schema registry in {}", dir.display()))?;
+    Ok(Arc::new(registry))
+}
+
+/// Opens the ledger store of `config`: SQLite in the data directory, or PostgreSQL at
+/// `store.url` with its pool limits.
+pub async fn open_ledger_store(config: &Config) -> anyhow::Result<crate::ledger::OpenStore> {
+    match config.store.backend {
+        StoreBackend::Sqlite => crate::ledger::OpenStore::sqlite(&config.sqlite_path()).await,
+        StoreBackend::Postgres => {
+            let mut pg = edalab_store::postgres::PgConfig::new(&config.store.url);
+            pg.connections_max = config.store.connections_max;
+            pg.acquire_timeout_ms = config.store.acquire_timeout_ms;
+            crate::ledger::OpenStore::postgres_with(pg).await
+        }
+    }
+}
