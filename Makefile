@@ -10,7 +10,7 @@ export EDALAB_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 export EDALAB_TANSU ?= $(HOME)/.cache/edalab/bin/tansu
 
 .DEFAULT_GOAL := help
-.PHONY: help up build web test test-rust test-web e2e lint fmt check-tools bench-bus bench-e2e-quick bench-e2e clean fuzz-smoke
+.PHONY: help up build web test test-rust test-web e2e lint fmt check-tools bench-bus bench-e2e-quick bench-e2e clean fuzz-smoke schemathesis
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -52,6 +52,10 @@ fuzz-smoke: check-tools ## Build the 4 fuzz targets and run each briefly from it
 
 test-web: check-tools ## Web UI: npm ci, type check, Vitest component and API tests
 	cd web && npm ci --no-audit --no-fund && npm run lint && npm test
+
+schemathesis: ## Property-based API test of a real `edalab up` from its OpenAPI document: fails on any 5xx
+	$(CARGO) build -p edalab --bins
+	scripts/schemathesis.sh
 
 e2e: check-tools ## Real browser (Debian Chromium) against a real `edalab up`
 	cd web && npm run build
