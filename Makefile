@@ -24,7 +24,7 @@ web: ## Build the web UI into web/dist (npm ci, then vite build)
 build: ## Build every crate (release)
 	$(CARGO) build --release --workspace
 
-test: check-tools test-rust fuzz-smoke bench-e2e-quick test-web e2e ## Run every check and test: Rust (fmt, clippy, tests, short fuzzing, quick e2e bench), web (types, Vitest), browser
+test: check-tools test-rust fuzz-smoke bench-e2e-quick test-web e2e schemathesis ## Run every check and test: Rust (fmt, clippy, tests, short fuzzing, quick e2e bench), web (types, Vitest), browser, schemathesis (no 5xx)
 
 test-rust: check-tools ## fmt --check, clippy -D warnings, every Rust test (PostgreSQL included)
 	$(CARGO) fmt --all -- --check
