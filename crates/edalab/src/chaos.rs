@@ -14,6 +14,10 @@
 //!   none lost, none doubled; money conserved (transfers out = transfers in, and the total
 //!   of balances = external credits − external debits, per currency); no negative balance.
 //!
+//! On the profile this command is given (`--profile kafka --brokers ... --database-url
+//! ...`), the children run on it too, and the check reads the topics back from the broker
+//! and the ledger from PostgreSQL.
+//!
 //! Prints the counts and exits non-zero on any loss, double, mismatch or broken invariant.
 //! The kill moments and the simulations' seeds come from `--seed`, printed for replay
 //! (the moments are replayed, the interleaving with the child's threads is not).
@@ -25,8 +29,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use edalab_bus::log::{EmbeddedBus, LogConfig};
 use edalab_domain::ledger::TransactionKind;
+use edalab_gateway::config::{BusBackend, Config, StoreBackend};
 use edalab_schema::SchemaCatalog;
 use edalab_services::ledger::{Mismatch, decode_event, reconcile};
 use edalab_services::simulator::EventKind;
@@ -67,9 +71,6 @@ pub struct ChaosArgs {
     /// Most time the platform runs (after it is ready) before a kill, in ms.
     #[arg(long, value_name = "MS", default_value_t = 1_500)]
     pub uptime_ms_max: u64,
-    /// The ledger store: a `postgres://` URL [default: SQLite in the data directory].
-    #[arg(long, value_name = "URL")]
-    pub store_url: Option<String>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -88,13 +89,6 @@ impl ChaosArgs {
             self.uptime_ms_min,
             self.uptime_ms_max
         );
-        if let Some(url) = &self.store_url {
-            anyhow::ensure!(
-                url.starts_with("postgres"),
-                "--store-url must be a postgres:// URL (SQLite lives in the data directory), got `{}`",
-                crate::ledger::redact(url)
-            );
-        }
         Ok(())
     }
 }
@@ -136,7 +130,13 @@ impl ChaosReport {
     }
 }
 
-pub async fn run(explicit_data_dir: Option<&Path>, args: ChaosArgs) -> anyhow::Result<()> {
+/// Runs on the profile of `config` (the children `edalab up` too); the data directory is
+/// `--data-dir`, else a scratch one removed after a passing run.
+pub async fn run(
+    mut config: Config,
+    explicit_data_dir: Option<&Path>,
+    args: ChaosArgs,
+) -> anyhow::Result<()> {
     args.validate()?;
     let seed = args.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
@@ -144,7 +144,7 @@ pub async fn run(explicit_data_dir: Option<&Path>, args: ChaosArgs) -> anyhow::R
             .map_or(0, |d| d.as_nanos() as u64)
     });
     if args.verify_only {
-        return verify_only(explicit_data_dir, &args).await;
+        return verify_only(&config, explicit_data_dir, &args).await;
     }
     let (dir, scratch) = match explicit_data_dir {
         Some(dir) => (dir.to_path_buf(), false),
@@ -154,6 +154,7 @@ pub async fn run(explicit_data_dir: Option<&Path>, args: ChaosArgs) -> anyhow::R
         ),
     };
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    config.bus.data_dir = dir.clone();
     if !args.json {
         println!(
             "edalab chaos: {} kills, seed {seed} (replay with --seed {seed}), data in {}",
@@ -161,7 +162,7 @@ pub async fn run(explicit_data_dir: Option<&Path>, args: ChaosArgs) -> anyhow::R
             dir.display()
         );
     }
-    let report = chaos(&dir, &args, seed).await?;
+    let report = chaos(&config, &args, seed).await?;
     conclude(&report, &args, &dir)?;
     if scratch {
         let _ = std::fs::remove_dir_all(&dir);
@@ -173,18 +174,23 @@ pub async fn run(explicit_data_dir: Option<&Path>, args: ChaosArgs) -> anyhow::R
 }
 
 /// `--verify-only`: the check alone, on a directory an earlier run kept.
-async fn verify_only(explicit_data_dir: Option<&Path>, args: &ChaosArgs) -> anyhow::Result<()> {
+async fn verify_only(
+    config: &Config,
+    explicit_data_dir: Option<&Path>,
+    args: &ChaosArgs,
+) -> anyhow::Result<()> {
     let dir = explicit_data_dir.context(
         "--verify-only needs the directory to check: give it with --data-dir (or EDALAB_DATA_DIR)",
     )?;
     anyhow::ensure!(
-        dir.join(crate::ledger::SQLITE_FILE).exists() || args.store_url.is_some(),
+        dir.join(crate::ledger::SQLITE_FILE).exists()
+            || config.store.backend == StoreBackend::Postgres,
         "--data-dir {}: no ledger here ({} is missing); give the directory a chaos run kept",
         dir.display(),
         crate::ledger::SQLITE_FILE
     );
     let mut report = ChaosReport::default();
-    verify(dir, args.store_url.as_deref(), &mut report).await?;
+    verify(config, &mut report).await?;
     conclude(&report, args, dir)?;
     if !args.json {
         println!("chaos: OK");
@@ -213,7 +219,7 @@ fn conclude(report: &ChaosReport, args: &ChaosArgs, dir: &Path) -> anyhow::Resul
     Ok(())
 }
 
-async fn chaos(dir: &Path, args: &ChaosArgs, seed: u64) -> anyhow::Result<ChaosReport> {
+async fn chaos(config: &Config, args: &ChaosArgs, seed: u64) -> anyhow::Result<ChaosReport> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
@@ -226,7 +232,7 @@ async fn chaos(dir: &Path, args: &ChaosArgs, seed: u64) -> anyhow::Result<ChaosR
     let mut restarts_ms = Vec::new();
     let kills = args.kills.unwrap_or(0);
     for kill in 0..kills {
-        let mut platform = Platform::start(dir, args).await?;
+        let mut platform = Platform::start(config).await?;
         restarts_ms.push(platform.ready_ms);
         let simulation_seed: u64 = rng.r#gen();
         let uptime = Duration::from_millis(rng.gen_range(args.uptime_ms_min..=args.uptime_ms_max));
@@ -278,7 +284,7 @@ async fn chaos(dir: &Path, args: &ChaosArgs, seed: u64) -> anyhow::Result<ChaosR
         }
     }
     // Last start: recover, catch up, stop cleanly.
-    let mut platform = Platform::start(dir, args).await?;
+    let mut platform = Platform::start(config).await?;
     restarts_ms.push(platform.ready_ms);
     let caught_up = wait_for_ledger_lag_zero(&http, &platform.base).await;
     let stopped = platform.terminate().await;
@@ -287,7 +293,7 @@ async fn chaos(dir: &Path, args: &ChaosArgs, seed: u64) -> anyhow::Result<ChaosR
     restarts_ms.sort_unstable();
     report.restart_ms_max = restarts_ms.last().copied().unwrap_or(0);
     report.restart_ms_p50 = restarts_ms.get(restarts_ms.len() / 2).copied().unwrap_or(0);
-    verify(dir, args.store_url.as_deref(), &mut report).await?;
+    verify(config, &mut report).await?;
     Ok(report)
 }
 
@@ -363,7 +369,9 @@ struct Platform {
 }
 
 impl Platform {
-    async fn start(dir: &Path, args: &ChaosArgs) -> anyhow::Result<Self> {
+    /// `edalab up` on `config`'s data directory and profile.
+    async fn start(config: &Config) -> anyhow::Result<Self> {
+        let dir = &config.bus.data_dir;
         let exe = std::env::current_exe().context("finding the edalab executable")?;
         let log_path = dir.join("chaos-platform.log");
         let log = std::fs::OpenOptions::new()
@@ -381,14 +389,14 @@ impl Platform {
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .kill_on_drop(true);
-        match &args.store_url {
-            Some(url) => command
-                .env("EDALAB__STORE__BACKEND", "postgres")
-                .env("EDALAB__STORE__URL", url),
-            None => command
-                .env("EDALAB__STORE__BACKEND", "sqlite")
-                .env("EDALAB__STORE__URL", ""),
-        };
+        // The child runs on this process's profile, whichever way it was chosen.
+        command
+            .env("EDALAB__BUS__BACKEND", config.bus.backend.as_str())
+            .env("EDALAB__STORE__BACKEND", config.store.backend.as_str())
+            .env("EDALAB__STORE__URL", &config.store.url);
+        if config.bus.backend == BusBackend::Kafka {
+            command.env("EDALAB__BUS__BROKERS", &config.bus.brokers);
+        }
         let started = Instant::now();
         let mut child = command.spawn().context("starting `edalab up`")?;
         let stdout = child.stdout.take().context("the child's stdout")?;
@@ -465,16 +473,12 @@ impl Platform {
 }
 
 /// The ledger check and the bank invariant, with the platform stopped.
-async fn verify(
-    dir: &Path,
-    store_url: Option<&str>,
-    report: &mut ChaosReport,
-) -> anyhow::Result<()> {
-    let bus = EmbeddedBus::open(dir, LogConfig::default())
-        .with_context(|| format!("opening the bus in {}", dir.display()))?;
-    let messages = crate::check::read_banking_topics(&bus as &dyn edalab_bus::Bus).await?;
+async fn verify(config: &Config, report: &mut ChaosReport) -> anyhow::Result<()> {
+    let bus =
+        crate::profile::open_bus(config, crate::profile::Access::Write, "edalab-chaos").await?;
+    let messages = crate::check::read_banking_topics(&*bus.shared()).await?;
     bus.close().await.context("closing the bus")?;
-    let store = crate::ledger::OpenStore::open(dir, store_url).await?;
+    let store = crate::profile::open_ledger_store(config).await?;
     let shared = store.shared();
     let catalog = SchemaCatalog::builtin().context("loading the schema catalog")?;
     let reconciliation = reconcile(&*shared, &catalog, &messages)

@@ -196,7 +196,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dlq(args) => crate::dlq::run_command(&config(None)?, args).await,
         Command::Check(cmd) => crate::check::run(&config(None)?, cmd).await,
         Command::Simulate(args) => crate::simulate::run(args, &config(None)?).await,
-        Command::Chaos(args) => crate::chaos::run(explicit_data_dir.as_deref(), args).await,
+        Command::Chaos(args) => {
+            crate::chaos::run(config(None)?, explicit_data_dir.as_deref(), args).await
+        }
         Command::Log(cmd) => crate::repair::run(&data_dir, cmd),
         Command::Bench(BenchCommand::Sim(args)) => crate::bench::run_sim(args),
         Command::Bench(BenchCommand::Bus(args)) => crate::bench::run_bus(&data_dir, args).await,

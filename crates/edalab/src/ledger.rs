@@ -36,16 +36,6 @@ pub enum OpenStore {
 }
 
 impl OpenStore {
-    /// Opens `url` when it is a `postgres://` URL, else the SQLite file `url`, else
-    /// `<data_dir>/ledger.sqlite`.
-    pub async fn open(data_dir: &Path, url: Option<&str>) -> anyhow::Result<Self> {
-        match url.filter(|u| !u.trim().is_empty()) {
-            Some(url) if url.starts_with("postgres") => Self::postgres(url).await,
-            Some(path) => Self::sqlite(Path::new(path)).await,
-            None => Self::sqlite(&data_dir.join(SQLITE_FILE)).await,
-        }
-    }
-
     pub async fn sqlite(path: &Path) -> anyhow::Result<Self> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)

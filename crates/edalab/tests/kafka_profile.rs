@@ -477,3 +477,61 @@ fn an_unreachable_broker_is_named() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// `edalab chaos` on the kafka profile: its `edalab up` children run on the broker and
+/// PostgreSQL, are SIGKILLed during simulations, and the check afterwards (the topics read
+/// back from the broker, the ledger from PostgreSQL) finds nothing lost or doubled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_on_the_kafka_profile_loses_and_doubles_nothing() {
+    let Some(admin_url) = postgres_url_or_skip("kafka profile: chaos") else {
+        return;
+    };
+    let Some(broker) = Tansu::start_or_skip("kafka profile: chaos") else {
+        return;
+    };
+    let database = TestDatabase::create(&admin_url)
+        .await
+        .expect("a test database");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = edalab(dir.path())
+        .args(["--data-dir", "data", "chaos", "--kills", "3", "--seed", "7"])
+        .args([
+            "--rate",
+            "500",
+            "--uptime-ms-min",
+            "1000",
+            "--uptime-ms-max",
+            "2500",
+        ])
+        .args([
+            "--json",
+            "--profile",
+            "kafka",
+            "--brokers",
+            broker.brokers(),
+        ])
+        .args(["--database-url", database.url()])
+        // A killed member's partitions move after this long without its heartbeats.
+        .env("EDALAB__KAFKA__SESSION__TIMEOUT__MS", "6000")
+        .env("EDALAB__KAFKA__HEARTBEAT__INTERVAL__MS", "1000")
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run edalab chaos");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "chaos on kafka failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_str(stdout.trim()).expect("a JSON report");
+    assert_eq!(report["kills"], 3, "{report}");
+    assert_eq!(report["lost"], 0, "{report}");
+    assert_eq!(report["doubled"], 0, "{report}");
+    assert_eq!(report["mismatches"], json!([]), "{report}");
+    assert!(
+        report["events_acknowledged"]
+            .as_u64()
+            .is_some_and(|n| n > 0),
+        "the simulations produced on the broker: {report}"
+    );
+}
