@@ -17,21 +17,8 @@ started=$(date +%s)
 echo "e2e: live browser test against a real edalab up"
 (cd web && EDALAB_BIN="$bin" npm run -s e2e)  # live.mjs resolves it from the repo root
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-data=$(mktemp -d "${TMPDIR:-/tmp}/edalab-e2e-XXXX")
-log="$data/up.log"
-"$bin" up --listen "127.0.0.1:$port" --data-dir "$data/data" >"$log" 2>&1 &
-pid=$!
-cleanup() { kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$data"; }
-trap cleanup EXIT
-
-url="http://127.0.0.1:$port"
-for _ in $(seq 1 300); do
-  curl -fsS "$url/api/v1/health" >/dev/null 2>&1 && break
-  kill -0 "$pid" 2>/dev/null || { echo "e2e: edalab up exited early:"; cat "$log"; exit 1; }
-  sleep 0.1
-done
-curl -fsS "$url/api/v1/health" >/dev/null || { echo "e2e: edalab up not healthy at $url"; cat "$log"; exit 1; }
+. scripts/start-up.sh
+start_up e2e
 
 echo "e2e: mocked-gateway browser test (page served by edalab up at $url)"
 (cd web && EDALAB_URL="$url" npm run -s e2e:mocked)

@@ -16,17 +16,7 @@ if [ ! -x "$venv/bin/st" ]; then
   "$venv/bin/pip" install -q "schemathesis==4.32.5"
 fi
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-data=$(mktemp -d "${TMPDIR:-/tmp}/edalab-schemathesis-XXXX")
-"$bin" up --listen "127.0.0.1:$port" --data-dir "$data/data" >"$data/up.log" 2>&1 &
-pid=$!
-cleanup() { kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$data"; }
-trap cleanup EXIT
-url="http://127.0.0.1:$port"
-for _ in $(seq 1 300); do
-  curl -fsS "$url/api/v1/health" >/dev/null 2>&1 && break
-  kill -0 "$pid" 2>/dev/null || { echo "schemathesis: edalab up exited early:"; cat "$data/up.log"; exit 1; }
-  sleep 0.1
-done
+. scripts/start-up.sh
+start_up schemathesis
 "$venv/bin/st" run "$url/api/v1/openapi.json" --url "$url" --checks not_a_server_error \
   --max-examples "${SCHEMATHESIS_EXAMPLES:-50}" --request-timeout 10 --seed 1

@@ -760,7 +760,9 @@ impl Bus for KafkaBus {
         max: usize,
         wait: Duration,
     ) -> Result<(Vec<Message>, u64), BusError> {
-        let partitions = self.partition_count(topic).await?;
+        // The cached count (as produce uses): a follow reads every partition several times
+        // a second, and must not fetch metadata each time.
+        let partitions = self.topic_meta(topic).await?.partitions;
         if partition >= partitions {
             return Err(BusError::UnknownPartition {
                 topic: topic.to_owned(),
