@@ -19,6 +19,7 @@ use edalab_bus::log::EmbeddedBus;
 use edalab_bus::{Admin, Bus, BusError};
 use edalab_gateway::config::{BusBackend, Config, ConfigSources, FsyncPolicy, StoreBackend};
 use edalab_schema::SchemaRegistry;
+use edalab_services::pipeline::{PgStores, PgStoresConfig, StoreChoice};
 
 /// The flags that choose the profile, accepted by every command (before or after it).
 #[derive(Args, Debug, Clone, Default)]
@@ -284,4 +285,19 @@ pub async fn open_ledger_store(config: &Config) -> anyhow::Result<crate::ledger:
             crate::ledger::OpenStore::postgres_with(pg).await
         }
     }
+}
+
+/// The pipelines' stores (when `needed`): SQLite files in the data directory, or one
+/// PostgreSQL pool (schema `edalab_pipelines`, ADR 017) with `store.backend: postgres`.
+pub async fn open_pipeline_stores(config: &Config, needed: bool) -> anyhow::Result<StoreChoice> {
+    if !(needed && config.store.backend == StoreBackend::Postgres) {
+        return Ok(StoreChoice::Sqlite);
+    }
+    let mut pg = PgStoresConfig::new(&config.store.url);
+    pg.connections_max = config.store.connections_max;
+    pg.acquire_timeout_ms = config.store.acquire_timeout_ms;
+    let stores = PgStores::connect(&pg)
+        .await
+        .context("opening the pipelines' PostgreSQL stores")?;
+    Ok(StoreChoice::Postgres(stores))
 }

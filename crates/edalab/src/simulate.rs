@@ -368,9 +368,9 @@ async fn simulate(
     // The same topics `edalab up` creates, so the banking events and the calculator
     // messages have somewhere to go.
     if let Some(bus) = &bus {
-        for (name, config) in crate::seed::seed_topics()
+        for (name, config) in crate::service::Service::ALL
             .into_iter()
-            .chain(edalab_services::pipeline::all::topics())
+            .flat_map(crate::service::Service::topics)
         {
             bus.create_topic(name, config)
                 .await

@@ -8,7 +8,6 @@
 //! It may not hold business rules (those are in `edalab-domain`) nor pick a bus backend:
 //! everything goes through the [`Bus`] port.
 
-pub mod all;
 pub mod sim_sink;
 pub mod stores;
 

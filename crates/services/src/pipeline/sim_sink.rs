@@ -20,7 +20,6 @@ use async_trait::async_trait;
 use futures::StreamExt;
 
 use super::ApiError;
-use super::all::Pipelines;
 use crate::simulator::items::topics::{ORDER_FILES_PREFIX, ORDERS_PATH, TRANSACTIONS_PATH};
 use crate::simulator::{Delivery, Outgoing, Route, RouteSink};
 use crate::{intake, saga, transactions};
@@ -169,16 +168,5 @@ impl RouteSink for PipelineSink {
                 })
             })
             .collect()
-    }
-}
-
-impl Pipelines {
-    /// The simulator's sink onto these pipelines (`SimulationControl::set_sink`).
-    pub fn simulator_sink(&self) -> std::sync::Arc<PipelineSink> {
-        std::sync::Arc::new(PipelineSink::new(
-            self.transactions.state.clone(),
-            self.saga.state.clone(),
-            self.intake.state.inbox.clone(),
-        ))
     }
 }

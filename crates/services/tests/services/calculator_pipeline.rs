@@ -192,7 +192,7 @@ async fn bad_bodies_are_400s_naming_each_field() {
 /// agrees with itself), and their routers merge without a path conflict.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn all_pipelines_start_together_and_their_routes_merge() {
-    use edalab_services::pipeline::all;
+    use crate::pipeline_support::all;
     let dir = tempfile::tempdir().expect("tempdir");
     let embedded = EmbeddedBus::open(dir.path().join("bus"), LogConfig::default()).expect("bus");
     let bus: Arc<dyn Bus> = Arc::new(embedded.clone());

@@ -8,9 +8,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::pipeline_support::all;
 use edalab_bus::Bus;
 use edalab_bus::log::{EmbeddedBus, LogConfig};
-use edalab_services::pipeline::{StoreChoice, all};
+use edalab_services::pipeline::StoreChoice;
 use edalab_services::saga::admin::{self, AdminState};
 use edalab_services::simulator::{ControlOptions, SimulationControl, StartLimits, api};
 use serde_json::{Value, json};

@@ -7,13 +7,13 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::pipeline_support::all;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use edalab_bus::Bus;
 use edalab_bus::log::{EmbeddedBus, LogConfig};
 use edalab_services::pipeline::StoreChoice;
-use edalab_services::pipeline::all;
 use edalab_services::{intake, saga};
 use serde_json::{Value, json};
 use tower::ServiceExt;

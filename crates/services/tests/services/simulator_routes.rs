@@ -12,13 +12,13 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::pipeline_support::all::{self, Pipelines};
 use async_trait::async_trait;
 use axum::Router;
 use axum::http::StatusCode;
 use edalab_bus::Bus;
 use edalab_bus::log::{EmbeddedBus, LogConfig};
 use edalab_services::pipeline::StoreChoice;
-use edalab_services::pipeline::all::{self, Pipelines};
 use edalab_services::simulator::{
     ControlOptions, Delivery, EventKind, Outgoing, Route, RouteSink, SimulationControl,
     StartRequest, Validity, api, items::topics,

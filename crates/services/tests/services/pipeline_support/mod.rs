@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod all;
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -1,6 +1,7 @@
-//! The four pipelines together, for `edalab up` and the gateway: start them on one bus and
-//! data dir, merge their `/api/v1` routes and OpenAPI operations into one router, list
-//! every topic.
+//! The four pipelines together, for the tests that drive them at once (the process's own
+//! assembly is `edalab`'s service table): start them on one bus and data dir, merge their
+//! `/api/v1` routes and OpenAPI operations into one router, list every topic, and give
+//! the simulator its sink onto them.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -10,8 +11,9 @@ use edalab_bus::{Bus, TopicConfig};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-use super::{Shutdown, StartError, StoreChoice};
-use crate::{calculator, intake, saga, transactions};
+use edalab_services::pipeline::sim_sink::PipelineSink;
+use edalab_services::pipeline::{Shutdown, StartError, StoreChoice};
+use edalab_services::{calculator, intake, saga, transactions};
 
 /// The pipelines' tags (the operations and schemas come from the handlers).
 #[derive(OpenApi)]
@@ -97,5 +99,16 @@ impl Pipelines {
         } else {
             Err(errors)
         }
+    }
+}
+
+impl Pipelines {
+    /// The simulator's sink onto these pipelines (`SimulationControl::set_sink`).
+    pub fn simulator_sink(&self) -> Arc<PipelineSink> {
+        Arc::new(PipelineSink::new(
+            self.transactions.state.clone(),
+            self.saga.state.clone(),
+            self.intake.state.inbox.clone(),
+        ))
     }
 }
