@@ -1,8 +1,8 @@
-//! `edalab bench bus`: throughput and latency of the embedded bus, durable (fsync always,
-//! group commit), on this machine.
+//! `edalab bench bus`: throughput and latency of the profile's bus — the embedded log,
+//! durable (fsync always, group commit), or the configured Kafka-protocol broker.
 //!
-//! Two phases, each on a fresh topic in a scratch directory under the data directory
-//! (deleted afterwards; never tmpfs, so fsync is real):
+//! Two phases, each on a fresh topic (deleted afterwards): on the embedded profile in a
+//! scratch directory under the data directory (never tmpfs, so fsync is real):
 //! 1. **throughput**: `--producers` tasks produce `--messages` records in calls of
 //!    `--batch-records`, while one consumer-group member consumes and commits (every
 //!    100 ms). Reports
@@ -19,7 +19,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 use edalab_bus::log::{EmbeddedBus, FsyncPolicy, LogConfig};
-use edalab_bus::{Admin, Bus, ConsumerConfig, Producer, Record, TopicConfig};
+use edalab_bus::{Bus, Consumer, ConsumerConfig, Record, TopicConfig};
+use edalab_gateway::config::{BusBackend, Config, StoreBackend};
+
+use crate::profile::Access;
 use hdrhistogram::Histogram;
 use serde_json::json;
 
@@ -54,7 +57,10 @@ pub struct BusBenchArgs {
     pub fsync: String,
 }
 
-pub async fn run_bus(data_dir: &Path, args: BusBenchArgs) -> anyhow::Result<()> {
+/// `edalab bench bus` on the profile's bus: on `embedded` a scratch log in the data
+/// directory (with `--fsync`), removed afterwards; on `kafka` the configured broker, on
+/// topics and groups named after this run, deleted afterwards.
+pub async fn run_bus(config: &Config, args: BusBenchArgs) -> anyhow::Result<()> {
     let fsync: FsyncPolicy = args.fsync.parse().map_err(anyhow::Error::msg)?;
     anyhow::ensure!(
         args.size_bytes >= 16,
@@ -70,17 +76,42 @@ pub async fn run_bus(data_dir: &Path, args: BusBenchArgs) -> anyhow::Result<()> 
     let latency_seconds = args
         .latency_seconds
         .unwrap_or(if args.quick { 3 } else { 10 });
-    let scratch = data_dir.join(format!("bench-{}", std::process::id()));
-    std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
-    let result = run_phases(&scratch, &args, fsync, messages, latency_seconds).await;
-    let _ = std::fs::remove_dir_all(&scratch);
-    let report = result?;
+    let run = BenchRun {
+        args: &args,
+        messages,
+        latency_seconds,
+        names: format!("bench-{}", std::process::id()),
+    };
+    let report = match config.bus.backend {
+        BusBackend::Embedded => {
+            let scratch = config.bus.data_dir.join(&run.names);
+            std::fs::create_dir_all(&scratch)
+                .with_context(|| format!("creating {}", scratch.display()))?;
+            let log = LogConfig {
+                fsync,
+                ..LogConfig::default()
+            };
+            let result = match EmbeddedBus::open(&scratch, log) {
+                Ok(bus) => run.phases(Arc::new(bus)).await,
+                Err(error) => Err(error.into()),
+            };
+            let _ = std::fs::remove_dir_all(&scratch);
+            result?
+        }
+        BusBackend::Kafka => {
+            let bus = crate::profile::open_bus(config, Access::Write, "edalab-bench").await?;
+            let result = run.phases(bus.shared()).await;
+            bus.close().await?;
+            result?
+        }
+    };
+    let report = with_profile(report, config);
     if args.json {
         println!("{report}");
     } else {
         println!(
-            "edalab bench bus ({} cores, fsync {})",
-            report["nproc"], args.fsync
+            "edalab bench bus ({} cores, {})",
+            report["nproc"], report["bus"]
         );
         println!(
             "  throughput: {messages} msgs of {} B, {} producers x {} per call, {} partitions",
@@ -130,59 +161,96 @@ fn stamp_of(value: &[u8]) -> u64 {
         .map_or(0, u64::from_le_bytes)
 }
 
-async fn run_phases(
-    dir: &Path,
-    args: &BusBenchArgs,
-    fsync: FsyncPolicy,
+/// One `bench bus` run: its settings and the prefix of its topics and groups.
+struct BenchRun<'a> {
+    args: &'a BusBenchArgs,
     messages: u64,
     latency_seconds: u64,
-) -> anyhow::Result<serde_json::Value> {
-    let config = LogConfig {
-        fsync,
-        ..LogConfig::default()
+    names: String,
+}
+
+impl BenchRun<'_> {
+    /// The throughput phase, then the latency phase, on `bus`; their topics are deleted.
+    async fn phases(&self, bus: Arc<dyn Bus>) -> anyhow::Result<serde_json::Value> {
+        let (throughput_topic, latency_topic) = (
+            format!("{}-throughput", self.names),
+            format!("{}-latency", self.names),
+        );
+        let rates = throughput(&bus, &throughput_topic, self.args, self.messages).await;
+        let latencies = match rates {
+            Ok(_) => latency(&bus, &latency_topic, self.args, self.latency_seconds).await,
+            Err(_) => Err(anyhow::anyhow!("not run")),
+        };
+        for topic in [&throughput_topic, &latency_topic] {
+            let _ = bus.delete_topic(topic).await;
+        }
+        let (produce_per_second, consume_per_second) = rates?;
+        let (hist, latency_messages) = latencies?;
+        Ok(self.report(
+            produce_per_second,
+            consume_per_second,
+            &hist,
+            latency_messages,
+        ))
+    }
+
+    fn report(
+        &self,
+        produce_per_second: f64,
+        consume_per_second: f64,
+        hist: &Histogram<u64>,
+        latency_messages: u64,
+    ) -> serde_json::Value {
+        let args = self.args;
+        let ms = |us: u64| (us as f64 / 1000.0 * 1000.0).round() / 1000.0;
+        let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
+        json!({
+            "produce_per_second": produce_per_second.round(),
+            "consume_per_second": consume_per_second.round(),
+            "latency_ms_p50": ms(hist.value_at_quantile(0.50)),
+            "latency_ms_p95": ms(hist.value_at_quantile(0.95)),
+            "latency_ms_p99": ms(hist.value_at_quantile(0.99)),
+            "latency_ms_p999": ms(hist.value_at_quantile(0.999)),
+            "latency_ms_max": ms(hist.max()),
+            "messages": self.messages,
+            "latency_messages": latency_messages,
+            "rate_per_second": args.rate_per_second,
+            "size_bytes": args.size_bytes,
+            "producers": args.producers,
+            "batch_records": args.batch_records,
+            "partitions": args.partitions,
+            "fsync": args.fsync,
+            "nproc": nproc,
+        })
+    }
+}
+
+/// The report with the bus it measured: `embedded (fsync …)` or `kafka at <brokers>`.
+fn with_profile(mut report: serde_json::Value, config: &Config) -> serde_json::Value {
+    let bus = match config.bus.backend {
+        BusBackend::Embedded => format!(
+            "embedded log, fsync {}",
+            report["fsync"].as_str().unwrap_or("?")
+        ),
+        backend => format!("{} at {}", backend.as_str(), config.bus.brokers),
     };
-    let bus = EmbeddedBus::open(dir, config)?;
-    let (produce_per_second, consume_per_second) = throughput(&bus, args, messages).await?;
-    let (hist, latency_messages) = latency(&bus, args, latency_seconds).await?;
-    bus.close().await?;
-    let ms = |us: u64| (us as f64 / 1000.0 * 1000.0).round() / 1000.0;
-    let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
-    Ok(json!({
-        "produce_per_second": produce_per_second.round(),
-        "consume_per_second": consume_per_second.round(),
-        "latency_ms_p50": ms(hist.value_at_quantile(0.50)),
-        "latency_ms_p95": ms(hist.value_at_quantile(0.95)),
-        "latency_ms_p99": ms(hist.value_at_quantile(0.99)),
-        "latency_ms_p999": ms(hist.value_at_quantile(0.999)),
-        "latency_ms_max": ms(hist.max()),
-        "messages": messages,
-        "latency_messages": latency_messages,
-        "rate_per_second": args.rate_per_second,
-        "size_bytes": args.size_bytes,
-        "producers": args.producers,
-        "batch_records": args.batch_records,
-        "partitions": args.partitions,
-        "fsync": args.fsync,
-        "nproc": nproc,
-    }))
+    report["bus"] = json!(bus);
+    report["profile"] = json!(config.bus.backend.as_str());
+    report
 }
 
 async fn throughput(
-    bus: &EmbeddedBus,
+    bus: &Arc<dyn Bus>,
+    topic: &str,
     args: &BusBenchArgs,
     messages: u64,
 ) -> anyhow::Result<(f64, f64)> {
-    bus.create_topic(
-        "bench-throughput",
-        TopicConfig::with_partitions(args.partitions),
-    )
-    .await?;
-    let mut consumer = bus
-        .consumer(ConsumerConfig::new(
-            "bench",
-            vec!["bench-throughput".to_owned()],
-        ))
+    bus.create_topic(topic, TopicConfig::with_partitions(args.partitions))
         .await?;
+    let mut consumer = bus
+        .consumer(ConsumerConfig::new(topic, vec![topic.to_owned()]))
+        .await?;
+    joined(&mut *consumer).await?;
     let start = Instant::now();
     let consumer_task = tokio::spawn(async move {
         let mut received: u64 = 0;
@@ -209,7 +277,7 @@ async fn throughput(
     let per_producer = messages / args.producers as u64;
     let mut producers = Vec::new();
     for p in 0..args.producers {
-        let bus = bus.clone();
+        let (bus, topic) = (Arc::clone(bus), topic.to_owned());
         let count = per_producer
             + if p == 0 {
                 messages % args.producers as u64
@@ -224,7 +292,7 @@ async fn throughput(
                 let records = (0..n)
                     .map(|_| Record::new(None, value(size, nanos_since(start))))
                     .collect();
-                bus.produce("bench-throughput", records).await?;
+                bus.produce(&topic, records).await?;
                 sent += n;
             }
             Ok::<_, anyhow::Error>(())
@@ -241,23 +309,33 @@ async fn throughput(
     ))
 }
 
+/// Polls until the group gave `consumer` its partitions (at once on the embedded log; a
+/// join round on a broker), so that no phase times the join. The topic is new and empty.
+async fn joined(consumer: &mut dyn Consumer) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while consumer.assignment().is_empty() {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the bench consumer got no partition within 60 s"
+        );
+        let early = consumer.poll(Duration::from_millis(100)).await?;
+        anyhow::ensure!(early.is_empty(), "the bench topic was not empty");
+    }
+    Ok(())
+}
+
 async fn latency(
-    bus: &EmbeddedBus,
+    bus: &Arc<dyn Bus>,
+    topic: &str,
     args: &BusBenchArgs,
     seconds: u64,
 ) -> anyhow::Result<(Histogram<u64>, u64)> {
-    bus.create_topic(
-        "bench-latency",
-        TopicConfig::with_partitions(args.partitions),
-    )
-    .await?;
-    let mut consumer = bus
-        .consumer(ConsumerConfig::new(
-            "bench-latency",
-            vec!["bench-latency".to_owned()],
-        ))
+    bus.create_topic(topic, TopicConfig::with_partitions(args.partitions))
         .await?;
-    consumer.poll(Duration::from_millis(1)).await?; // join and take the partitions first
+    let mut consumer = bus
+        .consumer(ConsumerConfig::new(topic, vec![topic.to_owned()]))
+        .await?;
+    joined(&mut *consumer).await?;
     let rate = args.rate_per_second.max(1);
     let total = rate * seconds;
     let base = Instant::now();
@@ -311,9 +389,9 @@ async fn latency(
             .collect();
         sent = due;
         let permit = in_flight.clone().acquire_owned().await?;
-        let bus = bus.clone();
+        let (bus, topic) = (Arc::clone(bus), topic.to_owned());
         calls.push(tokio::spawn(async move {
-            let r = bus.produce("bench-latency", records).await;
+            let r = bus.produce(&topic, records).await;
             drop(permit);
             r
         }));
@@ -334,32 +412,56 @@ pub enum LedgerBenchStore {
 
 #[derive(Args, Debug, Clone)]
 pub struct LedgerBenchArgs {
-    #[arg(long, value_enum, default_value_t = LedgerBenchStore::Sqlite)]
-    pub store: LedgerBenchStore,
+    /// The store [default: the profile's `store.backend`].
+    #[arg(long, value_enum)]
+    pub store: Option<LedgerBenchStore>,
     /// Banking events applied (banking-day scenario, Avro-encoded beforehand).
     #[arg(long, default_value_t = 200_000)]
     pub events: usize,
     /// Events per store transaction.
     #[arg(long, default_value_t = edalab_services::ledger::bench::BENCH_BATCH_SIZE_DEFAULT)]
     pub batch_size: usize,
-    /// PostgreSQL server (a scratch database is created on it, then dropped).
-    #[arg(
-        long,
-        env = "EDALAB_BENCH_POSTGRES_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
-    )]
-    pub postgres_url: String,
+    /// PostgreSQL server (a scratch database is created on it, then dropped) [default: the
+    /// profile's `store.url`, else postgres://postgres@127.0.0.1:5432/postgres].
+    #[arg(long, env = "EDALAB_BENCH_POSTGRES_URL")]
+    pub postgres_url: Option<String>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
 }
 
+/// The PostgreSQL server of a benchmark when the profile names none.
+const LOCAL_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// The store a ledger benchmark measures: `--store`, else the profile's `store.backend`;
+/// its PostgreSQL server `--postgres-url`, else the profile's `store.url`, else the local one.
+pub fn bench_store(
+    config: &Config,
+    store: Option<LedgerBenchStore>,
+    postgres_url: Option<&str>,
+) -> (LedgerBenchStore, String) {
+    let profile_postgres = config.store.backend == StoreBackend::Postgres;
+    let kind = store.unwrap_or(if profile_postgres {
+        LedgerBenchStore::Postgres
+    } else {
+        LedgerBenchStore::Sqlite
+    });
+    let url = match postgres_url {
+        Some(url) => url.to_owned(),
+        None if profile_postgres => config.store.url.clone(),
+        None => LOCAL_POSTGRES.to_owned(),
+    };
+    (kind, url)
+}
+
 /// `edalab bench ledger`: events applied per second into a fresh store (SQLite file in a
 /// scratch directory under the data directory — never tmpfs, so fsync is real — or a
 /// scratch PostgreSQL database), through `edalab_services::ledger::bench_apply`.
-pub async fn run_ledger(data_dir: &Path, args: LedgerBenchArgs) -> anyhow::Result<()> {
+pub async fn run_ledger(config: &Config, args: LedgerBenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.events > 0, "--events must be at least 1");
-    let (stats, cleanup): (_, Option<std::path::PathBuf>) = match args.store {
+    let data_dir = &config.bus.data_dir;
+    let (store, postgres_url) = bench_store(config, args.store, args.postgres_url.as_deref());
+    let (stats, cleanup): (_, Option<std::path::PathBuf>) = match store {
         LedgerBenchStore::Sqlite => {
             let scratch = data_dir.join(format!("bench-ledger-{}", std::process::id()));
             std::fs::create_dir_all(&scratch)
@@ -372,12 +474,12 @@ pub async fn run_ledger(data_dir: &Path, args: LedgerBenchArgs) -> anyhow::Resul
             (result, Some(scratch))
         }
         LedgerBenchStore::Postgres => {
-            let database = edalab_store::testing::TestDatabase::create(&args.postgres_url)
+            let database = edalab_store::testing::TestDatabase::create(&postgres_url)
                 .await
                 .with_context(|| {
                     format!(
                         "creating a scratch database on {}",
-                        crate::ledger::redact(&args.postgres_url)
+                        crate::ledger::redact(&postgres_url)
                     )
                 })?;
             let store = crate::ledger::OpenStore::postgres(database.url()).await?;

@@ -38,6 +38,7 @@ use edalab_bus::log::EmbeddedBus;
 use edalab_bus::port::Message;
 use edalab_bus::runtime::{BatchHandler, Outcome};
 use edalab_bus::{Admin, Bus, Producer, Record};
+use edalab_gateway::config::{BusBackend, Config};
 use edalab_schema::SchemaCatalog;
 use edalab_services::simulator::{ItemEncoder, ManualClock, Payload, Scenario, Simulator};
 use hdrhistogram::Histogram;
@@ -74,16 +75,13 @@ pub struct E2eBenchArgs {
     /// Folder for report.md, report.json and the SVG plots (created if missing).
     #[arg(long, value_name = "DIR", default_value = "bench-e2e")]
     pub out: PathBuf,
-    /// The ledger store.
-    #[arg(long, value_enum, default_value_t = LedgerBenchStore::Sqlite)]
-    pub store: LedgerBenchStore,
-    /// PostgreSQL server for `--store postgres` (a scratch database per phase, dropped).
-    #[arg(
-        long,
-        env = "EDALAB_BENCH_POSTGRES_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
-    )]
-    pub postgres_url: String,
+    /// The ledger store [default: the profile's `store.backend`].
+    #[arg(long, value_enum)]
+    pub store: Option<LedgerBenchStore>,
+    /// PostgreSQL server for `--store postgres` (a scratch database per phase, dropped)
+    /// [default: the profile's `store.url`, else postgres://postgres@127.0.0.1:5432/postgres].
+    #[arg(long, env = "EDALAB_BENCH_POSTGRES_URL")]
+    pub postgres_url: Option<String>,
     /// Offered rates of the stepping phase, events/s, comma-separated [default:
     /// 1000,2000,5000,10000,20000,30000,50000,75000,100000,150000,200000,300000; quick:
     /// 1000,10000,100000]. 1 000, 10 000 and 100 000 are always run.
@@ -795,11 +793,21 @@ pub struct Report {
     pub elapsed_seconds: f64,
 }
 
-pub async fn run(data_dir: &Path, args: E2eBenchArgs) -> anyhow::Result<()> {
+pub async fn run(config: &Config, mut args: E2eBenchArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        config.bus.backend == BusBackend::Embedded,
+        "bench e2e measures the embedded log, from a fresh scratch log per phase; on the {} \
+         profile measure the broker with `edalab bench bus` and the store with `edalab bench ledger`",
+        config.bus.backend.as_str()
+    );
+    let data_dir = &config.bus.data_dir;
     let plan = Plan::from_args(&args)?;
-    let store = match args.store {
+    let (kind, postgres_url) =
+        crate::bench::bench_store(config, args.store, args.postgres_url.as_deref());
+    args.store = Some(kind);
+    let store = match kind {
         LedgerBenchStore::Sqlite => StoreChoice::Sqlite,
-        LedgerBenchStore::Postgres => StoreChoice::Postgres(args.postgres_url.clone()),
+        LedgerBenchStore::Postgres => StoreChoice::Postgres(postgres_url),
     };
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("--out: creating {}", args.out.display()))?;
@@ -1006,8 +1014,8 @@ async fn measure(bench: &mut Bench, plan: &Plan, args: &E2eBenchArgs) -> anyhow:
             "release"
         },
         store: match args.store {
-            LedgerBenchStore::Sqlite => "sqlite",
-            LedgerBenchStore::Postgres => "postgres",
+            Some(LedgerBenchStore::Postgres) => "postgres",
+            Some(LedgerBenchStore::Sqlite) | None => "sqlite",
         },
         fsync: plan.fsync[0].label.clone(),
         nproc: std::thread::available_parallelism().map_or(0, |n| n.get()),
@@ -1212,8 +1220,8 @@ mod tests {
         E2eBenchArgs {
             quick: true,
             out: PathBuf::from("x"),
-            store: LedgerBenchStore::Sqlite,
-            postgres_url: String::new(),
+            store: Some(LedgerBenchStore::Sqlite),
+            postgres_url: None,
             rates: Vec::new(),
             step_seconds: None,
             soak_seconds: None,

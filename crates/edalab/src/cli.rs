@@ -201,10 +201,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Log(cmd) => crate::repair::run(&data_dir, cmd),
         Command::Bench(BenchCommand::Sim(args)) => crate::bench::run_sim(args),
-        Command::Bench(BenchCommand::Bus(args)) => crate::bench::run_bus(&data_dir, args).await,
-        Command::Bench(BenchCommand::E2e(args)) => crate::bench_e2e::run(&data_dir, args).await,
+        Command::Bench(BenchCommand::Bus(args)) => {
+            crate::bench::run_bus(&config(None)?, args).await
+        }
+        Command::Bench(BenchCommand::E2e(args)) => {
+            crate::bench_e2e::run(&config(None)?, args).await
+        }
         Command::Bench(BenchCommand::Ledger(args)) => {
-            crate::bench::run_ledger(&data_dir, args).await
+            crate::bench::run_ledger(&config(None)?, args).await
         }
     }
 }

@@ -302,6 +302,41 @@ fn a_running_platform_locks_writers_out_but_not_readers() {
     );
 }
 
+/// `bench bus` on the embedded profile measures a scratch log in the data directory and
+/// removes it; its report names the bus it measured.
+#[test]
+fn bench_bus_measures_the_embedded_log_and_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = ok(
+        edalab(dir.path()).args([
+            "bench",
+            "bus",
+            "--json",
+            "--messages",
+            "5000",
+            "--latency-seconds",
+            "1",
+            "--rate-per-second",
+            "1000",
+        ]),
+        "",
+    );
+    let report: serde_json::Value = serde_json::from_str(out.trim()).expect("a JSON report");
+    assert_eq!(report["profile"], "embedded", "{report}");
+    assert_eq!(report["messages"], 5000, "{report}");
+    assert_eq!(report["latency_messages"], 1000, "{report}");
+    assert!(
+        report["produce_per_second"].as_f64() > Some(0.0),
+        "{report}"
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("data dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("bench-"))
+        .collect();
+    assert!(left.is_empty(), "scratch left behind: {left:?}");
+}
+
 #[test]
 fn bench_e2e_names_a_bad_fsync_policy() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -448,6 +448,43 @@ async fn the_bus_commands_work_on_the_kafka_profile() {
         tailed.iter().any(|m| m["value"]["n"] == 4),
         "the dead letter is back on its origin topic: {tailed:?}"
     );
+    let bench: Value = serde_json::from_str(
+        run(
+            &[
+                "bench",
+                "bus",
+                "--json",
+                "--messages",
+                "2000",
+                "--latency-seconds",
+                "1",
+                "--rate-per-second",
+                "500",
+            ],
+            "",
+        )
+        .trim(),
+    )
+    .expect("a JSON bench report");
+    assert_eq!(bench["profile"], "kafka", "{bench}");
+    assert_eq!(bench["latency_messages"], 500, "{bench}");
+    assert!(bench["consume_per_second"].as_f64() > Some(0.0), "{bench}");
+    let topics = run(&["topics", "list"], "");
+    assert!(
+        !topics.contains("bench-"),
+        "the bench deletes its topics: {topics}"
+    );
+    // The ledger bench measures the profile's store: a scratch database on its server.
+    let ledger: Value =
+        serde_json::from_str(run(&["bench", "ledger", "--json", "--events", "2000"], "").trim())
+            .expect("a JSON ledger report");
+    assert_eq!(ledger["events"], 2000, "{ledger}");
+    assert!(
+        ledger["store"]
+            .as_str()
+            .is_some_and(|s| s.contains("postgres")),
+        "{ledger}"
+    );
 }
 
 /// A broker that does not answer is named, and the command fails.
@@ -476,6 +513,21 @@ fn an_unreachable_broker_is_named() {
         "no password in messages: {stderr}"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
+    // `bench e2e` builds its own embedded logs: on this profile it says what to run instead.
+    let output = edalab(dir.path())
+        .args(["bench", "e2e", "--quick", "--profile", "kafka"])
+        .args([
+            "--brokers",
+            "127.0.0.1:1",
+            "--database-url",
+            "postgres://u@127.0.0.1:1/db",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("bench bus"), "{stderr}");
 }
 
 /// `edalab chaos` on the kafka profile: its `edalab up` children run on the broker and
