@@ -19,6 +19,6 @@ pub mod testing;
 
 pub use port::{
     Admin, Bus, BusError, Consumer, ConsumerConfig, Created, Delivery, Headers, LostRecords,
-    Message, PartitionInfo, PartitionLag, Producer, Record, StartFrom, TimestampMs, TopicConfig,
-    TopicDescription, TopicPartition,
+    Message, PartitionInfo, PartitionLag, PartitionRead, Producer, ReadBatch, Record, StartFrom,
+    TimestampMs, TopicConfig, TopicDescription, TopicPartition,
 };

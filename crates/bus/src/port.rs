@@ -327,23 +327,29 @@ pub trait Consumer: Send {
     async fn close(&mut self) -> Result<(), BusError>;
 }
 
+/// A read of one partition outside any consumer group ([`Bus::read_partition`]): up to
+/// `max` messages of `topic`/`partition` from offset `from` (a position below the log start
+/// reads from the log start), waiting at most `wait` for the first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartitionRead {
+    pub topic: String,
+    pub partition: u32,
+    pub from: u64,
+    pub max: usize,
+    pub wait: Duration,
+}
+
+/// What a [`PartitionRead`] got: the messages, and the offset to read next.
+pub type ReadBatch = (Vec<Message>, u64);
+
 /// A whole bus backend: admin, producer and consumer factory.
 #[async_trait]
 pub trait Bus: Admin + Producer {
     /// Joins `config.group` as a new member.
     async fn consumer(&self, config: ConsumerConfig) -> Result<Box<dyn Consumer>, BusError>;
-    /// Up to `max` messages of one partition from offset `from` (a position below the log
-    /// start reads from the log start), outside any consumer group, waiting at most `wait`
-    /// for the first; and the offset to read next. For browsing (`tail`), checks and views:
-    /// it commits nothing and leaves no group behind.
-    async fn read_partition(
-        &self,
-        topic: &str,
-        partition: u32,
-        from: u64,
-        max: usize,
-        wait: Duration,
-    ) -> Result<(Vec<Message>, u64), BusError>;
+    /// What `read` asks, outside any consumer group. For browsing (`tail`), checks and
+    /// views: it commits nothing and leaves no group behind.
+    async fn read_partition(&self, read: &PartitionRead) -> Result<ReadBatch, BusError>;
     /// Which backend this is (`embedded`, `kafka`, `sqs`, `memory`), for health and logs.
     fn backend_name(&self) -> &'static str;
     /// Whether appends would be accepted now; `Err` says why not (the embedded log below

@@ -19,7 +19,8 @@ use tokio::time::Instant;
 
 use crate::port::{
     Admin, Bus, BusError, Consumer, ConsumerConfig, Created, Delivery, Message, PartitionInfo,
-    PartitionLag, Producer, Record, StartFrom, TopicConfig, TopicDescription, TopicPartition,
+    PartitionLag, PartitionRead, Producer, ReadBatch, Record, StartFrom, TopicConfig,
+    TopicDescription, TopicPartition,
 };
 use crate::runtime::Outcome;
 
@@ -364,14 +365,8 @@ impl Bus for FakeBus {
         }))
     }
 
-    async fn read_partition(
-        &self,
-        topic: &str,
-        partition: u32,
-        from: u64,
-        max: usize,
-        _wait: Duration,
-    ) -> Result<(Vec<Message>, u64), BusError> {
+    async fn read_partition(&self, read: &PartitionRead) -> Result<ReadBatch, BusError> {
+        let (topic, partition) = (read.topic.as_str(), read.partition);
         let state = lock(&self.state);
         let parts = state
             .topics
@@ -384,8 +379,13 @@ impl Bus for FakeBus {
                 partition,
                 partitions: parts.len() as u32,
             })?;
-        let messages: Vec<Message> = log.iter().skip(from as usize).take(max).cloned().collect();
-        let next = from + messages.len() as u64;
+        let messages: Vec<Message> = log
+            .iter()
+            .skip(read.from as usize)
+            .take(read.max)
+            .cloned()
+            .collect();
+        let next = read.from + messages.len() as u64;
         Ok((messages, next))
     }
 

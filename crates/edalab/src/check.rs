@@ -13,6 +13,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use edalab_bus::Bus;
+use edalab_bus::PartitionRead;
 use edalab_bus::port::Message;
 use edalab_domain::events::topics;
 use edalab_gateway::config::{BusBackend, Config, StoreBackend};
@@ -145,14 +146,15 @@ pub(crate) async fn read_banking_topics(bus: &dyn Bus) -> anyhow::Result<Vec<Mes
         for partition in description.partitions {
             let mut from = partition.log_start_offset;
             while from < partition.high_watermark {
+                let read = PartitionRead {
+                    topic: (*topic).to_owned(),
+                    partition: partition.partition,
+                    from,
+                    max: READ_RECORDS_MAX,
+                    wait: FETCH_WAIT,
+                };
                 let (batch, next) = bus
-                    .read_partition(
-                        topic,
-                        partition.partition,
-                        from,
-                        READ_RECORDS_MAX,
-                        FETCH_WAIT,
-                    )
+                    .read_partition(&read)
                     .await
                     .with_context(|| format!("reading {topic}/{}", partition.partition))?;
                 anyhow::ensure!(

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use edalab_bus::{Bus, BusError};
+use edalab_bus::{Bus, BusError, PartitionRead};
 use edalab_gateway::config::Config;
 
 use crate::cli::TailArgs;
@@ -19,6 +19,17 @@ const FETCH_WAIT: Duration = Duration::from_secs(5);
 /// How long a follow waits on each partition for new messages.
 const FOLLOW_WAIT: Duration = Duration::from_millis(200);
 
+/// A read of `topic`/`partition` from `from`, waiting at most `wait` for the first record.
+fn reading(topic: &str, partition: u32, from: u64, wait: Duration) -> PartitionRead {
+    PartitionRead {
+        topic: topic.to_owned(),
+        partition,
+        from,
+        max: READ_RECORDS_MAX,
+        wait,
+    }
+}
+
 pub async fn run(config: &Config, args: TailArgs) -> anyhow::Result<()> {
     let opened = crate::cli::open_bus(config, Access::Read).await?;
     let bus = opened.shared();
@@ -30,7 +41,7 @@ pub async fn run(config: &Config, args: TailArgs) -> anyhow::Result<()> {
         let mut shown = Vec::new();
         while *from < *end {
             let (messages, next) = bus
-                .read_partition(&args.topic, *partition, *from, READ_RECORDS_MAX, FETCH_WAIT)
+                .read_partition(&reading(&args.topic, *partition, *from, FETCH_WAIT))
                 .await?;
             if messages.is_empty() {
                 break; // nothing readable up to the end (e.g. transaction markers)
@@ -96,13 +107,8 @@ async fn follow(
     tokio::pin!(ctrl_c);
     loop {
         for (partition, from, _) in positions.iter_mut() {
-            let read = bus.read_partition(
-                &args.topic,
-                *partition,
-                *from,
-                READ_RECORDS_MAX,
-                FOLLOW_WAIT,
-            );
+            let request = reading(&args.topic, *partition, *from, FOLLOW_WAIT);
+            let read = bus.read_partition(&request);
             let (messages, next) = tokio::select! {
                 _ = &mut ctrl_c => return Ok(()),
                 read = read => read?,

@@ -43,8 +43,9 @@ pub use consumer::KafkaConsumer;
 use crate::log::validate_topic_name;
 use crate::partitioner::{KeylessPartitioner, partition_for_key};
 use crate::port::{
-    Admin, Bus, BusError, Consumer, ConsumerConfig, Created, Delivery, Message, PARTITIONS_MAX,
-    PartitionInfo, PartitionLag, Producer, Record, TopicConfig, TopicDescription,
+    Admin, Bus, BusError, Consumer, ConsumerConfig, Created, Delivery, PARTITIONS_MAX,
+    PartitionInfo, PartitionLag, PartitionRead, Producer, ReadBatch, Record, TopicConfig,
+    TopicDescription,
 };
 
 /// Defaults of the producer, overridden by [`KafkaConfig::properties`].
@@ -752,27 +753,19 @@ impl Bus for KafkaBus {
         ))
     }
 
-    async fn read_partition(
-        &self,
-        topic: &str,
-        partition: u32,
-        from: u64,
-        max: usize,
-        wait: Duration,
-    ) -> Result<(Vec<Message>, u64), BusError> {
+    async fn read_partition(&self, read: &PartitionRead) -> Result<ReadBatch, BusError> {
         // The cached count (as produce uses): a follow reads every partition several times
         // a second, and must not fetch metadata each time.
-        let partitions = self.topic_meta(topic).await?.partitions;
-        if partition >= partitions {
+        let partitions = self.topic_meta(&read.topic).await?.partitions;
+        if read.partition >= partitions {
             return Err(BusError::UnknownPartition {
-                topic: topic.to_owned(),
-                partition,
+                topic: read.topic.clone(),
+                partition: read.partition,
                 partitions,
             });
         }
-        let inner = self.inner.clone();
-        let topic = topic.to_owned();
-        blocking(move || inner.reader()?.read(&topic, partition, from, max, wait)).await?
+        let (inner, read) = (self.inner.clone(), read.clone());
+        blocking(move || inner.reader()?.read(&read)).await?
     }
 
     fn backend_name(&self) -> &'static str {

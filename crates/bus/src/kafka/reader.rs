@@ -12,7 +12,7 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use super::consumer::to_message;
 use super::{CONSUMER_DEFAULTS, KafkaConfig, lock};
-use crate::port::{BusError, Message};
+use crate::port::{BusError, PartitionRead, ReadBatch};
 
 pub(crate) struct Reader {
     consumer: Mutex<BaseConsumer>,
@@ -40,16 +40,16 @@ impl Reader {
         })
     }
 
-    /// Up to `max` messages of `topic`/`partition` from `from`, waiting at most `wait` for
-    /// the first, and the offset to read next (blocking).
-    pub(crate) fn read(
-        &self,
-        topic: &str,
-        partition: u32,
-        from: u64,
-        max: usize,
-        wait: Duration,
-    ) -> Result<(Vec<Message>, u64), BusError> {
+    /// What `read` asks (blocking).
+    pub(crate) fn read(&self, read: &PartitionRead) -> Result<ReadBatch, BusError> {
+        let PartitionRead {
+            topic,
+            partition,
+            from,
+            max,
+            wait,
+        } = read;
+        let (topic, partition, from, max) = (topic.as_str(), *partition, *from, *max);
         let failed = |e: rdkafka::error::KafkaError| {
             BusError::Backend(format!("kafka read of {topic}/{partition}@{from}: {e}"))
         };
@@ -60,7 +60,7 @@ impl Reader {
             .map_err(failed)?;
         consumer.assign(&assignment).map_err(failed)?;
         let topics = [Arc::<str>::from(topic)];
-        let deadline = Instant::now() + wait;
+        let deadline = Instant::now() + *wait;
         let mut messages = Vec::new();
         let mut next = from;
         while messages.len() < max {

@@ -55,8 +55,8 @@ pub use group::EmbeddedConsumer;
 use crate::partitioner::{KeylessPartitioner, partition_for_key};
 use crate::port::{
     Admin, Bus, BusError, Consumer, ConsumerConfig, Created, Delivery, LostRecords, Message,
-    PARTITIONS_MAX, PartitionInfo, PartitionLag, Producer, Record, StartFrom, TopicConfig,
-    TopicDescription, TopicPartition,
+    PARTITIONS_MAX, PartitionInfo, PartitionLag, PartitionRead, Producer, ReadBatch, Record,
+    StartFrom, TopicConfig, TopicDescription, TopicPartition,
 };
 use frame::{EncodedFrame, FrameBuilder};
 use group::Group;
@@ -772,20 +772,20 @@ impl Producer for EmbeddedBus {
 
 #[async_trait]
 impl Bus for EmbeddedBus {
-    async fn read_partition(
-        &self,
-        topic: &str,
-        partition: u32,
-        from: u64,
-        max: usize,
-        wait: Duration,
-    ) -> Result<(Vec<Message>, u64), BusError> {
-        let read = self.read(topic, partition, from, max)?;
-        if !read.0.is_empty() || wait.is_zero() {
-            return Ok(read);
+    async fn read_partition(&self, read: &PartitionRead) -> Result<ReadBatch, BusError> {
+        let PartitionRead {
+            topic,
+            partition,
+            from,
+            max,
+            wait,
+        } = read;
+        let batch = self.read(topic, *partition, *from, *max)?;
+        if !batch.0.is_empty() || wait.is_zero() {
+            return Ok(batch);
         }
-        self.wait_for_data(wait).await;
-        self.read(topic, partition, from, max)
+        self.wait_for_data(*wait).await;
+        self.read(topic, *partition, *from, *max)
     }
 
     async fn consumer(&self, config: ConsumerConfig) -> Result<Box<dyn Consumer>, BusError> {

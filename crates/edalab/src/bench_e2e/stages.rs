@@ -32,7 +32,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use edalab_bus::log::FsyncPolicy;
 use edalab_bus::port::{
-    Created, Delivery, Message, PartitionLag, TopicConfig, TopicDescription, TopicPartition,
+    Created, Delivery, Message, PartitionLag, PartitionRead, ReadBatch, TopicConfig,
+    TopicDescription, TopicPartition,
 };
 use edalab_bus::{Admin, Bus, BusError, Consumer, ConsumerConfig, Producer, Record};
 use hdrhistogram::Histogram;
@@ -374,17 +375,8 @@ impl Bus for ObservedBus {
             pending: HashMap::new(),
         }))
     }
-    async fn read_partition(
-        &self,
-        topic: &str,
-        partition: u32,
-        from: u64,
-        max: usize,
-        wait: Duration,
-    ) -> Result<(Vec<Message>, u64), BusError> {
-        self.inner
-            .read_partition(topic, partition, from, max, wait)
-            .await
+    async fn read_partition(&self, read: &PartitionRead) -> Result<ReadBatch, BusError> {
+        self.inner.read_partition(read).await
     }
     fn backend_name(&self) -> &'static str {
         self.inner.backend_name()

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use edalab_bus::port::{
     Admin, Bus, BusError, Consumer, ConsumerConfig, Created, Delivery, Message, PartitionLag,
-    Producer, Record, TopicConfig, TopicDescription,
+    PartitionRead, Producer, ReadBatch, Record, TopicConfig, TopicDescription,
 };
 use edalab_bus::runtime::{BatchHandler, Handler, Outcome};
 use tracing::Instrument;
@@ -194,17 +194,8 @@ impl Bus for InstrumentedBus {
     async fn consumer(&self, config: ConsumerConfig) -> Result<Box<dyn Consumer>, BusError> {
         self.inner.consumer(config).await
     }
-    async fn read_partition(
-        &self,
-        topic: &str,
-        partition: u32,
-        from: u64,
-        max: usize,
-        wait: Duration,
-    ) -> Result<(Vec<Message>, u64), BusError> {
-        self.inner
-            .read_partition(topic, partition, from, max, wait)
-            .await
+    async fn read_partition(&self, read: &PartitionRead) -> Result<ReadBatch, BusError> {
+        self.inner.read_partition(read).await
     }
     fn backend_name(&self) -> &'static str {
         self.inner.backend_name()
