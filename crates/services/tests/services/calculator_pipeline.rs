@@ -197,14 +197,7 @@ async fn all_pipelines_start_together_and_their_routes_merge() {
     let embedded = EmbeddedBus::open(dir.path().join("bus"), LogConfig::default()).expect("bus");
     let bus: Arc<dyn Bus> = Arc::new(embedded.clone());
     let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let pipelines = all::start_all(
-        bus.clone(),
-        dir.path(),
-        &StoreChoice::Sqlite,
-        shutdown.clone(),
-    )
-    .await
-    .expect("start");
+    let pipelines = all::start_all(bus.clone(), dir.path(), shutdown.clone()).await;
     edalab_services::pipeline::ensure_topics(bus.as_ref(), &all::topics())
         .await
         .expect("topics again");

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use crate::pipeline_support::all;
 use edalab_bus::Bus;
 use edalab_bus::log::{EmbeddedBus, LogConfig};
-use edalab_services::pipeline::StoreChoice;
 use edalab_services::saga::admin::{self, AdminState};
 use edalab_services::simulator::{ControlOptions, SimulationControl, StartLimits, api};
 use serde_json::{Value, json};
@@ -38,9 +37,7 @@ impl App {
         let bus = EmbeddedBus::open(data.path().join("bus"), LogConfig::default()).expect("bus");
         let shared: Arc<dyn Bus> = Arc::new(bus.clone());
         let (stop, shutdown) = tokio::sync::watch::channel(false);
-        let pipelines = all::start_all(shared.clone(), data.path(), &StoreChoice::Sqlite, shutdown)
-            .await
-            .expect("pipelines");
+        let pipelines = all::start_all(shared.clone(), data.path(), shutdown).await;
         let control = SimulationControl::new(
             shared,
             ControlOptions {

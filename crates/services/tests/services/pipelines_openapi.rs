@@ -13,7 +13,6 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use edalab_bus::Bus;
 use edalab_bus::log::{EmbeddedBus, LogConfig};
-use edalab_services::pipeline::StoreChoice;
 use edalab_services::{intake, saga};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -215,9 +214,7 @@ async fn the_document_is_the_served_routes_and_the_bodies_fit_it() {
     let embedded = EmbeddedBus::open(dir.path().join("bus"), LogConfig::default()).expect("bus");
     let bus: Arc<dyn Bus> = Arc::new(embedded.clone());
     let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let pipelines = all::start_all(bus.clone(), dir.path(), &StoreChoice::Sqlite, shutdown)
-        .await
-        .expect("start");
+    let pipelines = all::start_all(bus.clone(), dir.path(), shutdown).await;
     let (app, doc) = pipelines.openapi_router().split_for_parts();
     let doc = serde_json::to_value(&doc).expect("document as JSON");
 

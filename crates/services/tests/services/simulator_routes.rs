@@ -18,7 +18,6 @@ use axum::Router;
 use axum::http::StatusCode;
 use edalab_bus::Bus;
 use edalab_bus::log::{EmbeddedBus, LogConfig};
-use edalab_services::pipeline::StoreChoice;
 use edalab_services::simulator::{
     ControlOptions, Delivery, EventKind, Outgoing, Route, RouteSink, SimulationControl,
     StartRequest, Validity, api, items::topics,
@@ -70,9 +69,7 @@ async fn env() -> Env {
             .expect("banking topic");
     }
     let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let pipelines = all::start_all(bus.clone(), dir.path(), &StoreChoice::Sqlite, shutdown)
-        .await
-        .expect("pipelines");
+    let pipelines = all::start_all(bus.clone(), dir.path(), shutdown).await;
     let recorder = Arc::new(Recorder {
         inner: pipelines.simulator_sink(),
         seen: Mutex::new(Vec::new()),

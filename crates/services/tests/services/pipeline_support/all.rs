@@ -44,21 +44,21 @@ pub fn topics() -> Vec<(&'static str, TopicConfig)> {
     all
 }
 
-/// Starts the four pipelines with their default settings, their stores where `stores`
-/// says (the files and folders they keep besides, e.g. the S0 archive and the S2 inbox,
-/// under `data_dir` in either case).
-pub async fn start_all(
-    bus: Arc<dyn Bus>,
-    data_dir: &Path,
-    stores: &StoreChoice,
-    shutdown: Shutdown,
-) -> Result<Pipelines, StartError> {
-    Ok(Pipelines {
-        transactions: transactions::start(bus.clone(), data_dir, stores, shutdown.clone()).await?,
-        calculator: calculator::start(bus.clone(), data_dir, stores, shutdown.clone()).await?,
-        intake: intake::start(bus.clone(), data_dir, stores, shutdown.clone()).await?,
-        saga: saga::start(bus, data_dir, stores, shutdown).await?,
-    })
+/// Starts the four pipelines on `bus` with their default settings and SQLite stores, their
+/// files and folders (stores, the S0 archive, the S2 inbox) under `data_dir`; panics if one
+/// cannot start (a test's failure).
+pub async fn start_all(bus: Arc<dyn Bus>, data_dir: &Path, shutdown: Shutdown) -> Pipelines {
+    let stores = &StoreChoice::Sqlite;
+    let started = async {
+        Ok::<_, StartError>(Pipelines {
+            transactions: transactions::start(bus.clone(), data_dir, stores, shutdown.clone())
+                .await?,
+            calculator: calculator::start(bus.clone(), data_dir, stores, shutdown.clone()).await?,
+            intake: intake::start(bus.clone(), data_dir, stores, shutdown.clone()).await?,
+            saga: saga::start(bus, data_dir, stores, shutdown).await?,
+        })
+    };
+    started.await.expect("the four pipelines start")
 }
 
 impl Pipelines {
