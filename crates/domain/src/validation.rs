@@ -437,6 +437,19 @@ pub fn json_type_name(value: &Value) -> &'static str {
     }
 }
 
+/// `error: cause: cause…`: an error and its sources, `: `-separated, so that a terse
+/// message (reqwest's, serde's) says why.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

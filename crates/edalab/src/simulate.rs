@@ -252,7 +252,7 @@ impl HttpTarget {
             anyhow::anyhow!(
                 "--target {}: no platform answers {url}: {} (is `edalab up` running there?)",
                 self.base,
-                error_chain(&e)
+                edalab_domain::validation::error_chain(&e)
             )
         })?;
         let url = format!("{}/api/v1/auth/session", self.base);
@@ -298,7 +298,10 @@ impl HttpTarget {
             Ok(response) => response,
             Err(error) => {
                 return Delivery::Failed {
-                    reason: format!("POST {url}: {}", error_chain(&error)),
+                    reason: format!(
+                        "POST {url}: {}",
+                        edalab_domain::validation::error_chain(&error)
+                    ),
                 };
             }
         };
@@ -327,18 +330,6 @@ impl HttpTarget {
             }
         }
     }
-}
-
-/// An error and its sources, `: `-separated (reqwest's own message is terse).
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Opens the profile's bus for writing. An embedded bus held by a running platform is

@@ -197,7 +197,7 @@ impl Upstream {
             )
             .with_details(details)
         } else if error.is_connect() {
-            self.unavailable(source_chain(error))
+            self.unavailable(edalab_domain::validation::error_chain(error))
         } else {
             ApiError::new(
                 ErrorCode::BadGateway,
@@ -205,24 +205,12 @@ impl Upstream {
                     "service `{}` at {} failed: {}",
                     self.inner.service,
                     self.inner.url,
-                    source_chain(error)
+                    edalab_domain::validation::error_chain(error)
                 ),
             )
             .with_details(details)
         }
     }
-}
-
-/// `error` and its sources, `: `-separated (reqwest's own message says little).
-fn source_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 async fn forward(State(upstream): State<Upstream>, request: Request) -> Response {
@@ -335,7 +323,7 @@ impl HealthCheck for UpstreamHealth {
             .timeout(self.upstream.inner.timeout)
             .send()
             .await
-            .map_err(|e| format!("{url}: {}", source_chain(&e)))?;
+            .map_err(|e| format!("{url}: {}", edalab_domain::validation::error_chain(&e)))?;
         if answer.status().is_success() {
             Ok(())
         } else {

@@ -6,22 +6,24 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is its failure
 
+#[path = "services/pipeline_support/mod.rs"]
+mod pipeline_support;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use edalab_bus::log::{EmbeddedBus, LogConfig};
 use edalab_bus::runtime::dlq;
 use edalab_bus::{Bus, ConsumerConfig, Record};
 use edalab_services::intake::{self, INTAKE_DLQ, INTAKE_QUEUE, IntakeConfig};
 use edalab_services::pipeline::StoreChoice;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use pipeline_support::call;
 use serde_json::Value;
-use tower::ServiceExt;
 
 const VALID: &str = r#"{
   "order_id": "ORD-2026-001", "customer_id": "CUST-1001",
@@ -32,22 +34,6 @@ const INVALID: &str = r#"{
   "order_id": "ORD-2026-002", "customer_id": "CUST-1002",
   "created_at": "2026-01-07T10:05:00Z", "currency": "EUR", "amount": -10, "items": []
 }"#;
-
-async fn get(app: &Router, uri: &str) -> (StatusCode, Value) {
-    let request = Request::builder()
-        .uri(uri)
-        .body(Body::empty())
-        .expect("request");
-    let response = app.clone().oneshot(request).await.expect("response");
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .expect("body");
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
 
 /// Drops a file the way writers should: written aside, renamed into the inbox.
 fn drop_file(data: &Path, name: &str, content: &str) {
@@ -60,7 +46,7 @@ fn drop_file(data: &Path, name: &str, content: &str) {
 async fn until(app: &Router, uri: &str, check: impl Fn(&Value) -> bool) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let (status, body) = get(app, uri).await;
+        let (status, body) = call(app, "GET", uri, None).await;
         if (status == StatusCode::OK && check(&body)) || tokio::time::Instant::now() > deadline {
             return body;
         }
@@ -212,7 +198,7 @@ async fn valid_invalid_duplicate_and_restart() {
     {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let (_, body) = get(&app, "/api/v1/intake/orders/ORD-2026-001").await;
+    let (_, body) = call(&app, "GET", "/api/v1/intake/orders/ORD-2026-001", None).await;
     assert_eq!(
         body["duplicates"].as_array().expect("duplicates").len(),
         1,
@@ -225,7 +211,7 @@ async fn valid_invalid_duplicate_and_restart() {
         "a redelivery is not counted again"
     );
 
-    let (_, stats) = get(&app, "/api/v1/intake/stats").await;
+    let (_, stats) = call(&app, "GET", "/api/v1/intake/stats", None).await;
     assert_eq!(stats["orders_processed_total"], 1, "{stats}");
     stop.send(true).expect("stop");
     running.handles.join().await.expect("clean shutdown");
@@ -247,10 +233,10 @@ async fn valid_invalid_duplicate_and_restart() {
         0
     );
     let app = intake::api::router(running.state.clone());
-    let (status, body) = get(&app, "/api/v1/intake/orders/ORD-2026-001").await;
+    let (status, body) = call(&app, "GET", "/api/v1/intake/orders/ORD-2026-001", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["status"], "PROCESSED", "state survived the restart");
-    let (status, _) = get(&app, "/api/v1/intake/orders/ORD-404").await;
+    let (status, _) = call(&app, "GET", "/api/v1/intake/orders/ORD-404", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     stop.send(true).expect("stop");
     running.handles.join().await.expect("clean shutdown");

@@ -42,14 +42,8 @@ impl Reader {
 
     /// What `read` asks (blocking).
     pub(crate) fn read(&self, read: &PartitionRead) -> Result<ReadBatch, BusError> {
-        let PartitionRead {
-            topic,
-            partition,
-            from,
-            max,
-            wait,
-        } = read;
-        let (topic, partition, from, max) = (topic.as_str(), *partition, *from, *max);
+        let (topic, partition, from, max) =
+            (read.topic.as_str(), read.partition, read.from, read.max);
         let failed = |e: rdkafka::error::KafkaError| {
             BusError::Backend(format!("kafka read of {topic}/{partition}@{from}: {e}"))
         };
@@ -60,7 +54,7 @@ impl Reader {
             .map_err(failed)?;
         consumer.assign(&assignment).map_err(failed)?;
         let topics = [Arc::<str>::from(topic)];
-        let deadline = Instant::now() + *wait;
+        let deadline = Instant::now() + read.wait;
         let mut messages = Vec::new();
         let mut next = from;
         while messages.len() < max {

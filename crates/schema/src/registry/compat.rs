@@ -165,7 +165,7 @@ pub fn check(
             problems.push(Incompatibility {
                 version,
                 direction: "BACKWARD",
-                reason: with_causes(&error),
+                reason: edalab_domain::validation::error_chain(&error),
             });
         }
         if level.forward()
@@ -174,7 +174,7 @@ pub fn check(
             problems.push(Incompatibility {
                 version,
                 direction: "FORWARD",
-                reason: with_causes(&error),
+                reason: edalab_domain::validation::error_chain(&error),
             });
         }
     }
@@ -239,18 +239,6 @@ pub fn underlying(schema: &Schema) -> Schema {
         }
         other => other.clone(),
     }
-}
-
-/// `error: cause: cause`, so that "field 'montant' does not match" says why.
-fn with_causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Confluent's 409 message for `problems` found registering under `subject`.

@@ -7,15 +7,13 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::pipeline_support::all;
+use crate::pipeline_support::{all, raw};
 use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use edalab_bus::Bus;
 use edalab_bus::log::{EmbeddedBus, LogConfig};
 use edalab_services::{intake, saga};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "DELETE", "PATCH"];
 
@@ -32,22 +30,6 @@ const EXPECTED: [(&str, &str); 10] = [
     ("POST", "/api/v1/orders"),
     ("POST", "/api/v1/transactions"),
 ];
-
-/// One raw request: status and body bytes.
-async fn raw(app: &Router, method: &str, uri: &str, body: Option<&str>) -> (StatusCode, Vec<u8>) {
-    let request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("content-type", "application/json")
-        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned())))
-        .expect("request");
-    let response = app.clone().oneshot(request).await.expect("response");
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .expect("body");
-    (status, bytes.to_vec())
-}
 
 fn operations(doc: &Value) -> BTreeSet<(String, String)> {
     let mut out = BTreeSet::new();

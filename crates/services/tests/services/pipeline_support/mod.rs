@@ -22,6 +22,20 @@ pub async fn call(
     uri: &str,
     body: Option<&str>,
 ) -> (StatusCode, Value) {
+    let (status, bytes) = raw(app, method, uri, body).await;
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// One request through the router: the status and the body's bytes.
+pub async fn raw(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    body: Option<&str>,
+) -> (StatusCode, Vec<u8>) {
     let request = Request::builder()
         .method(method)
         .uri(uri)
@@ -33,10 +47,7 @@ pub async fn call(
     let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
         .await
         .expect("body");
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    (status, bytes.to_vec())
 }
 
 /// Reads `topic` from the start until `want` messages (60 s deadline: a loaded box), in a
