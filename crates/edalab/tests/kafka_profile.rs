@@ -205,22 +205,27 @@ async fn two_ledgers_share_the_partitions_and_a_sigkill_loses_and_doubles_nothin
 #[test]
 fn the_kafka_profile_needs_a_postgres_url() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let output = edalab(dir.path())
-        .args([
-            "serve",
-            "ledger",
-            "--listen",
-            "127.0.0.1:0",
-            "--profile",
-            "kafka",
-        ])
-        .args(["--brokers", "127.0.0.1:1"])
+    let mut command = edalab(dir.path());
+    command.args([
+        "serve",
+        "ledger",
+        "--listen",
+        "127.0.0.1:0",
+        "--profile",
+        "kafka",
+    ]);
+    let stderr = refused(command.args(["--brokers", "127.0.0.1:1"]));
+    assert!(stderr.contains("store.url"), "{stderr}");
+}
+
+/// Runs `command`, which must fail; its standard error.
+fn refused(command: &mut Command) -> String {
+    let output = command
         .stderr(std::process::Stdio::piped())
         .output()
         .expect("run");
     assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("store.url"), "{stderr}");
+    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -491,22 +496,19 @@ async fn the_bus_commands_work_on_the_kafka_profile() {
 #[test]
 fn an_unreachable_broker_is_named() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let output = edalab(dir.path())
-        .args([
-            "topics",
-            "list",
-            "--profile",
-            "kafka",
-            "--brokers",
-            "127.0.0.1:1",
-        ])
-        .args(["--database-url", "postgres://alice:s3cret@127.0.0.1:1/db"])
-        .env("EDALAB__KAFKA__SOCKET__TIMEOUT__MS", "2000")
-        .stderr(std::process::Stdio::piped())
-        .output()
-        .expect("run");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused(
+        edalab(dir.path())
+            .args([
+                "topics",
+                "list",
+                "--profile",
+                "kafka",
+                "--brokers",
+                "127.0.0.1:1",
+            ])
+            .args(["--database-url", "postgres://alice:s3cret@127.0.0.1:1/db"])
+            .env("EDALAB__KAFKA__SOCKET__TIMEOUT__MS", "2000"),
+    );
     assert!(stderr.contains("127.0.0.1:1"), "{stderr}");
     assert!(
         !stderr.contains("s3cret"),
@@ -514,19 +516,12 @@ fn an_unreachable_broker_is_named() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
     // `bench e2e` builds its own embedded logs: on this profile it says what to run instead.
-    let output = edalab(dir.path())
-        .args(["bench", "e2e", "--quick", "--profile", "kafka"])
-        .args([
-            "--brokers",
-            "127.0.0.1:1",
-            "--database-url",
-            "postgres://u@127.0.0.1:1/db",
-        ])
-        .stderr(std::process::Stdio::piped())
-        .output()
-        .expect("run");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused(
+        edalab(dir.path())
+            .args(["bench", "e2e", "--quick", "--profile", "kafka"])
+            .args(["--brokers", "127.0.0.1:1"])
+            .args(["--database-url", "postgres://u@127.0.0.1:1/db"]),
+    );
     assert!(stderr.contains("bench bus"), "{stderr}");
 }
 

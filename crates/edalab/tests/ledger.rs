@@ -6,8 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is its failure
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
@@ -17,19 +16,12 @@ use edalab_domain::events::topics;
 use edalab_services::simulator::items::BankingOperation;
 use edalab_services::simulator::{ItemEncoder, ManualClock, Payload, Scenario, Simulator};
 
+mod support;
+
+use support::{Process, edalab};
+
 const EVENTS_N: usize = 5_000;
 const SEED: u64 = 42;
-
-fn edalab(dir: &std::path::Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_edalab"));
-    command.current_dir(dir);
-    for (name, _) in std::env::vars() {
-        if name.starts_with("EDALAB") {
-            command.env_remove(name);
-        }
-    }
-    command
-}
 
 /// Produces `EVENTS_N` banking events keyed by account; returns the opened accounts.
 async fn fill_bus(data_dir: &std::path::Path) -> Vec<String> {
@@ -75,36 +67,6 @@ async fn fill_bus(data_dir: &std::path::Path) -> Vec<String> {
     opened
 }
 
-/// Starts `edalab up` and returns it with its base URL.
-fn start_up(dir: &std::path::Path) -> (Child, String, std::sync::mpsc::Receiver<String>) {
-    let mut child = edalab(dir)
-        .args(["--data-dir", "data", "up", "--listen", "127.0.0.1:0"])
-        .env("EDALAB__LOG__LEVEL", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start edalab up");
-    let stdout = child.stdout.take().expect("stdout");
-    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if lines_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let base = loop {
-        let line = lines_rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("edalab up prints its URLs");
-        if let Some(rest) = line.trim().strip_prefix("API") {
-            let url = rest.split_whitespace().next().expect("URL");
-            break url.trim_end_matches("/api/v1").to_owned();
-        }
-    };
-    (child, base, lines_rx)
-}
-
 /// The ledger group's total lag in `/metrics`, when reported.
 fn ledger_lag(metrics: &str) -> Option<f64> {
     let mut seen = false;
@@ -125,6 +87,7 @@ fn ledger_lag(metrics: &str) -> Option<f64> {
 fn check_ledger(dir: &std::path::Path) -> std::process::Output {
     edalab(dir)
         .args(["--data-dir", "data", "check", "ledger"])
+        .stderr(std::process::Stdio::piped())
         .output()
         .expect("run edalab check ledger")
 }
@@ -135,7 +98,14 @@ async fn up_applies_the_banking_stream_and_check_ledger_reconciles_it() {
     let data = dir.path().join("data");
     let opened = fill_bus(&data).await;
 
-    let (mut child, base, lines_rx) = start_up(dir.path());
+    let mut command = edalab(dir.path());
+    command.args(["--data-dir", "data", "up", "--listen", "127.0.0.1:0"]);
+    let Process {
+        mut child,
+        base,
+        lines: lines_rx,
+        ..
+    } = Process::start(command);
     let health: serde_json::Value = reqwest::get(format!("{base}/api/v1/health"))
         .await
         .expect("GET health")

@@ -6,66 +6,29 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is its failure
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-fn edalab(dir: &Path) -> Command {
-    program(Path::new(env!("CARGO_BIN_EXE_edalab")), dir)
-}
+mod support;
 
-/// `program` run in `dir`, without the `EDALAB*` variables of the test's own environment.
-fn program(program: &Path, dir: &Path) -> Command {
-    let mut command = Command::new(program);
-    command.current_dir(dir);
-    for (name, _) in std::env::vars() {
-        if name.starts_with("EDALAB") {
-            command.env_remove(name);
-        }
-    }
-    command
-}
+use support::{Process, edalab, program};
 
 /// Starts `command` (an `up` on port 0) and waits for its API URL: the child, what it
 /// printed so far, the rest of its lines, and its base URL.
-fn start_up(command: &mut Command) -> (Child, Vec<String>, Receiver<String>, String) {
-    let mut child = command
-        .env("EDALAB__LOG__LEVEL", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start edalab up");
-    let stdout = child.stdout.take().expect("stdout");
-    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if lines_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut printed = Vec::new();
-    let base = loop {
-        let line = lines_rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("edalab up prints its URLs");
-        printed.push(line.clone());
-        if let Some(rest) = line.trim().strip_prefix("API") {
-            let url = rest.split_whitespace().next().expect("URL");
-            break url.trim_end_matches("/api/v1").to_owned();
-        }
-    };
-    (child, printed, lines_rx, base)
+fn start_up(command: Command) -> (Child, Vec<String>, Receiver<String>, String) {
+    let up = Process::start(command);
+    (up.child, up.printed, up.lines, up.base)
 }
 
 #[tokio::test]
 async fn up_serves_the_gateway_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().expect("temp dir");
     let started = Instant::now();
-    let (mut child, mut printed, lines_rx, base) =
-        start_up(edalab(dir.path()).args(["--data-dir", "data", "up", "--listen", "127.0.0.1:0"]));
+    let mut command = edalab(dir.path());
+    command.args(["--data-dir", "data", "up", "--listen", "127.0.0.1:0"]);
+    let (mut child, mut printed, lines_rx, base) = start_up(command);
     let health = reqwest::get(format!("{base}/api/v1/health"))
         .await
         .expect("GET health");
@@ -265,6 +228,7 @@ fn a_bad_configuration_key_stops_the_start_naming_it() {
     let output = edalab(dir.path())
         .args(["up"])
         .env("EDALAB__SERVER__LISTEN", "abc")
+        .stderr(std::process::Stdio::piped())
         .output()
         .expect("run edalab up");
     assert!(!output.status.success());
@@ -282,6 +246,7 @@ fn a_bad_configuration_key_stops_the_start_naming_it() {
     .expect("write");
     let output = edalab(dir.path())
         .args(["up"])
+        .stderr(std::process::Stdio::piped())
         .output()
         .expect("run edalab up");
     assert!(!output.status.success());
@@ -300,13 +265,9 @@ async fn a_copied_binary_alone_serves_the_ui_built_into_it() {
     let copied = bin.path().join("edalab");
     std::fs::copy(env!("CARGO_BIN_EXE_edalab"), &copied).expect("copy the binary");
     let run = tempfile::tempdir().expect("temp dir");
-    let (mut child, _, lines_rx, base) = start_up(program(&copied, run.path()).args([
-        "up",
-        "--data-dir",
-        "data",
-        "--listen",
-        "127.0.0.1:0",
-    ]));
+    let mut command = program(&copied, run.path());
+    command.args(["up", "--data-dir", "data", "--listen", "127.0.0.1:0"]);
+    let (mut child, _, lines_rx, base) = start_up(command);
     let client = reqwest::Client::new();
     let get = |path: &str| client.get(format!("{base}{path}")).send();
 

@@ -9,15 +9,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-/// `edalab` run in `dir`, without the `EDALAB*` variables of the test's own environment.
+/// `edalab` run in `dir`, without the `EDALAB*` variables of the test's own environment,
+/// logging warnings, its standard output piped.
 pub fn edalab(dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_edalab"));
-    command.current_dir(dir);
-    for (name, _) in std::env::vars() {
-        if name.starts_with("EDALAB") {
-            command.env_remove(name);
-        }
-    }
+    let mut command = program(Path::new(env!("CARGO_BIN_EXE_edalab")), dir);
     command
         .env("EDALAB__LOG__LEVEL", "warn")
         .stdout(Stdio::piped())
@@ -25,17 +20,36 @@ pub fn edalab(dir: &Path) -> Command {
     command
 }
 
+/// `program` (the binary, or a copy of it) run in `dir`, without the `EDALAB*` variables of
+/// the test's own environment.
+pub fn program(program: &Path, dir: &Path) -> Command {
+    let mut command = Command::new(program);
+    command.current_dir(dir);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("EDALAB") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
 /// A started `edalab` process and its base URL.
 pub struct Process {
     pub child: Child,
     pub base: String,
-    lines: std::sync::mpsc::Receiver<String>,
+    /// What it printed up to its API URL.
+    pub printed: Vec<String>,
+    /// Its further lines of standard output.
+    pub lines: std::sync::mpsc::Receiver<String>,
 }
 
 impl Process {
     /// Starts `command` and waits for it to print its API URL.
     pub fn start(mut command: Command) -> Self {
-        let mut child = command.spawn().expect("start edalab");
+        let mut child = command
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start edalab");
         let stdout = child.stdout.take().expect("stdout");
         let (tx, lines) = std::sync::mpsc::channel::<String>();
         std::thread::spawn(move || {
@@ -56,7 +70,12 @@ impl Process {
                 break url.trim_end_matches("/api/v1").to_owned();
             }
         };
-        Self { child, base, lines }
+        Self {
+            child,
+            base,
+            printed,
+            lines,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
