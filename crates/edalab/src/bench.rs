@@ -16,11 +16,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::config::{BusBackend, Config, StoreBackend};
 use anyhow::Context;
 use clap::Args;
 use edalab_bus::log::{EmbeddedBus, FsyncPolicy, LogConfig};
 use edalab_bus::{Bus, Consumer, ConsumerConfig, Record, TopicConfig};
-use edalab_gateway::config::{BusBackend, Config, StoreBackend};
 
 use crate::profile::Access;
 use hdrhistogram::Histogram;

@@ -31,6 +31,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use crate::config::{BusBackend, Config};
 use anyhow::Context;
 use async_trait::async_trait;
 use clap::Args;
@@ -38,7 +39,6 @@ use edalab_bus::log::EmbeddedBus;
 use edalab_bus::port::Message;
 use edalab_bus::runtime::{BatchHandler, Outcome};
 use edalab_bus::{Admin, Bus, Producer, Record};
-use edalab_gateway::config::{BusBackend, Config};
 use edalab_schema::SchemaCatalog;
 use edalab_services::simulator::{ItemEncoder, ManualClock, Payload, Scenario, Simulator};
 use hdrhistogram::Histogram;

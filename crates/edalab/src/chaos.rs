@@ -27,10 +27,10 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::config::{BusBackend, Config, StoreBackend};
 use anyhow::Context;
 use clap::Args;
 use edalab_domain::ledger::TransactionKind;
-use edalab_gateway::config::{BusBackend, Config, StoreBackend};
 use edalab_schema::SchemaCatalog;
 use edalab_services::ledger::{Mismatch, decode_event, reconcile};
 use edalab_services::simulator::EventKind;

@@ -10,13 +10,13 @@
 
 use std::time::Duration;
 
+use crate::config::{BusBackend, Config, StoreBackend};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use edalab_bus::Bus;
 use edalab_bus::PartitionRead;
 use edalab_bus::port::Message;
 use edalab_domain::events::topics;
-use edalab_gateway::config::{BusBackend, Config, StoreBackend};
 use edalab_schema::SchemaCatalog;
 use edalab_services::ledger::reconcile;
 

@@ -216,7 +216,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 /// Opens the bus of a command that only writes or only browses: the embedded log (held by
 /// a running platform: a clear "in use" error for writes, reads work) or the broker.
 pub async fn open_bus(
-    config: &edalab_gateway::config::Config,
+    config: &crate::config::Config,
     access: crate::profile::Access,
 ) -> anyhow::Result<crate::profile::OpenBus> {
     crate::profile::open_bus(config, access, "edalab-cli").await

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use crate::config::Config;
 use edalab_bus::ConsumerConfig;
-use edalab_gateway::config::Config;
 
 use crate::cli::ConsumeArgs;
 

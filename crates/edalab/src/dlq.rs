@@ -63,10 +63,7 @@ pub enum DlqCommand {
 /// `edalab dlq ...` on the profile of `config`: the bus opened for writing (the views read
 /// through a consumer group of their own, redrive produces), values decoded through the
 /// configured schema registry.
-pub async fn run_command(
-    config: &edalab_gateway::config::Config,
-    args: DlqArgs,
-) -> anyhow::Result<()> {
+pub async fn run_command(config: &crate::config::Config, args: DlqArgs) -> anyhow::Result<()> {
     let opened = crate::cli::open_bus(config, crate::profile::Access::Write).await?;
     let registry = crate::profile::open_registry_reader(config)?;
     let result = run(args, &*opened.shared(), &*registry).await;

@@ -22,9 +22,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::config::Config;
 use anyhow::Context as _;
 use edalab_bus::{Bus, Created};
-use edalab_gateway::config::Config;
 use edalab_gateway::{AppState, Gateway, shutdown_signal, telemetry};
 use edalab_schema::SchemaCatalog;
 use edalab_services::pipeline::StoreChoice;
@@ -157,7 +157,7 @@ pub async fn run(config: Config, plan: Plan, started: Instant) -> anyhow::Result
         }
     };
     let mut parts = Parts::assemble(&config, &plan).await?;
-    let gateway = Gateway::start(&config, parts.app_state(&config)?).await?;
+    let gateway = Gateway::start(&config.gateway_settings(), parts.app_state(&config)?).await?;
     // What waits for the gateway to listen (the ledger's consumers) starts now.
     for (_, running) in &mut parts.running {
         running.begin();
@@ -222,8 +222,8 @@ impl Parts {
 
     /// The gateway's state: every service's routes and health checks.
     fn app_state(&mut self, config: &Config) -> anyhow::Result<AppState> {
-        let mut builder =
-            AppState::builder(config, Arc::clone(&self.shared)).catalog(Arc::clone(&self.catalog));
+        let mut builder = AppState::builder(&config.gateway_settings(), Arc::clone(&self.shared))
+            .catalog(Arc::clone(&self.catalog));
         for (_, running) in &mut self.running {
             for mount in running.take_mounts() {
                 builder = builder.mount(mount);

@@ -7,9 +7,9 @@
 
 use std::io::{BufRead, Write};
 
+use crate::config::Config;
 use anyhow::Context;
 use edalab_bus::Record;
-use edalab_gateway::config::Config;
 use tokio::sync::mpsc;
 
 use crate::cli::ProduceArgs;

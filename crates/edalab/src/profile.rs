@@ -12,12 +12,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::config::{BusBackend, Config, ConfigSources, StoreBackend};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use edalab_bus::kafka::{KafkaBus, KafkaConfig};
 use edalab_bus::log::EmbeddedBus;
 use edalab_bus::{Admin, Bus, BusError};
-use edalab_gateway::config::{BusBackend, Config, ConfigSources, FsyncPolicy, StoreBackend};
 use edalab_schema::SchemaRegistry;
 use edalab_services::pipeline::{PgStores, PgStoresConfig, StoreChoice};
 
@@ -162,13 +162,7 @@ async fn connect_kafka(
 /// The embedded log's settings from `bus.*`.
 pub fn log_config(config: &Config) -> edalab_bus::log::LogConfig {
     edalab_bus::log::LogConfig {
-        fsync: match config.bus.fsync {
-            FsyncPolicy::Always => edalab_bus::log::FsyncPolicy::Always,
-            FsyncPolicy::Interval => {
-                edalab_bus::log::FsyncPolicy::IntervalMs(config.bus.fsync_interval_ms)
-            }
-            FsyncPolicy::Never => edalab_bus::log::FsyncPolicy::Never,
-        },
+        fsync: config.bus.fsync,
         retention_bytes_default: Some(config.bus.retention_bytes_default).filter(|b| *b > 0),
         disk_free_bytes_min: config.bus.disk_free_bytes_min,
         ..edalab_bus::log::LogConfig::default()
@@ -243,11 +237,7 @@ impl OpenBus {
             Self::Embedded(_) => format!(
                 "  bus      {} (fsync {}), {topic_count} topics ({created} created now)",
                 self.location(),
-                match config.bus.fsync {
-                    FsyncPolicy::Always => "always".to_owned(),
-                    FsyncPolicy::Interval => format!("every {} ms", config.bus.fsync_interval_ms),
-                    FsyncPolicy::Never => "never".to_owned(),
-                },
+                config.bus.fsync,
             ),
             Self::Kafka { .. } => format!(
                 "  bus      {}, {topic_count} topics ({created} created now)",
@@ -262,7 +252,8 @@ impl OpenBus {
 /// running platform may own it).
 pub fn open_registry_reader(config: &Config) -> anyhow::Result<Arc<dyn SchemaRegistry>> {
     if !config.registry.url.trim().is_empty() {
-        return edalab_gateway::registry::open(config).context("opening the schema registry");
+        return edalab_gateway::registry::open(&config.registry, &config.bus.data_dir)
+            .context("opening the schema registry");
     }
     let dir = config
         .bus

@@ -11,7 +11,7 @@
 
 use std::time::Instant;
 
-use edalab_gateway::config::Config;
+use crate::config::Config;
 
 use crate::platform::{self, Plan, Service};
 

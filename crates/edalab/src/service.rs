@@ -7,6 +7,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::config::Config;
 use anyhow::Context as _;
 use async_trait::async_trait;
 use clap::ValueEnum;
@@ -14,7 +15,6 @@ use edalab_bus::runtime::{RunSummary, RuntimeError};
 use edalab_bus::{Bus, TopicConfig};
 use edalab_domain::events::topics;
 use edalab_gateway::Mount;
-use edalab_gateway::config::Config;
 use edalab_gateway::forward::Upstream;
 use edalab_gateway::health::HealthCheck;
 use edalab_gateway::telemetry::InstrumentedBus;
@@ -476,11 +476,12 @@ struct Gateway {
 }
 
 fn start_gateway(context: &Context<'_>) -> anyhow::Result<Box<dyn Running>> {
-    let registry =
-        edalab_gateway::registry::open(context.config).context("opening the schema registry")?;
+    let config = context.config;
+    let registry = edalab_gateway::registry::open(&config.registry, &config.bus.data_dir)
+        .context("opening the schema registry")?;
     Ok(Box::new(Gateway {
         registry: Some(edalab_gateway::registry::mount(registry)),
-        upstreams: Upstream::from_config(context.config)?,
+        upstreams: Upstream::from_config(&config.gateway_settings())?,
     }))
 }
 

@@ -21,11 +21,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::config::Config;
 use anyhow::Context;
 use async_trait::async_trait;
 use clap::Args;
 use edalab_bus::{Bus, BusError};
-use edalab_gateway::config::Config;
 use edalab_services::simulator::items::topics::{
     ORDER_FILES_PREFIX, ORDERS_PATH, TRANSACTIONS_PATH,
 };

@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
+use crate::config::Config;
 use edalab_bus::{Bus, BusError, PartitionRead};
-use edalab_gateway::config::Config;
 
 use crate::cli::TailArgs;
 use crate::profile::Access;

@@ -1,7 +1,7 @@
 //! `edalab topics list|describe|create`.
 
+use crate::config::Config;
 use edalab_bus::{Created, TopicConfig};
-use edalab_gateway::config::Config;
 
 use crate::cli::TopicsCommand;
 use crate::profile::Access;

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use edalab_gateway::config::{Config, ConfigSources};
+use edalab::config::{Config, ConfigSources};
 use serde_yaml::Value;
 
 /// The edalab containers of `deploy/compose.yaml`, and the `serve` service each runs.
@@ -372,7 +372,7 @@ fn container_config(compose: &Compose, dockerfile: &Dockerfile, name: &str) -> C
         .collect();
     for (key, _) in &env {
         assert!(
-            key.starts_with(edalab_gateway::config::ENV_PREFIX),
+            key.starts_with(edalab::config::ENV_PREFIX),
             "{name}: {key} does not start with EDALAB__: the binary would ignore it"
         );
     }

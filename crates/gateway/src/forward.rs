@@ -27,7 +27,7 @@ use serde_json::json;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::{OpenApi, PathItem, PathsBuilder, Required, ResponseBuilder};
 
-use crate::config::Config;
+use crate::config::GatewaySettings;
 use crate::error::{ApiError, ErrorCode};
 use crate::health::{HealthCheck, Role};
 use crate::router::Mount;
@@ -94,7 +94,7 @@ impl Upstream {
     }
 
     /// Every upstream of `config.gateway.upstreams`.
-    pub fn from_config(config: &Config) -> Result<Vec<Self>, UpstreamError> {
+    pub fn from_config(config: &GatewaySettings) -> Result<Vec<Self>, UpstreamError> {
         let timeout = Duration::from_millis(config.gateway.upstream_timeout_ms);
         config
             .gateway

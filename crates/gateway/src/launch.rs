@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::config::Config;
+use crate::config::GatewaySettings;
 use crate::router::{AppState, router};
 use crate::server::{limits, serve_with};
 
@@ -38,7 +38,7 @@ pub struct Gateway {
 
 impl Gateway {
     /// Binds `config.server.listen` and serves `state`'s router in a task.
-    pub async fn start(config: &Config, state: AppState) -> Result<Self, LaunchError> {
+    pub async fn start(config: &GatewaySettings, state: AppState) -> Result<Self, LaunchError> {
         let addr = config.server.listen.0;
         let listener = tokio::net::TcpListener::bind(addr)
             .await

@@ -1,6 +1,6 @@
 //! The gateway: the HTTP face of edalab (S3-11..S3-13).
 //!
-//! - [`config`]: the typed, layered configuration of the whole process (S3-03);
+//! - [`config`]: the gateway's sections of the process configuration ([`GatewaySettings`]);
 //! - [`router`]: the axum [`Router`](axum::Router) — `/api/v1/health`, `/api/v1/openapi.json`,
 //!   `/metrics`, `/ws`, the web UI, and the services' routers mounted in it — with its HTTP
 //!   hygiene layers, and [`serve`];
@@ -41,7 +41,7 @@ pub mod telemetry;
 pub mod ui;
 pub mod ws;
 
-pub use config::{Config, ConfigError, ConfigSources};
+pub use config::GatewaySettings;
 pub use error::{ApiError, ApiJson, ErrorBody, ErrorCode};
 pub use health::{HealthCheck, HealthReport, Role};
 pub use launch::{Gateway, LaunchError, Urls, shutdown_signal};

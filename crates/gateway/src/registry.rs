@@ -44,24 +44,27 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::config::Config;
+use crate::config::RegistryConfig;
 use crate::router::Mount;
 
 /// The directory of the built-in registry, under `bus.data_dir`.
 pub const DATA_SUBDIR: &str = "registry";
 
-/// The registry the configuration asks for: `registry.url` empty → the built-in one, kept
-/// in `<bus.data_dir>/registry/`; a URL → that Confluent-compatible registry.
-pub fn open(config: &Config) -> Result<Arc<dyn SchemaRegistry>, RegistryError> {
-    let url = config.registry.url.trim();
+/// The registry `config` asks for: `registry.url` empty → the built-in one, kept in
+/// `<data_dir>/registry/`; a URL → that Confluent-compatible registry.
+pub fn open(
+    config: &RegistryConfig,
+    data_dir: &std::path::Path,
+) -> Result<Arc<dyn SchemaRegistry>, RegistryError> {
+    let url = config.url.trim();
     if url.is_empty() {
-        let dir = config.bus.data_dir.join(DATA_SUBDIR);
+        let dir = data_dir.join(DATA_SUBDIR);
         Ok(Arc::new(LocalRegistry::open(&dir)?))
     } else {
         Ok(Arc::new(HttpRegistry::new(&HttpRegistryConfig {
             url: url.to_owned(),
-            timeout_ms: config.registry.timeout_ms,
-            cache_entries_max: config.registry.cache_entries_max,
+            timeout_ms: config.timeout_ms,
+            cache_entries_max: config.cache_entries_max,
         })?))
     }
 }

@@ -34,7 +34,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::config::Config;
+use crate::config::GatewaySettings;
 use crate::error::{ApiError, ErrorBody, ErrorCode, json_errors};
 use crate::health::{BusHealth, BusWritesHealth, HealthCheck, HealthRegistry, HealthReport};
 use crate::hub::{Hub, HubLimits, WS_GROUP_PREFIX};
@@ -91,7 +91,7 @@ pub struct AppState {
 }
 
 struct StateInner {
-    config: Config,
+    config: GatewaySettings,
     bus: Arc<dyn Bus>,
     hub: Hub,
     health: HealthRegistry,
@@ -105,7 +105,7 @@ struct StateInner {
 
 /// Builds an [`AppState`].
 pub struct AppStateBuilder {
-    config: Config,
+    config: GatewaySettings,
     bus: Arc<dyn Bus>,
     catalog: Option<Arc<SchemaCatalog>>,
     health: HealthRegistry,
@@ -193,7 +193,7 @@ fn check_conflicts(mounts: &[Mount]) -> Result<(), GatewayError> {
 
 impl AppState {
     /// A state over `bus` with `config`; the bus is registered as a health component.
-    pub fn builder(config: &Config, bus: Arc<dyn Bus>) -> AppStateBuilder {
+    pub fn builder(config: &GatewaySettings, bus: Arc<dyn Bus>) -> AppStateBuilder {
         let mut health = HealthRegistry::default();
         health.register(Arc::new(BusHealth(Arc::clone(&bus))));
         health.register(Arc::new(BusWritesHealth(Arc::clone(&bus))));
@@ -206,7 +206,7 @@ impl AppState {
         }
     }
 
-    pub fn config(&self) -> &Config {
+    pub fn config(&self) -> &GatewaySettings {
         &self.inner.config
     }
 

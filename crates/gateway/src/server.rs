@@ -113,7 +113,7 @@ pub async fn serve(
 }
 
 /// The limits `config` sets.
-pub fn limits(config: &crate::config::Config) -> ServeLimits {
+pub fn limits(config: &crate::config::GatewaySettings) -> ServeLimits {
     ServeLimits {
         header_read_timeout: Duration::from_millis(config.security.header_read_timeout_ms),
     }

@@ -18,7 +18,8 @@ use edalab_bus::port::{Admin, Bus, Message, Record, TopicConfig};
 use edalab_bus::runtime::{
     ConsumerRuntime, DlqRouting, Handler, Outcome, PerMessage, RuntimeConfig,
 };
-use edalab_gateway::config::{Config, LogLevel, OtlpConfig};
+use edalab_gateway::GatewaySettings;
+use edalab_gateway::config::{LogLevel, OtlpConfig};
 use edalab_gateway::telemetry::{self, InstrumentedBus, Measured, TraceParent};
 use edalab_gateway::{AppState, Mount};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -138,8 +139,7 @@ async fn spans_are_exported_over_otlp_in_the_callers_trace() {
     }
     let raw: Arc<dyn Bus> = Arc::new(embedded.clone());
     let producer: Arc<dyn Bus> = Arc::new(InstrumentedBus::new(Arc::clone(&raw), "api"));
-    let mut config = Config::default();
-    config.bus.data_dir = dir.path().to_path_buf();
+    let mut config = GatewaySettings::default();
     config.server.listen = "127.0.0.1:0".parse().expect("addr");
     let state = AppState::builder(&config, Arc::clone(&raw))
         .mount(produce_mount(producer))

@@ -64,8 +64,10 @@ use partition::{Partition, ScanLimits};
 use writer::{AppendRequest, Topics, Writer, WriterCommand};
 
 /// When a produce call is acknowledged relative to `fsync` (see the ADR for what each can
-/// lose on kill -9 and on power loss).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// lose on kill -9 and on power loss). Written `always`, `interval_ms=N` or `never` (in the
+/// configuration, `bus.fsync`, and on the command line).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum FsyncPolicy {
     /// Acknowledge after `fdatasync` (group commit). Loses nothing acknowledged.
     #[default]
@@ -77,19 +79,50 @@ pub enum FsyncPolicy {
     Never,
 }
 
+impl FsyncPolicy {
+    /// The interval of a bare `interval`.
+    pub const INTERVAL_MS_DEFAULT: u64 = 100;
+}
+
+impl std::fmt::Display for FsyncPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Always => f.write_str("always"),
+            Self::IntervalMs(ms) => write!(f, "interval_ms={ms}"),
+            Self::Never => f.write_str("never"),
+        }
+    }
+}
+
+impl TryFrom<String> for FsyncPolicy {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        text.parse()
+    }
+}
+
+impl From<FsyncPolicy> for String {
+    fn from(policy: FsyncPolicy) -> Self {
+        policy.to_string()
+    }
+}
+
 impl std::str::FromStr for FsyncPolicy {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "always" => Ok(Self::Always),
             "never" => Ok(Self::Never),
+            "interval" => Ok(Self::IntervalMs(Self::INTERVAL_MS_DEFAULT)),
             other => other
                 .strip_prefix("interval_ms=")
                 .or_else(|| other.strip_prefix("interval:"))
                 .and_then(|ms| ms.parse().ok())
                 .map(Self::IntervalMs)
                 .ok_or_else(|| {
-                    format!("unknown fsync policy `{other}` (always | interval_ms=N | never)")
+                    format!(
+                        "unknown fsync policy `{other}` (always | interval | interval_ms=N | never)"
+                    )
                 }),
         }
     }

@@ -43,8 +43,6 @@ use super::{LATENCY_US_MAX, Latency};
 
 /// The header carrying an event's index in its phase (little-endian u64).
 pub const SEQ_HEADER: &str = "edalab-bench-seq";
-/// `--fsync interval` without a period: the period `config/local.yaml` ships with.
-pub const FSYNC_INTERVAL_MS_DEFAULT: u64 = 100;
 
 /// An `--fsync` value: the bus's policy and how the report names it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -66,20 +64,11 @@ impl FsyncChoice {
 
 /// Parses one `--fsync` value: `always`, `interval` (100 ms), `interval_ms=N`, `never`.
 pub fn parse_fsync(value: &str) -> Result<FsyncChoice, String> {
-    let value = value.trim();
-    let policy = if value == "interval" {
-        FsyncPolicy::IntervalMs(FSYNC_INTERVAL_MS_DEFAULT)
-    } else {
-        value.parse::<FsyncPolicy>().map_err(|_| {
-            format!("unknown fsync policy `{value}` (always | interval | interval_ms=N | never)")
-        })?
-    };
-    let label = match policy {
-        FsyncPolicy::Always => "always".to_owned(),
-        FsyncPolicy::IntervalMs(ms) => format!("interval_ms={ms}"),
-        FsyncPolicy::Never => "never".to_owned(),
-    };
-    Ok(FsyncChoice { label, policy })
+    let policy: FsyncPolicy = value.trim().parse()?;
+    Ok(FsyncChoice {
+        label: policy.to_string(),
+        policy,
+    })
 }
 
 /// One slot per event for each moment, in ns since the phase's base instant; 0 = not yet.
@@ -451,7 +440,7 @@ mod tests {
         );
         assert_eq!(
             parse_fsync("interval").expect("interval").policy,
-            FsyncPolicy::IntervalMs(FSYNC_INTERVAL_MS_DEFAULT)
+            FsyncPolicy::IntervalMs(FsyncPolicy::INTERVAL_MS_DEFAULT)
         );
         assert_eq!(
             parse_fsync("interval_ms=5").expect("interval_ms").label,

@@ -32,7 +32,7 @@ use subtle::ConstantTimeEq;
 
 pub use config::{SecurityConfig, TokenHash};
 
-use crate::config::Config;
+use crate::config::GatewaySettings;
 use crate::error::{ApiError, ErrorCode};
 
 /// The subprotocol the server selects for `/ws` when a client offers it.
@@ -66,7 +66,7 @@ struct GuardInner {
 }
 
 impl Guard {
-    pub fn new(config: &Config) -> Self {
+    pub fn new(config: &GatewaySettings) -> Self {
         let security = &config.security;
         let hosts = &security.allowed_hosts;
         let origins = &config.server.cors_origins;
@@ -335,8 +335,8 @@ fn refusal(guard: &Guard, request: &Request) -> Option<ApiError> {
 mod tests {
     use super::*;
 
-    fn guard_on(listen: &str, change: impl FnOnce(&mut Config)) -> Guard {
-        let mut config = Config::default();
+    fn guard_on(listen: &str, change: impl FnOnce(&mut GatewaySettings)) -> Guard {
+        let mut config = GatewaySettings::default();
         config.server.listen = listen.parse().expect("addr");
         change(&mut config);
         Guard::new(&config)

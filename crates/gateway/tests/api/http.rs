@@ -27,7 +27,7 @@ async fn error_body(response: reqwest::Response, status: StatusCode) -> ErrorBod
         .expect("error body is JSON {error, code, details}")
 }
 
-fn with_test_service(change: impl FnOnce(&mut edalab_gateway::Config) + 'static) -> Setup {
+fn with_test_service(change: impl FnOnce(&mut edalab_gateway::GatewaySettings) + 'static) -> Setup {
     Setup {
         topics: vec![("alpha", 1)],
         config: Some(Box::new(change)),
@@ -396,7 +396,7 @@ async fn the_root_serves_the_ui_built_into_the_binary_or_the_static_dir_override
 #[tokio::test]
 async fn the_gateway_starts_on_the_configured_address_and_stops_gracefully() {
     let bus = edalab_bus::testing::FakeBus::new();
-    let mut config = edalab_gateway::Config::default();
+    let mut config = edalab_gateway::GatewaySettings::default();
     config.server.listen = "127.0.0.1:0".parse().expect("addr");
     let state = edalab_gateway::AppState::builder(&config, Arc::new(bus))
         .build()
@@ -430,7 +430,7 @@ async fn a_taken_address_names_the_key() {
     let taken = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
-    let mut config = edalab_gateway::Config::default();
+    let mut config = edalab_gateway::GatewaySettings::default();
     config.server.listen = edalab_gateway::config::ListenAddr(taken.local_addr().expect("addr"));
     let state =
         edalab_gateway::AppState::builder(&config, Arc::new(edalab_bus::testing::FakeBus::new()))

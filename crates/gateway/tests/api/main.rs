@@ -5,7 +5,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is its failure
 
-mod config;
 mod dlq;
 mod forward;
 mod http;
@@ -23,7 +22,7 @@ use std::time::Duration;
 use edalab_bus::log::{EmbeddedBus, LogConfig};
 use edalab_bus::port::{Bus, TopicConfig};
 use edalab_bus::testing::FakeBus;
-use edalab_gateway::{AppState, Config, Mount};
+use edalab_gateway::{AppState, GatewaySettings as Config, Mount};
 
 /// Time any single wait in a test may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(30);
@@ -106,7 +105,6 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(setup: Setup) -> TestApp {
     let data_dir = tempfile::tempdir().expect("temp dir");
     let mut config = Config::default();
-    config.bus.data_dir = data_dir.path().join("data");
     config.server.static_dir = data_dir.path().join("web/dist");
     config.server.listen = "127.0.0.1:0".parse().expect("addr");
     if let Some(change) = setup.config {
@@ -117,7 +115,8 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
         (Arc::new(fake.clone()), Some(fake), None)
     } else {
         let log = LogConfig::default();
-        let embedded = EmbeddedBus::open(&config.bus.data_dir, log).expect("open the embedded log");
+        let embedded =
+            EmbeddedBus::open(data_dir.path().join("data"), log).expect("open the embedded log");
         (Arc::new(embedded.clone()), None, Some(embedded))
     };
     for (topic, partitions) in &setup.topics {

@@ -156,7 +156,7 @@ async fn a_mount_that_takes_a_gateway_route_is_refused() {
         "ok"
     }
 
-    let config = edalab_gateway::Config::default();
+    let config = edalab_gateway::GatewaySettings::default();
     let bus = std::sync::Arc::new(edalab_bus::testing::FakeBus::new());
     let result = edalab_gateway::AppState::builder(&config, bus)
         .mount(edalab_gateway::Mount::new(

@@ -9,7 +9,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use edalab_gateway::registry;
-use edalab_gateway::{AppState, Config, Mount};
+use edalab_gateway::{AppState, GatewaySettings as Config, Mount};
 use edalab_schema::registry::CONTENT_TYPE;
 use edalab_schema::registry::local::REGISTERED_ID_MIN;
 use edalab_schema::{
@@ -35,9 +35,9 @@ fn with_field(schema: &str, field: Value) -> String {
 fn app() -> (Router, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("dir");
     let mut config = Config::default();
-    config.bus.data_dir = dir.path().join("data");
     config.server.static_dir = dir.path().join("web/dist");
-    let registry = registry::open(&config).expect("open the registry");
+    let registry =
+        registry::open(&config.registry, &dir.path().join("data")).expect("open the registry");
     let state = AppState::builder(&config, Arc::new(FakeBus::new()))
         .mount(registry::mount(registry))
         .build()
@@ -644,8 +644,8 @@ async fn with_registry_url_the_gateway_relays_to_the_external_registry() {
     .await;
     let mut config = Config::default();
     config.registry.url = upstream_app.url("/registry");
-    config.validate().expect("valid config");
-    let relayed = registry::open(&config).expect("client");
+    assert!(config.problems().is_empty(), "valid config");
+    let relayed = registry::open(&config.registry, std::path::Path::new("unused")).expect("client");
     let state = AppState::builder(&config, Arc::new(FakeBus::new()))
         .mount(registry::mount(relayed))
         .build()

@@ -1,9 +1,12 @@
-//! Configuration layering and errors that name the key (S3-03).
+//! Configuration layering and errors that name the key (S3-03), through [`Config::load`].
 
 use std::path::PathBuf;
 
-use edalab_gateway::config::{BusBackend, LogFormat, LogLevel};
-use edalab_gateway::{Config, ConfigSources};
+use edalab_gateway::config::{LogFormat, LogLevel};
+
+use edalab_gateway::security::TokenHash;
+
+use super::{BusBackend, Config, ConfigError, ConfigSources};
 
 fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
     let path = dir.path().join(name);
@@ -18,10 +21,7 @@ fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-pub fn load(
-    file: Option<PathBuf>,
-    vars: &[(&str, &str)],
-) -> Result<Config, edalab_gateway::ConfigError> {
+fn load(file: Option<PathBuf>, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
     Config::load(&ConfigSources {
         file,
         default_file: None,
@@ -209,4 +209,28 @@ fn the_shipped_files_load() {
             assert_eq!(config.bus.backend, BusBackend::Embedded);
         }
     }
+}
+
+/// A token of the required length (tests only).
+const TOKEN: &str = "test-token-0123456789abcdef";
+
+#[test]
+fn a_non_loopback_listen_without_a_token_refuses_to_start() {
+    let load = |pairs: &[(&str, &str)]| load(None, pairs);
+    let error = load(&[("EDALAB__SERVER__LISTEN", "0.0.0.0:8080")]).expect_err("refused");
+    assert!(error.names_key("security.token"), "{error}");
+    assert!(error.to_string().contains("0.0.0.0:8080"), "{error}");
+    let config = load(&[
+        ("EDALAB__SERVER__LISTEN", "0.0.0.0:8080"),
+        ("EDALAB__SECURITY__TOKEN", TOKEN),
+    ])
+    .expect("a token makes it valid");
+    assert_eq!(config.security.token, Some(TokenHash::of(TOKEN)));
+    // The plain token is never written back out.
+    let written = serde_json::to_string(&config).expect("serialize");
+    assert!(!written.contains(TOKEN), "{written}");
+    let error = load(&[("EDALAB__SECURITY__TOKEN", "short")]).expect_err("too short");
+    assert!(error.names_key("security.token"), "{error}");
+    let error = load(&[("EDALAB__SECURITY__TOKENS", "[plain-not-a-hash]")]).expect_err("no hash");
+    assert!(error.to_string().contains("security.tokens"), "{error}");
 }
