@@ -109,34 +109,40 @@ pub async fn run_bus(config: &Config, args: BusBenchArgs) -> anyhow::Result<()> 
     if args.json {
         println!("{report}");
     } else {
-        println!(
-            "edalab bench bus ({} cores, {})",
-            report["nproc"], report["bus"]
-        );
-        println!(
-            "  throughput: {messages} msgs of {} B, {} producers x {} per call, {} partitions",
-            args.size_bytes, args.producers, args.batch_records, args.partitions
-        );
-        println!(
-            "    produce   {:>12.0} msg/s",
-            report["produce_per_second"].as_f64().unwrap_or(0.0)
-        );
-        println!(
-            "    consume   {:>12.0} msg/s (end to end)",
-            report["consume_per_second"].as_f64().unwrap_or(0.0)
-        );
-        println!(
-            "  latency at {} msg/s offered for {latency_seconds} s ({} msgs): p50 {} ms, p95 {} ms, p99 {} ms, p99.9 {} ms, max {} ms",
-            args.rate_per_second,
-            report["latency_messages"],
-            report["latency_ms_p50"],
-            report["latency_ms_p95"],
-            report["latency_ms_p99"],
-            report["latency_ms_p999"],
-            report["latency_ms_max"]
-        );
+        print_bus_report(&report, &args);
     }
     Ok(())
+}
+
+/// `bench bus`'s report as text.
+fn print_bus_report(report: &serde_json::Value, args: &BusBenchArgs) {
+    println!(
+        "edalab bench bus ({} cores, {})",
+        report["nproc"], report["bus"]
+    );
+    println!(
+        "  throughput: {} msgs of {} B, {} producers x {} per call, {} partitions",
+        report["messages"], args.size_bytes, args.producers, args.batch_records, args.partitions
+    );
+    println!(
+        "    produce   {:>12.0} msg/s",
+        report["produce_per_second"].as_f64().unwrap_or(0.0)
+    );
+    println!(
+        "    consume   {:>12.0} msg/s (end to end)",
+        report["consume_per_second"].as_f64().unwrap_or(0.0)
+    );
+    println!(
+        "  latency at {} msg/s offered for {} s ({} msgs): p50 {} ms, p95 {} ms, p99 {} ms, p99.9 {} ms, max {} ms",
+        args.rate_per_second,
+        report["latency_seconds"],
+        report["latency_messages"],
+        report["latency_ms_p50"],
+        report["latency_ms_p95"],
+        report["latency_ms_p99"],
+        report["latency_ms_p999"],
+        report["latency_ms_max"]
+    );
 }
 
 /// Consumers commit their positions at most this often (Kafka's `auto.commit.interval.ms`
@@ -214,6 +220,7 @@ impl BenchRun<'_> {
             "latency_ms_max": ms(hist.max()),
             "messages": self.messages,
             "latency_messages": latency_messages,
+            "latency_seconds": self.latency_seconds,
             "rate_per_second": args.rate_per_second,
             "size_bytes": args.size_bytes,
             "producers": args.producers,

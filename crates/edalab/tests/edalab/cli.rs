@@ -1,7 +1,5 @@
 //! The `edalab` binary's bus commands, run as real processes on a fresh data directory.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is its failure
-
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

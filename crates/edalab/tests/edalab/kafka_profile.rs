@@ -9,8 +9,6 @@
 //!   the simulator had acknowledged (none lost, none applied twice);
 //! - a bad profile setting is refused with the key named.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is its failure
-
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -19,8 +17,7 @@ use edalab_bus::kafka::testing::Tansu;
 use edalab_store::testing::{TestDatabase, postgres_url_or_skip};
 use serde_json::{Value, json};
 
-mod support;
-use support::{Process, edalab, json_of};
+use crate::support::{Process, edalab, json_of};
 
 /// `edalab serve <services> --profile kafka` on `brokers` and `database`, on a free port.
 fn serve_on_kafka(dir: &Path, services: &[&str], brokers: &str, database: &str) -> Command {

@@ -7,8 +7,6 @@
 //! - with `otlp.enabled`, a trace id sent with an HTTP produce reaches the ledger's
 //!   `store.commit` span, received by a real OTLP/HTTP collector in the test.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is its failure
-
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -16,8 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-mod support;
-use support::{Process, edalab, json_of};
+use crate::support::{Process, edalab, json_of};
 
 #[tokio::test]
 async fn serve_orders_answers_the_seed_paths_and_the_api_ones() {

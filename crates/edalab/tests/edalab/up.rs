@@ -4,16 +4,12 @@
 //! bad configuration key stops it with a message naming the key; the binary copied alone
 //! into an empty directory serves the web UI built into it (ADR 022).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is its failure
-
 use std::path::Path;
 use std::process::{Child, Command};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-mod support;
-
-use support::{Process, edalab, program};
+use crate::support::{Process, edalab, program};
 
 /// Starts `command` (an `up` on port 0) and waits for its API URL: the child, what it
 /// printed so far, the rest of its lines, and its base URL.

@@ -9,8 +9,6 @@
 //!    `edalab up` wires it (`crates/edalab/src/ledger.rs::start`: group `ledger`, the seven
 //!    banking topics from the earliest offset, positions in the store, DLQ `system.dlq`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is its failure
-
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

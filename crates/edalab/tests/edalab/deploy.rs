@@ -19,8 +19,6 @@
 //! - the Dockerfile copies files that exist, that `.dockerignore` keeps, and everything the
 //!   build reads (`include_str!`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is its failure
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -4,8 +4,6 @@
 //! flag. Also checks that `edalab up`'s simulator delivers S0/S4 items in process
 //! (`POST /api/v1/events/produce`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is its failure
-
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;

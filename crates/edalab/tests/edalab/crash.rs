@@ -3,8 +3,6 @@
 //! offset` line it printed) must be there after recovery with its content, and a consumer
 //! must resume exactly at its committed position.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is its failure
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;

@@ -3,8 +3,6 @@
 //! REST routes answer with decimal-string balances), stops cleanly on SIGTERM; then
 //! `edalab check ledger` passes, and fails once a balance is corrupted in SQLite.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is its failure
-
 use std::collections::BTreeMap;
 use std::process::Command;
 use std::str::FromStr;
@@ -16,9 +14,7 @@ use edalab_domain::events::topics;
 use edalab_services::simulator::items::BankingOperation;
 use edalab_services::simulator::{ItemEncoder, ManualClock, Payload, Scenario, Simulator};
 
-mod support;
-
-use support::{Process, edalab};
+use crate::support::{Process, edalab};
 
 const EVENTS_N: usize = 5_000;
 const SEED: u64 = 42;

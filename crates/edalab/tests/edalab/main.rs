@@ -1,0 +1,16 @@
+//! edalab's integration tests in one binary (link time dominates on 2 cores): the real
+//! `edalab` binary run as a user runs it, one module per command family.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is its failure
+
+mod support;
+
+mod chaos;
+mod cli;
+mod crash;
+mod deploy;
+mod kafka_profile;
+mod ledger;
+mod serve;
+mod simulate;
+mod up;
