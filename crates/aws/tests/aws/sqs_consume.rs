@@ -246,3 +246,30 @@ async fn batches_run_concurrently_up_to_the_limit() {
         "in flight at most {in_flight_max}"
     );
 }
+
+#[tokio::test]
+async fn a_deleted_queue_stops_the_worker_with_an_error_naming_it() {
+    let Some(ministack) = MiniStack::start_or_skip("a_deleted_queue_stops_the_worker") else {
+        return;
+    };
+    let queues = queues(&ministack);
+    queues.ensure(&spec()).await.unwrap();
+    let (consumer, _seen, _dead) = consumer(|_| Outcome::Done, Duration::ZERO);
+    let (_stop, shutdown) = watch::channel(false);
+    let (task, _stats) = queues.consume(&spec(), consumer, shutdown).await.unwrap();
+    let url = queues.url(QUEUE).await.unwrap();
+    ministack
+        .sqs()
+        .delete_queue()
+        .queue_url(url)
+        .send()
+        .await
+        .unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(30), task).await;
+    let error = ended
+        .expect("the worker stops")
+        .unwrap()
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("receive from `transactions`"), "{error}");
+}
