@@ -92,6 +92,35 @@ mkdir -p "$(dirname "$tansu_link")"
 ln -sfn "$tansu_bin" "$tansu_link"
 echo "ensure-tools: tansu at $tansu_link ($tansu_package)"
 
+# ministack: the AWS API emulator the aws-profile tests start (../shared/AWS_PEER.md,
+# docs/adr/026-aws-profile.md): SQS, S3, DynamoDB, CloudWatch and Lambda without Docker. In its
+# own venv (it pins botocore), with cbor2 (aws-sdk-cloudwatch speaks rpc-v2-cbor). `make test`
+# points EDALAB_MINISTACK at the stable link ~/.cache/edalab/bin/ministack.
+ministack_packages=("ministack==1.5.33" "cbor2==6.3.0")
+ministack_venv="$tools_dir/venv-ministack-1.5.33"
+ministack_link="$tools_dir/bin/ministack"
+ministack_ok() {
+  [ -x "$ministack_venv/bin/ministack" ] &&
+    "$ministack_venv/bin/python" -c 'import cbor2, importlib.metadata as m; assert m.version("ministack") == "1.5.33" and m.version("cbor2") == "6.3.0"' >/dev/null 2>&1
+}
+if ! ministack_ok; then
+  echo "ensure-tools: installing ${ministack_packages[*]} from PyPI into $ministack_venv"
+  if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    echo "ensure-tools: python3 has no venv/ensurepip; installing python3-venv"
+    sudo_cmd=""
+    [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq python3-venv
+  fi
+  rm -rf "$ministack_venv"
+  python3 -m venv "$ministack_venv"
+  "$ministack_venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "${ministack_packages[@]}"
+  ministack_ok || { echo "ensure-tools: $ministack_venv does not hold ${ministack_packages[*]}" >&2; exit 1; }
+fi
+mkdir -p "$(dirname "$ministack_link")"
+ln -sfn "$ministack_venv/bin/ministack" "$ministack_link"
+echo "ensure-tools: ministack at $ministack_link (${ministack_packages[*]})"
+
 # cargo-fuzz: runs the fuzz targets of `make fuzz-smoke` (fuzz/README.md). It works on the
 # stable toolchain with RUSTC_BOOTSTRAP=1 and `-s none`, which the Makefile sets; libFuzzer
 # itself is C++, built by libfuzzer-sys with the system's c++.

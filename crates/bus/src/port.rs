@@ -1,9 +1,10 @@
-//! The bus port: what every backend (embedded log, Kafka, SQS) offers and what the
-//! consumer runtime and the services rely on. Nothing here knows how bytes are stored.
+//! The bus port: what every log backend (embedded log, Kafka) offers and what the consumer
+//! runtime and the services rely on. Nothing here knows how bytes are stored. SQS is not a
+//! bus backend: it has no partitions, offsets or groups; queues go through
+//! [`crate::queue::Queues`] (`docs/adr/026-aws-profile.md` §2, superseding ADR 005's SQS table).
 //!
-//! The vocabulary is Kafka's, because Kafka is the richest of the three and the others map
-//! onto a subset of it (see `docs/adr/004-embedded-log-storage.md` for Kafka and
-//! `docs/adr/005-consumer-runtime.md` for SQS):
+//! The vocabulary is Kafka's, because Kafka is the richest and the embedded log maps onto a
+//! subset of it (see `docs/adr/004-embedded-log-storage.md`):
 //! - a **topic** has a fixed number of **partitions**; a record with a key always lands on
 //!   the partition chosen by [`crate::partitioner::partition_for_key`] (Kafka's murmur2),
 //!   so order per key is kept and the partition number is the same in every profile;
@@ -208,6 +209,23 @@ pub enum BusError {
     InvalidPartitionCount(u32),
     #[error("topic `{name}` already exists with different settings: {difference}")]
     TopicConfigMismatch { name: String, difference: String },
+    /// A queue (or its DLQ) exists with another value of `setting` than its spec's
+    /// (`crate::queue::Queues::ensure`): nothing was changed.
+    #[error("queue `{queue}` already exists with {setting} = {found}, but {wanted} is wanted")]
+    QueueConfigMismatch {
+        queue: String,
+        setting: String,
+        found: String,
+        wanted: String,
+    },
+    /// A record a queue cannot carry (too many headers, not UTF-8…), refused before anything
+    /// of its batch was sent.
+    #[error("record {index} for queue `{queue}` cannot be sent: {reason}")]
+    UnsupportedRecord {
+        queue: String,
+        index: usize,
+        reason: String,
+    },
     #[error("message of {size_bytes} bytes exceeds the limit of {limit_bytes} bytes")]
     MessageTooLarge {
         size_bytes: usize,
@@ -350,7 +368,7 @@ pub trait Bus: Admin + Producer {
     /// What `read` asks, outside any consumer group. For browsing (`tail`), checks and
     /// views: it commits nothing and leaves no group behind.
     async fn read_partition(&self, read: &PartitionRead) -> Result<ReadBatch, BusError>;
-    /// Which backend this is (`embedded`, `kafka`, `sqs`, `memory`), for health and logs.
+    /// Which backend this is (`embedded`, `kafka`, `memory`), for health and logs.
     fn backend_name(&self) -> &'static str;
     /// Whether appends would be accepted now; `Err` says why not (the embedded log below
     /// its free-space floor). Health reports it. Reads never depend on it.

@@ -66,6 +66,13 @@ pub trait Handler: Send + Sync {
     async fn handle(&self, message: &Message) -> Outcome;
 }
 
+#[async_trait]
+impl<T: Handler + ?Sized> Handler for std::sync::Arc<T> {
+    async fn handle(&self, message: &Message) -> Outcome {
+        (**self).handle(message).await
+    }
+}
+
 /// Runs a per-message [`Handler`] as a [`BatchHandler`]: messages one after the other, a
 /// panic caught per message and taken as `Retry` for that message only.
 #[derive(Clone, Debug)]

@@ -60,29 +60,40 @@ impl RuntimeStats {
         }
     }
 
-    pub(crate) fn add_fetched(&self, n: u64) {
+    // The adders are public for consumers that run outside this crate's runtime (the SQS
+    // worker of `edalab-aws`), so that every consumer reports the same counters.
+
+    /// Messages taken from the queue or bus.
+    pub fn add_fetched(&self, n: u64) {
         self.messages_fetched_total.fetch_add(n, Ordering::Relaxed);
     }
-    pub(crate) fn add_done(&self, n: u64) {
+    /// Messages whose handler said `Done`.
+    pub fn add_done(&self, n: u64) {
         self.messages_done_total.fetch_add(n, Ordering::Relaxed);
     }
-    pub(crate) fn add_retry(&self) {
+    /// One `Retry` scheduled for another delivery.
+    pub fn add_retry(&self) {
         self.retries_total.fetch_add(1, Ordering::Relaxed);
     }
-    pub(crate) fn add_rejected(&self) {
+    /// One `Reject`.
+    pub fn add_rejected(&self) {
         self.messages_rejected_total.fetch_add(1, Ordering::Relaxed);
     }
-    pub(crate) fn add_dead_lettered(&self, n: u64) {
+    /// Messages dead-lettered (by the runtime, or moved by SQS after their last failure).
+    pub fn add_dead_lettered(&self, n: u64) {
         self.messages_dead_lettered_total
             .fetch_add(n, Ordering::Relaxed);
     }
-    pub(crate) fn add_panic(&self) {
+    /// One handler panic.
+    pub fn add_panic(&self) {
         self.handler_panics_total.fetch_add(1, Ordering::Relaxed);
     }
-    pub(crate) fn add_commit(&self) {
+    /// One commit (a deletion batch on SQS).
+    pub fn add_commit(&self) {
         self.commits_total.fetch_add(1, Ordering::Relaxed);
     }
-    pub(crate) fn set_gauges(&self, in_flight: u64, in_retry: u64) {
+    /// Messages in flight and waiting for a retry, now.
+    pub fn set_gauges(&self, in_flight: u64, in_retry: u64) {
         self.messages_in_flight.store(in_flight, Ordering::Relaxed);
         self.messages_in_retry.store(in_retry, Ordering::Relaxed);
     }

@@ -1,0 +1,52 @@
+//! The SDK clients' configuration: our HTTPS client (rustls over ring, `docs/adr/026-aws-profile.md`
+//! §5: the SDK's default, rustls over aws-lc, is not built) and the two ways to configure a
+//! client — from the usual AWS chain (environment, profile files, instance roles) for the
+//! profile, or fully explicit (endpoint, region, static credentials) for tests, so that no
+//! global environment variable can point a test elsewhere.
+
+use aws_config::BehaviorVersion;
+use aws_sdk_sqs::config::{Credentials, Region, SharedHttpClient};
+use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+
+/// The HTTPS (and plain HTTP, for emulators) client every SDK client uses.
+pub fn https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
+/// The SDK configuration from the usual AWS chain, with an explicit region and, for an
+/// emulator, an explicit endpoint. Credentials are never passed in code.
+pub async fn from_chain(region: &str, endpoint_url: Option<&str>) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client())
+        .region(Region::new(region.to_owned()));
+    if let Some(url) = endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    loader.load().await
+}
+
+/// An SQS client configured explicitly: `endpoint_url`, `region` and static credentials
+/// (an emulator takes any). Reads no environment variable and no file.
+pub fn sqs_explicit(
+    endpoint_url: &str,
+    region: &str,
+    access_key_id: &str,
+    secret_access_key: &str,
+) -> aws_sdk_sqs::Client {
+    let config = aws_sdk_sqs::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .http_client(https_client())
+        .region(Region::new(region.to_owned()))
+        .endpoint_url(endpoint_url)
+        .credentials_provider(Credentials::new(
+            access_key_id,
+            secret_access_key,
+            None,
+            None,
+            "edalab-explicit",
+        ))
+        .build();
+    aws_sdk_sqs::Client::from_conf(config)
+}

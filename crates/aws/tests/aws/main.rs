@@ -1,0 +1,10 @@
+//! The aws crate's integration tests, one binary (ADR 024), each against its own ministack
+//! (`edalab_aws::testing::MiniStack`, 0.3 s to start): skipped with a message when ministack
+//! is not installed, failed under `CI=true`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is its failure
+
+mod common;
+mod sqs_consume;
+mod sqs_ensure;
+mod sqs_send;
