@@ -13,12 +13,14 @@
 //! static key; no `AWS_*` variable of the test's environment is read.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use std::os::unix::process::CommandExt;
+
+use edalab_bus::peer;
 
 /// Where `scripts/ensure-tools.sh` links ministack, relative to the home directory.
 const INSTALLED_AT: &str = ".cache/edalab/bin/ministack";
@@ -61,16 +63,10 @@ impl MiniStack {
     /// not `true` (the test then returns after saying so). Under `CI=true` a missing
     /// ministack, like one that does not start, fails the test.
     pub fn start_or_skip(test: &str) -> Option<Self> {
-        let Some(binary) = Self::find() else {
-            let msg = format!(
-                "{test}: ministack not found ($EDALAB_MINISTACK, ~/{INSTALLED_AT}): {INSTALL_HINT}"
-            );
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("{msg} (CI=true: an AWS test may not be skipped)");
-            }
-            eprintln!("SKIPPED (the test passes without running) {msg}");
-            return None;
-        };
+        let missing = format!(
+            "{test}: ministack not found ($EDALAB_MINISTACK, ~/{INSTALLED_AT}): {INSTALL_HINT}"
+        );
+        let binary = peer::found_or_skip(Self::find(), missing, "an AWS test")?;
         match Self::start(&binary) {
             Ok(ministack) => Some(ministack),
             Err(e) => panic!("{test}: cannot start ministack ({}): {e}", binary.display()),
@@ -79,19 +75,8 @@ impl MiniStack {
 
     /// Starts `binary` on a free port and waits until it is ready.
     pub fn start(binary: &Path) -> Result<Self, String> {
-        let port = free_port()?;
-        let dir = std::env::temp_dir().join(format!(
-            "edalab-ministack-{}-{port}-{}",
-            std::process::id(),
-            rand::random::<u32>()
-        ));
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let log_path = dir.join("ministack.log");
-        let log =
-            std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
-        let log_err = log
-            .try_clone()
-            .map_err(|e| format!("{}: {e}", log_path.display()))?;
+        let port = peer::free_port()?;
+        let (dir, log, log_err) = peer::scratch_with_log("ministack", port)?;
         let child = Command::new(binary)
             .current_dir(&dir)
             .env("GATEWAY_PORT", port.to_string())
@@ -179,13 +164,4 @@ fn ready(port: u16) -> bool {
     }
     let mut head = [0u8; 12];
     stream.read_exact(&mut head).is_ok() && head.ends_with(b" 200")
-}
-
-/// A port free right now on 127.0.0.1 (the OS picks it; released before ministack binds it).
-fn free_port() -> Result<u16, String> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|e| format!("local_addr: {e}"))
 }

@@ -13,6 +13,7 @@
 pub mod kafka;
 pub mod log;
 pub mod partitioner;
+pub mod peer;
 pub mod port;
 pub mod queue;
 pub mod runtime;

