@@ -15,7 +15,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, header};
 use edalab_bus::log::{EmbeddedBus, FsyncPolicy, LogConfig};
-use edalab_gateway::{AppState, Config, Mount};
+use edalab_gateway::{AppState, GatewaySettings, Mount};
 use edalab_services::pipeline::StoreChoice;
 use edalab_services::simulator::{ControlOptions, SimulationControl};
 use edalab_services::{calculator, saga, transactions};
@@ -64,17 +64,17 @@ fn build() -> Result<App, Box<dyn std::error::Error>> {
         .build()?;
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let router = runtime.block_on(async {
-        let mut config = Config::default();
-        config.bus.data_dir = data_dir.path().join("data");
+        let mut config = GatewaySettings::default();
         config.server.static_dir = data_dir.path().join("web/dist");
+        let bus_dir = data_dir.path().join("data");
         // Fuzzing writes many small batches: acknowledging after each fsync would measure the
         // disk, not the code.
         let log = LogConfig {
             fsync: FsyncPolicy::Never,
             ..LogConfig::default()
         };
-        let bus = Arc::new(EmbeddedBus::open(&config.bus.data_dir, log)?);
-        mount_everything(&config, bus, &config.bus.data_dir, stop_rx).await
+        let bus = Arc::new(EmbeddedBus::open(&bus_dir, log)?);
+        mount_everything(&config, bus, &bus_dir, stop_rx).await
     })?;
     Ok(App {
         runtime,
@@ -85,7 +85,7 @@ fn build() -> Result<App, Box<dyn std::error::Error>> {
 }
 
 async fn mount_everything(
-    config: &Config,
+    config: &GatewaySettings,
     bus: Arc<EmbeddedBus>,
     data_dir: &Path,
     stop: tokio::sync::watch::Receiver<bool>,
@@ -103,7 +103,7 @@ async fn mount_everything(
         ..ControlOptions::default()
     };
     let simulator = Arc::new(SimulationControl::new(Arc::clone(&shared), options)?);
-    let registry = edalab_gateway::registry::open(config)?;
+    let registry = edalab_gateway::registry::open(&config.registry, data_dir)?;
     let state = AppState::builder(config, shared)
         .mount(edalab_gateway::registry::mount(registry))
         .mount(Mount::new(
