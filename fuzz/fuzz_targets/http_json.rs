@@ -16,7 +16,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, header};
 use edalab_bus::log::{EmbeddedBus, FsyncPolicy, LogConfig};
 use edalab_gateway::{AppState, GatewaySettings, Mount};
-use edalab_services::pipeline::StoreChoice;
+use edalab_services::pipeline::{Env, StoreChoice};
 use edalab_services::simulator::{ControlOptions, SimulationControl};
 use edalab_services::{calculator, saga, transactions};
 use libfuzzer_sys::fuzz_target;
@@ -91,12 +91,10 @@ async fn mount_everything(
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<Router, Box<dyn std::error::Error>> {
     let shared: Arc<dyn edalab_bus::Bus> = bus;
-    let stores = StoreChoice::Sqlite;
-    let transactions =
-        transactions::start(Arc::clone(&shared), data_dir, &stores, stop.clone()).await?;
-    let calculator =
-        calculator::start(Arc::clone(&shared), data_dir, &stores, stop.clone()).await?;
-    let saga = saga::start(Arc::clone(&shared), data_dir, &stores, stop).await?;
+    let env = Env::new(Arc::clone(&shared), data_dir, StoreChoice::Sqlite, stop);
+    let transactions = transactions::start(&env).await?;
+    let calculator = calculator::start(&env).await?;
+    let saga = saga::start(&env).await?;
     let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
     let options = ControlOptions {
         scenarios_dir: Some(scenarios),

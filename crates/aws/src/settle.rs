@@ -125,35 +125,20 @@ pub async fn apply(
             .queue_url(queue_url)
             .set_entries(Some(chunk.to_vec()))
             .send()
-            .await;
-        match sent {
-            Ok(out) => {
-                applied.deleted += out.successful().len();
-                applied.failures.extend(refused("delete", out.failed()));
-            }
-            Err(e) => applied
-                .failures
-                .push(format!("delete: {}", DisplayErrorContext(e))),
-        }
+            .await
+            .map(|out| (out.successful().len(), refused("delete", out.failed())));
+        applied.deleted += tally("delete", sent, &mut applied.failures);
     }
     for chunk in changes.chunks(BATCH_ENTRIES_MAX) {
+        let what = "change visibility";
         let sent = client
             .change_message_visibility_batch()
             .queue_url(queue_url)
             .set_entries(Some(chunk.to_vec()))
             .send()
-            .await;
-        match sent {
-            Ok(out) => {
-                applied.made_visible += out.successful().len();
-                applied
-                    .failures
-                    .extend(refused("change visibility", out.failed()));
-            }
-            Err(e) => applied
-                .failures
-                .push(format!("change visibility: {}", DisplayErrorContext(e))),
-        }
+            .await
+            .map(|out| (out.successful().len(), refused(what, out.failed())));
+        applied.made_visible += tally(what, sent, &mut applied.failures);
     }
     applied
 }
@@ -161,18 +146,37 @@ pub async fn apply(
 /// Entries of one SQS batch call.
 pub const BATCH_ENTRIES_MAX: usize = 10;
 
-fn refused<'a>(
-    what: &'a str,
-    failed: &'a [aws_sdk_sqs::types::BatchResultErrorEntry],
-) -> impl Iterator<Item = String> + 'a {
-    failed.iter().map(move |f| {
-        format!(
-            "{what} of entry {}: {} {}",
-            f.id(),
-            f.code(),
-            f.message().unwrap_or_default()
-        )
-    })
+/// How many entries one batch call applied; what SQS refused, or the call's error, goes to
+/// `failures`.
+fn tally<E: std::error::Error>(
+    what: &str,
+    sent: Result<(usize, Vec<String>), E>,
+    failures: &mut Vec<String>,
+) -> usize {
+    match sent {
+        Ok((applied, refused)) => {
+            failures.extend(refused);
+            applied
+        }
+        Err(e) => {
+            failures.push(format!("{what}: {}", DisplayErrorContext(e)));
+            0
+        }
+    }
+}
+
+fn refused(what: &str, failed: &[aws_sdk_sqs::types::BatchResultErrorEntry]) -> Vec<String> {
+    failed
+        .iter()
+        .map(|f| {
+            format!(
+                "{what} of entry {}: {} {}",
+                f.id(),
+                f.code(),
+                f.message().unwrap_or_default()
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -318,6 +318,47 @@ pub trait Admin: Send + Sync {
     async fn list_groups(&self) -> Result<Vec<String>, BusError>;
 }
 
+/// Implements [`Admin`] for a wrapper of a bus by handing every call to one of its fields
+/// (an `Arc<dyn Bus>`): wrappers that observe producing or consuming (metrics, benchmark
+/// stamps) leave administration as it is. `forward_admin!(Wrapper, inner)`; the caller
+/// depends on `async-trait`.
+#[macro_export]
+macro_rules! forward_admin {
+    ($wrapper:ty, $field:ident) => {
+        #[::async_trait::async_trait]
+        impl $crate::Admin for $wrapper {
+            async fn create_topic(
+                &self,
+                name: &str,
+                config: $crate::TopicConfig,
+            ) -> Result<$crate::Created, $crate::BusError> {
+                self.$field.create_topic(name, config).await
+            }
+            async fn describe_topic(
+                &self,
+                name: &str,
+            ) -> Result<$crate::TopicDescription, $crate::BusError> {
+                self.$field.describe_topic(name).await
+            }
+            async fn list_topics(&self) -> Result<Vec<String>, $crate::BusError> {
+                self.$field.list_topics().await
+            }
+            async fn delete_topic(&self, name: &str) -> Result<(), $crate::BusError> {
+                self.$field.delete_topic(name).await
+            }
+            async fn group_lag(
+                &self,
+                group: &str,
+            ) -> Result<Vec<$crate::PartitionLag>, $crate::BusError> {
+                self.$field.group_lag(group).await
+            }
+            async fn list_groups(&self) -> Result<Vec<String>, $crate::BusError> {
+                self.$field.list_groups().await
+            }
+        }
+    };
+}
+
 /// Producing records.
 #[async_trait]
 pub trait Producer: Send + Sync {

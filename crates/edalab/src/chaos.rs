@@ -317,8 +317,9 @@ async fn banking_events_produced(http: &reqwest::Client, base: &str) -> Option<u
     )
 }
 
-/// The ledger group's total lag in `/metrics`, when reported.
-fn ledger_lag(metrics: &str) -> Option<f64> {
+/// The ledger group's total lag in a `/metrics` page, when reported (the chaos run and the
+/// tests wait on it).
+pub fn ledger_lag(metrics: &str) -> Option<f64> {
     let mut seen = false;
     let mut total = 0.0;
     for line in metrics.lines() {

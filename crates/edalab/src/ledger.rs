@@ -9,17 +9,17 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use async_trait::async_trait;
+use edalab_bus::Bus;
 use edalab_bus::runtime::{
     BatchHandler, ConsumerRuntime, DlqRouting, RunSummary, RuntimeConfig, RuntimeError,
 };
-use edalab_bus::{Bus, ConsumerConfig, StartFrom};
 use edalab_domain::events::topics;
 use edalab_gateway::telemetry::{InstrumentedBus, MeasuredBatch};
 use edalab_gateway::{HealthCheck, Mount, Role};
 use edalab_schema::SchemaCatalog;
 use edalab_services::ledger::{
-    ApiState, LEDGER_GROUP, LedgerCounters, LedgerHandler, LedgerPositions, OutboxPublisher,
-    query_paths, query_routes,
+    ApiState, LedgerCounters, LedgerHandler, LedgerPositions, OutboxPublisher, query_paths,
+    query_routes,
 };
 use edalab_store::LedgerStore;
 use edalab_store::postgres::{PgConfig, PgLedgerStore};
@@ -135,15 +135,8 @@ where
     let handler = LedgerHandler::new(Arc::clone(&store), catalog);
     let counters = handler.counters();
     let outbox_ready = handler.outbox_ready();
-    let mut consumer = ConsumerConfig::new(
-        LEDGER_GROUP,
-        topics::BANKING_EVENTS
-            .iter()
-            .map(|t| (*t).to_owned())
-            .collect(),
-    );
-    consumer.start_from = StartFrom::Earliest;
-    let mut config = RuntimeConfig::new(consumer, DlqRouting::to_topic(topics::SYSTEM_DLQ));
+    let dlq = DlqRouting::to_topic(topics::SYSTEM_DLQ);
+    let mut config = RuntimeConfig::new(edalab_services::ledger::consumer(), dlq);
     config.batch_size_max = LEDGER_BATCH_SIZE_MAX;
     config.in_flight_messages_max = LEDGER_IN_FLIGHT_MESSAGES_MAX;
     config.commit_interval_ms = LEDGER_COMMIT_INTERVAL_MS;

@@ -24,6 +24,8 @@ mod tail;
 mod topics;
 mod up;
 
+pub use chaos::ledger_lag;
+
 use std::process::ExitCode;
 
 use clap::Parser;

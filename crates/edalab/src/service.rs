@@ -20,7 +20,7 @@ use edalab_gateway::health::HealthCheck;
 use edalab_gateway::telemetry::InstrumentedBus;
 use edalab_schema::SchemaCatalog;
 use edalab_services::ledger::LEDGER_GROUP;
-use edalab_services::pipeline::{Handles, StoreChoice};
+use edalab_services::pipeline::{self, Handles, StoreChoice};
 use edalab_services::simulator::SimulationControl;
 use edalab_services::{calculator, intake, saga, transactions};
 use tokio::sync::watch;
@@ -64,6 +64,16 @@ impl Context<'_> {
 
     fn data_dir(&self) -> &Path {
         &self.config.bus.data_dir
+    }
+
+    /// What a pipeline starts from, on `service`'s instrumented view of the bus.
+    fn env(&self, service: Service) -> pipeline::Env {
+        pipeline::Env::new(
+            self.bus_of(service),
+            self.data_dir(),
+            self.stores.clone(),
+            self.stop.clone(),
+        )
     }
 }
 
@@ -212,15 +222,9 @@ async fn start_transactions(
     context: &Context<'_>,
     links: &mut Links,
 ) -> anyhow::Result<Box<dyn Running>> {
-    let bus = context.bus_of(Service::Transactions);
-    let p = transactions::start(
-        bus,
-        context.data_dir(),
-        context.stores,
-        context.stop.clone(),
-    )
-    .await
-    .context("starting the transactions pipeline (S0)")?;
+    let p = transactions::start(&context.env(Service::Transactions))
+        .await
+        .context("starting the transactions pipeline (S0)")?;
     links.transactions = Some(p.state.clone());
     Ok(Box::new(Pipeline {
         mounts: vec![
@@ -239,15 +243,9 @@ async fn start_transactions(
 }
 
 async fn start_calculator(context: &Context<'_>) -> anyhow::Result<Box<dyn Running>> {
-    let bus = context.bus_of(Service::Calculator);
-    let p = calculator::start(
-        bus,
-        context.data_dir(),
-        context.stores,
-        context.stop.clone(),
-    )
-    .await
-    .context("starting the calculator pipeline (S1)")?;
+    let p = calculator::start(&context.env(Service::Calculator))
+        .await
+        .context("starting the calculator pipeline (S1)")?;
     Ok(Box::new(Pipeline {
         mounts: vec![Mount::new(
             "calculator",
@@ -259,15 +257,9 @@ async fn start_calculator(context: &Context<'_>) -> anyhow::Result<Box<dyn Runni
 }
 
 async fn start_intake(context: &Context<'_>) -> anyhow::Result<Box<dyn Running>> {
-    let bus = context.bus_of(Service::Intake);
-    let p = intake::start(
-        bus,
-        context.data_dir(),
-        context.stores,
-        context.stop.clone(),
-    )
-    .await
-    .context("starting the intake pipeline (S2)")?;
+    let p = intake::start(&context.env(Service::Intake))
+        .await
+        .context("starting the intake pipeline (S2)")?;
     Ok(Box::new(Pipeline {
         mounts: vec![Mount::new("intake", intake::api::openapi_router(p.state))],
         banner: format!(
@@ -282,15 +274,9 @@ async fn start_orders(
     context: &Context<'_>,
     links: &mut Links,
 ) -> anyhow::Result<Box<dyn Running>> {
-    let bus = context.bus_of(Service::Orders);
-    let p = saga::start(
-        bus,
-        context.data_dir(),
-        context.stores,
-        context.stop.clone(),
-    )
-    .await
-    .context("starting the orders saga (S4)")?;
+    let p = saga::start(&context.env(Service::Orders))
+        .await
+        .context("starting the orders saga (S4)")?;
     links.saga = Some(p.state.clone());
     Ok(Box::new(Pipeline {
         mounts: vec![

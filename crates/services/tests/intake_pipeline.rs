@@ -20,7 +20,7 @@ use edalab_bus::log::{EmbeddedBus, LogConfig};
 use edalab_bus::runtime::dlq;
 use edalab_bus::{Bus, ConsumerConfig, Record};
 use edalab_services::intake::{self, INTAKE_DLQ, INTAKE_QUEUE, IntakeConfig};
-use edalab_services::pipeline::StoreChoice;
+use edalab_services::pipeline::{Env, StoreChoice};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use pipeline_support::call;
 use serde_json::Value;
@@ -100,9 +100,12 @@ async fn valid_invalid_duplicate_and_restart() {
     let embedded = EmbeddedBus::open(data.join("bus"), LogConfig::default()).expect("bus");
     let bus: Arc<dyn Bus> = Arc::new(embedded.clone());
     let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let running = intake::start_with(bus.clone(), data, &StoreChoice::Sqlite, config(), shutdown)
-        .await
-        .expect("start");
+    let running = intake::start_with(
+        &Env::new(bus.clone(), data, StoreChoice::Sqlite, shutdown),
+        config(),
+    )
+    .await
+    .expect("start");
     let app = intake::api::router(running.state.clone());
     let counters = running.state.counters.clone();
     // Listed from the start, at 0.
@@ -219,9 +222,12 @@ async fn valid_invalid_duplicate_and_restart() {
     // Restart on the same data dir: no file is ingested again.
     let before = queued(&bus).await;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let running = intake::start_with(bus.clone(), data, &StoreChoice::Sqlite, config(), shutdown)
-        .await
-        .expect("restart");
+    let running = intake::start_with(
+        &Env::new(bus.clone(), data, StoreChoice::Sqlite, shutdown),
+        config(),
+    )
+    .await
+    .expect("restart");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(queued(&bus).await, before, "nothing re-queued");
     assert_eq!(

@@ -31,11 +31,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use edalab_bus::log::FsyncPolicy;
-use edalab_bus::port::{
-    Created, Delivery, Message, PartitionLag, PartitionRead, ReadBatch, TopicConfig,
-    TopicDescription, TopicPartition,
-};
-use edalab_bus::{Admin, Bus, BusError, Consumer, ConsumerConfig, Producer, Record};
+use edalab_bus::port::{Delivery, Message, PartitionRead, ReadBatch, TopicPartition};
+use edalab_bus::{Bus, BusError, Consumer, ConsumerConfig, Producer, Record};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
@@ -325,27 +322,7 @@ pub struct ObservedBus {
     pub stamps: Arc<Stamps>,
 }
 
-#[async_trait]
-impl Admin for ObservedBus {
-    async fn create_topic(&self, name: &str, config: TopicConfig) -> Result<Created, BusError> {
-        self.inner.create_topic(name, config).await
-    }
-    async fn describe_topic(&self, name: &str) -> Result<TopicDescription, BusError> {
-        self.inner.describe_topic(name).await
-    }
-    async fn list_topics(&self) -> Result<Vec<String>, BusError> {
-        self.inner.list_topics().await
-    }
-    async fn delete_topic(&self, name: &str) -> Result<(), BusError> {
-        self.inner.delete_topic(name).await
-    }
-    async fn group_lag(&self, group: &str) -> Result<Vec<PartitionLag>, BusError> {
-        self.inner.group_lag(group).await
-    }
-    async fn list_groups(&self) -> Result<Vec<String>, BusError> {
-        self.inner.list_groups().await
-    }
-}
+edalab_bus::forward_admin!(ObservedBus, inner);
 
 #[async_trait]
 impl Producer for ObservedBus {

@@ -15,10 +15,10 @@ use std::time::{Duration, Instant};
 
 use edalab_bus::log::{EmbeddedBus, LogConfig};
 use edalab_bus::runtime::{ConsumerRuntime, DlqRouting, RunSummary, RuntimeConfig, RuntimeError};
-use edalab_bus::{Admin, Bus, ConsumerConfig, StartFrom, TopicConfig};
+use edalab_bus::{Admin, Bus, TopicConfig};
 use edalab_domain::events::topics;
 use edalab_schema::SchemaCatalog;
-use edalab_services::ledger::{LEDGER_GROUP, LedgerHandler, LedgerPositions, check_ledger};
+use edalab_services::ledger::{LedgerHandler, LedgerPositions, check_ledger};
 use edalab_services::simulator::{ControlOptions, SimulationControl, StartRequest};
 use edalab_store::LedgerStore;
 use edalab_store::sqlite::{SqliteConfig, SqliteLedgerStore};
@@ -210,15 +210,8 @@ fn start_ledger(
     catalog: &Arc<SchemaCatalog>,
     mut stop: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<Result<RunSummary, RuntimeError>> {
-    let mut consumer = ConsumerConfig::new(
-        LEDGER_GROUP,
-        topics::BANKING_EVENTS
-            .iter()
-            .map(|t| (*t).to_owned())
-            .collect(),
-    );
-    consumer.start_from = StartFrom::Earliest;
-    let mut config = RuntimeConfig::new(consumer, DlqRouting::to_topic(topics::SYSTEM_DLQ));
+    let dlq = DlqRouting::to_topic(topics::SYSTEM_DLQ);
+    let mut config = RuntimeConfig::new(edalab_services::ledger::consumer(), dlq);
     config.batch_size_max = 1_000;
     config.commit_interval_ms = 200;
     config.poll_timeout_ms = 200;

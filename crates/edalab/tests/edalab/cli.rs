@@ -47,40 +47,25 @@ fn fails(cmd: &mut Command, stdin: &str) -> String {
     stderr
 }
 
+const CREATE_PAYMENTS: [&str; 7] = [
+    "topics",
+    "create",
+    "payments",
+    "--partitions",
+    "3",
+    "--retention-ms",
+    "60000",
+];
+
 #[test]
 fn topics_produce_and_tail_json() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     assert_eq!(
-        ok(
-            edalab(d).args([
-                "topics",
-                "create",
-                "payments",
-                "--partitions",
-                "3",
-                "--retention-ms",
-                "60000"
-            ]),
-            ""
-        ),
+        ok(edalab(d).args(CREATE_PAYMENTS), ""),
         "created topic payments\n"
     );
-    assert!(
-        ok(
-            edalab(d).args([
-                "topics",
-                "create",
-                "payments",
-                "--partitions",
-                "3",
-                "--retention-ms",
-                "60000"
-            ]),
-            ""
-        )
-        .contains("already exists")
-    );
+    assert!(ok(edalab(d).args(CREATE_PAYMENTS), "").contains("already exists"));
     let err = fails(
         edalab(d).args(["topics", "create", "payments", "--partitions", "4"]),
         "",

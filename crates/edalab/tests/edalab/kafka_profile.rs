@@ -20,6 +20,32 @@ use serde_json::{Value, json};
 use crate::support::{Process, edalab, json_of};
 
 /// `edalab serve <services> --profile kafka` on `brokers` and `database`, on a free port.
+/// What a kafka-profile test runs against: a broker, a fresh PostgreSQL database and a scratch
+/// folder (dropped in the reverse order).
+struct Peers {
+    broker: Tansu,
+    database: TestDatabase,
+    dir: tempfile::TempDir,
+}
+
+impl Peers {
+    /// `None` (the test is skipped, saying why) when a peer is missing where that is allowed:
+    /// tansu may not be missing under `CI=true`, and CI sets the PostgreSQL URL.
+    async fn start_or_skip(test: &str) -> Option<Self> {
+        let admin_url = postgres_url_or_skip(test)?;
+        let broker = Tansu::start_or_skip(test)?;
+        let database = TestDatabase::create(&admin_url)
+            .await
+            .expect("a test database");
+        let dir = tempfile::tempdir().expect("temp dir");
+        Some(Self {
+            broker,
+            database,
+            dir,
+        })
+    }
+}
+
 fn serve_on_kafka(dir: &Path, services: &[&str], brokers: &str, database: &str) -> Command {
     let mut command = edalab(dir);
     command
@@ -33,14 +59,17 @@ fn serve_on_kafka(dir: &Path, services: &[&str], brokers: &str, database: &str) 
     command
 }
 
-/// `edalab check ledger --brokers ... --json`: its JSON report and whether it passed.
-fn check_ledger(dir: &Path, brokers: &str, database: &str) -> (bool, Value) {
-    let output = edalab(dir)
+/// `edalab check ledger --brokers ... --json` (off the async runtime): its JSON report and
+/// whether it passed.
+async fn check_ledger(dir: &Path, brokers: &str, database: &str) -> (bool, Value) {
+    let mut command = edalab(dir);
+    command
         .args(["check", "ledger", "--json", "--profile", "kafka"])
         .args(["--brokers", brokers, "--database-url", database])
-        .stderr(std::process::Stdio::piped())
-        .output()
-        .expect("run check ledger");
+        .stderr(std::process::Stdio::piped());
+    let output = tokio::task::spawn_blocking(move || command.output().expect("run check ledger"))
+        .await
+        .expect("join");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let report = serde_json::from_str(stdout.trim())
         .unwrap_or_else(|_| panic!("check ledger prints JSON: {stdout}"));
@@ -49,17 +78,15 @@ fn check_ledger(dir: &Path, brokers: &str, database: &str) -> (bool, Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_ledgers_share_the_partitions_and_a_sigkill_loses_and_doubles_nothing() {
-    let Some(admin_url) = postgres_url_or_skip("kafka profile: two ledgers") else {
-        return;
-    };
-    let Some(broker) = Tansu::start_or_skip("kafka profile: two ledgers") else {
+    let Some(Peers {
+        broker,
+        database,
+        dir,
+    }) = Peers::start_or_skip("kafka profile: two ledgers").await
+    else {
         return;
     };
     let brokers = broker.brokers().to_owned();
-    let database = TestDatabase::create(&admin_url)
-        .await
-        .expect("a test database");
-    let dir = tempfile::tempdir().expect("temp dir");
 
     // The first ledger creates the topics and the schema and leads the group; the second
     // joins it once the first applies traffic. The one killed is the first, the leader: the
@@ -95,14 +122,7 @@ async fn two_ledgers_share_the_partitions_and_a_sigkill_loses_and_doubles_nothin
     // The first ledger is in the group (its only member, so its leader) once it applies.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let (dir, brokers, url) = (
-            dir.path().to_owned(),
-            brokers.clone(),
-            database.url().to_owned(),
-        );
-        let (_, report) = tokio::task::spawn_blocking(move || check_ledger(&dir, &brokers, &url))
-            .await
-            .expect("join");
+        let (_, report) = check_ledger(dir.path(), &brokers, database.url()).await;
         if report["applied"].as_u64().unwrap_or(0) > 0 {
             break;
         }
@@ -157,14 +177,7 @@ async fn two_ledgers_share_the_partitions_and_a_sigkill_loses_and_doubles_nothin
     // but not committed.
     let deadline = Instant::now() + Duration::from_secs(90);
     let report = loop {
-        let (dir, brokers, url) = (
-            dir.path().to_owned(),
-            brokers.clone(),
-            database.url().to_owned(),
-        );
-        let (_, report) = tokio::task::spawn_blocking(move || check_ledger(&dir, &brokers, &url))
-            .await
-            .expect("join");
+        let (_, report) = check_ledger(dir.path(), &brokers, database.url()).await;
         let decided =
             report["applied"].as_u64().unwrap_or(0) + report["refused"].as_u64().unwrap_or(0);
         if decided >= produced {
@@ -179,11 +192,7 @@ async fn two_ledgers_share_the_partitions_and_a_sigkill_loses_and_doubles_nothin
     simulator.stop();
     ledger_2.stop();
 
-    let (dir_path, url) = (dir.path().to_owned(), database.url().to_owned());
-    let (passed, report_after) =
-        tokio::task::spawn_blocking(move || check_ledger(&dir_path, &brokers, &url))
-            .await
-            .expect("join");
+    let (passed, report_after) = check_ledger(dir.path(), &brokers, database.url()).await;
     assert!(passed, "check ledger fails after the kill: {report_after}");
     assert_eq!(
         report_after["events_on_topics"].as_u64(),
@@ -227,16 +236,14 @@ fn refused(command: &mut Command) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_order_saga_runs_on_kafka() {
-    let Some(admin_url) = postgres_url_or_skip("kafka profile: order saga") else {
+    let Some(Peers {
+        broker,
+        database,
+        dir,
+    }) = Peers::start_or_skip("kafka profile: order saga").await
+    else {
         return;
     };
-    let Some(broker) = Tansu::start_or_skip("kafka profile: order saga") else {
-        return;
-    };
-    let database = TestDatabase::create(&admin_url)
-        .await
-        .expect("a test database");
-    let dir = tempfile::tempdir().expect("temp dir");
     let mut command = edalab(dir.path());
     command
         .args(["up", "--listen", "127.0.0.1:0", "--profile", "kafka"])
@@ -335,16 +342,14 @@ fn json_lines(text: &str) -> Vec<Value> {
 /// redrive, each through the same profile flags as `up`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bus_commands_work_on_the_kafka_profile() {
-    let Some(admin_url) = postgres_url_or_skip("kafka profile: CLI") else {
+    let Some(Peers {
+        broker,
+        database,
+        dir,
+    }) = Peers::start_or_skip("kafka profile: CLI").await
+    else {
         return;
     };
-    let Some(broker) = Tansu::start_or_skip("kafka profile: CLI") else {
-        return;
-    };
-    let database = TestDatabase::create(&admin_url)
-        .await
-        .expect("a test database");
-    let dir = tempfile::tempdir().expect("temp dir");
     let run = |args: &[&str], stdin: &str| {
         cli_on_kafka(dir.path(), broker.brokers(), database.url(), args, stdin)
     };
@@ -527,16 +532,14 @@ fn an_unreachable_broker_is_named() {
 /// back from the broker, the ledger from PostgreSQL) finds nothing lost or doubled.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chaos_on_the_kafka_profile_loses_and_doubles_nothing() {
-    let Some(admin_url) = postgres_url_or_skip("kafka profile: chaos") else {
+    let Some(Peers {
+        broker,
+        database,
+        dir,
+    }) = Peers::start_or_skip("kafka profile: chaos").await
+    else {
         return;
     };
-    let Some(broker) = Tansu::start_or_skip("kafka profile: chaos") else {
-        return;
-    };
-    let database = TestDatabase::create(&admin_url)
-        .await
-        .expect("a test database");
-    let dir = tempfile::tempdir().expect("temp dir");
     let output = edalab(dir.path())
         .args(["--data-dir", "data", "chaos", "--kills", "3", "--seed", "7"])
         .args([

@@ -63,23 +63,6 @@ async fn fill_bus(data_dir: &std::path::Path) -> Vec<String> {
     opened
 }
 
-/// The ledger group's total lag in `/metrics`, when reported.
-fn ledger_lag(metrics: &str) -> Option<f64> {
-    let mut seen = false;
-    let mut total = 0.0;
-    for line in metrics.lines() {
-        if line.starts_with("edalab_consumer_lag{") && line.contains("group=\"ledger\"") {
-            seen = true;
-            total += line
-                .rsplit(' ')
-                .next()
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(f64::NAN);
-        }
-    }
-    seen.then_some(total)
-}
-
 fn check_ledger(dir: &std::path::Path) -> std::process::Output {
     edalab(dir)
         .args(["--data-dir", "data", "check", "ledger"])
@@ -122,7 +105,7 @@ async fn up_applies_the_banking_stream_and_check_ledger_reconciles_it() {
             .text()
             .await
             .unwrap_or(last_metrics);
-        if ledger_lag(&last_metrics) == Some(0.0) {
+        if edalab::ledger_lag(&last_metrics) == Some(0.0) {
             break;
         }
         assert!(

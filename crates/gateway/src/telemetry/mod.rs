@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use edalab_bus::port::{
-    Admin, Bus, BusError, Consumer, ConsumerConfig, Created, Delivery, Message, PartitionLag,
-    PartitionRead, Producer, ReadBatch, Record, TopicConfig, TopicDescription,
+    Bus, BusError, Consumer, ConsumerConfig, Delivery, Message, PartitionRead, Producer, ReadBatch,
+    Record,
 };
 use edalab_bus::runtime::{BatchHandler, Handler, Outcome};
 use tracing::Instrument;
@@ -137,27 +137,7 @@ impl InstrumentedBus {
     }
 }
 
-#[async_trait]
-impl Admin for InstrumentedBus {
-    async fn create_topic(&self, name: &str, config: TopicConfig) -> Result<Created, BusError> {
-        self.inner.create_topic(name, config).await
-    }
-    async fn describe_topic(&self, name: &str) -> Result<TopicDescription, BusError> {
-        self.inner.describe_topic(name).await
-    }
-    async fn list_topics(&self) -> Result<Vec<String>, BusError> {
-        self.inner.list_topics().await
-    }
-    async fn delete_topic(&self, name: &str) -> Result<(), BusError> {
-        self.inner.delete_topic(name).await
-    }
-    async fn group_lag(&self, group: &str) -> Result<Vec<PartitionLag>, BusError> {
-        self.inner.group_lag(group).await
-    }
-    async fn list_groups(&self) -> Result<Vec<String>, BusError> {
-        self.inner.list_groups().await
-    }
-}
+edalab_bus::forward_admin!(InstrumentedBus, inner);
 
 #[async_trait]
 impl Producer for InstrumentedBus {

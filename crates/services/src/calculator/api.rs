@@ -20,7 +20,7 @@ use utoipa_axum::routes;
 
 use super::store::{Calculation, CalculationStatus};
 use super::{CalculatorState, ID_HEADER};
-use crate::pipeline::{ApiError, json_body, path_id};
+use crate::pipeline::{ApiError, found, json_body, path_id};
 
 /// The calculator's routes with their full `/api/v1/...` paths and OpenAPI operations.
 pub fn openapi_router(state: CalculatorState) -> OpenApiRouter {
@@ -154,11 +154,5 @@ async fn show(
     Path(id): Path<String>,
 ) -> Result<Json<Calculation>, ApiError> {
     let id = path_id("id", &id, ID_CHARS_MAX)?;
-    state
-        .store
-        .get(id)
-        .await
-        .map_err(ApiError::unavailable)?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("calculation", id))
+    found(state.store.get(id).await, "calculation", id).map(Json)
 }

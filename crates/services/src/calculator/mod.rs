@@ -18,7 +18,6 @@ pub mod api;
 pub mod store;
 mod worker;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
@@ -26,7 +25,7 @@ use edalab_bus::runtime::{DlqRouting, PerMessage, RuntimeConfig, RuntimeStats};
 use edalab_bus::{Bus, ConsumerConfig, TopicConfig};
 use edalab_domain::events::topics;
 
-use crate::pipeline::{self, Handles, SharedClock, Shutdown, StartError, StoreChoice};
+use crate::pipeline::{self, Env, Handles, SharedClock, StartError};
 pub use store::{
     Calculation, CalculationStatus, CalculationStore, PgCalculationStore, SqliteCalculationStore,
 };
@@ -74,28 +73,13 @@ pub struct CalculatorState {
 }
 
 impl CalculatorState {
-    /// State over the store `stores` names (`calculator.sqlite` in `data_dir` for SQLite),
-    /// on the system clock.
-    pub fn open(
-        bus: Arc<dyn Bus>,
-        data_dir: &Path,
-        stores: &StoreChoice,
-    ) -> Result<Self, StartError> {
-        Self::open_with_clock(bus, data_dir, stores, SharedClock::system())
-    }
-
-    /// [`CalculatorState::open`] on `clock`.
-    pub fn open_with_clock(
-        bus: Arc<dyn Bus>,
-        data_dir: &Path,
-        stores: &StoreChoice,
-        clock: SharedClock,
-    ) -> Result<Self, StartError> {
+    /// State over the store `env` names (`calculator.sqlite` in its data dir for SQLite).
+    pub fn open(env: &Env) -> Result<Self, StartError> {
         Ok(Self {
-            bus,
-            store: store::open(stores, data_dir)?,
+            bus: env.bus.clone(),
+            store: store::open(&env.stores, &env.data_dir)?,
             counters: Arc::new(Counters::default()),
-            clock,
+            clock: env.clock.clone(),
         })
     }
 }
@@ -108,28 +92,13 @@ pub struct Calculator {
     pub worker_stats: Arc<RuntimeStats>,
 }
 
-/// [`start_with_clock`] on the system clock.
-pub async fn start(
-    bus: Arc<dyn Bus>,
-    data_dir: &Path,
-    stores: &StoreChoice,
-    shutdown: Shutdown,
-) -> Result<Calculator, StartError> {
-    start_with_clock(bus, data_dir, stores, SharedClock::system(), shutdown).await
-}
-
-/// Creates the topics (idempotent), opens the store `stores` names, starts the worker and
-/// the DLQ tracker; calculation ids embed `clock`'s time. Mount
+/// Creates the topics (idempotent), opens the store `env` names, starts the worker and the
+/// DLQ tracker; calculation ids embed `env`'s clock. Mount
 /// [`api::router`]`(calculator.state.clone())` to serve the routes.
-pub async fn start_with_clock(
-    bus: Arc<dyn Bus>,
-    data_dir: &Path,
-    stores: &StoreChoice,
-    clock: SharedClock,
-    shutdown: Shutdown,
-) -> Result<Calculator, StartError> {
+pub async fn start(env: &Env) -> Result<Calculator, StartError> {
+    let (bus, shutdown) = (env.bus.clone(), env.shutdown.clone());
     pipeline::ensure_topics(bus.as_ref(), &topics()).await?;
-    let state = CalculatorState::open_with_clock(bus.clone(), data_dir, stores, clock)?;
+    let state = CalculatorState::open(env)?;
     let config = RuntimeConfig::new(
         ConsumerConfig::new(WORKER_GROUP, vec![topics::CALCULATOR_INPUT.to_owned()]),
         DlqRouting::to_topic(CALCULATOR_DLQ),

@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use super::IntakeState;
 use super::store::RecordedOrder;
-use crate::pipeline::{ApiError, path_id};
+use crate::pipeline::{ApiError, found, path_id};
 
 /// Longest recorded order id: an `order_id` (128 characters at most) or, for a file
 /// without a usable one, `file:` and the file's name (255 bytes at most).
@@ -70,12 +70,7 @@ async fn show(
     Path(order_id): Path<String>,
 ) -> Result<Json<IntakeOrderView>, ApiError> {
     let order_id = path_id("order_id", &order_id, RECORDED_ID_CHARS_MAX)?;
-    let order = state
-        .store
-        .get(order_id)
-        .await
-        .map_err(ApiError::unavailable)?
-        .ok_or_else(|| ApiError::not_found("order", order_id))?;
+    let order = found(state.store.get(order_id).await, "order", order_id)?;
     let duplicates = state
         .store
         .duplicates_of(order_id)

@@ -33,7 +33,7 @@ use std::sync::atomic::AtomicU64;
 use edalab_bus::runtime::{DlqRouting, PerMessage, RuntimeConfig, RuntimeStats};
 use edalab_bus::{Bus, ConsumerConfig, TopicConfig};
 
-use crate::pipeline::{self, Handles, SharedClock, Shutdown, StartError, StoreChoice};
+use crate::pipeline::{self, Env, Handles, SharedClock, StartError};
 pub use store::{IntakeStore, PgIntakeStore, SqliteIntakeStore};
 
 /// The main queue (the seed's "SQS main queue" of `tp-orders`).
@@ -197,48 +197,18 @@ pub fn write_order_file(inbox: &Path, name: &str, bytes: &[u8]) -> std::io::Resu
 }
 
 /// [`start_with`] the default [`IntakeConfig`] (scan every 500 ms).
-pub async fn start(
-    bus: Arc<dyn Bus>,
-    data_dir: &Path,
-    stores: &StoreChoice,
-    shutdown: Shutdown,
-) -> Result<Intake, StartError> {
-    start_with(bus, data_dir, stores, IntakeConfig::default(), shutdown).await
+pub async fn start(env: &Env) -> Result<Intake, StartError> {
+    start_with(env, IntakeConfig::default()).await
 }
 
-/// [`start_with_clock`] on the system clock.
-pub async fn start_with(
-    bus: Arc<dyn Bus>,
-    data_dir: &Path,
-    stores: &StoreChoice,
-    config: IntakeConfig,
-    shutdown: Shutdown,
-) -> Result<Intake, StartError> {
-    start_with_clock(
-        bus,
-        data_dir,
-        stores,
-        config,
-        SharedClock::system(),
-        shutdown,
-    )
-    .await
-}
-
-/// Creates the topics and folders, opens the store `stores` names (`intake.sqlite` under
-/// `data_dir` for SQLite), starts the watcher and the worker (which stamps `processed_at`
-/// from `clock`). Mount [`api::router`]`(intake.state.clone())`.
-pub async fn start_with_clock(
-    bus: Arc<dyn Bus>,
-    data_dir: &Path,
-    stores: &StoreChoice,
-    config: IntakeConfig,
-    clock: SharedClock,
-    shutdown: Shutdown,
-) -> Result<Intake, StartError> {
+/// Creates the topics and folders, opens the store `env` names (`intake.sqlite` under its
+/// data dir for SQLite), starts the watcher and the worker (which stamps `processed_at` from
+/// `env`'s clock). Mount [`api::router`]`(intake.state.clone())`.
+pub async fn start_with(env: &Env, config: IntakeConfig) -> Result<Intake, StartError> {
+    let (bus, shutdown) = (env.bus.clone(), env.shutdown.clone());
     pipeline::ensure_topics(bus.as_ref(), &topics()).await?;
     register_metrics();
-    let inbox = inbox_dir(data_dir);
+    let inbox = inbox_dir(&env.data_dir);
     for dir in [
         inbox.clone(),
         inbox.join("processed"),
@@ -251,10 +221,10 @@ pub async fn start_with_clock(
     }
     let state = IntakeState {
         bus: bus.clone(),
-        store: store::open(stores, data_dir)?,
+        store: store::open(&env.stores, &env.data_dir)?,
         counters: Arc::new(Counters::default()),
         inbox,
-        clock,
+        clock: env.clock.clone(),
     };
     let worker_config = RuntimeConfig::new(
         ConsumerConfig::new(WORKER_GROUP, vec![INTAKE_QUEUE.to_owned()]),

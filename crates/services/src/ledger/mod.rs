@@ -37,3 +37,15 @@ pub use reconcile::{Mismatch, ReconciliationReport, check_ledger, reconcile};
 
 /// The consumer group of the ledger service.
 pub const LEDGER_GROUP: &str = "ledger";
+
+/// The ledger's consumer: its group over every banking topic, from the earliest offset (a
+/// new group replays the history it has not applied).
+pub fn consumer() -> edalab_bus::ConsumerConfig {
+    let topics = edalab_domain::events::topics::BANKING_EVENTS
+        .iter()
+        .map(|t| (*t).to_owned())
+        .collect();
+    let mut consumer = edalab_bus::ConsumerConfig::new(LEDGER_GROUP, topics);
+    consumer.start_from = edalab_bus::StartFrom::Earliest;
+    consumer
+}

@@ -12,7 +12,7 @@ pub mod sim_sink;
 pub mod stores;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -69,6 +69,47 @@ impl std::fmt::Debug for SharedClock {
 /// The shutdown signal every pipeline task watches: it stops once the value is `true` (or
 /// the sender is dropped). `edalab up` holds the sender and flips it on SIGINT/SIGTERM.
 pub type Shutdown = watch::Receiver<bool>;
+
+/// What a pipeline starts from: the bus it reads and writes, the folder its files go under
+/// (SQLite stores, the S0 archive, the S2 inbox), the store it keeps its state in, the clock
+/// it stamps times with, and the signal that stops its tasks. One value for the four
+/// pipelines, so a caller (`edalab up`, a test, the fuzz target) builds it once.
+#[derive(Clone)]
+pub struct Env {
+    pub bus: Arc<dyn Bus>,
+    pub data_dir: PathBuf,
+    pub stores: StoreChoice,
+    pub clock: SharedClock,
+    pub shutdown: Shutdown,
+}
+
+impl Env {
+    /// On the system clock.
+    pub fn new(
+        bus: Arc<dyn Bus>,
+        data_dir: &Path,
+        stores: StoreChoice,
+        shutdown: Shutdown,
+    ) -> Self {
+        Self {
+            bus,
+            data_dir: data_dir.to_path_buf(),
+            stores,
+            clock: SharedClock::system(),
+            shutdown,
+        }
+    }
+
+    /// The same on `clock`.
+    pub fn with_clock(self, clock: SharedClock) -> Self {
+        Self { clock, ..self }
+    }
+
+    /// The same on another bus (`edalab up` gives each service its instrumented view).
+    pub fn with_bus(self, bus: Arc<dyn Bus>) -> Self {
+        Self { bus, ..self }
+    }
+}
 
 /// Completes once `shutdown` is signalled (or its sender is gone).
 pub async fn signalled(mut shutdown: Shutdown) {
@@ -366,6 +407,18 @@ pub fn path_id<'a>(parameter: &str, id: &'a str, chars_max: usize) -> Result<&'a
                 &ValidationErrors::single(parameter, message),
             )
         })
+}
+
+/// A store lookup by id as an answer: the row, a 404 naming `what` and `id` when there is
+/// none, a 503 when the store failed.
+pub fn found<T>(
+    looked_up: Result<Option<T>, impl std::fmt::Display>,
+    what: &str,
+    id: &str,
+) -> Result<T, ApiError> {
+    looked_up
+        .map_err(ApiError::unavailable)?
+        .ok_or_else(|| ApiError::not_found(what, id))
 }
 
 /// Locks a std mutex, recovering from poisoning (a panicked holder left SQLite's state

@@ -31,7 +31,6 @@ pub mod store;
 mod tracking;
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -42,7 +41,7 @@ use edalab_bus::{Bus, ConsumerConfig, TopicConfig};
 use edalab_domain::events::topics;
 use rust_decimal::Decimal;
 
-use crate::pipeline::{self, Handles, SharedClock, Shutdown, StartError, StoreChoice};
+use crate::pipeline::{self, Env, Handles, SharedClock, StartError};
 pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};
 pub use store::{PgSagaStore, SagaStore, SqliteSagaStore};
 
@@ -172,51 +171,21 @@ pub struct Saga {
 }
 
 /// [`start_with`] the default [`SagaConfig`] (credit limit 1 000 per user).
-pub async fn start(
-    bus: Arc<dyn Bus>,
-    data_dir: &Path,
-    stores: &StoreChoice,
-    shutdown: Shutdown,
-) -> Result<Saga, StartError> {
-    start_with(bus, data_dir, stores, SagaConfig::default(), shutdown).await
+pub async fn start(env: &Env) -> Result<Saga, StartError> {
+    start_with(env, SagaConfig::default()).await
 }
 
-/// [`start_with_clock`] on the system clock.
-pub async fn start_with(
-    bus: Arc<dyn Bus>,
-    data_dir: &Path,
-    stores: &StoreChoice,
-    config: SagaConfig,
-    shutdown: Shutdown,
-) -> Result<Saga, StartError> {
-    start_with_clock(
-        bus,
-        data_dir,
-        stores,
-        config,
-        SharedClock::system(),
-        shutdown,
-    )
-    .await
-}
-
-/// Creates the topics, opens the store `stores` names (`saga.sqlite` under `data_dir` for
-/// SQLite), starts the payment and tracking services, which read time from `clock`. Mount
-/// [`api::router`] (under `/api/v1`) or [`api::standalone_router`] (seed paths).
-pub async fn start_with_clock(
-    bus: Arc<dyn Bus>,
-    data_dir: &Path,
-    stores: &StoreChoice,
-    config: SagaConfig,
-    clock: SharedClock,
-    shutdown: Shutdown,
-) -> Result<Saga, StartError> {
+/// Creates the topics, opens the store `env` names (`saga.sqlite` under its data dir for
+/// SQLite), starts the payment and tracking services, which read time from `env`'s clock.
+/// Mount [`api::router`] (under `/api/v1`) or [`api::standalone_router`] (seed paths).
+pub async fn start_with(env: &Env, config: SagaConfig) -> Result<Saga, StartError> {
+    let (bus, shutdown) = (env.bus.clone(), env.shutdown.clone());
     pipeline::ensure_topics(bus.as_ref(), &topics()).await?;
     let state = SagaState {
         bus: bus.clone(),
-        store: store::open(stores, data_dir)?,
+        store: store::open(&env.stores, &env.data_dir)?,
         counters: Arc::new(Counters::default()),
-        clock,
+        clock: env.clock.clone(),
     };
     let faults = Arc::new(BureauFaults::default());
     let bureau = Arc::new(SimulatedBureau {

@@ -20,7 +20,7 @@ use utoipa_axum::routes;
 
 use super::store::{CurrencyTotal, TransactionView};
 use super::{Counters, TransactionsState};
-use crate::pipeline::{ApiError, path_id};
+use crate::pipeline::{ApiError, found, path_id};
 
 /// The S0 routes with their full `/api/v1/...` paths and their OpenAPI operations.
 pub fn openapi_router(state: TransactionsState) -> OpenApiRouter {
@@ -34,10 +34,24 @@ pub fn openapi_router(state: TransactionsState) -> OpenApiRouter {
 /// The seed's own path (S0-01: the API Gateway stage's `POST /transactions`), the same
 /// handler as `POST /api/v1/transactions`, so the seed's `curl` works unchanged.
 pub fn seed_openapi_router(state: TransactionsState) -> OpenApiRouter {
-    OpenApiRouter::new()
-        .routes(routes!(submit_at_seed_path))
+    let mut api = OpenApiRouter::<TransactionsState>::new()
+        .routes(routes!(submit))
+        .into_openapi();
+    // The same operation documented at the seed's path, under its own operation id.
+    let mut at_seed_path = utoipa::openapi::OpenApi::default();
+    for (_, mut item) in std::mem::take(&mut api.paths.paths) {
+        if let Some(operation) = item.post.as_mut() {
+            operation.operation_id = Some("submit_at_seed_path".to_owned());
+        }
+        at_seed_path.paths.paths.insert(SEED_PATH.to_owned(), item);
+    }
+    OpenApiRouter::with_openapi(at_seed_path)
+        .route(SEED_PATH, axum::routing::post(submit))
         .with_state(state)
 }
+
+/// S0-01's path: the API Gateway stage's `POST /transactions`.
+const SEED_PATH: &str = "/transactions";
 
 /// The S0 routes alone.
 pub fn router(state: TransactionsState) -> Router {
@@ -94,25 +108,6 @@ pub struct SubmitAccepted {
     )
 )]
 async fn submit(
-    State(state): State<TransactionsState>,
-    body: Bytes,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    submit_transaction(&state, &body).await
-}
-
-/// Submits a transaction at the seed's path (S0-01): as `POST /api/v1/transactions`.
-#[utoipa::path(
-    post,
-    path = "/transactions",
-    tag = "transactions",
-    request_body = SubmitTransactionBody,
-    responses(
-        (status = 202, description = "Queued, status PENDING", body = SubmitAccepted),
-        (status = 400, description = "Missing body, bad JSON or invalid fields: `details` names each", body = ApiError),
-        (status = 503, description = "The store or the bus refused", body = ApiError),
-    )
-)]
-async fn submit_at_seed_path(
     State(state): State<TransactionsState>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
@@ -188,13 +183,7 @@ async fn show(
     Path(id): Path<String>,
 ) -> Result<Json<TransactionView>, ApiError> {
     let id = path_id("id", &id, ID_CHARS_MAX)?;
-    state
-        .store
-        .get(id)
-        .await
-        .map_err(ApiError::unavailable)?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("transaction", id))
+    found(state.store.get(id).await, "transaction", id).map(Json)
 }
 
 /// `GET /api/v1/transactions/analytics` body: the S0-05 running totals (each transaction

@@ -23,8 +23,8 @@
 //! Details in the `consumers` module.
 //!
 //! **Time** comes from the state's [`SharedClock`] (transaction ids embed its date, and
-//! `timestamp`, `processedAt`, alert and notification times are its readings): the system
-//! clock from [`start`], any clock from [`start_with_clock`].
+//! `timestamp`, `processedAt`, alert and notification times are its readings), the one
+//! [`Env::clock`] that [`start`] is given.
 //!
 //! Owns: its routes, processor, consumers, store (`transactions.sqlite`, or tables `s0_…` on
 //! PostgreSQL, per [`StoreChoice`]) and archive folder. Rules come from `edalab_domain::transaction`; wire types from
@@ -35,7 +35,7 @@ mod consumers;
 mod processor;
 pub mod store;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -43,7 +43,7 @@ use edalab_bus::runtime::{DlqRouting, PerMessage, RuntimeConfig, RuntimeStats};
 use edalab_bus::{Bus, ConsumerConfig, TopicConfig};
 use edalab_domain::events::topics;
 
-use crate::pipeline::{self, Handles, SharedClock, Shutdown, StartError, StoreChoice};
+use crate::pipeline::{self, Env, Handles, SharedClock, StartError};
 pub use store::{
     CurrencyTotal, Effect, EffectInbox, PgEffectInbox, PgTransactionStore, SqliteTransactionStore,
     TransactionStore, TransactionView,
@@ -118,29 +118,15 @@ pub struct TransactionsState {
 }
 
 impl TransactionsState {
-    /// State over the store `stores` names (`transactions.sqlite` in `data_dir` for SQLite)
-    /// and `archive/` in `data_dir`, on the system clock.
-    pub fn open(
-        bus: Arc<dyn Bus>,
-        data_dir: &Path,
-        stores: &StoreChoice,
-    ) -> Result<Self, StartError> {
-        Self::open_with_clock(bus, data_dir, stores, SharedClock::system())
-    }
-
-    /// [`TransactionsState::open`] on `clock`.
-    pub fn open_with_clock(
-        bus: Arc<dyn Bus>,
-        data_dir: &Path,
-        stores: &StoreChoice,
-        clock: SharedClock,
-    ) -> Result<Self, StartError> {
+    /// State over the store `env` names (`transactions.sqlite` in its data dir for SQLite)
+    /// and `archive/` in its data dir.
+    pub fn open(env: &Env) -> Result<Self, StartError> {
         Ok(Self {
-            bus,
-            store: store::open(stores, data_dir)?,
+            bus: env.bus.clone(),
+            store: store::open(&env.stores, &env.data_dir)?,
             counters: Arc::new(Counters::default()),
-            archive_dir: data_dir.join("archive"),
-            clock,
+            archive_dir: env.data_dir.join("archive"),
+            clock: env.clock.clone(),
         })
     }
 }
@@ -153,28 +139,13 @@ pub struct Transactions {
     pub consumers_stats: Arc<RuntimeStats>,
 }
 
-/// [`start_with_clock`] on the system clock.
-pub async fn start(
-    bus: Arc<dyn Bus>,
-    data_dir: &Path,
-    stores: &StoreChoice,
-    shutdown: Shutdown,
-) -> Result<Transactions, StartError> {
-    start_with_clock(bus, data_dir, stores, SharedClock::system(), shutdown).await
-}
-
-/// Creates the topics, opens the store `stores` names, starts the processor, the S0-05
-/// consumers and the DLQ tracker, all reading time from `clock`. Mount
+/// Creates the topics, opens the store `env` names, starts the processor, the S0-05
+/// consumers and the DLQ tracker, all reading time from `env`'s clock. Mount
 /// [`api::router`]`(pipeline.state.clone())`.
-pub async fn start_with_clock(
-    bus: Arc<dyn Bus>,
-    data_dir: &Path,
-    stores: &StoreChoice,
-    clock: SharedClock,
-    shutdown: Shutdown,
-) -> Result<Transactions, StartError> {
+pub async fn start(env: &Env) -> Result<Transactions, StartError> {
+    let (bus, shutdown) = (env.bus.clone(), env.shutdown.clone());
     create_topics(bus.as_ref()).await?;
-    let state = TransactionsState::open_with_clock(bus.clone(), data_dir, stores, clock)?;
+    let state = TransactionsState::open(env)?;
 
     // S0-02: batch size 10, max receive count 3 (the runtime's defaults).
     let processor_config = RuntimeConfig::new(

@@ -4,41 +4,20 @@
 
 use crate::pipeline_support;
 
-use pipeline_support::call;
-use std::sync::Arc;
+use pipeline_support::{call, post, settled};
 use std::time::Duration;
 
-use axum::Router;
 use axum::http::StatusCode;
-use edalab_bus::log::{EmbeddedBus, LogConfig};
+use edalab_bus::Record;
 use edalab_bus::runtime::dlq;
-use edalab_bus::{Bus, Record};
 use edalab_services::calculator::{self, CALCULATOR_DLQ};
-use edalab_services::pipeline::StoreChoice;
-use serde_json::{Value, json};
-
-/// Polls `GET uri` until the body's `status` is not `PENDING` (60 s: a loaded 2-core box).
-async fn settled(app: &Router, uri: &str) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let (status, body) = call(app, "GET", uri, None).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        if body["status"] != "PENDING" || tokio::time::Instant::now() > deadline {
-            return body;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operations_compute_and_bad_ones_reach_the_dlq_with_the_reason() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let embedded = EmbeddedBus::open(dir.path().join("bus"), LogConfig::default()).expect("bus");
-    let bus: Arc<dyn Bus> = Arc::new(embedded.clone());
-    let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let calc = calculator::start(bus.clone(), dir.path(), &StoreChoice::Sqlite, shutdown)
-        .await
-        .expect("start");
+    let (dir, embedded, bus) = pipeline_support::scratch_bus();
+    let (stop, env) = pipeline_support::sqlite_env(&bus, dir.path());
+    let calc = calculator::start(&env).await.expect("start");
     let app = calculator::api::router(calc.state.clone());
 
     let cases = [
@@ -52,13 +31,7 @@ async fn operations_compute_and_bad_ones_reach_the_dlq_with_the_reason() {
     ];
     let mut ids = Vec::new();
     for (request, _) in &cases {
-        let (status, body) = call(
-            &app,
-            "POST",
-            "/api/v1/calculator",
-            Some(&request.to_string()),
-        )
-        .await;
+        let (status, body) = post(&app, "/api/v1/calculator", request).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{body}");
         assert_eq!(body["status"], "PENDING");
         ids.push(body["id"].as_str().expect("id").to_owned());
@@ -84,13 +57,7 @@ async fn operations_compute_and_bad_ones_reach_the_dlq_with_the_reason() {
             "overflow",
         ),
     ] {
-        let (status, body) = call(
-            &app,
-            "POST",
-            "/api/v1/calculator",
-            Some(&request.to_string()),
-        )
-        .await;
+        let (status, body) = post(&app, "/api/v1/calculator", &request).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{body}");
         failing.push((body["id"].as_str().expect("id").to_owned(), reason));
     }
@@ -150,13 +117,9 @@ async fn operations_compute_and_bad_ones_reach_the_dlq_with_the_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_bodies_are_400s_naming_each_field() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let embedded = EmbeddedBus::open(dir.path().join("bus"), LogConfig::default()).expect("bus");
-    let bus: Arc<dyn Bus> = Arc::new(embedded.clone());
-    let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let calc = calculator::start(bus, dir.path(), &StoreChoice::Sqlite, shutdown)
-        .await
-        .expect("start");
+    let (dir, embedded, bus) = pipeline_support::scratch_bus();
+    let (stop, env) = pipeline_support::sqlite_env(&bus, dir.path());
+    let calc = calculator::start(&env).await.expect("start");
     let app = calculator::api::router(calc.state.clone());
 
     let (status, body) = call(&app, "POST", "/api/v1/calculator", None).await;
@@ -173,12 +136,7 @@ async fn bad_bodies_are_400s_naming_each_field() {
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let fields: Vec<&str> = body["details"]
-        .as_array()
-        .expect("details")
-        .iter()
-        .filter_map(|d| d["field"].as_str())
-        .collect();
+    let fields = pipeline_support::fields(&body);
     assert_eq!(fields, ["operation", "a", "b"], "{body}");
     let (status, body) = call(&app, "GET", "/api/v1/calculator/nope", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
@@ -193,9 +151,7 @@ async fn bad_bodies_are_400s_naming_each_field() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn all_pipelines_start_together_and_their_routes_merge() {
     use crate::pipeline_support::all;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let embedded = EmbeddedBus::open(dir.path().join("bus"), LogConfig::default()).expect("bus");
-    let bus: Arc<dyn Bus> = Arc::new(embedded.clone());
+    let (dir, embedded, bus) = pipeline_support::scratch_bus();
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let pipelines = all::start_all(bus.clone(), dir.path(), shutdown.clone()).await;
     edalab_services::pipeline::ensure_topics(bus.as_ref(), &all::topics())

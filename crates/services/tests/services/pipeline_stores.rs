@@ -8,13 +8,9 @@
 use crate::pipeline_support;
 
 use std::str::FromStr;
-use std::sync::Arc;
-use std::time::Duration;
 
 use axum::http::StatusCode;
 use chrono::{DateTime, TimeZone, Utc};
-use edalab_bus::Bus;
-use edalab_bus::log::{EmbeddedBus, LogConfig};
 use edalab_bus::runtime::AppliedId;
 use edalab_domain::calculator::{Number, Operation};
 use edalab_domain::events::transactions::{PendingStatus, QueuedTransaction, TransactionProcessed};
@@ -23,14 +19,14 @@ use edalab_services::calculator::{Calculation, CalculationStatus, CalculationSto
 use edalab_services::intake::IntakeStore;
 use edalab_services::intake::store::{Recorded, RecordedOrder};
 use edalab_services::pipeline::stores::testing::{fresh_stores, postgres_url};
-use edalab_services::pipeline::{PgStores, PgStoresConfig, StartError, StoreChoice};
+use edalab_services::pipeline::{Env, PgStores, PgStoresConfig, StartError, StoreChoice};
 use edalab_services::saga::SagaStore;
 use edalab_services::saga::store::StoredDecision;
 use edalab_services::transactions::{Effect, TransactionStore};
 use edalab_services::{calculator, intake, saga, transactions};
-use pipeline_support::call;
+use pipeline_support::{post, settled};
 use rust_decimal::Decimal;
-use serde_json::{Value, json};
+use serde_json::json;
 
 fn at(second: u32, millis: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 2, 6, 10, 0, second).unwrap()
@@ -686,31 +682,16 @@ async fn starting_on_an_unreachable_postgres_names_the_url_and_the_cause() {
     assert!(!text.contains("topsecret"), "{text}");
 }
 
-/// Polls `GET uri` until the body's `status` is not `PENDING` (60 s: a loaded 2-core box).
-async fn settled(app: &axum::Router, uri: &str) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let (status, body) = call(app, "GET", uri, None).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        if body["status"] != "PENDING" || tokio::time::Instant::now() > deadline {
-            return body;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_calculator_runs_end_to_end_on_postgres() {
     let Some(url) = postgres_url("the_calculator_runs_end_to_end_on_postgres") else {
         return;
     };
     let (_database, stores) = fresh_stores(&url).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let embedded = EmbeddedBus::open(dir.path().join("bus"), LogConfig::default()).expect("bus");
-    let bus: Arc<dyn Bus> = Arc::new(embedded.clone());
+    let (dir, embedded, bus) = pipeline_support::scratch_bus();
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let choice = StoreChoice::Postgres(stores.clone());
-    let calc = calculator::start(bus.clone(), dir.path(), &choice, shutdown)
+    let calc = calculator::start(&Env::new(bus.clone(), dir.path(), choice, shutdown))
         .await
         .expect("start");
     let app = calculator::api::router(calc.state.clone());
@@ -720,13 +701,7 @@ async fn the_calculator_runs_end_to_end_on_postgres() {
         json!({"operation": "divide", "a": 7, "b": 2}),
         json!({"operation": "divide", "a": 1, "b": 0}),
     ] {
-        let (status, body) = call(
-            &app,
-            "POST",
-            "/api/v1/calculator",
-            Some(&request.to_string()),
-        )
-        .await;
+        let (status, body) = post(&app, "/api/v1/calculator", &request).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{body}");
         ids.push(body["id"].as_str().expect("id").to_owned());
     }
@@ -775,20 +750,13 @@ async fn all_four_pipelines_start_on_postgres() {
         return;
     };
     let (_database, stores) = fresh_stores(&url).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let embedded = EmbeddedBus::open(dir.path().join("bus"), LogConfig::default()).expect("bus");
-    let bus: Arc<dyn Bus> = Arc::new(embedded.clone());
+    let (dir, embedded, bus) = pipeline_support::scratch_bus();
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let choice = StoreChoice::Postgres(stores.clone());
-    let transactions = transactions::start(bus.clone(), dir.path(), &choice, shutdown.clone())
-        .await
-        .expect("S0");
-    let intake = intake::start(bus.clone(), dir.path(), &choice, shutdown.clone())
-        .await
-        .expect("S2");
-    let saga = saga::start(bus.clone(), dir.path(), &choice, shutdown)
-        .await
-        .expect("S4");
+    let env = Env::new(bus.clone(), dir.path(), choice, shutdown);
+    let transactions = transactions::start(&env).await.expect("S0");
+    let intake = intake::start(&env).await.expect("S2");
+    let saga = saga::start(&env).await.expect("S4");
     for name in [
         "transactions.sqlite",
         "intake.sqlite",

@@ -4,14 +4,11 @@
 //! nested objects and arrays). Real routers over the real embedded bus, real requests.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::pipeline_support::{all, raw};
 use axum::Router;
 use axum::http::StatusCode;
-use edalab_bus::Bus;
-use edalab_bus::log::{EmbeddedBus, LogConfig};
 use edalab_services::{intake, saga};
 use serde_json::{Value, json};
 
@@ -192,9 +189,7 @@ async fn until_settled(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_document_is_the_served_routes_and_the_bodies_fit_it() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let embedded = EmbeddedBus::open(dir.path().join("bus"), LogConfig::default()).expect("bus");
-    let bus: Arc<dyn Bus> = Arc::new(embedded.clone());
+    let (dir, embedded, bus) = crate::pipeline_support::scratch_bus();
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let pipelines = all::start_all(bus.clone(), dir.path(), shutdown).await;
     let (app, doc) = pipelines.openapi_router().split_for_parts();

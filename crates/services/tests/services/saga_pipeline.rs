@@ -4,7 +4,7 @@
 
 use crate::pipeline_support;
 
-use pipeline_support::{call, read};
+use pipeline_support::{call, post, read};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
-use edalab_bus::log::{EmbeddedBus, LogConfig};
+use edalab_bus::log::EmbeddedBus;
 use edalab_bus::runtime::dlq;
 use edalab_bus::{Bus, Record};
-use edalab_services::pipeline::StoreChoice;
+use edalab_services::pipeline::{self, StoreChoice};
 use edalab_services::saga::{self, BreakerConfig, BreakerState, SagaConfig};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -43,16 +43,11 @@ struct Env {
 }
 
 async fn env(config: SagaConfig) -> Env {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let embedded = EmbeddedBus::open(dir.path().join("bus"), LogConfig::default()).expect("bus");
-    let bus: Arc<dyn Bus> = Arc::new(embedded.clone());
+    let (dir, embedded, bus) = pipeline_support::scratch_bus();
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let saga = saga::start_with(
-        bus.clone(),
-        dir.path(),
-        &StoreChoice::Sqlite,
+        &pipeline::Env::new(bus.clone(), dir.path(), StoreChoice::Sqlite, shutdown),
         config,
-        shutdown,
     )
     .await
     .expect("start");
@@ -88,7 +83,7 @@ async fn authorized_and_rejected_flows_with_tracking() {
     let standalone = saga::api::standalone_router(env.saga.state.clone());
 
     let order = json!({"userId": "alice", "amount": 99.99, "items": ["book", "pen"]});
-    let (status, body) = call(&standalone, "POST", "/orders", Some(&order.to_string())).await;
+    let (status, body) = post(&standalone, "/orders", &order).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["status"], "created");
     assert!(
@@ -98,7 +93,7 @@ async fn authorized_and_rejected_flows_with_tracking() {
     let authorized_id = body["orderId"].as_str().expect("orderId").to_owned();
 
     let order = json!({"userId": "poor", "amount": 100, "items": ["tv"]});
-    let (status, body) = call(&app, "POST", "/api/v1/orders", Some(&order.to_string())).await;
+    let (status, body) = post(&app, "/api/v1/orders", &order).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let rejected_id = body["orderId"].as_str().expect("orderId").to_owned();
 
@@ -143,7 +138,7 @@ async fn authorized_and_rejected_flows_with_tracking() {
 
     // The credit limit counts what was already authorized: alice has 900.01 left.
     let order = json!({"userId": "alice", "amount": 900.02, "items": ["car"]});
-    let (_, body) = call(&app, "POST", "/api/v1/orders", Some(&order.to_string())).await;
+    let (_, body) = post(&app, "/api/v1/orders", &order).await;
     let over = body["orderId"].as_str().expect("orderId").to_owned();
     let view = status_until(
         &app,
@@ -166,12 +161,7 @@ async fn authorized_and_rejected_flows_with_tracking() {
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    let fields: Vec<&str> = body["details"]
-        .as_array()
-        .expect("details")
-        .iter()
-        .filter_map(|d| d["field"].as_str())
-        .collect();
+    let fields = pipeline_support::fields(&body);
     assert_eq!(fields, ["userId", "amount", "items"], "{body}");
     let (status, body) = call(&standalone, "POST", "/orders", Some("[1,")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
@@ -264,7 +254,7 @@ async fn circuit_breaker_opens_on_a_failing_bureau_and_recovers() {
     env.saga.faults.failing.store(true, Ordering::Relaxed);
 
     let order = json!({"userId": "carol", "amount": 5, "items": ["tea"]});
-    let (_, body) = call(&app, "POST", "/api/v1/orders", Some(&order.to_string())).await;
+    let (_, body) = post(&app, "/api/v1/orders", &order).await;
     let id = body["orderId"].as_str().expect("orderId").to_owned();
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);

@@ -5,16 +5,14 @@
 
 use crate::pipeline_support;
 
-use pipeline_support::{call, read};
+use pipeline_support::{call, post, read};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
-use edalab_bus::log::{EmbeddedBus, LogConfig};
 use edalab_bus::runtime::dlq;
 use edalab_bus::{Bus, Record};
-use edalab_services::pipeline::StoreChoice;
 use edalab_services::transactions;
 use serde_json::{Value, json};
 
@@ -33,9 +31,7 @@ async fn status_until(app: &Router, id: &str, want: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s0_07_valid_invalid_and_poison() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let embedded = EmbeddedBus::open(dir.path().join("bus"), LogConfig::default()).expect("bus");
-    let bus: Arc<dyn Bus> = Arc::new(embedded.clone());
+    let (dir, embedded, bus) = pipeline_support::scratch_bus();
     // S0-04: topic creation is idempotent, also before start.
     transactions::create_topics(bus.as_ref())
         .await
@@ -43,21 +39,13 @@ async fn s0_07_valid_invalid_and_poison() {
     transactions::create_topics(bus.as_ref())
         .await
         .expect("topics again");
-    let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let pipeline = transactions::start(bus.clone(), dir.path(), &StoreChoice::Sqlite, shutdown)
-        .await
-        .expect("start");
+    let (stop, env) = pipeline_support::sqlite_env(&bus, dir.path());
+    let pipeline = transactions::start(&env).await.expect("start");
     let app = transactions::api::router(pipeline.state.clone());
 
     // Valid → 202 PENDING → PROCESSED, on transactions-events keyed by transactionId.
     let seed = json!({"amount": 100.50, "currency": "CAD", "accountFrom": "ACC-12345", "accountTo": "ACC-67890"});
-    let (status, body) = call(
-        &app,
-        "POST",
-        "/api/v1/transactions",
-        Some(&seed.to_string()),
-    )
-    .await;
+    let (status, body) = post(&app, "/api/v1/transactions", &seed).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert_eq!(body["status"], "PENDING");
     assert!(body["message"].is_string(), "{body}");
@@ -67,13 +55,7 @@ async fn s0_07_valid_invalid_and_poison() {
         .to_owned();
     assert!(id.starts_with("txn-"), "{id}");
     let second = json!({"amount": 49.5, "currency": "CAD", "accountFrom": "A", "accountTo": "B"});
-    let (status, _) = call(
-        &app,
-        "POST",
-        "/api/v1/transactions",
-        Some(&second.to_string()),
-    )
-    .await;
+    let (status, _) = post(&app, "/api/v1/transactions", &second).await;
     assert_eq!(status, StatusCode::ACCEPTED);
 
     let view = status_until(&app, &id, "PROCESSED").await;
@@ -128,12 +110,7 @@ async fn s0_07_valid_invalid_and_poison() {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body["error"].is_string());
-    let fields: Vec<&str> = body["details"]
-        .as_array()
-        .expect("details")
-        .iter()
-        .filter_map(|d| d["field"].as_str())
-        .collect();
+    let fields = pipeline_support::fields(&body);
     assert_eq!(
         fields,
         ["amount", "currency", "accountFrom", "accountTo"],
@@ -271,37 +248,23 @@ async fn s0_05_effects_happen_once_under_redelivery_with_exact_times() {
     use chrono::{TimeZone, Utc};
     use edalab_services::pipeline::{ManualClock, SharedClock};
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    let embedded = EmbeddedBus::open(dir.path().join("bus"), LogConfig::default()).expect("bus");
-    let bus: Arc<dyn Bus> = Arc::new(embedded.clone());
+    let (dir, embedded, bus) = pipeline_support::scratch_bus();
     let day_one = Utc
         .with_ymd_and_hms(2026, 2, 6, 10, 0, 0)
         .single()
         .expect("date");
     let clock = ManualClock::fixed(day_one);
-    let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let pipeline = transactions::start_with_clock(
-        bus.clone(),
-        dir.path(),
-        &StoreChoice::Sqlite,
-        SharedClock::new(clock.clone()),
-        shutdown,
-    )
-    .await
-    .expect("start");
+    let (stop, env) = pipeline_support::sqlite_env(&bus, dir.path());
+    let pipeline = transactions::start(&env.with_clock(SharedClock::new(clock.clone())))
+        .await
+        .expect("start");
     let app = transactions::api::router(pipeline.state.clone());
 
     let submit = |amount: f64, currency: &'static str| {
         let app = app.clone();
         async move {
             let body = json!({"amount": amount, "currency": currency, "accountFrom": "ACC-1", "accountTo": "ACC-2"});
-            let (status, body) = call(
-                &app,
-                "POST",
-                "/api/v1/transactions",
-                Some(&body.to_string()),
-            )
-            .await;
+            let (status, body) = post(&app, "/api/v1/transactions", &body).await;
             assert_eq!(status, StatusCode::ACCEPTED, "{body}");
             body["transactionId"].as_str().expect("id").to_owned()
         }
@@ -412,16 +375,10 @@ async fn s0_05_effects_happen_once_under_redelivery_with_exact_times() {
             .await
             .expect("produce a copy");
     }
-    let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let pipeline = transactions::start_with_clock(
-        bus.clone(),
-        dir.path(),
-        &StoreChoice::Sqlite,
-        SharedClock::new(clock.clone()),
-        shutdown,
-    )
-    .await
-    .expect("restart");
+    let (stop, env) = pipeline_support::sqlite_env(&bus, dir.path());
+    let pipeline = transactions::start(&env.with_clock(SharedClock::new(clock.clone())))
+        .await
+        .expect("restart");
     let app = transactions::api::router(pipeline.state.clone());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while pipeline.consumers_stats.snapshot().messages_done_total < 6

@@ -12,7 +12,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use edalab_services::pipeline::sim_sink::PipelineSink;
-use edalab_services::pipeline::{Shutdown, StartError, StoreChoice};
+use edalab_services::pipeline::{Env, Shutdown, StartError, StoreChoice};
 use edalab_services::{calculator, intake, saga, transactions};
 
 /// The pipelines' tags (the operations and schemas come from the handlers).
@@ -48,14 +48,13 @@ pub fn topics() -> Vec<(&'static str, TopicConfig)> {
 /// files and folders (stores, the S0 archive, the S2 inbox) under `data_dir`; panics if one
 /// cannot start (a test's failure).
 pub async fn start_all(bus: Arc<dyn Bus>, data_dir: &Path, shutdown: Shutdown) -> Pipelines {
-    let stores = &StoreChoice::Sqlite;
+    let env = Env::new(bus, data_dir, StoreChoice::Sqlite, shutdown);
     let started = async {
         Ok::<_, StartError>(Pipelines {
-            transactions: transactions::start(bus.clone(), data_dir, stores, shutdown.clone())
-                .await?,
-            calculator: calculator::start(bus.clone(), data_dir, stores, shutdown.clone()).await?,
-            intake: intake::start(bus.clone(), data_dir, stores, shutdown.clone()).await?,
-            saga: saga::start(bus, data_dir, stores, shutdown).await?,
+            transactions: transactions::start(&env).await?,
+            calculator: calculator::start(&env).await?,
+            intake: intake::start(&env).await?,
+            saga: saga::start(&env).await?,
         })
     };
     started.await.expect("the four pipelines start")

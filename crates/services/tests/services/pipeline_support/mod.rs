@@ -11,9 +11,29 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use edalab_bus::log::{EmbeddedBus, LogConfig};
 use edalab_bus::{Bus, ConsumerConfig, Message};
+use edalab_services::pipeline::{Env, StoreChoice};
 use serde_json::Value;
+use tokio::sync::watch;
 use tower::ServiceExt;
+
+/// A scratch folder with an embedded bus in its `bus/` subfolder: the folder (deleted on
+/// drop), the bus (to close it), and the same bus as the port the pipelines take.
+pub fn scratch_bus() -> (tempfile::TempDir, EmbeddedBus, Arc<dyn Bus>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let embedded = EmbeddedBus::open(dir.path().join("bus"), LogConfig::default()).expect("bus");
+    let bus: Arc<dyn Bus> = Arc::new(embedded.clone());
+    (dir, embedded, bus)
+}
+
+/// What a pipeline under test starts from: `bus`, files under `dir`, SQLite stores, the
+/// system clock; and the sender that stops it.
+pub fn sqlite_env(bus: &Arc<dyn Bus>, dir: &std::path::Path) -> (watch::Sender<bool>, Env) {
+    let (stop, shutdown) = watch::channel(false);
+    let env = Env::new(Arc::clone(bus), dir, StoreChoice::Sqlite, shutdown);
+    (stop, env)
+}
 
 /// One request through the router; the body parsed as JSON (`Null` when it is not JSON).
 pub async fn call(
@@ -27,6 +47,34 @@ pub async fn call(
         status,
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),
     )
+}
+
+/// `POST uri` with `body` as JSON; the answer parsed as with [`call`].
+pub async fn post(app: &Router, uri: &str, body: &Value) -> (StatusCode, Value) {
+    call(app, "POST", uri, Some(&body.to_string())).await
+}
+
+/// Polls `GET uri` until the body's `status` is not `PENDING` (60 s: a loaded 2-core box).
+pub async fn settled(app: &Router, uri: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, body) = call(app, "GET", uri, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        if body["status"] != "PENDING" || tokio::time::Instant::now() > deadline {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The fields a 400's `details` name, in order.
+pub fn fields(body: &Value) -> Vec<&str> {
+    body["details"]
+        .as_array()
+        .expect("details")
+        .iter()
+        .filter_map(|d| d["field"].as_str())
+        .collect()
 }
 
 /// One request through the router: the status and the body's bytes.
