@@ -32,6 +32,10 @@ use crate::port::{BusError, Consumer, ConsumerConfig, Message, StartFrom, TopicP
 
 /// Bound of a seek, a commit and the wait for the group to be left.
 const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+/// Seeks tried while librdkafka answers "erroneous state" (a partition not fetching yet).
+const SEEK_ATTEMPTS_MAX: u32 = 50;
+/// Pause between those seeks (50 × 100 ms: 5 s at most).
+const SEEK_RETRY_DELAY: Duration = Duration::from_millis(100);
 
 /// Tracks the assignment from the rebalance callbacks.
 #[derive(Default)]
@@ -397,22 +401,37 @@ impl Consumer for KafkaConsumer {
             .retain(|m| !(*m.topic == *partition.topic && m.partition == partition.partition));
         let offset = i64::try_from(offset)
             .map_err(|_| BusError::Backend(format!("offset {offset} does not fit Kafka's i64")))?;
-        let tp = partition.clone();
-        blocking(move || {
-            consumer.seek(
-                &tp.topic,
-                tp.partition as i32,
-                Offset::Offset(offset),
-                CALL_TIMEOUT,
-            )
-        })
-        .await?
-        .map_err(|e: KafkaError| {
-            BusError::Backend(format!(
-                "kafka seek of `{}` partition {} to {offset}: {e}",
-                partition.topic, partition.partition
-            ))
-        })
+        let mut attempts = 1;
+        loop {
+            let (consumer, tp) = (consumer.clone(), partition.clone());
+            let sought = blocking(move || {
+                consumer.seek(
+                    &tp.topic,
+                    tp.partition as i32,
+                    Offset::Offset(offset),
+                    CALL_TIMEOUT,
+                )
+            })
+            .await?;
+            match sought {
+                // librdkafka refuses a seek until the partition, just assigned, has started
+                // fetching (`ERR__STATE`); it gets there within a few polls.
+                Err(KafkaError::Seek(reason))
+                    if reason.contains("Erroneous state") && attempts < SEEK_ATTEMPTS_MAX =>
+                {
+                    attempts += 1;
+                    tokio::time::sleep(SEEK_RETRY_DELAY).await;
+                }
+                other => {
+                    return other.map_err(|e: KafkaError| {
+                        BusError::Backend(format!(
+                            "kafka seek of `{}` partition {} to {offset}: {e}",
+                            partition.topic, partition.partition
+                        ))
+                    });
+                }
+            }
+        }
     }
 
     fn assignment(&self) -> Vec<TopicPartition> {
