@@ -108,8 +108,8 @@ async fn submit(
     .with_header(ID_HEADER, id.as_bytes())
     .with_header(edalab_bus::port::headers::CONTENT_TYPE, "application/json");
     state
-        .bus
-        .produce(topics::CALCULATOR_INPUT, vec![record])
+        .queues
+        .send(topics::CALCULATOR_INPUT, vec![record])
         .await
         .map_err(ApiError::unavailable)?;
     state

@@ -21,8 +21,8 @@ mod worker;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-use edalab_bus::runtime::{DlqRouting, PerMessage, RuntimeConfig, RuntimeStats};
-use edalab_bus::{Bus, ConsumerConfig, TopicConfig};
+use edalab_bus::runtime::RuntimeStats;
+use edalab_bus::{QueueConsumer, QueueSpec, Queues, TopicConfig, on_dead_letter};
 use edalab_domain::events::topics;
 
 use crate::pipeline::{self, Env, Handles, SharedClock, StartError};
@@ -39,7 +39,19 @@ pub const DLQ_TRACKER_GROUP: &str = "calculator-dlq-tracker";
 /// Header carrying the calculation id on both queues.
 pub const ID_HEADER: &str = "calculation_id";
 
-/// The calculator's topics with their settings (SQS retention 4 days, DLQ 14 days).
+/// `calculatrice-input-queue` (S1-01): the seeds' settings (visibility 60 s, 3 receives, 4
+/// days), dead letters in [`CALCULATOR_DLQ`] for 14 days.
+pub fn input_queue() -> QueueSpec {
+    QueueSpec::seeded(topics::CALCULATOR_INPUT, CALCULATOR_DLQ)
+}
+
+/// `calculatrice-output-queue` (S1-01): SQS's defaults; nothing here consumes it.
+pub fn output_queue() -> QueueSpec {
+    QueueSpec::plain(topics::CALCULATOR_OUTPUT)
+}
+
+/// The calculator's topics on a log, with their settings (SQS retention 4 days, DLQ 14
+/// days): what [`input_queue`] and [`output_queue`] are on the bus.
 pub fn topics() -> Vec<(&'static str, TopicConfig)> {
     vec![
         (
@@ -65,7 +77,7 @@ pub struct Counters {
 /// What the routes and the worker share.
 #[derive(Clone)]
 pub struct CalculatorState {
-    pub bus: Arc<dyn Bus>,
+    pub queues: Arc<dyn Queues>,
     pub store: Arc<dyn CalculationStore>,
     pub counters: Arc<Counters>,
     /// The time embedded in calculation ids (UUID v7).
@@ -76,7 +88,7 @@ impl CalculatorState {
     /// State over the store `env` names (`calculator.sqlite` in its data dir for SQLite).
     pub fn open(env: &Env) -> Result<Self, StartError> {
         Ok(Self {
-            bus: env.bus.clone(),
+            queues: env.queues.clone(),
             store: store::open(&env.stores, &env.data_dir)?,
             counters: Arc::new(Counters::default()),
             clock: env.clock.clone(),
@@ -92,52 +104,51 @@ pub struct Calculator {
     pub worker_stats: Arc<RuntimeStats>,
 }
 
-/// Creates the topics (idempotent), opens the store `env` names, starts the worker and the
-/// DLQ tracker; calculation ids embed `env`'s clock. Mount
+/// Creates the queues (idempotent), opens the store `env` names, starts the worker (whose
+/// dead letters record their reason); calculation ids embed `env`'s clock. Mount
 /// [`api::router`]`(calculator.state.clone())` to serve the routes.
 pub async fn start(env: &Env) -> Result<Calculator, StartError> {
-    let (bus, shutdown) = (env.bus.clone(), env.shutdown.clone());
-    pipeline::ensure_topics(bus.as_ref(), &topics()).await?;
+    let input = input_queue();
+    pipeline::ensure_queues(env.queues.as_ref(), &[input.clone(), output_queue()]).await?;
     let state = CalculatorState::open(env)?;
-    let config = RuntimeConfig::new(
-        ConsumerConfig::new(WORKER_GROUP, vec![topics::CALCULATOR_INPUT.to_owned()]),
-        DlqRouting::to_topic(CALCULATOR_DLQ),
-    );
-    let (worker, worker_stats) = pipeline::spawn_runtime(
+    let consumer = QueueConsumer {
+        group: WORKER_GROUP.to_owned(),
+        dead_letter_group: DLQ_TRACKER_GROUP.to_owned(),
+        handler: Arc::new(worker::Worker::new(state.clone())),
+        on_dead_letter: failed(&state),
+    };
+    let (worker, worker_stats) = pipeline::consume(
         "calculator-worker",
-        bus.clone(),
-        config,
-        PerMessage(worker::Worker::new(state.clone())),
-        shutdown.clone(),
-    );
-    let store = state.store.clone();
-    let counters = state.counters.clone();
-    let tracker = pipeline::spawn_dlq_tracker(
-        "calculator-dlq-tracker",
-        bus,
-        CALCULATOR_DLQ,
-        DLQ_TRACKER_GROUP,
-        move |entry| {
-            let store = store.clone();
-            counters
-                .failed_total
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            async move {
-                let id = worker::calculation_id(&entry.headers, entry.key.as_deref());
-                if let Some(id) = id
-                    && let Err(error) = store.fail(&id, &entry.error).await
-                {
-                    tracing::warn!(%error, %id, "could not record a calculator failure");
-                }
-            }
-        },
-        shutdown,
-    );
+        env.queues.as_ref(),
+        &input,
+        consumer,
+        env.shutdown.clone(),
+    )
+    .await?;
     Ok(Calculator {
         handles: Handles {
-            tasks: vec![worker, tracker],
+            tasks: vec![worker],
         },
         state,
         worker_stats,
+    })
+}
+
+/// A dead letter's calculation is `FAILED` with the reason (S1-02).
+fn failed(state: &CalculatorState) -> edalab_bus::OnDeadLetter {
+    let (store, counters) = (state.store.clone(), state.counters.clone());
+    on_dead_letter(move |dead| {
+        let store = store.clone();
+        counters
+            .failed_total
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        async move {
+            let id = worker::calculation_id(&dead.headers, dead.key.as_deref());
+            if let Some(id) = id
+                && let Err(error) = store.fail(&id, &dead.reason).await
+            {
+                tracing::warn!(%error, %id, "could not record a calculator failure");
+            }
+        }
     })
 }

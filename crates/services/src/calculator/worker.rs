@@ -57,8 +57,8 @@ impl Handler for Worker {
         }
         if let Err(e) = self
             .state
-            .bus
-            .produce(topics::CALCULATOR_OUTPUT, vec![record])
+            .queues
+            .send(topics::CALCULATOR_OUTPUT, vec![record])
             .await
         {
             return Outcome::retry(format!("producing the result: {e}"));

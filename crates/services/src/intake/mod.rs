@@ -30,8 +30,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-use edalab_bus::runtime::{DlqRouting, PerMessage, RuntimeConfig, RuntimeStats};
-use edalab_bus::{Bus, ConsumerConfig, TopicConfig};
+use edalab_bus::runtime::RuntimeStats;
+use edalab_bus::{QueueConsumer, QueueSpec, Queues, TopicConfig, on_dead_letter};
 
 use crate::pipeline::{self, Env, Handles, SharedClock, StartError};
 pub use store::{IntakeStore, PgIntakeStore, SqliteIntakeStore};
@@ -42,6 +42,14 @@ pub const INTAKE_QUEUE: &str = "tp-orders-queue";
 pub const INTAKE_DLQ: &str = "tp-orders-dlq";
 /// Group of the worker.
 pub const WORKER_GROUP: &str = "tp-order-worker";
+/// Consumer group that reads `tp-orders-dlq` on a log (to log each dead letter).
+pub const DLQ_TRACKER_GROUP: &str = "tp-order-dlq-tracker";
+
+/// `tp-orders-queue` (S2-02) with the seeds' settings (visibility 60 s, 3 receives, 4 days),
+/// dead letters in [`INTAKE_DLQ`] for 14 days.
+pub fn intake_queue() -> QueueSpec {
+    QueueSpec::seeded(INTAKE_QUEUE, INTAKE_DLQ)
+}
 /// Headers set by the watcher.
 pub const FILE_HEADER: &str = "file_name";
 pub const INTAKE_ID_HEADER: &str = "intake_id";
@@ -128,7 +136,7 @@ impl Default for IntakeConfig {
 /// What the routes, the watcher and the worker share.
 #[derive(Clone)]
 pub struct IntakeState {
-    pub bus: Arc<dyn Bus>,
+    pub queues: Arc<dyn Queues>,
     pub store: Arc<dyn IntakeStore>,
     pub counters: Arc<Counters>,
     /// `<data>/inbox/orders`.
@@ -205,8 +213,8 @@ pub async fn start(env: &Env) -> Result<Intake, StartError> {
 /// data dir for SQLite), starts the watcher and the worker (which stamps `processed_at` from
 /// `env`'s clock). Mount [`api::router`]`(intake.state.clone())`.
 pub async fn start_with(env: &Env, config: IntakeConfig) -> Result<Intake, StartError> {
-    let (bus, shutdown) = (env.bus.clone(), env.shutdown.clone());
-    pipeline::ensure_topics(bus.as_ref(), &topics()).await?;
+    let shutdown = env.shutdown.clone();
+    pipeline::ensure_queues(env.queues.as_ref(), &[intake_queue()]).await?;
     register_metrics();
     let inbox = inbox_dir(&env.data_dir);
     for dir in [
@@ -220,23 +228,29 @@ pub async fn start_with(env: &Env, config: IntakeConfig) -> Result<Intake, Start
         })?;
     }
     let state = IntakeState {
-        bus: bus.clone(),
+        queues: env.queues.clone(),
         store: store::open(&env.stores, &env.data_dir)?,
         counters: Arc::new(Counters::default()),
         inbox,
         clock: env.clock.clone(),
     };
-    let worker_config = RuntimeConfig::new(
-        ConsumerConfig::new(WORKER_GROUP, vec![INTAKE_QUEUE.to_owned()]),
-        DlqRouting::to_topic(INTAKE_DLQ),
-    );
-    let (worker, worker_stats) = pipeline::spawn_runtime(
+    let consumer = QueueConsumer {
+        group: WORKER_GROUP.to_owned(),
+        dead_letter_group: DLQ_TRACKER_GROUP.to_owned(),
+        handler: Arc::new(worker::Worker::new(state.clone())),
+        // The order is recorded `REJECTED` (with its reasons) before it is dead-lettered.
+        on_dead_letter: on_dead_letter(|dead| async move {
+            tracing::info!(queue = %dead.queue, reason = %dead.reason, "order file dead-lettered");
+        }),
+    };
+    let (worker, worker_stats) = pipeline::consume(
         "tp-order-worker",
-        bus,
-        worker_config,
-        PerMessage(worker::Worker::new(state.clone())),
+        env.queues.as_ref(),
+        &intake_queue(),
+        consumer,
         shutdown.clone(),
-    );
+    )
+    .await?;
     let watcher = watcher::spawn(state.clone(), config, shutdown);
     Ok(Intake {
         handles: Handles {

@@ -97,8 +97,8 @@ pub(super) async fn scan(state: &IntakeState, config: &IntakeConfig) -> Result<u
             .with_header(INTAKE_ID_HEADER, intake_id.as_bytes())
             .with_header(edalab_bus::port::headers::CONTENT_TYPE, "application/json");
         state
-            .bus
-            .produce(INTAKE_QUEUE, vec![record])
+            .queues
+            .send(INTAKE_QUEUE, vec![record])
             .await
             .map_err(|e| e.to_string())?;
         state

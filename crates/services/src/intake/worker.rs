@@ -53,8 +53,14 @@ impl Handler for Worker {
             Ok(existing) => existing,
             Err(e) => return Outcome::retry(e.to_string()),
         };
-        if already.as_ref().is_some_and(|o| o.intake_id == intake_id) {
-            return Outcome::Done; // a redelivery of the recorded file
+        if let Some(recorded) = already.as_ref().filter(|o| o.intake_id == intake_id) {
+            // A redelivery of the recorded file. A rejected one is rejected again: on SQS the
+            // redrive policy moves it to the DLQ only after its last receive fails
+            // (ADR 026 §3), and on a log its dead letter may not have been written yet.
+            return match recorded.status {
+                OrderStatus::Rejected => rejected(&order_id, &recorded.rejection_reasons),
+                _ => Outcome::Done,
+            };
         }
         let status = intake_status(already.is_some(), &parsed);
         let reasons: Vec<String> = match &parsed {
@@ -108,8 +114,13 @@ impl Handler for Worker {
                     .orders_rejected_total
                     .fetch_add(1, Ordering::Relaxed);
                 metrics::counter!(ORDERS_REJECTED_METRIC).increment(1);
-                Outcome::reject(format!("order {order_id} REJECTED: {}", reasons.join("; ")))
+                rejected(&order_id, &reasons)
             }
         }
     }
+}
+
+/// The outcome of a `REJECTED` order: to `tp-orders-dlq` with its reasons.
+fn rejected(order_id: &str, reasons: &[String]) -> Outcome {
+    Outcome::reject(format!("order {order_id} REJECTED: {}", reasons.join("; ")))
 }

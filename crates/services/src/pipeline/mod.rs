@@ -11,16 +11,14 @@
 pub mod sim_sink;
 pub mod stores;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use edalab_bus::runtime::{BatchHandler, ConsumerRuntime, DlqEntry, RuntimeConfig, RuntimeStats};
-use edalab_bus::{Bus, BusError, ConsumerConfig, TopicConfig, TopicPartition};
+use edalab_bus::runtime::{BatchHandler, ConsumerRuntime, RuntimeConfig, RuntimeStats};
+use edalab_bus::{Bus, BusError, BusQueues, QueueConsumer, QueueSpec, Queues, TopicConfig};
 use edalab_domain::validation::{FieldError, ValidationErrors};
 use serde::Serialize;
 use tokio::sync::watch;
@@ -70,13 +68,15 @@ impl std::fmt::Debug for SharedClock {
 /// the sender is dropped). `edalab up` holds the sender and flips it on SIGINT/SIGTERM.
 pub type Shutdown = watch::Receiver<bool>;
 
-/// What a pipeline starts from: the bus it reads and writes, the folder its files go under
+/// What a pipeline starts from: the bus its topics are on, the queues its work goes through
+/// (topics of the same bus, or SQS on the `aws` profile), the folder its files go under
 /// (SQLite stores, the S0 archive, the S2 inbox), the store it keeps its state in, the clock
 /// it stamps times with, and the signal that stops its tasks. One value for the four
 /// pipelines, so a caller (`edalab up`, a test, the fuzz target) builds it once.
 #[derive(Clone)]
 pub struct Env {
     pub bus: Arc<dyn Bus>,
+    pub queues: Arc<dyn Queues>,
     pub data_dir: PathBuf,
     pub stores: StoreChoice,
     pub clock: SharedClock,
@@ -84,7 +84,7 @@ pub struct Env {
 }
 
 impl Env {
-    /// On the system clock.
+    /// Queues as topics of `bus` ([`bus_queues`]), on the system clock.
     pub fn new(
         bus: Arc<dyn Bus>,
         data_dir: &Path,
@@ -92,6 +92,7 @@ impl Env {
         shutdown: Shutdown,
     ) -> Self {
         Self {
+            queues: Arc::new(bus_queues(Arc::clone(&bus))),
             bus,
             data_dir: data_dir.to_path_buf(),
             stores,
@@ -105,10 +106,61 @@ impl Env {
         Self { clock, ..self }
     }
 
-    /// The same on another bus (`edalab up` gives each service its instrumented view).
-    pub fn with_bus(self, bus: Arc<dyn Bus>) -> Self {
-        Self { bus, ..self }
+    /// The same with other queues (SQS on the `aws` profile).
+    pub fn with_queues(self, queues: Arc<dyn Queues>) -> Self {
+        Self { queues, ..self }
     }
+}
+
+/// The pipelines' queues as topics of `bus`: each queue and DLQ a topic with the partitions
+/// the pipeline's `topics()` gives it (3, or 1 for the DLQs the seeds keep in one
+/// partition), so `ensure` finds the topics `edalab up` created as they are.
+pub fn bus_queues(bus: Arc<dyn Bus>) -> BusQueues {
+    BusQueues::new(bus)
+        .with_partitions(crate::calculator::CALCULATOR_DLQ, 1)
+        .with_partitions(crate::intake::INTAKE_DLQ, 1)
+}
+
+/// Creates `specs`' queues and DLQs (or checks them).
+pub async fn ensure_queues(queues: &dyn Queues, specs: &[QueueSpec]) -> Result<(), StartError> {
+    for spec in specs {
+        queues
+            .ensure(spec)
+            .await
+            .map_err(|source| StartError::Queue {
+                queue: spec.name.clone(),
+                source,
+            })?;
+    }
+    Ok(())
+}
+
+/// Starts consuming `spec`'s queue as task `name`; the task and the consumer's counters.
+pub async fn consume(
+    name: &str,
+    queues: &dyn Queues,
+    spec: &QueueSpec,
+    consumer: QueueConsumer,
+    shutdown: Shutdown,
+) -> Result<(Task, Arc<RuntimeStats>), StartError> {
+    let (handle, stats) = queues
+        .consume(spec, consumer, shutdown)
+        .await
+        .map_err(|e| StartError::Consume {
+            queue: spec.name.clone(),
+            reason: e.to_string(),
+        })?;
+    let handle = tokio::spawn(async move {
+        match handle.await {
+            Ok(ran) => ran.map_err(|e| e.to_string()),
+            Err(e) => Err(format!("consumer task: {e}")),
+        }
+    });
+    let task = Task {
+        name: name.to_owned(),
+        handle,
+    };
+    Ok((task, stats))
 }
 
 /// Completes once `shutdown` is signalled (or its sender is gone).
@@ -131,6 +183,16 @@ pub enum StartError {
     /// The PostgreSQL stores: `url` without its password.
     #[error("PostgreSQL at {url}: {reason}")]
     Postgres { url: String, reason: String },
+    /// A queue (or its DLQ) could not be created, or exists with other settings.
+    #[error("queue `{queue}`: {source}")]
+    Queue {
+        queue: String,
+        #[source]
+        source: BusError,
+    },
+    /// A queue's consumer could not start (no DLQ, a bad setting).
+    #[error("consuming queue `{queue}`: {reason}")]
+    Consume { queue: String, reason: String },
     #[error("data directory {path}: {source}")]
     Io {
         path: String,
@@ -223,63 +285,6 @@ pub fn spawn_runtime<H: BatchHandler + 'static>(
         },
         stats,
     )
-}
-
-/// Longest wait of one DLQ-tracker poll.
-const DLQ_POLL_TIMEOUT_MS: u64 = 200;
-/// Messages read per DLQ-tracker poll.
-const DLQ_POLL_RECORDS_MAX: usize = 100;
-
-/// Spawns a reader of `dlq_topic` in group `group` that calls `on_entry` for every dead
-/// letter (its reason is in `entry.error`), then commits. The DLQ is not consumed through
-/// the runtime because the runtime needs a DLQ for every topic it reads, and a DLQ of the
-/// DLQ has no use: `on_entry` only records a status and cannot fail in a retryable way.
-/// `on_entry` is async (it writes to the store) and is awaited before the next entry.
-pub fn spawn_dlq_tracker<F, Fut>(
-    name: &str,
-    bus: Arc<dyn Bus>,
-    dlq_topic: &str,
-    group: &str,
-    on_entry: F,
-    shutdown: Shutdown,
-) -> Task
-where
-    F: Fn(DlqEntry) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
-{
-    let mut config = ConsumerConfig::new(group, vec![dlq_topic.to_owned()]);
-    config.poll_records_max = DLQ_POLL_RECORDS_MAX;
-    let handle = tokio::spawn(async move {
-        let mut consumer = bus.consumer(config).await.map_err(|e| e.to_string())?;
-        let stop = signalled(shutdown);
-        tokio::pin!(stop);
-        loop {
-            let messages = tokio::select! {
-                _ = &mut stop => break,
-                polled = consumer.poll(Duration::from_millis(DLQ_POLL_TIMEOUT_MS)) => polled.map_err(|e| e.to_string())?,
-            };
-            if messages.is_empty() {
-                continue;
-            }
-            let mut positions: BTreeMap<TopicPartition, u64> = BTreeMap::new();
-            for message in &messages {
-                match DlqEntry::parse(message) {
-                    Ok(entry) => on_entry(entry).await,
-                    Err(error) => tracing::warn!(%error, "not a DLQ entry; skipped"),
-                }
-                positions.insert(message.topic_partition(), message.offset + 1);
-            }
-            match consumer.commit(&positions).await {
-                Ok(()) | Err(BusError::NotAssigned { .. }) => {}
-                Err(error) => return Err(error.to_string()),
-            }
-        }
-        consumer.close().await.map_err(|e| e.to_string())
-    });
-    Task {
-        name: name.to_owned(),
-        handle,
-    }
 }
 
 /// The key of a message as text (the pipelines key by their ids), if it is UTF-8.

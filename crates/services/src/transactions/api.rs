@@ -149,8 +149,8 @@ pub async fn submit_transaction(
     let record = Record::new(Some(queued.transaction_id.clone().into_bytes()), value)
         .with_header(edalab_bus::port::headers::CONTENT_TYPE, "application/json");
     state
-        .bus
-        .produce(topics::TRANSACTIONS_QUEUE, vec![record])
+        .queues
+        .send(topics::TRANSACTIONS_QUEUE, vec![record])
         .await
         .map_err(ApiError::unavailable)?;
     Counters::inc(&state.counters.submitted_total);

@@ -40,7 +40,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use edalab_bus::runtime::{DlqRouting, PerMessage, RuntimeConfig, RuntimeStats};
-use edalab_bus::{Bus, ConsumerConfig, TopicConfig};
+use edalab_bus::{
+    Bus, ConsumerConfig, OnDeadLetter, QueueConsumer, QueueSpec, Queues, TopicConfig,
+    on_dead_letter,
+};
 use edalab_domain::events::topics;
 
 use crate::pipeline::{self, Env, Handles, SharedClock, StartError};
@@ -109,7 +112,10 @@ impl Counters {
 /// What the routes, the processor and the consumers share.
 #[derive(Clone)]
 pub struct TransactionsState {
+    /// Where the events, fraud alerts and notifications go.
     pub bus: Arc<dyn Bus>,
+    /// Where submitted transactions wait for the processor (`transactions`).
+    pub queues: Arc<dyn Queues>,
     pub store: Arc<dyn TransactionStore>,
     pub counters: Arc<Counters>,
     pub archive_dir: PathBuf,
@@ -123,6 +129,7 @@ impl TransactionsState {
     pub fn open(env: &Env) -> Result<Self, StartError> {
         Ok(Self {
             bus: env.bus.clone(),
+            queues: env.queues.clone(),
             store: store::open(&env.stores, &env.data_dir)?,
             counters: Arc::new(Counters::default()),
             archive_dir: env.data_dir.join("archive"),
@@ -139,26 +146,32 @@ pub struct Transactions {
     pub consumers_stats: Arc<RuntimeStats>,
 }
 
-/// Creates the topics, opens the store `env` names, starts the processor, the S0-05
-/// consumers and the DLQ tracker, all reading time from `env`'s clock. Mount
+/// Creates the topics and the queue, opens the store `env` names, starts the processor
+/// (whose dead letters mark their transaction `FAILED`) and the S0-05 consumers, all
+/// reading time from `env`'s clock. Mount
 /// [`api::router`]`(pipeline.state.clone())`.
 pub async fn start(env: &Env) -> Result<Transactions, StartError> {
     let (bus, shutdown) = (env.bus.clone(), env.shutdown.clone());
     create_topics(bus.as_ref()).await?;
     let state = TransactionsState::open(env)?;
 
-    // S0-02: batch size 10, max receive count 3 (the runtime's defaults).
-    let processor_config = RuntimeConfig::new(
-        ConsumerConfig::new(PROCESSOR_GROUP, vec![topics::TRANSACTIONS_QUEUE.to_owned()]),
-        DlqRouting::to_topic(topics::TRANSACTIONS_DLQ),
-    );
-    let (processor, processor_stats) = pipeline::spawn_runtime(
+    // S0-02: batch size 10, max receive count 3.
+    let queue = transactions_queue();
+    pipeline::ensure_queues(env.queues.as_ref(), std::slice::from_ref(&queue)).await?;
+    let consumer = QueueConsumer {
+        group: PROCESSOR_GROUP.to_owned(),
+        dead_letter_group: DLQ_TRACKER_GROUP.to_owned(),
+        handler: Arc::new(processor::Processor::new(state.clone())),
+        on_dead_letter: failed(&state),
+    };
+    let (processor, processor_stats) = pipeline::consume(
         "transactions-processor",
-        bus.clone(),
-        processor_config,
-        PerMessage(processor::Processor::new(state.clone())),
+        env.queues.as_ref(),
+        &queue,
+        consumer,
         shutdown.clone(),
-    );
+    )
+    .await?;
     let consumers_config = RuntimeConfig::new(
         ConsumerConfig::new(
             CONSUMERS_GROUP,
@@ -173,33 +186,35 @@ pub async fn start(env: &Env) -> Result<Transactions, StartError> {
         PerMessage(consumers::EventConsumers::new(state.clone())),
         shutdown.clone(),
     );
-    let store = state.store.clone();
-    let counters = state.counters.clone();
-    let tracker = pipeline::spawn_dlq_tracker(
-        "transactions-dlq-tracker",
-        bus,
-        topics::TRANSACTIONS_DLQ,
-        DLQ_TRACKER_GROUP,
-        move |entry| {
-            let store = store.clone();
-            Counters::inc(&counters.dead_lettered_total);
-            async move {
-                let id = processor::transaction_id(&entry.value, entry.key.as_deref());
-                if let Some(id) = id
-                    && let Err(error) = store.mark_failed(&id, &entry.error).await
-                {
-                    tracing::warn!(%error, %id, "could not record a transaction failure");
-                }
-            }
-        },
-        shutdown,
-    );
     Ok(Transactions {
         handles: Handles {
-            tasks: vec![processor, consumers, tracker],
+            tasks: vec![processor, consumers],
         },
         state,
         processor_stats,
         consumers_stats,
+    })
+}
+
+/// `transactions` (S0-02): visibility 60 s, 3 receives, 4 days; dead letters in
+/// `transactions-dlq` for 14 days.
+pub fn transactions_queue() -> QueueSpec {
+    QueueSpec::seeded(topics::TRANSACTIONS_QUEUE, topics::TRANSACTIONS_DLQ)
+}
+
+/// A dead letter's transaction is `FAILED` with the reason (S0-03).
+fn failed(state: &TransactionsState) -> OnDeadLetter {
+    let (store, counters) = (state.store.clone(), state.counters.clone());
+    on_dead_letter(move |dead| {
+        let store = store.clone();
+        Counters::inc(&counters.dead_lettered_total);
+        async move {
+            let id = processor::transaction_id(&dead.value, dead.key.as_deref());
+            if let Some(id) = id
+                && let Err(error) = store.mark_failed(&id, &dead.reason).await
+            {
+                tracing::warn!(%error, %id, "could not record a transaction failure");
+            }
+        }
     })
 }
