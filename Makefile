@@ -23,8 +23,8 @@ up: web ## Build (release, with the web UI) and start the platform on embedded d
 web: ## Build the web UI into web/dist (npm ci, then vite build)
 	cd web && npm ci --no-audit --no-fund && npm run build
 
-build: ## Build every crate (release)
-	$(CARGO) build --release --workspace
+build: ## Build every crate (release), the aws profile included
+	$(CARGO) build --release --workspace --features edalab/aws
 
 test: check-tools test-rust fuzz-smoke bench-e2e-quick test-web e2e schemathesis ## Run every check and test: Rust (fmt, clippy, tests, short fuzzing, quick e2e bench), web (types, Vitest), browser, schemathesis (no 5xx)
 

@@ -62,6 +62,18 @@ impl SqsQueues {
         self
     }
 
+    /// Whether SQS answers (one `ListQueues` within `within`): the profile calls it at
+    /// start, so that an unreachable endpoint or missing credentials are named there, not
+    /// at the first request. The error is the SDK's, with its context.
+    pub async fn check_reachable(&self, within: std::time::Duration) -> Result<(), String> {
+        let listed = self.client.list_queues().max_results(1).send();
+        match tokio::time::timeout(within, listed).await {
+            Err(_) => Err(format!("no answer within {} s", within.as_secs())),
+            Ok(Err(e)) => Err(DisplayErrorContext(e).to_string()),
+            Ok(Ok(_)) => Ok(()),
+        }
+    }
+
     /// The SDK client, for what the port does not cover.
     pub fn client(&self) -> &aws_sdk_sqs::Client {
         &self.client

@@ -52,6 +52,8 @@ pub struct Config {
     pub registry: RegistryConfig,
     /// Tokens, allowed hosts and anti-abuse limits (ADR 018, `docs/security.md`).
     pub security: SecurityConfig,
+    /// Where S0/S1/S2's work queues live, and how to reach AWS (ADR 026).
+    pub aws: AwsConfig,
 }
 
 /// Which bus backend to run.
@@ -129,6 +131,66 @@ impl BusConfig {
             problems.push((
                 "bus.partitions_default",
                 format!("must be between 1 and {}", edalab_bus::port::PARTITIONS_MAX),
+            ));
+        }
+        problems
+    }
+}
+
+/// Where the work queues of S0, S1 and S2 live (`transactions`, `calculatrice-*`,
+/// `tp-orders-queue`, and their DLQs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueuesBackend {
+    /// Topics of the bus, consumed by edalab's runtime (retries and DLQ by edalab).
+    #[default]
+    Bus,
+    /// SQS queues with a redrive policy (the DLQ move is SQS's), polled in process.
+    Sqs,
+}
+
+/// The `aws` profile (`--profile aws`): SQS for the work queues, reached through the usual
+/// AWS credential chain (environment, profile files, roles), never credentials in here.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AwsConfig {
+    /// `bus` or `sqs`.
+    pub queues: QueuesBackend,
+    /// An emulator's URL (`http://127.0.0.1:4566`); empty: AWS's own endpoints.
+    pub endpoint_url: String,
+    pub region: String,
+}
+
+impl Default for AwsConfig {
+    fn default() -> Self {
+        Self {
+            queues: QueuesBackend::Bus,
+            endpoint_url: String::new(),
+            region: "us-east-1".to_owned(),
+        }
+    }
+}
+
+impl AwsConfig {
+    fn problems(&self) -> Vec<KeyProblem> {
+        let mut problems = Vec::new();
+        let url = self.endpoint_url.trim();
+        let is_http = url.starts_with("http://") || url.starts_with("https://");
+        if !(url.is_empty() || is_http) {
+            problems.push((
+                "aws.endpoint_url",
+                format!("{url:?} is not an http:// or https:// URL"),
+            ));
+        }
+        let region_ok = !self.region.is_empty()
+            && self
+                .region
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !region_ok {
+            problems.push((
+                "aws.region",
+                format!("{:?} is not a region name (like us-east-1)", self.region),
             ));
         }
         problems
@@ -477,6 +539,7 @@ impl Config {
         found.extend(self.otlp.problems());
         found.extend(self.bus.problems());
         found.extend(self.store.problems());
+        found.extend(self.aws.problems());
         if self.simulator.rate_per_second == 0 {
             found.push(("simulator.rate_per_second", "must be at least 1".to_owned()));
         }

@@ -174,6 +174,8 @@ struct Parts {
     shared: Arc<dyn Bus>,
     topic_count: usize,
     topics_created: usize,
+    /// S0/S1/S2's work queues are on SQS.
+    queues_on_sqs: bool,
     running: Vec<(Service, Box<dyn Running>)>,
     pipeline_stores: StoreChoice,
     catalog: Arc<SchemaCatalog>,
@@ -186,10 +188,15 @@ impl Parts {
     async fn assemble(config: &Config, plan: &Plan) -> anyhow::Result<Self> {
         let bus = open_bus(config, plan).await?;
         let shared: Arc<dyn Bus> = bus.shared();
+        let queues = if plan.services.iter().any(|s| !s.queues().is_empty()) {
+            profile::open_queues(config).await?
+        } else {
+            None
+        };
         let topics_created = if bus.is_read_only() {
             0
         } else {
-            create_topics(&*shared, plan).await?
+            create_topics(&*shared, plan, queues.is_some()).await?
         };
         let topic_count = shared.list_topics().await?.len();
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -200,6 +207,7 @@ impl Parts {
             config,
             bus: &shared,
             stores: &pipeline_stores,
+            queues: queues.as_ref(),
             catalog: &catalog,
             stop: &stop_rx,
         };
@@ -213,6 +221,7 @@ impl Parts {
             shared,
             topic_count,
             topics_created,
+            queues_on_sqs: queues.is_some(),
             running,
             pipeline_stores,
             catalog,
@@ -248,6 +257,13 @@ impl Parts {
             self.bus
                 .describe(config, self.topic_count, self.topics_created)
         );
+        if self.queues_on_sqs {
+            let endpoint = match config.aws.endpoint_url.as_str() {
+                "" => format!("AWS in {}", config.aws.region),
+                url => url.to_owned(),
+            };
+            println!("  queues   SQS at {endpoint} (DLQ moves by redrive policy)");
+        }
         for (_, running) in &self.running {
             for line in running.banner() {
                 println!("{line}");
@@ -311,10 +327,26 @@ impl Parts {
     }
 }
 
-/// Creates the topics of the services `plan` runs; returns how many were new.
-async fn create_topics(bus: &dyn Bus, plan: &Plan) -> anyhow::Result<usize> {
+/// Creates the topics of the services `plan` runs (without their queues' when those are on
+/// SQS); returns how many were new.
+async fn create_topics(
+    bus: &dyn Bus,
+    plan: &Plan,
+    queues_elsewhere: bool,
+) -> anyhow::Result<usize> {
+    let queue_names: Vec<String> = plan
+        .in_start_order()
+        .flat_map(Service::queues)
+        .flat_map(|spec| [Some(spec.name), spec.dead_letter.map(|d| d.name)])
+        .flatten()
+        .collect();
+    let is_queue = |name: &str| queues_elsewhere && queue_names.iter().any(|q| q == name);
     let mut created = 0;
-    for (name, topic_config) in plan.in_start_order().flat_map(Service::topics) {
+    for (name, topic_config) in plan
+        .in_start_order()
+        .flat_map(Service::topics)
+        .filter(|(name, _)| !is_queue(name))
+    {
         if let Created::New = bus
             .create_topic(name, topic_config)
             .await

@@ -1,7 +1,8 @@
 //! The profile (ADR 025): the one place that turns the layered configuration into this
-//! process's backends — the bus, the ledger store and the schema registry — for `embedded`
-//! (the durable log and SQLite in the data directory) and `kafka` (a Kafka-protocol broker
-//! and PostgreSQL). Every command loads its configuration with [`load_config`] and opens
+//! process's backends — the bus, the work queues, the ledger store and the schema registry —
+//! for `embedded` (the durable log and SQLite in the data directory), `kafka` (a
+//! Kafka-protocol broker and PostgreSQL) and `aws` (S0/S1/S2's queues on SQS beside either,
+//! ADR 026). Every command loads its configuration with [`load_config`] and opens
 //! what it needs here, so the same flags and keys (`--profile`, `--brokers`,
 //! `--database-url`, `--config`, `EDALAB__…`) select the backends everywhere.
 //!
@@ -12,12 +13,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{BusBackend, Config, ConfigSources, StoreBackend};
+use crate::config::{AwsConfig, BusBackend, Config, ConfigSources, QueuesBackend, StoreBackend};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use edalab_bus::kafka::{KafkaBus, KafkaConfig};
 use edalab_bus::log::EmbeddedBus;
-use edalab_bus::{Admin, Bus, BusError};
+use edalab_bus::{Admin, Bus, BusError, Queues};
 use edalab_schema::SchemaRegistry;
 use edalab_services::pipeline::{PgStores, PgStoresConfig, StoreChoice};
 
@@ -28,9 +29,10 @@ pub struct ProfileArgs {
     /// EDALAB__SECTION__KEY environment variables, then the flags.
     #[arg(long, global = true, env = "EDALAB_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// `embedded` (the durable log and SQLite in the data directory) or `kafka` (a
+    /// `embedded` (the durable log and SQLite in the data directory), `kafka` (a
     /// Kafka-protocol broker and PostgreSQL: give --brokers and --database-url, or
-    /// `bus.brokers` and `store.url`) [default: `bus.backend` of the configuration].
+    /// `bus.brokers` and `store.url`) or `aws` (S0/S1/S2's queues on SQS: give
+    /// --aws-endpoint for an emulator) [default: `bus.backend` of the configuration].
     #[arg(long, global = true, value_enum, env = "EDALAB_PROFILE")]
     pub profile: Option<ProfileName>,
     /// Kafka bootstrap servers (`bus.brokers`), with the kafka profile.
@@ -50,6 +52,15 @@ pub struct ProfileArgs {
         value_name = "postgres://USER@HOST/DB"
     )]
     pub database_url: Option<String>,
+    /// An AWS emulator's URL for the aws profile's SQS queues (`aws.endpoint_url`); without
+    /// it, AWS's own endpoints. Credentials come from the usual AWS chain.
+    #[arg(
+        long,
+        global = true,
+        env = "AWS_ENDPOINT_URL",
+        value_name = "http://HOST:PORT"
+    )]
+    pub aws_endpoint: Option<String>,
 }
 
 /// Which engines carry the platform.
@@ -59,6 +70,48 @@ pub enum ProfileName {
     Embedded,
     /// A Kafka-protocol broker (librdkafka) and PostgreSQL.
     Kafka,
+    /// S0/S1/S2's work queues on SQS (`--aws-endpoint` for an emulator), the topics on the
+    /// embedded log (or on Kafka with --brokers), SQLite (or PostgreSQL with
+    /// --database-url). Needs a binary built with the `aws` feature.
+    Aws,
+}
+
+/// The work queues of S0/S1/S2 (ADR 026): `None` keeps them on the bus (the pipelines'
+/// default, `pipeline::bus_queues`); with `aws.queues: sqs`, SQS, checked to answer first so
+/// that an unreachable endpoint or missing credentials are named at start.
+pub async fn open_queues(config: &Config) -> anyhow::Result<Option<Arc<dyn Queues>>> {
+    match config.aws.queues {
+        QueuesBackend::Bus => Ok(None),
+        QueuesBackend::Sqs => open_sqs(&config.aws).await.map(Some),
+    }
+}
+
+/// Time SQS has to answer the start-up check.
+#[cfg(feature = "aws")]
+const SQS_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[cfg(feature = "aws")]
+async fn open_sqs(aws: &AwsConfig) -> anyhow::Result<Arc<dyn Queues>> {
+    let endpoint = Some(aws.endpoint_url.trim()).filter(|url| !url.is_empty());
+    let sdk = edalab_aws::client::from_chain(&aws.region, endpoint).await;
+    let queues = edalab_aws::SqsQueues::from_sdk_config(&sdk);
+    let place = endpoint.map_or_else(
+        || format!("AWS in {} (no aws.endpoint_url)", aws.region),
+        str::to_owned,
+    );
+    queues
+        .check_reachable(SQS_CHECK_TIMEOUT)
+        .await
+        .map_err(|reason| anyhow::anyhow!("SQS at {place} (aws.endpoint_url, --aws-endpoint; credentials from the AWS chain): {reason}"))?;
+    Ok(Arc::new(queues))
+}
+
+#[cfg(not(feature = "aws"))]
+async fn open_sqs(_: &AwsConfig) -> anyhow::Result<Arc<dyn Queues>> {
+    anyhow::bail!(
+        "aws.queues: sqs (--profile aws) needs a binary built with the `aws` feature: \
+         cargo build --release -p edalab --features aws (make build does)"
+    )
 }
 
 /// Loads the layered configuration (defaults → file → `EDALAB__…` → `--data-dir`, the
@@ -87,7 +140,21 @@ pub fn load_config(
                 .set("bus.backend", "kafka")
                 .set("store.backend", "postgres");
         }
+        Some(ProfileName::Aws) => {
+            let topics = if args.brokers.is_some() {
+                "kafka"
+            } else {
+                "embedded"
+            };
+            sources = sources
+                .set("aws.queues", "sqs")
+                .set("bus.backend", topics)
+                .set("store.backend", "sqlite");
+        }
         None => {}
+    }
+    if let Some(url) = &args.aws_endpoint {
+        sources = sources.set("aws.endpoint_url", url);
     }
     if let Some(brokers) = &args.brokers {
         sources = sources.set("bus.brokers", brokers);

@@ -12,7 +12,7 @@ use anyhow::Context as _;
 use async_trait::async_trait;
 use clap::ValueEnum;
 use edalab_bus::runtime::{RunSummary, RuntimeError};
-use edalab_bus::{Bus, TopicConfig};
+use edalab_bus::{Bus, QueueSpec, Queues, TopicConfig};
 use edalab_domain::events::topics;
 use edalab_gateway::Mount;
 use edalab_gateway::forward::Upstream;
@@ -51,6 +51,8 @@ pub struct Context<'a> {
     pub config: &'a Config,
     pub bus: &'a Arc<dyn Bus>,
     pub stores: &'a StoreChoice,
+    /// The work queues on SQS (`--profile aws`); `None`: on the bus.
+    pub queues: Option<&'a Arc<dyn Queues>>,
     pub catalog: &'a Arc<SchemaCatalog>,
     pub stop: &'a watch::Receiver<bool>,
 }
@@ -68,12 +70,16 @@ impl Context<'_> {
 
     /// What a pipeline starts from, on `service`'s instrumented view of the bus.
     fn env(&self, service: Service) -> pipeline::Env {
-        pipeline::Env::new(
+        let env = pipeline::Env::new(
             self.bus_of(service),
             self.data_dir(),
             self.stores.clone(),
             self.stop.clone(),
-        )
+        );
+        match self.queues {
+            Some(queues) => env.with_queues(Arc::clone(queues)),
+            None => env,
+        }
     }
 }
 
@@ -172,6 +178,17 @@ impl Service {
             Self::Intake => intake::topics(),
             Self::Orders => saga::topics(),
             Self::Gateway => Vec::new(),
+        }
+    }
+
+    /// The work queues it sends to or consumes (S0, S1, S2), their DLQs named in each: on
+    /// the bus they are among [`Service::topics`], on SQS they are not topics at all.
+    pub fn queues(self) -> Vec<QueueSpec> {
+        match self {
+            Self::Transactions => vec![transactions::transactions_queue()],
+            Self::Calculator => vec![calculator::input_queue(), calculator::output_queue()],
+            Self::Intake => vec![intake::intake_queue()],
+            Self::Orders | Self::Ledger | Self::Simulator | Self::Gateway => Vec::new(),
         }
     }
 

@@ -5,6 +5,8 @@
 
 mod support;
 
+#[cfg(feature = "aws")]
+mod aws_profile;
 mod chaos;
 mod cli;
 mod crash;

@@ -1,0 +1,208 @@
+//! `--profile aws` (ADR 026) on ministack: the work queues of S0 and S1 on SQS, the topics
+//! on the embedded log, the handlers in process.
+//!
+//! - S1: each operation computes through `calculatrice-input-queue` on SQS; a division by
+//!   zero is received three times, moved to `calculatrice-input-queue-dlq` by SQS's redrive
+//!   policy, and the calculation is `FAILED` with the reason; no queue became a topic;
+//! - S0: a valid transaction goes `PENDING` → `PROCESSED` through the `transactions` queue
+//!   on SQS, its event on the `transactions-events` topic of the log; an invalid one is a
+//!   400 naming each field;
+//! - an unreachable endpoint stops the start with an error naming it.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use edalab_aws::testing::MiniStack;
+use serde_json::{Value, json};
+
+use crate::support::{Process, edalab, json_of};
+
+/// `edalab serve <services> --profile aws` against `endpoint`, with an emulator's
+/// credentials in the environment (the AWS chain reads them there).
+fn serve_on_aws(dir: &Path, services: &[&str], endpoint: &str) -> Command {
+    let mut command = edalab(dir);
+    command
+        .args(["--data-dir", "data", "serve"])
+        .args(services)
+        .args(["--listen", "127.0.0.1:0", "--profile", "aws"])
+        .args(["--aws-endpoint", endpoint])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL");
+    command
+}
+
+/// Polls `GET url` until its `status` is `want` (60 s).
+async fn status_until(http: &reqwest::Client, url: &str, want: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, body) = json_of(http.get(url).send().await.expect("GET")).await;
+        if body["status"] == want || Instant::now() > deadline {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn post(http: &reqwest::Client, url: &str, body: &Value) -> (reqwest::StatusCode, Value) {
+    json_of(http.post(url).json(body).send().await.expect("POST")).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s1_computes_on_sqs_and_the_redrive_policy_dead_letters() {
+    let Some(ministack) = MiniStack::start_or_skip("aws profile: S1") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let endpoint = ministack.endpoint_url();
+    let process = Process::start(serve_on_aws(dir.path(), &["calculator"], &endpoint));
+    let banner: Vec<String> =
+        std::iter::from_fn(|| process.lines.recv_timeout(Duration::from_secs(5)).ok())
+            .take_while(|line| !line.contains("stop with Ctrl-C"))
+            .collect();
+    assert!(
+        banner
+            .iter()
+            .any(|l| l.contains(&format!("SQS at {endpoint}"))),
+        "the banner names SQS: {banner:?}"
+    );
+    let http = reqwest::Client::new();
+    let submit = process.url("/api/v1/calculator");
+
+    let (status, body) = post(&http, &submit, &json!({"operation": "add", "a": 5, "b": 3})).await;
+    assert_eq!(status, reqwest::StatusCode::ACCEPTED, "{body}");
+    let id = body["id"].as_str().expect("id").to_owned();
+    let done = status_until(
+        &http,
+        &process.url(&format!("/api/v1/calculator/{id}")),
+        "COMPLETED",
+    )
+    .await;
+    assert_eq!(done["result"], json!(8), "{done}");
+
+    let (status, body) = post(
+        &http,
+        &submit,
+        &json!({"operation": "divide", "a": 1, "b": 0}),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::ACCEPTED, "{body}");
+    let id = body["id"].as_str().expect("id").to_owned();
+    let failed = status_until(
+        &http,
+        &process.url(&format!("/api/v1/calculator/{id}")),
+        "FAILED",
+    )
+    .await;
+    assert_eq!(failed["status"], "FAILED", "{failed}");
+    assert!(
+        failed["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("DIVISION_BY_ZERO")),
+        "{failed}"
+    );
+
+    // SQS moved it after its third receive: it is in the DLQ.
+    let sqs = ministack.sqs();
+    let dlq = sqs
+        .get_queue_url()
+        .queue_name("calculatrice-input-queue-dlq")
+        .send()
+        .await
+        .expect("the DLQ exists");
+    let received = sqs
+        .receive_message()
+        .queue_url(dlq.queue_url().expect("url"))
+        .wait_time_seconds(5)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .expect("receive from the DLQ");
+    let messages = received.messages();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(
+        messages[0].body().is_some_and(|b| b.contains("divide")),
+        "{messages:?}"
+    );
+
+    // The queues are SQS's, not topics of the log.
+    let topics = edalab(dir.path())
+        .args(["--data-dir", "data", "topics", "list"])
+        .output()
+        .expect("topics list");
+    let topics = String::from_utf8_lossy(&topics.stdout);
+    assert!(!topics.contains("calculatrice"), "{topics}");
+    process.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s0_processes_through_the_transactions_queue_on_sqs() {
+    let Some(ministack) = MiniStack::start_or_skip("aws profile: S0") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let endpoint = ministack.endpoint_url();
+    let process = Process::start(serve_on_aws(dir.path(), &["transactions"], &endpoint));
+    let http = reqwest::Client::new();
+
+    let valid =
+        json!({"amount": 100.5, "currency": "CAD", "accountFrom": "ACC-1", "accountTo": "ACC-2"});
+    let (status, body) = post(&http, &process.url("/transactions"), &valid).await;
+    assert_eq!(status, reqwest::StatusCode::ACCEPTED, "{body}");
+    let id = body["transactionId"]
+        .as_str()
+        .expect("transactionId")
+        .to_owned();
+    let url = process.url(&format!("/api/v1/transactions/{id}"));
+    let processed = status_until(&http, &url, "PROCESSED").await;
+    assert_eq!(processed["status"], "PROCESSED", "{processed}");
+
+    let invalid = json!({"amount": -5, "currency": "EURO", "accountFrom": ""});
+    let (status, body) = post(&http, &process.url("/transactions"), &invalid).await;
+    assert_eq!(status, reqwest::StatusCode::BAD_REQUEST, "{body}");
+    let fields: Vec<&str> = body["details"]
+        .as_array()
+        .expect("details")
+        .iter()
+        .filter_map(|d| d["field"].as_str())
+        .collect();
+    assert!(
+        fields.contains(&"amount") && fields.contains(&"currency"),
+        "{body}"
+    );
+    process.stop();
+
+    // The event is on the log's `transactions-events` topic, keyed by the transaction.
+    let tail = edalab(dir.path())
+        .args([
+            "--data-dir",
+            "data",
+            "tail",
+            "transactions-events",
+            "--from-beginning",
+        ])
+        .args(["--format", "json"])
+        .output()
+        .expect("tail");
+    let printed = String::from_utf8_lossy(&tail.stdout);
+    assert!(printed.contains(&id), "{printed}");
+}
+
+#[test]
+fn an_unreachable_endpoint_is_named() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let closed = edalab_bus::peer::free_port().expect("a free port");
+    let endpoint = format!("http://127.0.0.1:{closed}");
+    let output = serve_on_aws(dir.path(), &["calculator"], &endpoint)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&endpoint) && stderr.contains("SQS"),
+        "{stderr}"
+    );
+}
