@@ -50,3 +50,29 @@ pub fn sqs_explicit(
         .build();
     aws_sdk_sqs::Client::from_conf(config)
 }
+
+/// An SDK configuration given explicitly (endpoint, region, static credentials), for every
+/// service's client in tests; reads no environment variable and no file.
+pub fn explicit_sdk_config(
+    endpoint_url: &str,
+    region: &str,
+    access_key_id: &str,
+    secret_access_key: &str,
+) -> aws_config::SdkConfig {
+    let credentials = Credentials::new(
+        access_key_id,
+        secret_access_key,
+        None,
+        None,
+        "edalab-explicit",
+    );
+    aws_config::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .http_client(https_client())
+        .region(Region::new(region.to_owned()))
+        .endpoint_url(endpoint_url)
+        .credentials_provider(aws_sdk_sqs::config::SharedCredentialsProvider::new(
+            credentials,
+        ))
+        .build()
+}

@@ -1,5 +1,6 @@
-//! The `aws` profile's backends (`docs/adr/026-aws-profile.md`). Slice 1: SQS queues behind the
-//! bus crate's [`edalab_bus::Queues`] port.
+//! The `aws` profile's backends (`docs/adr/026-aws-profile.md`): SQS queues behind the bus
+//! crate's [`edalab_bus::Queues`] port, and S2's provided ports
+//! ([`edalab_services::intake::IntakeBackends`]).
 //!
 //! - [`sqs`]: [`SqsQueues`] — ensure (queue, DLQ, redrive policy; settings compared and a
 //!   difference named), send, consume;
@@ -7,13 +8,22 @@
 //! - [`settle`]: a handled batch's fate on SQS (delete, visibility), shared with the Lambda
 //!   adapter to come;
 //! - [`message`]: records to SQS messages and back;
+//! - [`dynamo`]: [`dynamo::DynamoIntakeStore`], S2's store on tables `tp-orders` and
+//!   `tp-orders-duplicates`, and [`dynamo::ensure_tables`];
+//! - [`s3_intake`]: [`s3_intake::S3OrderSource`], order files from a bucket's `orders/` prefix;
+//! - [`cloudwatch`]: [`cloudwatch::CloudWatchCounts`], S2-04's counts as CloudWatch metrics;
+//! - [`backends`]: what the process's assembly calls to open them;
 //! - [`client`]: the SDK clients' configuration (rustls over ring);
 //! - [`testing`]: [`testing::MiniStack`], the emulator the tests start.
 //!
 //! The SDK stays in this crate: the bus and the services never name AWS.
 
+pub mod backends;
 pub mod client;
+pub mod cloudwatch;
+pub mod dynamo;
 pub mod message;
+pub mod s3_intake;
 pub mod settle;
 pub mod sqs;
 pub mod testing;

@@ -122,6 +122,15 @@ impl SqsQueues {
             .insert(name.to_owned(), url.to_owned());
     }
 
+    /// The ARN of queue `name`, which must exist.
+    pub async fn queue_arn(&self, name: &str) -> Result<String, BusError> {
+        let url = self.url(name).await?;
+        self.attributes(name, &url)
+            .await?
+            .remove(&QueueAttributeName::QueueArn)
+            .ok_or_else(|| BusError::Backend(format!("SQS queue `{name}` has no QueueArn")))
+    }
+
     /// Every attribute of the queue at `url`.
     async fn attributes(
         &self,

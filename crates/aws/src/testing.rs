@@ -118,6 +118,12 @@ impl MiniStack {
         crate::client::sqs_explicit(&self.endpoint_url(), REGION, "test", "test")
     }
 
+    /// An SDK configuration of this emulator, for its other services' clients
+    /// ([`crate::backends::s3_client`], `aws_sdk_dynamodb::Client::new`, …).
+    pub fn sdk_config(&self) -> aws_config::SdkConfig {
+        crate::client::explicit_sdk_config(&self.endpoint_url(), REGION, "test", "test")
+    }
+
     /// What the emulator wrote so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("ministack.log")).unwrap_or_default()

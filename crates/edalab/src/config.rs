@@ -149,31 +149,86 @@ pub enum QueuesBackend {
     Sqs,
 }
 
-/// The `aws` profile (`--profile aws`): SQS for the work queues, reached through the usual
-/// AWS credential chain (environment, profile files, roles), never credentials in here.
+/// Where S2's order files come from, and where their outcome is kept.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IntakeBackend {
+    /// The inbox folder under the data directory; the pipelines' store; Prometheus counts.
+    #[default]
+    Folder,
+    /// The `orders/` prefix of S3 bucket `aws.bucket`; DynamoDB `tp-orders`; CloudWatch
+    /// counts in `aws.metrics_namespace` (needs `aws.queues: sqs`).
+    S3,
+}
+
+/// The `aws` profile (`--profile aws`): SQS for the work queues and, for S2, S3, DynamoDB and
+/// CloudWatch, reached through the usual AWS credential chain (environment, profile files,
+/// roles), never credentials in here.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AwsConfig {
     /// `bus` or `sqs`.
     pub queues: QueuesBackend,
+    /// `folder` or `s3`.
+    pub intake: IntakeBackend,
     /// An emulator's URL (`http://127.0.0.1:4566`); empty: AWS's own endpoints.
     pub endpoint_url: String,
     pub region: String,
+    /// The bucket whose `orders/` prefix S2 reads (`aws.intake: s3`).
+    pub bucket: String,
+    /// The CloudWatch namespace of `OrdersProcessed`, `OrdersRejected`, `OrdersDuplicate`.
+    pub metrics_namespace: String,
 }
 
 impl Default for AwsConfig {
     fn default() -> Self {
         Self {
             queues: QueuesBackend::Bus,
+            intake: IntakeBackend::Folder,
             endpoint_url: String::new(),
             region: "us-east-1".to_owned(),
+            bucket: "tp-orders".to_owned(),
+            metrics_namespace: "edalab".to_owned(),
         }
     }
+}
+
+/// S3's rule for bucket names, as far as a name alone can tell: 3 to 63 lowercase letters,
+/// digits, `-` and `.`, starting and ending with a letter or digit.
+fn is_bucket_name(name: &str) -> bool {
+    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.';
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    (3..=63).contains(&name.len())
+        && name.chars().all(allowed)
+        && edge(name.chars().next())
+        && edge(name.chars().last())
 }
 
 impl AwsConfig {
     fn problems(&self) -> Vec<KeyProblem> {
         let mut problems = Vec::new();
+        if self.intake == IntakeBackend::S3 && self.queues != QueuesBackend::Sqs {
+            problems.push((
+                "aws.intake",
+                "s3 needs aws.queues: sqs (S3 notifies an SQS queue)".to_owned(),
+            ));
+        }
+        if !is_bucket_name(&self.bucket) {
+            problems.push((
+                "aws.bucket",
+                format!(
+                    "{:?} is not a bucket name (3 to 63 of a-z, 0-9, '-', '.')",
+                    self.bucket
+                ),
+            ));
+        }
+        let namespace = &self.metrics_namespace;
+        if namespace.is_empty() || namespace.len() > 255 || namespace.starts_with(':') {
+            problems.push((
+                "aws.metrics_namespace",
+                format!("{namespace:?}: 1 to 255 characters, not starting with ':'"),
+            ));
+        }
         let url = self.endpoint_url.trim();
         let is_http = url.starts_with("http://") || url.starts_with("https://");
         if !(url.is_empty() || is_http) {

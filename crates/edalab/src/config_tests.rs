@@ -171,6 +171,31 @@ fn validation_reports_every_problem_at_once() {
 }
 
 #[test]
+fn the_aws_keys_are_checked_together() {
+    let error = load(
+        None,
+        &[
+            ("EDALAB__AWS__INTAKE", "s3"),
+            ("EDALAB__AWS__BUCKET", "Orders_Bucket"),
+            ("EDALAB__AWS__METRICS_NAMESPACE", ":edalab"),
+        ],
+    )
+    .expect_err("refused");
+    for key in ["aws.intake", "aws.bucket", "aws.metrics_namespace"] {
+        assert!(error.names_key(key), "{key} missing from: {error}");
+    }
+    let config = load(
+        None,
+        &[
+            ("EDALAB__AWS__INTAKE", "s3"),
+            ("EDALAB__AWS__QUEUES", "sqs"),
+        ],
+    )
+    .expect("s3 intake over SQS");
+    assert_eq!(config.aws.bucket, "tp-orders");
+}
+
+#[test]
 fn a_missing_explicit_file_is_an_error_but_a_missing_default_is_not() {
     let dir = tempfile::tempdir().expect("dir");
     let error = load(Some(dir.path().join("nope.yaml")), &[]).expect_err("refused");

@@ -13,13 +13,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{AwsConfig, BusBackend, Config, ConfigSources, QueuesBackend, StoreBackend};
+use crate::config::{
+    AwsConfig, BusBackend, Config, ConfigSources, IntakeBackend, QueuesBackend, StoreBackend,
+};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use edalab_bus::kafka::{KafkaBus, KafkaConfig};
 use edalab_bus::log::EmbeddedBus;
 use edalab_bus::{Admin, Bus, BusError, Queues};
 use edalab_schema::SchemaRegistry;
+use edalab_services::intake::IntakeBackends;
 use edalab_services::pipeline::{PgStores, PgStoresConfig, StoreChoice};
 
 /// The flags that choose the profile, accepted by every command (before or after it).
@@ -114,6 +117,40 @@ async fn open_sqs(_: &AwsConfig) -> anyhow::Result<Arc<dyn Queues>> {
     )
 }
 
+/// What S2 is given instead of its local defaults: nothing with `aws.intake: folder`; with
+/// `s3`, the bucket's `orders/` prefix, DynamoDB `tp-orders` and CloudWatch counts (created
+/// if missing, an existing resource of another shape or an endpoint that does not answer
+/// named).
+pub async fn open_intake(config: &Config) -> anyhow::Result<IntakeBackends> {
+    match config.aws.intake {
+        IntakeBackend::Folder => Ok(IntakeBackends::default()),
+        IntakeBackend::S3 => open_s3_intake(&config.aws).await,
+    }
+}
+
+#[cfg(feature = "aws")]
+async fn open_s3_intake(aws: &AwsConfig) -> anyhow::Result<IntakeBackends> {
+    let endpoint = Some(aws.endpoint_url.trim()).filter(|url| !url.is_empty());
+    let sdk = edalab_aws::client::from_chain(&aws.region, endpoint).await;
+    edalab_aws::backends::intake_backends(&sdk, &aws.bucket, &aws.metrics_namespace)
+        .await
+        .map_err(|reason| {
+            anyhow::anyhow!(
+                "S2 on AWS (aws.intake: s3, aws.bucket {}, at {}): {reason}",
+                aws.bucket,
+                endpoint.unwrap_or("AWS's endpoints")
+            )
+        })
+}
+
+#[cfg(not(feature = "aws"))]
+async fn open_s3_intake(_: &AwsConfig) -> anyhow::Result<IntakeBackends> {
+    anyhow::bail!(
+        "aws.intake: s3 (--profile aws) needs a binary built with the `aws` feature: \
+         cargo build --release -p edalab --features aws (make build does)"
+    )
+}
+
 /// Loads the layered configuration (defaults → file → `EDALAB__…` → `--data-dir`, the
 /// profile flags, `--listen`). The error names every bad key; `main` prints it and exits
 /// non-zero.
@@ -148,6 +185,7 @@ pub fn load_config(
             };
             sources = sources
                 .set("aws.queues", "sqs")
+                .set("aws.intake", "s3")
                 .set("bus.backend", topics)
                 .set("store.backend", "sqlite");
         }

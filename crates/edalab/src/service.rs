@@ -274,15 +274,25 @@ async fn start_calculator(context: &Context<'_>) -> anyhow::Result<Box<dyn Runni
 }
 
 async fn start_intake(context: &Context<'_>) -> anyhow::Result<Box<dyn Running>> {
-    let p = intake::start(&context.env(Service::Intake))
+    let provided = crate::profile::open_intake(context.config).await?;
+    let banner = match &provided.source {
+        Some(source) => format!(
+            "  intake (S2): put order files under {} (DynamoDB tp-orders, CloudWatch namespace {})",
+            source.describe(),
+            context.config.aws.metrics_namespace
+        ),
+        None => format!(
+            "  intake (S2): drop order files in {}",
+            intake::inbox_dir(context.data_dir()).display()
+        ),
+    };
+    let env = context.env(Service::Intake).with_intake(provided);
+    let p = intake::start(&env)
         .await
         .context("starting the intake pipeline (S2)")?;
     Ok(Box::new(Pipeline {
         mounts: vec![Mount::new("intake", intake::api::openapi_router(p.state))],
-        banner: format!(
-            "  intake (S2): drop order files in {}",
-            intake::inbox_dir(context.data_dir()).display()
-        ),
+        banner,
         handles: p.handles,
     }))
 }

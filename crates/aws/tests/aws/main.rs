@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is its failure
 
 mod common;
+mod intake_store;
 mod sqs_consume;
 mod sqs_ensure;
 mod sqs_send;

@@ -7,6 +7,10 @@
 //! - S0: a valid transaction goes `PENDING` → `PROCESSED` through the `transactions` queue
 //!   on SQS, its event on the `transactions-events` topic of the log; an invalid one is a
 //!   400 naming each field;
+//! - S2: the seed's three orders put under `s3://tp-orders/orders/` end in DynamoDB
+//!   `tp-orders` as `PROCESSED`, `REJECTED` (and in `tp-orders-dlq`) and `DUPLICATE`
+//!   (`tp-orders-duplicates`), counted once each in CloudWatch, read back through
+//!   `GetMetricStatistics`;
 //! - an unreachable endpoint stops the start with an error naming it.
 
 use std::path::Path;
@@ -205,4 +209,168 @@ fn an_unreachable_endpoint_is_named() {
         stderr.contains(&endpoint) && stderr.contains("SQS"),
         "{stderr}"
     );
+}
+
+/// The seed's valid order (`002_…`, "Commande valide").
+fn seed_valid_order() -> Value {
+    json!({
+        "order_id": "ORD-2026-001", "customer_id": "CUST-1001",
+        "created_at": "2026-01-07T10:00:00Z", "currency": "EUR", "amount": 149.99,
+        "items": [
+            {"sku": "SKU-1", "qty": 1, "unit_price": 99.99},
+            {"sku": "SKU-2", "qty": 1, "unit_price": 50.00}
+        ]
+    })
+}
+
+/// The seed's invalid order ("Commande invalide").
+fn seed_invalid_order() -> Value {
+    json!({
+        "order_id": "ORD-2026-002", "customer_id": "CUST-1002",
+        "created_at": "2026-01-07T10:05:00Z", "currency": "EUR", "amount": -10, "items": []
+    })
+}
+
+async fn put_order(s3: &aws_sdk_s3::Client, key: &str, order: &Value) {
+    s3.put_object()
+        .bucket("tp-orders")
+        .key(key)
+        .body(aws_sdk_s3::primitives::ByteStream::from(
+            order.to_string().into_bytes(),
+        ))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
+}
+
+/// The sum of CloudWatch metric `name` in namespace `edalab` over the last ten minutes,
+/// polled until it is `want` (30 s): counts are flushed each second.
+async fn metric_sum_until(cloudwatch: &aws_sdk_cloudwatch::Client, name: &str, want: f64) -> f64 {
+    use aws_sdk_cloudwatch::primitives::DateTime;
+    use aws_sdk_cloudwatch::types::Statistic;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = std::time::SystemTime::now();
+        let stats = cloudwatch
+            .get_metric_statistics()
+            .namespace("edalab")
+            .metric_name(name)
+            .start_time(DateTime::from(now - Duration::from_secs(600)))
+            .end_time(DateTime::from(now + Duration::from_secs(60)))
+            .period(60)
+            .statistics(Statistic::Sum)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GetMetricStatistics {name}: {e:?}"));
+        let sum: f64 = stats.datapoints().iter().filter_map(|d| d.sum()).sum();
+        if sum == want || Instant::now() > deadline {
+            return sum;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s2_the_seeds_three_orders_from_the_bucket() {
+    let Some(ministack) = MiniStack::start_or_skip("aws profile: S2") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let endpoint = ministack.endpoint_url();
+    let process = Process::start(serve_on_aws(dir.path(), &["intake"], &endpoint));
+    let http = reqwest::Client::new();
+    let sdk = ministack.sdk_config();
+    let s3 = edalab_aws::backends::s3_client(&sdk);
+    let order_url = |id: &str| process.url(&format!("/api/v1/intake/orders/{id}"));
+
+    put_order(&s3, "orders/valid.json", &seed_valid_order()).await;
+    let valid = status_until(&http, &order_url("ORD-2026-001"), "PROCESSED").await;
+    assert_eq!(valid["status"], "PROCESSED", "{valid}");
+    assert_eq!(valid["file_name"], "orders/valid.json", "{valid}");
+    put_order(&s3, "orders/invalid.json", &seed_invalid_order()).await;
+    put_order(&s3, "orders/again valid.json", &seed_valid_order()).await;
+    let rejected = status_until(&http, &order_url("ORD-2026-002"), "REJECTED").await;
+    assert_eq!(rejected["status"], "REJECTED", "{rejected}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let with_duplicate = loop {
+        let (_, body) = json_of(
+            http.get(order_url("ORD-2026-001"))
+                .send()
+                .await
+                .expect("GET"),
+        )
+        .await;
+        if body["duplicates"].as_array().is_some_and(|d| !d.is_empty()) || Instant::now() > deadline
+        {
+            break body;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let duplicates = with_duplicate["duplicates"].as_array().expect("duplicates");
+    assert_eq!(duplicates.len(), 1, "{with_duplicate}");
+    assert_eq!(duplicates[0]["status"], "DUPLICATE", "{with_duplicate}");
+    // The key was URL-encoded in the S3 event ("again+valid.json").
+    assert_eq!(
+        duplicates[0]["file_name"], "orders/again valid.json",
+        "{with_duplicate}"
+    );
+
+    // The record is DynamoDB's, read without edalab.
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    for (id, status) in [("ORD-2026-001", "PROCESSED"), ("ORD-2026-002", "REJECTED")] {
+        let item = dynamodb
+            .get_item()
+            .table_name("tp-orders")
+            .key(
+                "order_id",
+                aws_sdk_dynamodb::types::AttributeValue::S(id.to_owned()),
+            )
+            .send()
+            .await
+            .expect("GetItem");
+        let found = item
+            .item()
+            .and_then(|i| i.get("status"))
+            .and_then(|s| s.as_s().ok());
+        assert_eq!(found.map(String::as_str), Some(status), "{id}: {item:?}");
+    }
+
+    // The rejected order went through SQS's redrive policy to the DLQ.
+    let sqs = ministack.sqs();
+    let dlq = sqs
+        .get_queue_url()
+        .queue_name("tp-orders-dlq")
+        .send()
+        .await
+        .expect("the DLQ exists");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let dead = loop {
+        let received = sqs
+            .receive_message()
+            .queue_url(dlq.queue_url().expect("url"))
+            .wait_time_seconds(2)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .expect("receive from the DLQ");
+        if !received.messages().is_empty() || Instant::now() > deadline {
+            break received.messages().to_vec();
+        }
+    };
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert!(
+        dead[0].body().is_some_and(|b| b.contains("ORD-2026-002")),
+        "{dead:?}"
+    );
+
+    // Counted once each, in CloudWatch.
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk);
+    for name in ["OrdersProcessed", "OrdersRejected", "OrdersDuplicate"] {
+        assert_eq!(
+            metric_sum_until(&cloudwatch, name, 1.0).await,
+            1.0,
+            "{name}"
+        );
+    }
+    process.stop();
 }

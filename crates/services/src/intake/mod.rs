@@ -22,6 +22,7 @@
 
 pub mod api;
 mod prune;
+pub mod source;
 pub mod store;
 mod watcher;
 mod worker;
@@ -34,6 +35,7 @@ use edalab_bus::runtime::RuntimeStats;
 use edalab_bus::{QueueConsumer, QueueSpec, Queues, TopicConfig, on_dead_letter};
 
 use crate::pipeline::{self, Env, Handles, SharedClock, StartError};
+pub use source::{IntakeBackends, OrderCounts, OrderSource, order_record};
 pub use store::{IntakeStore, PgIntakeStore, SqliteIntakeStore};
 
 /// The main queue (the seed's "SQS main queue" of `tp-orders`).
@@ -143,6 +145,8 @@ pub struct IntakeState {
     pub inbox: PathBuf,
     /// Where `processed_at` comes from.
     pub clock: SharedClock,
+    /// Where the S2-04 counts also go (CloudWatch on the `aws` profile).
+    pub counts: Option<Arc<dyn OrderCounts>>,
 }
 
 /// The running intake.
@@ -210,26 +214,26 @@ pub async fn start(env: &Env) -> Result<Intake, StartError> {
 }
 
 /// Creates the topics and folders, opens the store `env` names (`intake.sqlite` under its
-/// data dir for SQLite), starts the watcher and the worker (which stamps `processed_at` from
-/// `env`'s clock). Mount [`api::router`]`(intake.state.clone())`.
+/// data dir for SQLite, or the one `env.intake` provides), starts the source of order files
+/// (the inbox watcher, or `env.intake`'s: an S3 bucket on the `aws` profile), the worker
+/// (which stamps `processed_at` from `env`'s clock) and, with `env.intake`'s counts, their
+/// flusher. Mount [`api::router`]`(intake.state.clone())`.
 pub async fn start_with(env: &Env, config: IntakeConfig) -> Result<Intake, StartError> {
     let shutdown = env.shutdown.clone();
     pipeline::ensure_queues(env.queues.as_ref(), &[intake_queue()]).await?;
     register_metrics();
     let inbox = inbox_dir(&env.data_dir);
-    for dir in [
-        inbox.clone(),
-        inbox.join("processed"),
-        inbox.join("rejected"),
-    ] {
-        std::fs::create_dir_all(&dir).map_err(|source| StartError::Io {
-            path: dir.display().to_string(),
-            source,
-        })?;
+    if env.intake.source.is_none() {
+        create_folders(&inbox)?;
     }
+    let store = match &env.intake.store {
+        Some(store) => Arc::clone(store),
+        None => store::open(&env.stores, &env.data_dir)?,
+    };
     let state = IntakeState {
         queues: env.queues.clone(),
-        store: store::open(&env.stores, &env.data_dir)?,
+        store,
+        counts: env.intake.counts.clone(),
         counters: Arc::new(Counters::default()),
         inbox,
         clock: env.clock.clone(),
@@ -251,12 +255,32 @@ pub async fn start_with(env: &Env, config: IntakeConfig) -> Result<Intake, Start
         shutdown.clone(),
     )
     .await?;
-    let watcher = watcher::spawn(state.clone(), config, shutdown);
+    let mut tasks = vec![worker];
+    tasks.push(match &env.intake.source {
+        Some(source) => source.start(env.queues.clone(), shutdown.clone()).await?,
+        None => watcher::spawn(state.clone(), config, shutdown.clone()),
+    });
+    if let Some(counts) = &env.intake.counts {
+        tasks.push(source::spawn_flusher(Arc::clone(counts), shutdown));
+    }
     Ok(Intake {
-        handles: Handles {
-            tasks: vec![watcher, worker],
-        },
+        handles: Handles { tasks },
         state,
         worker_stats,
     })
+}
+
+/// The inbox and its `processed/` and `rejected/` folders.
+fn create_folders(inbox: &Path) -> Result<(), StartError> {
+    for dir in [
+        inbox.to_path_buf(),
+        inbox.join("processed"),
+        inbox.join("rejected"),
+    ] {
+        std::fs::create_dir_all(&dir).map_err(|source| StartError::Io {
+            path: dir.display().to_string(),
+            source,
+        })?;
+    }
+    Ok(())
 }

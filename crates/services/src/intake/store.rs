@@ -18,6 +18,13 @@ use crate::pipeline::{self, StartError, StoreChoice, lock};
 #[error("intake store: {0}")]
 pub struct StoreError(String);
 
+impl StoreError {
+    /// An error of a store implemented elsewhere (DynamoDB on the `aws` profile).
+    pub fn new(reason: impl Into<String>) -> Self {
+        Self(reason.into())
+    }
+}
+
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         Self(e.to_string())

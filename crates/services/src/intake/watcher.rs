@@ -7,12 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, UNIX_EPOCH};
 
-use edalab_bus::Record;
 use edalab_domain::order::{Order, OrderFile};
 
-use super::{
-    FILE_HEADER, INTAKE_ID_HEADER, INTAKE_QUEUE, IntakeConfig, IntakeState, register_metrics,
-};
+use super::{INTAKE_QUEUE, IntakeConfig, IntakeState, order_record, register_metrics};
 use crate::pipeline::{Task, signalled};
 
 pub(super) fn spawn(
@@ -88,14 +85,7 @@ pub(super) async fn scan(state: &IntakeState, config: &IntakeConfig) -> Result<u
         let valid = OrderFile::from_json(&bytes)
             .and_then(|file| Order::parse(&file))
             .is_ok();
-        let key = OrderFile::from_json(&bytes)
-            .ok()
-            .and_then(|f| f.order_id_hint().map(str::to_owned))
-            .unwrap_or_else(|| name.clone());
-        let record = Record::new(Some(key.into_bytes()), bytes)
-            .with_header(FILE_HEADER, name.as_bytes())
-            .with_header(INTAKE_ID_HEADER, intake_id.as_bytes())
-            .with_header(edalab_bus::port::headers::CONTENT_TYPE, "application/json");
+        let record = order_record(&name, &intake_id, bytes);
         state
             .queues
             .send(INTAKE_QUEUE, vec![record])

@@ -92,6 +92,9 @@ impl Handler for Worker {
             Err(e) => return Outcome::retry(e.to_string()),
         }
         let counters = &self.state.counters;
+        if let Some(counts) = &self.state.counts {
+            counts.add(status);
+        }
         match status {
             OrderStatus::Processed => {
                 counters

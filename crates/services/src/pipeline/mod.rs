@@ -81,6 +81,9 @@ pub struct Env {
     pub stores: StoreChoice,
     pub clock: SharedClock,
     pub shutdown: Shutdown,
+    /// What the profile provides the intake instead of its local defaults (DynamoDB, S3 and
+    /// CloudWatch on `aws`); empty by default.
+    pub intake: crate::intake::IntakeBackends,
 }
 
 impl Env {
@@ -98,12 +101,18 @@ impl Env {
             stores,
             clock: SharedClock::system(),
             shutdown,
+            intake: crate::intake::IntakeBackends::default(),
         }
     }
 
     /// The same on `clock`.
     pub fn with_clock(self, clock: SharedClock) -> Self {
         Self { clock, ..self }
+    }
+
+    /// The same with the intake's provided ports.
+    pub fn with_intake(self, intake: crate::intake::IntakeBackends) -> Self {
+        Self { intake, ..self }
     }
 
     /// The same with other queues (SQS on the `aws` profile).
