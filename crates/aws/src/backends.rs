@@ -7,7 +7,7 @@ use edalab_services::intake::IntakeBackends;
 
 use crate::SqsQueues;
 use crate::cloudwatch::CloudWatchCounts;
-use crate::dynamo::DynamoIntakeStore;
+use crate::dynamo::{DynamoCalculationStore, DynamoIntakeStore};
 use crate::s3_intake::S3OrderSource;
 
 /// Longest time the intake's resources may take to be checked or created at start.
@@ -41,6 +41,17 @@ pub async fn intake_backends(
         source: Some(std::sync::Arc::new(source)),
         counts: Some(std::sync::Arc::new(counts)),
     })
+}
+
+/// S1's calculations in DynamoDB table `edalab-calculations` (created if missing; one of
+/// another key is named).
+pub async fn calculation_store(
+    sdk: &aws_config::SdkConfig,
+) -> Result<DynamoCalculationStore, String> {
+    let client = aws_sdk_dynamodb::Client::new(sdk);
+    tokio::time::timeout(OPEN_TIMEOUT, DynamoCalculationStore::open(client))
+        .await
+        .map_err(|_| format!("DynamoDB not ready within {} s", OPEN_TIMEOUT.as_secs()))?
 }
 
 /// An S3 client of `sdk`; path-style addressing when an endpoint is given (an emulator on

@@ -5,6 +5,7 @@
 //! global environment variable can point a test elsewhere.
 
 use aws_config::BehaviorVersion;
+pub use aws_config::SdkConfig;
 use aws_sdk_sqs::config::{Credentials, Region, SharedHttpClient};
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 

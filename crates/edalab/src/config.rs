@@ -161,6 +161,17 @@ pub enum IntakeBackend {
     S3,
 }
 
+/// Where S0/S1 keep their state on the `aws` profile.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TablesBackend {
+    /// The pipelines' store (`store.backend`: SQLite or PostgreSQL).
+    #[default]
+    Local,
+    /// DynamoDB: S1's calculations in `edalab-calculations`.
+    Dynamodb,
+}
+
 /// The `aws` profile (`--profile aws`): SQS for the work queues and, for S2, S3, DynamoDB and
 /// CloudWatch, reached through the usual AWS credential chain (environment, profile files,
 /// roles), never credentials in here.
@@ -171,6 +182,8 @@ pub struct AwsConfig {
     pub queues: QueuesBackend,
     /// `folder` or `s3`.
     pub intake: IntakeBackend,
+    /// `local` or `dynamodb`.
+    pub tables: TablesBackend,
     /// An emulator's URL (`http://127.0.0.1:4566`); empty: AWS's own endpoints.
     pub endpoint_url: String,
     pub region: String,
@@ -185,6 +198,7 @@ impl Default for AwsConfig {
         Self {
             queues: QueuesBackend::Bus,
             intake: IntakeBackend::Folder,
+            tables: TablesBackend::Local,
             endpoint_url: String::new(),
             region: "us-east-1".to_owned(),
             bucket: "tp-orders".to_owned(),

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use crate::config::{
     AwsConfig, BusBackend, Config, ConfigSources, IntakeBackend, QueuesBackend, StoreBackend,
+    TablesBackend,
 };
 use anyhow::Context;
 use clap::{Args, ValueEnum};
@@ -22,6 +23,7 @@ use edalab_bus::kafka::{KafkaBus, KafkaConfig};
 use edalab_bus::log::EmbeddedBus;
 use edalab_bus::{Admin, Bus, BusError, Queues};
 use edalab_schema::SchemaRegistry;
+use edalab_services::calculator::CalculationStore;
 use edalab_services::intake::IntakeBackends;
 use edalab_services::pipeline::{PgStores, PgStoresConfig, StoreChoice};
 
@@ -93,15 +95,31 @@ pub async fn open_queues(config: &Config) -> anyhow::Result<Option<Arc<dyn Queue
 #[cfg(feature = "aws")]
 const SQS_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The SDK configuration of `aws` (credentials from the AWS chain) and the place errors name.
 #[cfg(feature = "aws")]
-async fn open_sqs(aws: &AwsConfig) -> anyhow::Result<Arc<dyn Queues>> {
+async fn aws_sdk(aws: &AwsConfig) -> (edalab_aws::client::SdkConfig, String) {
     let endpoint = Some(aws.endpoint_url.trim()).filter(|url| !url.is_empty());
     let sdk = edalab_aws::client::from_chain(&aws.region, endpoint).await;
-    let queues = edalab_aws::SqsQueues::from_sdk_config(&sdk);
     let place = endpoint.map_or_else(
         || format!("AWS in {} (no aws.endpoint_url)", aws.region),
         str::to_owned,
     );
+    (sdk, place)
+}
+
+/// A setting that needs the `aws` feature, in a binary built without it.
+#[cfg(not(feature = "aws"))]
+fn needs_aws_feature(setting: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{setting} (--profile aws) needs a binary built with the `aws` feature: \
+         cargo build --release -p edalab --features aws (make build does)"
+    )
+}
+
+#[cfg(feature = "aws")]
+async fn open_sqs(aws: &AwsConfig) -> anyhow::Result<Arc<dyn Queues>> {
+    let (sdk, place) = aws_sdk(aws).await;
+    let queues = edalab_aws::SqsQueues::from_sdk_config(&sdk);
     queues
         .check_reachable(SQS_CHECK_TIMEOUT)
         .await
@@ -111,10 +129,7 @@ async fn open_sqs(aws: &AwsConfig) -> anyhow::Result<Arc<dyn Queues>> {
 
 #[cfg(not(feature = "aws"))]
 async fn open_sqs(_: &AwsConfig) -> anyhow::Result<Arc<dyn Queues>> {
-    anyhow::bail!(
-        "aws.queues: sqs (--profile aws) needs a binary built with the `aws` feature: \
-         cargo build --release -p edalab --features aws (make build does)"
-    )
+    Err(needs_aws_feature("aws.queues: sqs"))
 }
 
 /// What S2 is given instead of its local defaults: nothing with `aws.intake: folder`; with
@@ -130,25 +145,47 @@ pub async fn open_intake(config: &Config) -> anyhow::Result<IntakeBackends> {
 
 #[cfg(feature = "aws")]
 async fn open_s3_intake(aws: &AwsConfig) -> anyhow::Result<IntakeBackends> {
-    let endpoint = Some(aws.endpoint_url.trim()).filter(|url| !url.is_empty());
-    let sdk = edalab_aws::client::from_chain(&aws.region, endpoint).await;
+    let (sdk, place) = aws_sdk(aws).await;
     edalab_aws::backends::intake_backends(&sdk, &aws.bucket, &aws.metrics_namespace)
         .await
         .map_err(|reason| {
             anyhow::anyhow!(
-                "S2 on AWS (aws.intake: s3, aws.bucket {}, at {}): {reason}",
-                aws.bucket,
-                endpoint.unwrap_or("AWS's endpoints")
+                "S2 on AWS (aws.intake: s3, aws.bucket {}, at {place}): {reason}",
+                aws.bucket
             )
         })
 }
 
 #[cfg(not(feature = "aws"))]
 async fn open_s3_intake(_: &AwsConfig) -> anyhow::Result<IntakeBackends> {
-    anyhow::bail!(
-        "aws.intake: s3 (--profile aws) needs a binary built with the `aws` feature: \
-         cargo build --release -p edalab --features aws (make build does)"
-    )
+    Err(needs_aws_feature("aws.intake: s3"))
+}
+
+/// S1's store when the profile provides one: `None` with `aws.tables: local`; with
+/// `dynamodb`, table `edalab-calculations` (created if missing).
+pub async fn open_calculations(
+    config: &Config,
+) -> anyhow::Result<Option<Arc<dyn CalculationStore>>> {
+    match config.aws.tables {
+        TablesBackend::Local => Ok(None),
+        TablesBackend::Dynamodb => open_dynamo_calculations(&config.aws).await.map(Some),
+    }
+}
+
+#[cfg(feature = "aws")]
+async fn open_dynamo_calculations(aws: &AwsConfig) -> anyhow::Result<Arc<dyn CalculationStore>> {
+    let (sdk, place) = aws_sdk(aws).await;
+    let store = edalab_aws::backends::calculation_store(&sdk)
+        .await
+        .map_err(|reason| {
+            anyhow::anyhow!("S1 on DynamoDB (aws.tables: dynamodb, at {place}): {reason}")
+        })?;
+    Ok(Arc::new(store))
+}
+
+#[cfg(not(feature = "aws"))]
+async fn open_dynamo_calculations(_: &AwsConfig) -> anyhow::Result<Arc<dyn CalculationStore>> {
+    Err(needs_aws_feature("aws.tables: dynamodb"))
 }
 
 /// Loads the layered configuration (defaults → file → `EDALAB__…` → `--data-dir`, the
@@ -186,6 +223,7 @@ pub fn load_config(
             sources = sources
                 .set("aws.queues", "sqs")
                 .set("aws.intake", "s3")
+                .set("aws.tables", "dynamodb")
                 .set("bus.backend", topics)
                 .set("store.backend", "sqlite");
         }

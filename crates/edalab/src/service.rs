@@ -260,7 +260,18 @@ async fn start_transactions(
 }
 
 async fn start_calculator(context: &Context<'_>) -> anyhow::Result<Box<dyn Running>> {
-    let p = calculator::start(&context.env(Service::Calculator))
+    let calculations = crate::profile::open_calculations(context.config).await?;
+    let banner = match calculations {
+        Some(_) => "  calculator (S1): /api/v1/calculator (DynamoDB edalab-calculations)",
+        None => "  calculator (S1): /api/v1/calculator",
+    };
+    let env = context
+        .env(Service::Calculator)
+        .with_provided(pipeline::Provided {
+            calculations,
+            ..pipeline::Provided::default()
+        });
+    let p = calculator::start(&env)
         .await
         .context("starting the calculator pipeline (S1)")?;
     Ok(Box::new(Pipeline {
@@ -268,7 +279,7 @@ async fn start_calculator(context: &Context<'_>) -> anyhow::Result<Box<dyn Runni
             "calculator",
             calculator::api::openapi_router(p.state),
         )],
-        banner: "  calculator (S1): /api/v1/calculator".to_owned(),
+        banner: banner.to_owned(),
         handles: p.handles,
     }))
 }
@@ -286,7 +297,12 @@ async fn start_intake(context: &Context<'_>) -> anyhow::Result<Box<dyn Running>>
             intake::inbox_dir(context.data_dir()).display()
         ),
     };
-    let env = context.env(Service::Intake).with_intake(provided);
+    let env = context
+        .env(Service::Intake)
+        .with_provided(pipeline::Provided {
+            intake: provided,
+            ..pipeline::Provided::default()
+        });
     let p = intake::start(&env)
         .await
         .context("starting the intake pipeline (S2)")?;

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic in a test is its failure
 
+mod calculation_store;
 mod common;
 mod intake_store;
 mod sqs_consume;

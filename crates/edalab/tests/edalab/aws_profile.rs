@@ -3,7 +3,8 @@
 //!
 //! - S1: each operation computes through `calculatrice-input-queue` on SQS; a division by
 //!   zero is received three times, moved to `calculatrice-input-queue-dlq` by SQS's redrive
-//!   policy, and the calculation is `FAILED` with the reason; no queue became a topic;
+//!   policy, and the calculation is `FAILED` with the reason in DynamoDB
+//!   `edalab-calculations`; no queue became a topic;
 //! - S0: a valid transaction goes `PENDING` → `PROCESSED` through the `transactions` queue
 //!   on SQS, its event on the `transactions-events` topic of the log; an invalid one is a
 //!   400 naming each field;
@@ -107,6 +108,20 @@ async fn s1_computes_on_sqs_and_the_redrive_policy_dead_letters() {
             .is_some_and(|e| e.contains("DIVISION_BY_ZERO")),
         "{failed}"
     );
+
+    // The calculation is DynamoDB's, read without edalab.
+    let item = aws_sdk_dynamodb::Client::new(&ministack.sdk_config())
+        .get_item()
+        .table_name("edalab-calculations")
+        .key("id", aws_sdk_dynamodb::types::AttributeValue::S(id.clone()))
+        .send()
+        .await
+        .expect("GetItem");
+    let status = item
+        .item()
+        .and_then(|i| i.get("status"))
+        .and_then(|s| s.as_s().ok());
+    assert_eq!(status.map(String::as_str), Some("FAILED"), "{item:?}");
 
     // SQS moved it after its third receive: it is in the DLQ.
     let sqs = ministack.sqs();

@@ -89,7 +89,10 @@ impl CalculatorState {
     pub fn open(env: &Env) -> Result<Self, StartError> {
         Ok(Self {
             queues: env.queues.clone(),
-            store: store::open(&env.stores, &env.data_dir)?,
+            store: match &env.provided.calculations {
+                Some(store) => Arc::clone(store),
+                None => store::open(&env.stores, &env.data_dir)?,
+            },
             counters: Arc::new(Counters::default()),
             clock: env.clock.clone(),
         })

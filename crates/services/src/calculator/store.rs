@@ -58,6 +58,13 @@ pub struct Calculation {
 #[error("calculator store: {0}")]
 pub struct StoreError(String);
 
+impl StoreError {
+    /// An error of a store implemented elsewhere (DynamoDB on the `aws` profile).
+    pub fn new(reason: impl Into<String>) -> Self {
+        Self(reason.into())
+    }
+}
+
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         Self(e.to_string())
@@ -123,7 +130,8 @@ impl SqliteCalculationStore {
     }
 }
 
-fn number_text(n: Number) -> String {
+/// A number as the stores keep it: its JSON text.
+pub fn number_text(n: Number) -> String {
     // Serializing a `Number` to JSON cannot fail (an i64 or an f64, finite once parsed).
     serde_json::to_string(&n).unwrap_or_else(|_| n.to_string())
 }
@@ -180,7 +188,7 @@ impl CalculationStore for SqliteCalculationStore {
 }
 
 /// The columns of a calculation row: operation, a, b, status, result, error.
-type Row = (
+pub type Row = (
     String,
     String,
     String,
@@ -189,7 +197,8 @@ type Row = (
     Option<String>,
 );
 
-fn calculation(
+/// A calculation from its stored text columns (what every store keeps).
+pub fn calculation(
     id: &str,
     (operation, a, b, status, result, error): Row,
 ) -> Result<Calculation, StoreError> {

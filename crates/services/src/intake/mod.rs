@@ -214,26 +214,26 @@ pub async fn start(env: &Env) -> Result<Intake, StartError> {
 }
 
 /// Creates the topics and folders, opens the store `env` names (`intake.sqlite` under its
-/// data dir for SQLite, or the one `env.intake` provides), starts the source of order files
-/// (the inbox watcher, or `env.intake`'s: an S3 bucket on the `aws` profile), the worker
-/// (which stamps `processed_at` from `env`'s clock) and, with `env.intake`'s counts, their
+/// data dir for SQLite, or the one `env.provided.intake` provides), starts the source of order files
+/// (the inbox watcher, or `env.provided.intake`'s: an S3 bucket on the `aws` profile), the worker
+/// (which stamps `processed_at` from `env`'s clock) and, with `env.provided.intake`'s counts, their
 /// flusher. Mount [`api::router`]`(intake.state.clone())`.
 pub async fn start_with(env: &Env, config: IntakeConfig) -> Result<Intake, StartError> {
     let shutdown = env.shutdown.clone();
     pipeline::ensure_queues(env.queues.as_ref(), &[intake_queue()]).await?;
     register_metrics();
     let inbox = inbox_dir(&env.data_dir);
-    if env.intake.source.is_none() {
+    if env.provided.intake.source.is_none() {
         create_folders(&inbox)?;
     }
-    let store = match &env.intake.store {
+    let store = match &env.provided.intake.store {
         Some(store) => Arc::clone(store),
         None => store::open(&env.stores, &env.data_dir)?,
     };
     let state = IntakeState {
         queues: env.queues.clone(),
         store,
-        counts: env.intake.counts.clone(),
+        counts: env.provided.intake.counts.clone(),
         counters: Arc::new(Counters::default()),
         inbox,
         clock: env.clock.clone(),
@@ -256,11 +256,11 @@ pub async fn start_with(env: &Env, config: IntakeConfig) -> Result<Intake, Start
     )
     .await?;
     let mut tasks = vec![worker];
-    tasks.push(match &env.intake.source {
+    tasks.push(match &env.provided.intake.source {
         Some(source) => source.start(env.queues.clone(), shutdown.clone()).await?,
         None => watcher::spawn(state.clone(), config, shutdown.clone()),
     });
-    if let Some(counts) = &env.intake.counts {
+    if let Some(counts) = &env.provided.intake.counts {
         tasks.push(source::spawn_flusher(Arc::clone(counts), shutdown));
     }
     Ok(Intake {

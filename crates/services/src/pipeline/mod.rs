@@ -81,9 +81,19 @@ pub struct Env {
     pub stores: StoreChoice,
     pub clock: SharedClock,
     pub shutdown: Shutdown,
-    /// What the profile provides the intake instead of its local defaults (DynamoDB, S3 and
-    /// CloudWatch on `aws`); empty by default.
+    /// What the profile provides the pipelines instead of their local defaults (DynamoDB,
+    /// S3 and CloudWatch on `aws`); empty by default.
+    pub provided: Provided,
+}
+
+/// Ports a profile provides instead of a pipeline's local default; `None` or empty keeps the
+/// default (the store [`StoreChoice`] names, the inbox folder, Prometheus alone).
+#[derive(Clone, Default)]
+pub struct Provided {
+    /// S2's store, source of order files and counts.
     pub intake: crate::intake::IntakeBackends,
+    /// S1's store.
+    pub calculations: Option<Arc<dyn crate::calculator::CalculationStore>>,
 }
 
 impl Env {
@@ -101,7 +111,7 @@ impl Env {
             stores,
             clock: SharedClock::system(),
             shutdown,
-            intake: crate::intake::IntakeBackends::default(),
+            provided: Provided::default(),
         }
     }
 
@@ -110,9 +120,9 @@ impl Env {
         Self { clock, ..self }
     }
 
-    /// The same with the intake's provided ports.
-    pub fn with_intake(self, intake: crate::intake::IntakeBackends) -> Self {
-        Self { intake, ..self }
+    /// The same with ports the profile provides.
+    pub fn with_provided(self, provided: Provided) -> Self {
+        Self { provided, ..self }
     }
 
     /// The same with other queues (SQS on the `aws` profile).
