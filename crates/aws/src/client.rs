@@ -28,6 +28,28 @@ pub async fn from_chain(region: &str, endpoint_url: Option<&str>) -> aws_config:
     loader.load().await
 }
 
+/// Whether the AWS chain of `sdk` yields credentials within `within`; when not, the error
+/// says how to give them (the chain's own message follows).
+pub async fn check_credentials(sdk: &SdkConfig, within: std::time::Duration) -> Result<(), String> {
+    use aws_sdk_sqs::config::ProvideCredentials;
+    const HOW: &str = "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with \
+                       ~/.aws/credentials (an emulator takes any, e.g. test and test)";
+    let Some(provider) = sdk.credentials_provider() else {
+        return Err(format!("no AWS credentials provider: {HOW}"));
+    };
+    match tokio::time::timeout(within, provider.provide_credentials()).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(format!(
+            "no AWS credentials found: {HOW} ({})",
+            aws_sdk_sqs::error::DisplayErrorContext(e)
+        )),
+        Err(_) => Err(format!(
+            "no AWS credentials within {} s: {HOW}",
+            within.as_secs()
+        )),
+    }
+}
+
 /// An SQS client configured explicitly: `endpoint_url`, `region` and static credentials
 /// (an emulator takes any). Reads no environment variable and no file.
 pub fn sqs_explicit(

@@ -1,9 +1,10 @@
 //! [`SqsQueues`]: the queue port over SQS (`docs/adr/026-aws-profile.md` §2–§3).
 //!
-//! - `ensure` creates the DLQ, then the queue with its redrive policy (`deadLetterTargetArn`,
-//!   `maxReceiveCount`). An existing queue is read, not re-created, and compared setting by
-//!   setting, so that a difference is named with what was found and what was wanted
-//!   ([`BusError::QueueConfigMismatch`]); nothing is changed then.
+//! - `ensure` first compares what exists of the queue and its DLQ with the spec, setting by
+//!   setting ([`SqsQueues::check`]), so that a difference is named with what was found and
+//!   what was wanted ([`BusError::QueueConfigMismatch`]) before anything is created or
+//!   changed; then it creates the DLQ, then the queue with its redrive policy
+//!   (`deadLetterTargetArn`, `maxReceiveCount`). An existing queue is never re-created.
 //! - `send` checks every record first ([`crate::message::outgoing`]), then sends batches of 10.
 //! - `consume` runs an [`SqsWorker`].
 //!
@@ -120,6 +121,36 @@ impl SqsQueues {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(name.to_owned(), url.to_owned());
+    }
+
+    /// Every difference between `spec` and what already exists of its queue and DLQ (what
+    /// does not exist yet has none); creates and changes nothing, so that `ensure` can refuse
+    /// before its first write.
+    pub async fn check(&self, spec: &QueueSpec) -> Result<Vec<BusError>, BusError> {
+        let mut found = Vec::new();
+        let mut dlq_arn = None;
+        if let Some(dlq) = &spec.dead_letter
+            && let Some(url) = self.lookup_url(&dlq.name).await?
+        {
+            let attributes = self.attributes(&dlq.name, &url).await?;
+            dlq_arn = attributes.get(&QueueAttributeName::QueueArn).cloned();
+            found.extend(mismatches(&dlq.name, &attributes, &dlq_wanted(dlq)));
+        }
+        if let Some(url) = self.lookup_url(&spec.name).await? {
+            let attributes = self.attributes(&spec.name, &url).await?;
+            // A DLQ not made yet would get the queue's ARN with its own name.
+            let dlq_arn = dlq_arn.or_else(|| {
+                let queue_arn = attributes.get(&QueueAttributeName::QueueArn)?;
+                let (prefix, _) = queue_arn.rsplit_once(':')?;
+                Some(format!("{prefix}:{}", spec.dead_letter.as_ref()?.name))
+            });
+            found.extend(mismatches(
+                &spec.name,
+                &attributes,
+                &queue_wanted(spec, dlq_arn),
+            ));
+        }
+        Ok(found)
     }
 
     /// The ARN of queue `name`, which must exist.
@@ -305,6 +336,9 @@ where
 #[async_trait]
 impl Queues for SqsQueues {
     async fn ensure(&self, spec: &QueueSpec) -> Result<(), BusError> {
+        if let Some(first) = self.check(spec).await?.into_iter().next() {
+            return Err(first);
+        }
         let dlq_arn = match &spec.dead_letter {
             Some(dlq) => Some(self.ensure_queue(&dlq.name, &dlq_wanted(dlq)).await?),
             None => None,

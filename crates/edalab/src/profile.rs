@@ -91,20 +91,24 @@ pub async fn open_queues(config: &Config) -> anyhow::Result<Option<Arc<dyn Queue
     }
 }
 
-/// Time SQS has to answer the start-up check.
+/// Time the credentials and SQS have to answer the start-up checks.
 #[cfg(feature = "aws")]
 const SQS_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The SDK configuration of `aws` (credentials from the AWS chain) and the place errors name.
+/// The SDK configuration of `aws` (credentials from the AWS chain, checked to be there) and
+/// the place errors name.
 #[cfg(feature = "aws")]
-async fn aws_sdk(aws: &AwsConfig) -> (edalab_aws::client::SdkConfig, String) {
+async fn aws_sdk(aws: &AwsConfig) -> anyhow::Result<(edalab_aws::client::SdkConfig, String)> {
     let endpoint = Some(aws.endpoint_url.trim()).filter(|url| !url.is_empty());
     let sdk = edalab_aws::client::from_chain(&aws.region, endpoint).await;
     let place = endpoint.map_or_else(
         || format!("AWS in {} (no aws.endpoint_url)", aws.region),
         str::to_owned,
     );
-    (sdk, place)
+    edalab_aws::client::check_credentials(&sdk, SQS_CHECK_TIMEOUT)
+        .await
+        .map_err(|reason| anyhow::anyhow!("AWS at {place}: {reason}"))?;
+    Ok((sdk, place))
 }
 
 /// A setting that needs the `aws` feature, in a binary built without it.
@@ -118,7 +122,7 @@ fn needs_aws_feature(setting: &str) -> anyhow::Error {
 
 #[cfg(feature = "aws")]
 async fn open_sqs(aws: &AwsConfig) -> anyhow::Result<Arc<dyn Queues>> {
-    let (sdk, place) = aws_sdk(aws).await;
+    let (sdk, place) = aws_sdk(aws).await?;
     let queues = edalab_aws::SqsQueues::from_sdk_config(&sdk);
     queues
         .check_reachable(SQS_CHECK_TIMEOUT)
@@ -145,7 +149,7 @@ pub async fn open_intake(config: &Config) -> anyhow::Result<IntakeBackends> {
 
 #[cfg(feature = "aws")]
 async fn open_s3_intake(aws: &AwsConfig) -> anyhow::Result<IntakeBackends> {
-    let (sdk, place) = aws_sdk(aws).await;
+    let (sdk, place) = aws_sdk(aws).await?;
     edalab_aws::backends::intake_backends(&sdk, &aws.bucket, &aws.metrics_namespace)
         .await
         .map_err(|reason| {
@@ -174,7 +178,7 @@ pub async fn open_calculations(
 
 #[cfg(feature = "aws")]
 async fn open_dynamo_calculations(aws: &AwsConfig) -> anyhow::Result<Arc<dyn CalculationStore>> {
-    let (sdk, place) = aws_sdk(aws).await;
+    let (sdk, place) = aws_sdk(aws).await?;
     let store = edalab_aws::backends::calculation_store(&sdk)
         .await
         .map_err(|reason| {

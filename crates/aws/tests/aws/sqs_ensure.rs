@@ -101,4 +101,25 @@ async fn a_queue_with_another_visibility_is_a_named_mismatch() {
         attribute(&client, &url, QueueAttributeName::RedrivePolicy).await,
         None
     );
+    // Refused before the first write: the DLQ was not created either.
+    assert_eq!(queues.lookup_url(DLQ).await.unwrap(), None);
+    // Every difference is listed by `check`: the redrive policy too.
+    let settings: Vec<String> = queues
+        .check(&spec())
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| match e {
+            BusError::QueueConfigMismatch { setting, .. } => setting.clone(),
+            other => panic!("expected mismatches, got {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        settings,
+        [
+            "VisibilityTimeout",
+            "RedrivePolicy.maxReceiveCount",
+            "RedrivePolicy.deadLetterTargetArn"
+        ]
+    );
 }

@@ -12,7 +12,9 @@
 //!   `tp-orders` as `PROCESSED`, `REJECTED` (and in `tp-orders-dlq`) and `DUPLICATE`
 //!   (`tp-orders-duplicates`), counted once each in CloudWatch, read back through
 //!   `GetMetricStatistics`;
-//! - an unreachable endpoint stops the start with an error naming it.
+//! - an unreachable endpoint, missing credentials, or a queue made earlier with other settings
+//!   stop the start with an error naming the endpoint, how to give credentials, or the queue
+//!   and the setting (and then nothing was created).
 
 use std::path::Path;
 use std::process::Command;
@@ -388,4 +390,63 @@ async fn s2_the_seeds_three_orders_from_the_bucket() {
         );
     }
     process.stop();
+}
+
+#[test]
+fn missing_credentials_are_named() {
+    let Some(ministack) = MiniStack::start_or_skip("aws profile: missing credentials") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let home = tempfile::tempdir().expect("an empty HOME");
+    let output = serve_on_aws(dir.path(), &["calculator"], &ministack.endpoint_url())
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env("HOME", home.path())
+        // No instance metadata to ask, as on a laptop.
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("no AWS credentials") && stderr.contains("AWS_ACCESS_KEY_ID"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflicting_queue_fails_before_any_write() {
+    let Some(ministack) = MiniStack::start_or_skip("aws profile: conflicting queue") else {
+        return;
+    };
+    let sqs = ministack.sqs();
+    sqs.create_queue()
+        .queue_name("transactions")
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+            "30",
+        )
+        .send()
+        .await
+        .expect("a queue made earlier");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = serve_on_aws(dir.path(), &["transactions"], &ministack.endpoint_url())
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("`transactions`") && stderr.contains("VisibilityTimeout = 30"),
+        "{stderr}"
+    );
+    let listed = sqs.list_queues().send().await.expect("ListQueues");
+    assert_eq!(
+        listed.queue_urls().len(),
+        1,
+        "nothing else created: {listed:?}"
+    );
 }
