@@ -41,6 +41,16 @@ fn serve_on_aws(dir: &Path, services: &[&str], endpoint: &str) -> Command {
     command
 }
 
+/// Runs `command`, which must fail to start; its standard error.
+fn failed_start(mut command: Command) -> String {
+    let output = command
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run");
+    assert!(!output.status.success(), "started: {output:?}");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 /// Polls `GET url` until its `status` is `want` (60 s).
 async fn status_until(http: &reqwest::Client, url: &str, want: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -216,12 +226,7 @@ fn an_unreachable_endpoint_is_named() {
     let dir = tempfile::tempdir().expect("temp dir");
     let closed = edalab_bus::peer::free_port().expect("a free port");
     let endpoint = format!("http://127.0.0.1:{closed}");
-    let output = serve_on_aws(dir.path(), &["calculator"], &endpoint)
-        .stderr(std::process::Stdio::piped())
-        .output()
-        .expect("run");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = failed_start(serve_on_aws(dir.path(), &["calculator"], &endpoint));
     assert!(
         stderr.contains(&endpoint) && stderr.contains("SQS"),
         "{stderr}"
@@ -399,18 +404,15 @@ fn missing_credentials_are_named() {
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let home = tempfile::tempdir().expect("an empty HOME");
-    let output = serve_on_aws(dir.path(), &["calculator"], &ministack.endpoint_url())
+    let mut command = serve_on_aws(dir.path(), &["calculator"], &ministack.endpoint_url());
+    command
         .env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY")
         .env_remove("AWS_SESSION_TOKEN")
         .env("HOME", home.path())
         // No instance metadata to ask, as on a laptop.
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .stderr(std::process::Stdio::piped())
-        .output()
-        .expect("run");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    let stderr = failed_start(command);
     assert!(
         stderr.contains("no AWS credentials") && stderr.contains("AWS_ACCESS_KEY_ID"),
         "{stderr}"
@@ -433,12 +435,11 @@ async fn a_conflicting_queue_fails_before_any_write() {
         .await
         .expect("a queue made earlier");
     let dir = tempfile::tempdir().expect("temp dir");
-    let output = serve_on_aws(dir.path(), &["transactions"], &ministack.endpoint_url())
-        .stderr(std::process::Stdio::piped())
-        .output()
-        .expect("run");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = failed_start(serve_on_aws(
+        dir.path(),
+        &["transactions"],
+        &ministack.endpoint_url(),
+    ));
     assert!(
         stderr.contains("`transactions`") && stderr.contains("VisibilityTimeout = 30"),
         "{stderr}"
