@@ -8,6 +8,7 @@
 //! - [`settle`]: a handled batch's fate on SQS (delete, visibility), shared with the Lambda
 //!   adapter to come;
 //! - [`message`]: records to SQS messages and back;
+//! - [`dead_letters`]: listing an SQS DLQ and redriving it (receive → send → delete);
 //! - [`dynamo`]: [`dynamo::DynamoIntakeStore`], S2's store on tables `tp-orders` and
 //!   `tp-orders-duplicates`, and [`dynamo::ensure_tables`];
 //! - [`s3_intake`]: [`s3_intake::S3OrderSource`], order files from a bucket's `orders/` prefix;
@@ -21,6 +22,7 @@
 pub mod backends;
 pub mod client;
 pub mod cloudwatch;
+pub mod dead_letters;
 pub mod dynamo;
 pub mod message;
 pub mod s3_intake;

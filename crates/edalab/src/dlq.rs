@@ -64,11 +64,52 @@ pub enum DlqCommand {
 /// through a consumer group of their own, redrive produces), values decoded through the
 /// configured schema registry.
 pub async fn run_command(config: &crate::config::Config, args: DlqArgs) -> anyhow::Result<()> {
+    if config.aws.queues == crate::config::QueuesBackend::Sqs
+        && sqs_dlq_names()
+            .iter()
+            .any(|name| name == args.command.dlq())
+    {
+        return on_sqs(config, args).await;
+    }
     let opened = crate::cli::open_bus(config, crate::profile::Access::Write).await?;
     let registry = crate::profile::open_registry_reader(config)?;
     let result = run(args, &*opened.shared(), &*registry).await;
     opened.close().await?;
     result
+}
+
+impl DlqCommand {
+    /// The DLQ it is about.
+    pub fn dlq(&self) -> &str {
+        match self {
+            Self::List { dlq_topic, .. }
+            | Self::Show { dlq_topic, .. }
+            | Self::Redrive { dlq_topic, .. } => dlq_topic,
+        }
+    }
+}
+
+/// The DLQs that are SQS queues with `aws.queues: sqs`: those of S0/S1/S2's work queues and
+/// of S2's S3 events.
+fn sqs_dlq_names() -> Vec<String> {
+    crate::service::Service::ALL
+        .iter()
+        .flat_map(|service| service.queues())
+        .filter_map(|spec| spec.dead_letter.map(|dlq| dlq.name))
+        .chain(["tp-orders-intake-events-dlq".to_owned()])
+        .collect()
+}
+
+#[cfg(feature = "aws")]
+async fn on_sqs(config: &crate::config::Config, args: DlqArgs) -> anyhow::Result<()> {
+    let queues = crate::profile::open_sqs_queues(&config.aws).await?;
+    let mut out = std::io::stdout().lock();
+    crate::dlq_sqs::run_to(args, &queues, &mut out).await
+}
+
+#[cfg(not(feature = "aws"))]
+async fn on_sqs(_: &crate::config::Config, _: DlqArgs) -> anyhow::Result<()> {
+    Err(crate::profile::needs_aws_feature("aws.queues: sqs"))
 }
 
 /// Runs a `dlq` subcommand against `bus`, printing to standard output.

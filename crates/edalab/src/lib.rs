@@ -10,6 +10,8 @@ mod cli;
 pub mod config;
 mod consume;
 mod dlq;
+#[cfg(feature = "aws")]
+mod dlq_sqs;
 mod ledger;
 mod output;
 mod platform;

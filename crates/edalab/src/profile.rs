@@ -113,7 +113,7 @@ async fn aws_sdk(aws: &AwsConfig) -> anyhow::Result<(edalab_aws::client::SdkConf
 
 /// A setting that needs the `aws` feature, in a binary built without it.
 #[cfg(not(feature = "aws"))]
-fn needs_aws_feature(setting: &str) -> anyhow::Error {
+pub(crate) fn needs_aws_feature(setting: &str) -> anyhow::Error {
     anyhow::anyhow!(
         "{setting} (--profile aws) needs a binary built with the `aws` feature: \
          cargo build --release -p edalab --features aws (make build does)"
@@ -122,13 +122,19 @@ fn needs_aws_feature(setting: &str) -> anyhow::Error {
 
 #[cfg(feature = "aws")]
 async fn open_sqs(aws: &AwsConfig) -> anyhow::Result<Arc<dyn Queues>> {
+    Ok(Arc::new(open_sqs_queues(aws).await?))
+}
+
+/// SQS of `aws`, checked to answer (credentials, then one `ListQueues`).
+#[cfg(feature = "aws")]
+pub async fn open_sqs_queues(aws: &AwsConfig) -> anyhow::Result<edalab_aws::SqsQueues> {
     let (sdk, place) = aws_sdk(aws).await?;
     let queues = edalab_aws::SqsQueues::from_sdk_config(&sdk);
     queues
         .check_reachable(SQS_CHECK_TIMEOUT)
         .await
         .map_err(|reason| anyhow::anyhow!("SQS at {place} (aws.endpoint_url, --aws-endpoint; credentials from the AWS chain): {reason}"))?;
-    Ok(Arc::new(queues))
+    Ok(queues)
 }
 
 #[cfg(not(feature = "aws"))]

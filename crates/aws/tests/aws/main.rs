@@ -6,6 +6,7 @@
 
 mod calculation_store;
 mod common;
+mod dead_letters;
 mod intake_store;
 mod sqs_consume;
 mod sqs_ensure;

@@ -4,7 +4,8 @@
 //! - S1: each operation computes through `calculatrice-input-queue` on SQS; a division by
 //!   zero is received three times, moved to `calculatrice-input-queue-dlq` by SQS's redrive
 //!   policy, and the calculation is `FAILED` with the reason in DynamoDB
-//!   `edalab-calculations`; no queue became a topic;
+//!   `edalab-calculations`; `edalab dlq list` shows it in the DLQ and leaves it there, `edalab
+//!   dlq redrive` sends it back (it fails again and returns); no queue became a topic;
 //! - S0: a valid transaction goes `PENDING` → `PROCESSED` through the `transactions` queue
 //!   on SQS, its event on the `transactions-events` topic of the log; an invalid one is a
 //!   400 naming each field;
@@ -39,6 +40,37 @@ fn serve_on_aws(dir: &Path, services: &[&str], endpoint: &str) -> Command {
         .env_remove("AWS_PROFILE")
         .env_remove("AWS_ENDPOINT_URL");
     command
+}
+
+/// `edalab dlq <args> --profile aws` against `endpoint`.
+fn dlq_command(dir: &Path, endpoint: &str, args: &[&str]) -> std::process::Output {
+    edalab(dir)
+        .args(["--data-dir", "data", "dlq"])
+        .args(args)
+        .args(["--profile", "aws", "--aws-endpoint", endpoint])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .output()
+        .expect("edalab dlq")
+}
+
+/// `edalab dlq list <dlq> --format json` until it lists something (60 s): the messages.
+async fn dlq_until_listed(dir: &Path, endpoint: &str, dlq: &str) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let output = dlq_command(dir, endpoint, &["list", dlq, "--format", "json"]);
+        assert!(output.status.success(), "{output:?}");
+        let listed: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("a JSON line"))
+            .collect();
+        if !listed.is_empty() || Instant::now() > deadline {
+            return listed;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Runs `command`, which must fail to start; its standard error.
@@ -135,28 +167,48 @@ async fn s1_computes_on_sqs_and_the_redrive_policy_dead_letters() {
         .and_then(|s| s.as_s().ok());
     assert_eq!(status.map(String::as_str), Some("FAILED"), "{item:?}");
 
-    // SQS moved it after its third receive: it is in the DLQ.
-    let sqs = ministack.sqs();
-    let dlq = sqs
-        .get_queue_url()
-        .queue_name("calculatrice-input-queue-dlq")
-        .send()
-        .await
-        .expect("the DLQ exists");
-    let received = sqs
-        .receive_message()
-        .queue_url(dlq.queue_url().expect("url"))
-        .wait_time_seconds(5)
-        .max_number_of_messages(10)
-        .send()
-        .await
-        .expect("receive from the DLQ");
-    let messages = received.messages();
-    assert_eq!(messages.len(), 1, "{messages:?}");
+    // SQS moved it after its third receive: `edalab dlq list` shows it there, and leaves it.
+    let dlq = "calculatrice-input-queue-dlq";
+    let listed = dlq_until_listed(dir.path(), &endpoint, dlq).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
     assert!(
-        messages[0].body().is_some_and(|b| b.contains("divide")),
-        "{messages:?}"
+        listed[0]["body"]
+            .as_str()
+            .is_some_and(|b| b.contains("divide")),
+        "{listed:?}"
     );
+    assert_eq!(
+        listed[0]["source_queue"], "calculatrice-input-queue",
+        "{listed:?}"
+    );
+    assert_eq!(
+        dlq_until_listed(dir.path(), &endpoint, dlq).await.len(),
+        1,
+        "still there"
+    );
+
+    // Redriven: back on the input queue, rejected three times again, back in the DLQ; the
+    // calculation stays FAILED (finished once).
+    let redriven = dlq_command(dir.path(), &endpoint, &["redrive", dlq]);
+    assert!(redriven.status.success(), "{redriven:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&redriven.stdout).trim(),
+        "redriven 1"
+    );
+    let again = dlq_until_listed(dir.path(), &endpoint, dlq).await;
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(
+        again[0]["origin_message_id"], listed[0]["origin_message_id"],
+        "{again:?}"
+    );
+    let (_, after) = json_of(
+        http.get(process.url(&format!("/api/v1/calculator/{id}")))
+            .send()
+            .await
+            .expect("GET"),
+    )
+    .await;
+    assert_eq!(after["status"], "FAILED", "{after}");
 
     // The queues are SQS's, not topics of the log.
     let topics = edalab(dir.path())
