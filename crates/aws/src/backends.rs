@@ -7,7 +7,7 @@ use edalab_services::intake::IntakeBackends;
 
 use crate::SqsQueues;
 use crate::cloudwatch::CloudWatchCounts;
-use crate::dynamo::{DynamoCalculationStore, DynamoIntakeStore};
+use crate::dynamo::{DynamoCalculationStore, DynamoIntakeStore, DynamoTransactionStore};
 use crate::s3_intake::S3OrderSource;
 
 /// Longest time the intake's resources may take to be checked or created at start.
@@ -48,8 +48,27 @@ pub async fn intake_backends(
 pub async fn calculation_store(
     sdk: &aws_config::SdkConfig,
 ) -> Result<DynamoCalculationStore, String> {
-    let client = aws_sdk_dynamodb::Client::new(sdk);
-    tokio::time::timeout(OPEN_TIMEOUT, DynamoCalculationStore::open(client))
+    in_time(DynamoCalculationStore::open(aws_sdk_dynamodb::Client::new(
+        sdk,
+    )))
+    .await
+}
+
+/// S0's transactions in the DynamoDB tables of [`crate::dynamo::transaction_tables`]
+/// (created if missing; one of another key is named).
+pub async fn transaction_store(
+    sdk: &aws_config::SdkConfig,
+) -> Result<DynamoTransactionStore, String> {
+    in_time(DynamoTransactionStore::open(aws_sdk_dynamodb::Client::new(
+        sdk,
+    )))
+    .await
+}
+
+async fn in_time<T>(
+    opening: impl std::future::Future<Output = Result<T, String>>,
+) -> Result<T, String> {
+    tokio::time::timeout(OPEN_TIMEOUT, opening)
         .await
         .map_err(|_| format!("DynamoDB not ready within {} s", OPEN_TIMEOUT.as_secs()))?
 }

@@ -26,6 +26,7 @@ use edalab_schema::SchemaRegistry;
 use edalab_services::calculator::CalculationStore;
 use edalab_services::intake::IntakeBackends;
 use edalab_services::pipeline::{PgStores, PgStoresConfig, StoreChoice};
+use edalab_services::transactions::TransactionStore;
 
 /// The flags that choose the profile, accepted by every command (before or after it).
 #[derive(Args, Debug, Clone, Default)]
@@ -195,6 +196,33 @@ async fn open_dynamo_calculations(aws: &AwsConfig) -> anyhow::Result<Arc<dyn Cal
 
 #[cfg(not(feature = "aws"))]
 async fn open_dynamo_calculations(_: &AwsConfig) -> anyhow::Result<Arc<dyn CalculationStore>> {
+    Err(needs_aws_feature("aws.tables: dynamodb"))
+}
+
+/// S0's store when the profile provides one: `None` with `aws.tables: local`; with
+/// `dynamodb`, the tables `edalab-transaction*` (created if missing).
+pub async fn open_transactions(
+    config: &Config,
+) -> anyhow::Result<Option<Arc<dyn TransactionStore>>> {
+    match config.aws.tables {
+        TablesBackend::Local => Ok(None),
+        TablesBackend::Dynamodb => open_dynamo_transactions(&config.aws).await.map(Some),
+    }
+}
+
+#[cfg(feature = "aws")]
+async fn open_dynamo_transactions(aws: &AwsConfig) -> anyhow::Result<Arc<dyn TransactionStore>> {
+    let (sdk, place) = aws_sdk(aws).await?;
+    let store = edalab_aws::backends::transaction_store(&sdk)
+        .await
+        .map_err(|reason| {
+            anyhow::anyhow!("S0 on DynamoDB (aws.tables: dynamodb, at {place}): {reason}")
+        })?;
+    Ok(Arc::new(store))
+}
+
+#[cfg(not(feature = "aws"))]
+async fn open_dynamo_transactions(_: &AwsConfig) -> anyhow::Result<Arc<dyn TransactionStore>> {
     Err(needs_aws_feature("aws.tables: dynamodb"))
 }
 

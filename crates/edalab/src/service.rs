@@ -239,7 +239,20 @@ async fn start_transactions(
     context: &Context<'_>,
     links: &mut Links,
 ) -> anyhow::Result<Box<dyn Running>> {
-    let p = transactions::start(&context.env(Service::Transactions))
+    let store = crate::profile::open_transactions(context.config).await?;
+    let banner = match store {
+        Some(_) => {
+            "  transactions (S0): POST /transactions, /api/v1/transactions (DynamoDB edalab-transactions)"
+        }
+        None => "  transactions (S0): POST /transactions, /api/v1/transactions",
+    };
+    let env = context
+        .env(Service::Transactions)
+        .with_provided(pipeline::Provided {
+            transactions: store,
+            ..pipeline::Provided::default()
+        });
+    let p = transactions::start(&env)
         .await
         .context("starting the transactions pipeline (S0)")?;
     links.transactions = Some(p.state.clone());
@@ -254,7 +267,7 @@ async fn start_transactions(
                 transactions::api::seed_openapi_router(p.state),
             ),
         ],
-        banner: "  transactions (S0): POST /transactions, /api/v1/transactions".to_owned(),
+        banner: banner.to_owned(),
         handles: p.handles,
     }))
 }

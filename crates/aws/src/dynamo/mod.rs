@@ -1,5 +1,6 @@
 //! The pipelines' stores on DynamoDB (`docs/adr/026-aws-profile.md` §4): S2's orders
-//! ([`DynamoIntakeStore`]) and S1's calculations ([`DynamoCalculationStore`]).
+//! ([`DynamoIntakeStore`]), S1's calculations ([`DynamoCalculationStore`]) and S0's
+//! transactions ([`DynamoTransactionStore`]).
 //!
 //! [`ensure_tables`] compares existing tables' key schemas first, naming every difference
 //! instead of using a table of another shape, then creates the missing ones (on demand
@@ -7,6 +8,7 @@
 
 mod calculations;
 mod intake;
+mod transactions;
 
 use std::time::Duration;
 
@@ -18,6 +20,10 @@ use aws_sdk_dynamodb::types::{
 
 pub use calculations::{CALCULATIONS_TABLE, DynamoCalculationStore, calculation_tables};
 pub use intake::{DUPLICATES_TABLE, DynamoIntakeStore, ORDERS_TABLE, intake_tables};
+pub use transactions::{
+    ARCHIVE_TABLE, DynamoTransactionStore, EFFECTS_TABLE, TOTALS_TABLE, TRANSACTIONS_TABLE,
+    transaction_tables,
+};
 
 /// A table's name and key: partition key, and sort key if any (all strings).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -11,3 +11,4 @@ mod intake_store;
 mod sqs_consume;
 mod sqs_ensure;
 mod sqs_send;
+mod transaction_store;

@@ -94,6 +94,8 @@ pub struct Provided {
     pub intake: crate::intake::IntakeBackends,
     /// S1's store.
     pub calculations: Option<Arc<dyn crate::calculator::CalculationStore>>,
+    /// S0's store.
+    pub transactions: Option<Arc<dyn crate::transactions::TransactionStore>>,
 }
 
 impl Env {

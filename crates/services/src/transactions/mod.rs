@@ -130,7 +130,10 @@ impl TransactionsState {
         Ok(Self {
             bus: env.bus.clone(),
             queues: env.queues.clone(),
-            store: store::open(&env.stores, &env.data_dir)?,
+            store: match &env.provided.transactions {
+                Some(store) => store.clone(),
+                None => store::open(&env.stores, &env.data_dir)?,
+            },
             counters: Arc::new(Counters::default()),
             archive_dir: env.data_dir.join("archive"),
             clock: env.clock.clone(),

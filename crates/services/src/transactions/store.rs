@@ -25,6 +25,13 @@ use crate::pipeline::{self, StartError, StoreChoice, lock};
 #[error("transactions store: {0}")]
 pub struct StoreError(String);
 
+impl StoreError {
+    /// An error of a store implemented elsewhere (DynamoDB on the `aws` profile).
+    pub fn new(reason: impl Into<String>) -> Self {
+        Self(reason.into())
+    }
+}
+
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         Self(e.to_string())
@@ -404,7 +411,7 @@ fn add_to_total(
 
 /// `current + event.amount` at scale 2 (money is written `"150.00"`, ADR 002; amounts are
 /// exact at ≤ 2 decimals); an error if it overflows.
-fn new_total(current: Decimal, event: &TransactionProcessed) -> Result<Decimal, StoreError> {
+pub fn new_total(current: Decimal, event: &TransactionProcessed) -> Result<Decimal, StoreError> {
     let mut total = current
         .checked_add(event.amount)
         .ok_or_else(|| StoreError(format!("{} total overflows", event.currency)))?;
