@@ -13,6 +13,9 @@
 //!   `tp-orders-duplicates`, and [`dynamo::ensure_tables`];
 //! - [`s3_intake`]: [`s3_intake::S3OrderSource`], order files from a bucket's `orders/` prefix;
 //! - [`cloudwatch`]: [`cloudwatch::CloudWatchCounts`], S2-04's counts as CloudWatch metrics;
+//! - [`lambda`]: [`lambda::SqsFunction`], a queue's batch handled inside a Lambda function;
+//! - [`deploy`]: `edalab aws deploy|destroy`'s [`deploy::Plan`] (queues, tables, functions,
+//!   event source mappings, the REST API);
 //! - [`backends`]: what the process's assembly calls to open them;
 //! - [`client`]: the SDK clients' configuration (rustls over ring);
 //! - [`testing`]: [`testing::MiniStack`], the emulator the tests start.
@@ -23,7 +26,10 @@ pub mod backends;
 pub mod client;
 pub mod cloudwatch;
 pub mod dead_letters;
+pub mod deploy;
+mod deploy_api;
 pub mod dynamo;
+pub mod lambda;
 pub mod message;
 pub mod s3_intake;
 pub mod settle;

@@ -250,19 +250,29 @@ async fn run_batch(
 
 /// Runs the handler on `message` until `deadline`; a panic or the deadline is a `Retry`.
 async fn handle_one(shared: &Shared, message: &Received, deadline: Instant) -> Outcome {
-    let handling =
-        AssertUnwindSafe(shared.consumer.handler.handle(&message.message)).catch_unwind();
+    let handling = caught(shared.consumer.handler.as_ref(), &message.message);
     match tokio::time::timeout_at(deadline, handling).await {
         Ok(Ok(outcome)) => outcome,
-        Ok(Err(panic)) => {
+        Ok(Err(reason)) => {
             shared.stats.add_panic();
-            Outcome::Retry(panic_reason(panic.as_ref()))
+            Outcome::Retry(reason)
         }
         Err(_) => Outcome::retry(format!(
             "not finished within the batch timeout of {:?}",
             shared.settings.batch_timeout
         )),
     }
+}
+
+/// The handler's outcome, or the reason of its panic.
+pub(crate) async fn caught(
+    handler: &dyn edalab_bus::runtime::Handler,
+    message: &edalab_bus::Message,
+) -> Result<Outcome, String> {
+    AssertUnwindSafe(handler.handle(message))
+        .catch_unwind()
+        .await
+        .map_err(|panic| panic_reason(panic.as_ref()))
 }
 
 fn panic_reason(payload: &(dyn std::any::Any + Send)) -> String {
@@ -330,7 +340,7 @@ fn count(stats: &RuntimeStats, outcome: &Outcome, last_failure: bool) {
     }
 }
 
-fn dead_letter(message: &Received, reason: String) -> DeadLetter {
+pub(crate) fn dead_letter(message: &Received, reason: String) -> DeadLetter {
     DeadLetter {
         queue: message.message.topic.to_string(),
         key: message.message.key.clone(),

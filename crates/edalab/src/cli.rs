@@ -60,6 +60,9 @@ pub enum Command {
     /// The embedded log's maintenance (`log repair`).
     #[command(subcommand)]
     Log(crate::repair::LogCommand),
+    /// The seeds' serverless side on AWS or an emulator: `aws deploy`, `aws destroy`.
+    #[command(subcommand)]
+    Aws(crate::aws_cmd::AwsCommand),
 }
 
 #[derive(Args, Debug)]
@@ -200,6 +203,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::chaos::run(config(None)?, explicit_data_dir.as_deref(), args).await
         }
         Command::Log(cmd) => crate::repair::run(&data_dir, cmd),
+        Command::Aws(cmd) => crate::aws_cmd::run(&config(None)?, &cmd).await,
         Command::Bench(BenchCommand::Sim(args)) => crate::bench::run_sim(args),
         Command::Bench(BenchCommand::Bus(args)) => {
             crate::bench::run_bus(&config(None)?, args).await

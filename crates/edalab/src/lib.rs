@@ -2,6 +2,7 @@
 //! table and the assembly, and one module per command family. The `edalab` binary
 //! (`main.rs`) only calls [`main`]; tests (and, later, other binaries) use the library.
 
+mod aws_cmd;
 mod bench;
 mod bench_e2e;
 mod chaos;
@@ -12,6 +13,8 @@ mod consume;
 mod dlq;
 #[cfg(feature = "aws")]
 mod dlq_sqs;
+#[cfg(feature = "aws")]
+pub mod lambda;
 mod ledger;
 mod output;
 mod platform;

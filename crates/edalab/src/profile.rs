@@ -99,7 +99,9 @@ const SQS_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 /// The SDK configuration of `aws` (credentials from the AWS chain, checked to be there) and
 /// the place errors name.
 #[cfg(feature = "aws")]
-async fn aws_sdk(aws: &AwsConfig) -> anyhow::Result<(edalab_aws::client::SdkConfig, String)> {
+pub(crate) async fn aws_sdk(
+    aws: &AwsConfig,
+) -> anyhow::Result<(edalab_aws::client::SdkConfig, String)> {
     let endpoint = Some(aws.endpoint_url.trim()).filter(|url| !url.is_empty());
     let sdk = edalab_aws::client::from_chain(&aws.region, endpoint).await;
     let place = endpoint.map_or_else(

@@ -6,6 +6,8 @@
 mod support;
 
 #[cfg(feature = "aws")]
+mod aws_deploy;
+#[cfg(feature = "aws")]
 mod aws_profile;
 mod chaos;
 mod cli;

@@ -39,7 +39,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use edalab_bus::runtime::{DlqRouting, PerMessage, RuntimeConfig, RuntimeStats};
+use edalab_bus::runtime::{DlqRouting, Handler, PerMessage, RuntimeConfig, RuntimeStats};
 use edalab_bus::{
     Bus, ConsumerConfig, OnDeadLetter, QueueConsumer, QueueSpec, Queues, TopicConfig,
     on_dead_letter,
@@ -164,7 +164,7 @@ pub async fn start(env: &Env) -> Result<Transactions, StartError> {
     let consumer = QueueConsumer {
         group: PROCESSOR_GROUP.to_owned(),
         dead_letter_group: DLQ_TRACKER_GROUP.to_owned(),
-        handler: Arc::new(processor::Processor::new(state.clone())),
+        handler: processor(&state),
         on_dead_letter: failed(&state),
     };
     let (processor, processor_stats) = pipeline::consume(
@@ -205,8 +205,14 @@ pub fn transactions_queue() -> QueueSpec {
     QueueSpec::seeded(topics::TRANSACTIONS_QUEUE, topics::TRANSACTIONS_DLQ)
 }
 
+/// The S0-03 processor of the `transactions` queue, the same in process and in the
+/// `process-transaction` Lambda function.
+pub fn processor(state: &TransactionsState) -> Arc<dyn Handler> {
+    Arc::new(processor::Processor::new(state.clone()))
+}
+
 /// A dead letter's transaction is `FAILED` with the reason (S0-03).
-fn failed(state: &TransactionsState) -> OnDeadLetter {
+pub fn failed(state: &TransactionsState) -> OnDeadLetter {
     let (store, counters) = (state.store.clone(), state.counters.clone());
     on_dead_letter(move |dead| {
         let store = store.clone();

@@ -1,0 +1,5 @@
+//! The seeds' Lambda functions (`edalab::lambda`).
+
+fn main() -> std::process::ExitCode {
+    edalab::lambda::main()
+}
