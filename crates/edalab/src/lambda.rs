@@ -6,10 +6,12 @@
 //! |---|---|---|
 //! | `submit-transaction` | API Gateway REST proxy | S0's routes (`POST /transactions`) |
 //! | `process-transaction` | SQS `transactions` | S0-03's processor |
+//! | `calculator` | SQS `calculatrice-input-queue` | S1's worker |
 //!
-//! The functions keep S0's state in DynamoDB and publish the topics to the Kafka-protocol
-//! brokers of `KAFKA_BROKERS` (seed 000's variable); the SDK finds its region, endpoint and
-//! credentials in the environment Lambda gives.
+//! S0's functions keep their state in DynamoDB and publish the topics to the Kafka-protocol
+//! brokers of `KAFKA_BROKERS` (seed 000's variable); the calculator keeps its calculations in
+//! DynamoDB and sends its results to `calculatrice-output-queue`. The SDK finds its region,
+//! endpoint and credentials in the environment Lambda gives.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,6 +22,7 @@ use edalab_aws::deploy::{FUNCTION_VARIABLE, FunctionSpec, Plan, Trigger};
 use edalab_aws::lambda::SqsFunction;
 use edalab_bus::Queues;
 use edalab_bus::kafka::{KafkaBus, KafkaConfig};
+use edalab_services::calculator::{self, CalculatorState};
 use edalab_services::pipeline::SharedClock;
 use edalab_services::transactions::{self, Counters, TransactionsState};
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -28,7 +31,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 pub const BROKERS_VARIABLE: &str = "KAFKA_BROKERS";
 
 /// The functions this binary serves, by their `EDALAB_FUNCTION` value.
-pub const FUNCTIONS: [&str; 2] = ["submit-transaction", "process-transaction"];
+pub const FUNCTIONS: [&str; 3] = ["submit-transaction", "process-transaction", "calculator"];
 
 /// Runs the function `EDALAB_FUNCTION` names until Lambda stops the process.
 pub fn main() -> std::process::ExitCode {
@@ -68,21 +71,37 @@ async fn run() -> anyhow::Result<()> {
         }
         "process-transaction" => {
             let state = transactions_state().await?;
-            let function = Arc::new(SqsFunction::new(
+            run_sqs(SqsFunction::new(
                 sqs().await,
                 transactions::transactions_queue(),
                 transactions::processor(&state),
                 transactions::failed(&state),
-            ));
-            lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| {
-                let function = function.clone();
-                async move { Ok::<_, lambda_runtime::Error>(function.handle(event.payload).await) }
-            }))
+            ))
+            .await
+        }
+        "calculator" => {
+            let state = calculator_state().await?;
+            run_sqs(SqsFunction::new(
+                sqs().await,
+                calculator::input_queue(),
+                calculator::worker(&state),
+                calculator::failed(&state),
+            ))
             .await
         }
         other => anyhow::bail!("{FUNCTION_VARIABLE}={other}: not one of {FUNCTIONS:?}"),
     }
     .map_err(|e| anyhow::anyhow!("{function}: {e}"))
+}
+
+/// Serves SQS batches with `function` until Lambda stops the process.
+async fn run_sqs(function: SqsFunction) -> Result<(), lambda_runtime::Error> {
+    let function = Arc::new(function);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| {
+        let function = function.clone();
+        async move { Ok::<_, lambda_runtime::Error>(function.handle(event.payload).await) }
+    }))
+    .await
 }
 
 async fn sdk() -> aws_config::SdkConfig {
@@ -93,6 +112,20 @@ async fn sdk() -> aws_config::SdkConfig {
 
 async fn sqs() -> SqsQueues {
     SqsQueues::from_sdk_config(&sdk().await)
+}
+
+/// S1's state in a function: DynamoDB, the SQS queues.
+async fn calculator_state() -> anyhow::Result<CalculatorState> {
+    let sdk = sdk().await;
+    let store = edalab_aws::backends::calculation_store(&sdk)
+        .await
+        .map_err(|e| anyhow::anyhow!("S1's DynamoDB table: {e}"))?;
+    Ok(CalculatorState {
+        queues: Arc::new(SqsQueues::from_sdk_config(&sdk)),
+        store: Arc::new(store),
+        counters: Arc::new(calculator::Counters::default()),
+        clock: SharedClock::system(),
+    })
 }
 
 /// S0's state in a function: DynamoDB, the SQS queue, the brokers' topics.
@@ -118,7 +151,8 @@ async fn transactions_state() -> anyhow::Result<TransactionsState> {
 
 /// What `edalab aws deploy` makes for these functions, from the pipelines' own constants:
 /// S0's queue and tables, `submit-transaction` behind `POST /transactions`,
-/// `process-transaction` on the `transactions` queue.
+/// `process-transaction` on the `transactions` queue; S1's queues and table, `calculator` on
+/// `calculatrice-input-queue`.
 /// An emulator's `endpoint` is given to the functions too (an emulator may set its own).
 pub fn plan(environment: &str, brokers: &str, role_arn: &str, endpoint: Option<&str>) -> Plan {
     let queue = transactions::transactions_queue();
@@ -136,8 +170,16 @@ pub fn plan(environment: &str, brokers: &str, role_arn: &str, endpoint: Option<&
     Plan {
         project: "edalab".to_owned(),
         environment: environment.to_owned(),
-        queues: vec![queue.clone()],
-        tables: edalab_aws::dynamo::transaction_tables().to_vec(),
+        queues: vec![
+            queue.clone(),
+            calculator::input_queue(),
+            calculator::output_queue(),
+        ],
+        tables: [
+            &edalab_aws::dynamo::transaction_tables()[..],
+            &edalab_aws::dynamo::calculation_tables()[..],
+        ]
+        .concat(),
         functions: vec![
             FunctionSpec {
                 role: FUNCTIONS[0],
@@ -148,6 +190,10 @@ pub fn plan(environment: &str, brokers: &str, role_arn: &str, endpoint: Option<&
             FunctionSpec {
                 role: FUNCTIONS[1],
                 trigger: Trigger::Queue(queue),
+            },
+            FunctionSpec {
+                role: FUNCTIONS[2],
+                trigger: Trigger::Queue(calculator::input_queue()),
             },
         ],
         variables,

@@ -8,6 +8,9 @@
 //! - poison (a record that fails re-validation, sent to the queue) → handled three times
 //!   (three fraud alerts), moved to `transactions-dlq` by SQS's redrive policy, and `FAILED`
 //!   with the reason in DynamoDB;
+//! - S1 (seed 001's way: JSON sent to `calculatrice-input-queue`): the `calculator`
+//!   function's result on `calculatrice-output-queue`; a division by zero moved to
+//!   `calculatrice-input-queue-dlq` after three receives;
 //! - deploying again creates nothing twice; `aws destroy` removes the functions.
 
 use std::io::Write;
@@ -153,10 +156,11 @@ async fn seed_000_through_api_gateway_lambda_sqs_lambda_and_kafka() {
         field(&deployed, "function"),
         [
             "edalab-submit-transaction-local",
-            "edalab-process-transaction-local"
+            "edalab-process-transaction-local",
+            "edalab-calculator-local"
         ]
     );
-    assert_eq!(field(&deployed, "mappings"), ["1 created"]);
+    assert_eq!(field(&deployed, "mappings"), ["2 created"]);
     let again = aws_command(dir.path(), &endpoint, &brokers, &zip_arg[1..]);
     assert_eq!(field(&again, "mappings"), ["0 created"], "{again}");
     assert_eq!(field(&again, "api"), [api.as_str()], "the same API");
@@ -199,23 +203,11 @@ async fn seed_000_through_api_gateway_lambda_sqs_lambda_and_kafka() {
 
     // Poison: fails re-validation on each of its 3 receives, then SQS moves it.
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let queue_url = |name: &'static str| {
-        let sqs = sqs.clone();
-        async move {
-            sqs.get_queue_url()
-                .queue_name(name)
-                .send()
-                .await
-                .expect("queue")
-                .queue_url
-                .expect("url")
-        }
-    };
     let poison = json!({"transactionId": "txn-poison", "amount": -1, "currency": "CAD",
         "accountFrom": "ACC-1", "accountTo": "ACC-2", "timestamp": "2026-12-06T03:00:00.000Z",
         "status": "PENDING"});
     sqs.send_message()
-        .queue_url(queue_url("transactions").await)
+        .queue_url(queue_url(&sqs, "transactions").await)
         .message_body(poison.to_string())
         .send()
         .await
@@ -228,31 +220,70 @@ async fn seed_000_through_api_gateway_lambda_sqs_lambda_and_kafka() {
     );
     let alerts = keyed(&bus, "fraud-alerts", "txn-poison", 3).await;
     assert_eq!(alerts.len(), 3, "one alert per receive: {alerts:?}");
-    let dlq = queue_url("transactions-dlq").await;
+    let moved = bodies_until(&sqs, "transactions-dlq").await;
+    assert_eq!(moved.len(), 1, "the poison is in the DLQ");
+    assert!(moved[0].contains("txn-poison"));
+
+    s1_by_the_calculator_function(&sqs).await;
+
+    let destroyed = aws_command(dir.path(), &endpoint, &brokers, &["destroy"]);
+    assert_eq!(field(&destroyed, "removed").len(), 6, "{destroyed}");
+    let lambda = aws_sdk_lambda::Client::new(&sdk);
+    let functions = lambda.list_functions().send().await.expect("ListFunctions");
+    assert!(functions.functions().is_empty(), "{functions:?}");
+}
+
+/// Seed 001's cases through the deployed `calculator` function.
+async fn s1_by_the_calculator_function(sqs: &aws_sdk_sqs::Client) {
+    let input = queue_url(sqs, "calculatrice-input-queue").await;
+    for body in [
+        json!({"operation": "add", "a": 5, "b": 3}),
+        json!({"operation": "divide", "a": 1, "b": 0}),
+    ] {
+        sqs.send_message()
+            .queue_url(&input)
+            .message_body(body.to_string())
+            .send()
+            .await
+            .expect("send to the input queue");
+    }
+    let results = bodies_until(sqs, "calculatrice-output-queue").await;
+    assert_eq!(results.len(), 1, "{results:?}");
+    let result: Value = serde_json::from_str(&results[0]).expect("a JSON result");
+    assert_eq!(
+        (result["operation"].clone(), result["result"].clone()),
+        (json!("add"), json!(8))
+    );
+    let dead = bodies_until(sqs, "calculatrice-input-queue-dlq").await;
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert!(dead[0].contains("divide"), "{dead:?}");
+}
+
+async fn queue_url(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
+    let found = sqs.get_queue_url().queue_name(name).send().await;
+    found.expect("the queue").queue_url.expect("its URL")
+}
+
+/// The bodies of the first messages received from `queue` (60 s), left in flight.
+async fn bodies_until(sqs: &aws_sdk_sqs::Client, queue: &str) -> Vec<String> {
+    let url = queue_url(sqs, queue).await;
     let deadline = Instant::now() + Duration::from_secs(60);
-    let moved = loop {
+    loop {
         let received = sqs
             .receive_message()
-            .queue_url(&dlq)
+            .queue_url(&url)
+            .max_number_of_messages(10)
             .wait_time_seconds(2)
             .send()
             .await
-            .expect("receive the DLQ");
+            .expect("receive");
         let bodies: Vec<String> = received
             .messages()
             .iter()
             .filter_map(|m| m.body().map(str::to_owned))
             .collect();
         if !bodies.is_empty() || Instant::now() > deadline {
-            break bodies;
+            return bodies;
         }
-    };
-    assert_eq!(moved.len(), 1, "the poison is in the DLQ");
-    assert!(moved[0].contains("txn-poison"));
-
-    let destroyed = aws_command(dir.path(), &endpoint, &brokers, &["destroy"]);
-    assert_eq!(field(&destroyed, "removed").len(), 4, "{destroyed}");
-    let lambda = aws_sdk_lambda::Client::new(&sdk);
-    let functions = lambda.list_functions().send().await.expect("ListFunctions");
-    assert!(functions.functions().is_empty(), "{functions:?}");
+    }
 }

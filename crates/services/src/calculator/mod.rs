@@ -117,7 +117,7 @@ pub async fn start(env: &Env) -> Result<Calculator, StartError> {
     let consumer = QueueConsumer {
         group: WORKER_GROUP.to_owned(),
         dead_letter_group: DLQ_TRACKER_GROUP.to_owned(),
-        handler: Arc::new(worker::Worker::new(state.clone())),
+        handler: worker(&state),
         on_dead_letter: failed(&state),
     };
     let (worker, worker_stats) = pipeline::consume(
@@ -137,8 +137,14 @@ pub async fn start(env: &Env) -> Result<Calculator, StartError> {
     })
 }
 
+/// The S1 worker of `calculatrice-input-queue`, the same in process and in the
+/// `calculator` Lambda function.
+pub fn worker(state: &CalculatorState) -> Arc<dyn edalab_bus::runtime::Handler> {
+    Arc::new(worker::Worker::new(state.clone()))
+}
+
 /// A dead letter's calculation is `FAILED` with the reason (S1-02).
-fn failed(state: &CalculatorState) -> edalab_bus::OnDeadLetter {
+pub fn failed(state: &CalculatorState) -> edalab_bus::OnDeadLetter {
     let (store, counters) = (state.store.clone(), state.counters.clone());
     on_dead_letter(move |dead| {
         let store = store.clone();
