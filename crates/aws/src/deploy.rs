@@ -16,6 +16,7 @@ use edalab_bus::{QueueSpec, Queues};
 
 use crate::SqsQueues;
 use crate::dynamo::{TableSpec, ensure_tables};
+use crate::s3_intake::{ORDERS_PREFIX, ensure_bucket, notify_function};
 
 /// The variable that tells `edalab-lambda` which function it is.
 pub const FUNCTION_VARIABLE: &str = "EDALAB_FUNCTION";
@@ -28,6 +29,9 @@ pub enum Trigger {
     /// Batches of the queue (event source mapping: 10 per batch, 10 at once, failures
     /// reported per item).
     Queue(QueueSpec),
+    /// Objects created under the bucket's `orders/` prefix (S3 notification; the bucket is
+    /// created if missing).
+    Bucket(String),
 }
 
 /// One function of the plan.
@@ -87,6 +91,7 @@ pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub lambda: aws_sdk_lambda::Client,
     pub apigateway: aws_sdk_apigateway::Client,
+    pub s3: aws_sdk_s3::Client,
     pub region: String,
     pub endpoint_url: Option<String>,
 }
@@ -98,6 +103,7 @@ impl Clients {
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             lambda: aws_sdk_lambda::Client::new(sdk),
             apigateway: aws_sdk_apigateway::Client::new(sdk),
+            s3: crate::backends::s3_client(sdk),
             region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
             endpoint_url: sdk.endpoint_url().map(str::to_owned),
         }
@@ -132,6 +138,7 @@ pub async fn deploy(clients: &Clients, plan: &Plan, zip: &[u8]) -> Result<Deploy
                 deployed.mappings += ensure_mapping(clients, &name, queue).await?;
             }
             Trigger::Api { path } => api_functions.push((*path, name.clone(), arn)),
+            Trigger::Bucket(bucket) => notify(clients, bucket, &name, &arn).await?,
         }
         deployed.functions.push(name);
     }
@@ -158,6 +165,14 @@ pub async fn destroy(clients: &Clients, plan: &Plan) -> Result<Vec<String>, Stri
     }
     for function in &plan.functions {
         let name = plan.function_name(function);
+        if let Trigger::Bucket(bucket) = &function.trigger
+            && bucket_exists(clients, bucket).await
+        {
+            notify_function(&clients.s3, bucket, None).await?;
+            removed.push(format!(
+                "notification of s3://{bucket}/{ORDERS_PREFIX} to {name}"
+            ));
+        }
         for uuid in mappings(clients, &name, None).await? {
             clients
                 .lambda
@@ -183,6 +198,34 @@ pub async fn destroy(clients: &Clients, plan: &Plan) -> Result<Vec<String>, Stri
         }
     }
     Ok(removed)
+}
+
+/// Creates the bucket if missing, lets S3 invoke the function, and notifies it of
+/// `orders/`.
+async fn notify(clients: &Clients, bucket: &str, name: &str, arn: &str) -> Result<(), String> {
+    ensure_bucket(&clients.s3, bucket).await?;
+    let granted = clients
+        .lambda
+        .add_permission()
+        .function_name(name)
+        .statement_id(format!("s3-{bucket}"))
+        .action("lambda:InvokeFunction")
+        .principal("s3.amazonaws.com")
+        .source_arn(format!("arn:aws:s3:::{bucket}"))
+        .send()
+        .await;
+    match granted {
+        Ok(_) => {}
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_conflict_exception()) => {}
+        Err(e) => return Err(failure("AddPermission", name, e)),
+    }
+    notify_function(&clients.s3, bucket, Some(arn)).await
+}
+
+async fn bucket_exists(clients: &Clients, bucket: &str) -> bool {
+    clients.s3.head_bucket().bucket(bucket).send().await.is_ok()
 }
 
 /// Creates the function, or updates its code and configuration; its ARN.

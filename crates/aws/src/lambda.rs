@@ -13,6 +13,7 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName};
 use edalab_bus::runtime::{Handler, Outcome, RetryPolicy};
 use edalab_bus::{OnDeadLetter, QueueSpec};
+use edalab_services::intake::OrderCounts;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -29,6 +30,8 @@ pub struct SqsFunction {
     on_dead_letter: OnDeadLetter,
     retry: RetryPolicy,
     rng: Mutex<StdRng>,
+    /// Counts flushed before each batch is answered (a frozen function runs nothing).
+    counts: Option<Arc<dyn OrderCounts>>,
 }
 
 impl SqsFunction {
@@ -45,6 +48,15 @@ impl SqsFunction {
             on_dead_letter,
             retry: RetryPolicy::default(),
             rng: Mutex::new(StdRng::from_entropy()),
+            counts: None,
+        }
+    }
+
+    /// The same, flushing `counts` before answering each batch.
+    pub fn after_batch(self, counts: Arc<dyn OrderCounts>) -> Self {
+        Self {
+            counts: Some(counts),
+            ..self
         }
     }
 
@@ -67,6 +79,11 @@ impl SqsFunction {
             }
         }
         self.settle(&actions).await;
+        if let Some(counts) = &self.counts
+            && let Err(error) = counts.flush().await
+        {
+            tracing::warn!(%error, "counts not flushed; kept for the next batch");
+        }
         let mut response = SqsBatchResponse::default();
         response.batch_item_failures = failures
             .into_iter()

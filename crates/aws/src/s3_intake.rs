@@ -11,7 +11,8 @@ use async_trait::async_trait;
 use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::types::{
     BucketLocationConstraint, CreateBucketConfiguration, Event, FilterRule, FilterRuleName,
-    NotificationConfiguration, NotificationConfigurationFilter, QueueConfiguration, S3KeyFilter,
+    LambdaFunctionConfiguration, NotificationConfiguration, NotificationConfigurationFilter,
+    QueueConfiguration, S3KeyFilter,
 };
 use edalab_bus::runtime::{Handler, Outcome};
 use edalab_bus::{Message, QueueConsumer, QueueSpec, Queues, on_dead_letter};
@@ -82,32 +83,7 @@ impl S3OrderSource {
     }
 
     async fn ensure_bucket(&self) -> Result<(), String> {
-        match self.s3.head_bucket().bucket(&self.bucket).send().await {
-            Ok(_) => return Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {}
-            Err(e) => return Err(self.s3_failure("HeadBucket", e)),
-        }
-        let mut create = self.s3.create_bucket().bucket(&self.bucket);
-        // Outside us-east-1, S3 wants the region named again.
-        if let Some(region) = self.s3.config().region().map(|r| r.as_ref().to_owned())
-            && region != "us-east-1"
-        {
-            create = create.create_bucket_configuration(
-                CreateBucketConfiguration::builder()
-                    .location_constraint(BucketLocationConstraint::from(region.as_str()))
-                    .build(),
-            );
-        }
-        match create.send().await {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_bucket_already_owned_by_you()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(self.s3_failure("CreateBucket", e)),
-        }
+        ensure_bucket(&self.s3, &self.bucket).await
     }
 
     /// Sets the events queue's policy (S3 may send from this bucket only); its ARN.
@@ -197,6 +173,117 @@ impl S3OrderSource {
     }
 }
 
+/// Creates `bucket` unless it exists (naming the region outside us-east-1).
+pub async fn ensure_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<(), String> {
+    let failure = |operation: &str, e: &dyn std::fmt::Display| {
+        format!("S3 {operation} on bucket `{bucket}`: {e}")
+    };
+    match s3.head_bucket().bucket(bucket).send().await {
+        Ok(_) => return Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {}
+        Err(e) => return Err(failure("HeadBucket", &DisplayErrorContext(e))),
+    }
+    let mut create = s3.create_bucket().bucket(bucket);
+    // Outside us-east-1, S3 wants the region named again.
+    if let Some(region) = s3.config().region().map(|r| r.as_ref().to_owned())
+        && region != "us-east-1"
+    {
+        create = create.create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(region.as_str()))
+                .build(),
+        );
+    }
+    match create.send().await {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_bucket_already_owned_by_you()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(failure("CreateBucket", &DisplayErrorContext(e))),
+    }
+}
+
+/// The id of the deployed validator's notification in the bucket's configuration.
+const LAMBDA_NOTIFICATION_ID: &str = "edalab-orders-validator";
+
+/// Notifies function `function_arn` of objects created under `orders/` in `bucket` (the
+/// deployed mode), or with `None` stops notifying it, keeping the bucket's other
+/// notifications; the in-process intake's queue notification is a clash, named.
+pub async fn notify_function(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    function_arn: Option<&str>,
+) -> Result<(), String> {
+    let failure = |operation: &str, e: &dyn std::fmt::Display| {
+        format!("S3 {operation} on bucket `{bucket}`: {e}")
+    };
+    let current = s3
+        .get_bucket_notification_configuration()
+        .bucket(bucket)
+        .send()
+        .await
+        .map_err(|e| {
+            failure(
+                "GetBucketNotificationConfiguration",
+                &DisplayErrorContext(e),
+            )
+        })?;
+    if function_arn.is_some()
+        && current
+            .queue_configurations()
+            .iter()
+            .any(|q| q.id() == Some(NOTIFICATION_ID))
+    {
+        return Err(format!(
+            "S3 bucket `{bucket}` already notifies queue {INTAKE_EVENTS_QUEUE} (an in-process \
+             `--profile aws` intake): the deployed order-validator would compete with it; \
+             remove that notification or deploy with another bucket"
+        ));
+    }
+    let mut functions: Vec<LambdaFunctionConfiguration> = current
+        .lambda_function_configurations()
+        .iter()
+        .filter(|f| f.id() != Some(LAMBDA_NOTIFICATION_ID))
+        .cloned()
+        .collect();
+    if let Some(arn) = function_arn {
+        let ours = LambdaFunctionConfiguration::builder()
+            .id(LAMBDA_NOTIFICATION_ID)
+            .lambda_function_arn(arn)
+            .events(Event::from("s3:ObjectCreated:*"))
+            .filter(prefix_filter())
+            .build()
+            .map_err(|e| format!("notification of bucket `{bucket}`: {e}"))?;
+        functions.push(ours);
+    }
+    let configuration = NotificationConfiguration::builder()
+        .set_lambda_function_configurations(Some(functions))
+        .set_queue_configurations(Some(current.queue_configurations().to_vec()))
+        .set_topic_configurations(Some(current.topic_configurations().to_vec()))
+        .build();
+    s3.put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(configuration)
+        .send()
+        .await
+        .map_err(|e| {
+            failure(
+                "PutBucketNotificationConfiguration",
+                &DisplayErrorContext(e),
+            )
+        })?;
+    Ok(())
+}
+
+/// The validator role (S3 event → the objects' bytes on `tp-orders-queue` through
+/// `orders`), the same in process and in the `order-validator` Lambda function.
+pub fn validator(s3: aws_sdk_s3::Client, orders: Arc<dyn Queues>) -> Arc<dyn Handler> {
+    Arc::new(Validator { s3, orders })
+}
+
 fn prefix_filter() -> NotificationConfigurationFilter {
     let rule = FilterRule::builder()
         .name(FilterRuleName::Prefix)
@@ -217,10 +304,7 @@ impl OrderSource for S3OrderSource {
         let consumer = QueueConsumer {
             group: "tp-order-validator".to_owned(),
             dead_letter_group: "tp-order-validator-dlq".to_owned(),
-            handler: Arc::new(Validator {
-                s3: self.s3.clone(),
-                orders: queues,
-            }),
+            handler: validator(self.s3.clone(), queues),
             on_dead_letter: on_dead_letter(|dead| async move {
                 tracing::warn!(queue = %dead.queue, reason = %dead.reason, "S3 event dead-lettered");
             }),

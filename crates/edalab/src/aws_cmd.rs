@@ -58,6 +58,8 @@ mod imp {
     use edalab_aws::deploy::{self, Clients};
     use edalab_bus::kafka::{KafkaBus, KafkaConfig};
 
+    use crate::lambda::PlanSettings;
+
     use super::{AwsCommand, Config};
 
     /// S0's topics on the brokers the functions publish to (S0-04; idempotent).
@@ -82,9 +84,14 @@ mod imp {
                 })?;
                 let brokers = config.bus.brokers.trim();
                 create_topics(brokers).await?;
-                let endpoint = Some(config.aws.endpoint_url.trim()).filter(|u| !u.is_empty());
-                let plan =
-                    crate::lambda::plan(&args.plan.environment, brokers, &args.role, endpoint);
+                let plan = crate::lambda::plan(&PlanSettings {
+                    environment: &args.plan.environment,
+                    brokers,
+                    role_arn: &args.role,
+                    endpoint: Some(config.aws.endpoint_url.trim()).filter(|u| !u.is_empty()),
+                    bucket: &config.aws.bucket,
+                    metrics_namespace: &config.aws.metrics_namespace,
+                });
                 let deployed = deploy::deploy(&clients, &plan, &zip)
                     .await
                     .map_err(|e| anyhow::anyhow!("deploying to {place}: {e}"))?;
@@ -98,7 +105,14 @@ mod imp {
                 println!("brokers   {brokers}");
             }
             AwsCommand::Destroy(args) => {
-                let plan = crate::lambda::plan(&args.environment, "", "", None);
+                let plan = crate::lambda::plan(&PlanSettings {
+                    environment: &args.environment,
+                    brokers: "",
+                    role_arn: "",
+                    endpoint: None,
+                    bucket: &config.aws.bucket,
+                    metrics_namespace: "",
+                });
                 let removed = deploy::destroy(&clients, &plan)
                     .await
                     .map_err(|e| anyhow::anyhow!("destroying at {place}: {e}"))?;

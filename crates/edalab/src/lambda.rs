@@ -7,10 +7,14 @@
 //! | `submit-transaction` | API Gateway REST proxy | S0's routes (`POST /transactions`) |
 //! | `process-transaction` | SQS `transactions` | S0-03's processor |
 //! | `calculator` | SQS `calculatrice-input-queue` | S1's worker |
+//! | `order-validator` | S3 `orders/` of the bucket | S2's validator |
+//! | `order-worker` | SQS `tp-orders-queue` | S2-03's worker |
 //!
 //! S0's functions keep their state in DynamoDB and publish the topics to the Kafka-protocol
 //! brokers of `KAFKA_BROKERS` (seed 000's variable); the calculator keeps its calculations in
-//! DynamoDB and sends its results to `calculatrice-output-queue`. The SDK finds its region,
+//! DynamoDB and sends its results to `calculatrice-output-queue`; the order worker records in
+//! DynamoDB `tp-orders` and counts in CloudWatch (namespace `EDALAB_METRICS_NAMESPACE`,
+//! flushed before each batch is answered). The SDK finds its region,
 //! endpoint and credentials in the environment Lambda gives.
 
 use std::collections::HashMap;
@@ -18,11 +22,17 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use edalab_aws::SqsQueues;
+use edalab_aws::cloudwatch::CloudWatchCounts;
 use edalab_aws::deploy::{FUNCTION_VARIABLE, FunctionSpec, Plan, Trigger};
+use edalab_aws::dynamo::DynamoIntakeStore;
 use edalab_aws::lambda::SqsFunction;
+use edalab_aws::s3_intake::validator;
+use edalab_bus::Message;
 use edalab_bus::Queues;
 use edalab_bus::kafka::{KafkaBus, KafkaConfig};
+use edalab_bus::runtime::Outcome;
 use edalab_services::calculator::{self, CalculatorState};
+use edalab_services::intake::{self, IntakeState, OrderCounts};
 use edalab_services::pipeline::SharedClock;
 use edalab_services::transactions::{self, Counters, TransactionsState};
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -31,7 +41,16 @@ use lambda_runtime::{LambdaEvent, service_fn};
 pub const BROKERS_VARIABLE: &str = "KAFKA_BROKERS";
 
 /// The functions this binary serves, by their `EDALAB_FUNCTION` value.
-pub const FUNCTIONS: [&str; 3] = ["submit-transaction", "process-transaction", "calculator"];
+pub const FUNCTIONS: [&str; 5] = [
+    "submit-transaction",
+    "process-transaction",
+    "calculator",
+    "order-validator",
+    "order-worker",
+];
+
+/// The CloudWatch namespace of the S2-04 counts.
+pub const NAMESPACE_VARIABLE: &str = "EDALAB_METRICS_NAMESPACE";
 
 /// Runs the function `EDALAB_FUNCTION` names until Lambda stops the process.
 pub fn main() -> std::process::ExitCode {
@@ -89,6 +108,17 @@ async fn run() -> anyhow::Result<()> {
             ))
             .await
         }
+        "order-validator" => run_validator().await,
+        "order-worker" => {
+            let (state, counts) = intake_state().await?;
+            let function = SqsFunction::new(
+                sqs().await,
+                intake::intake_queue(),
+                intake::worker(&state),
+                intake::dead_lettered(),
+            );
+            run_sqs(function.after_batch(counts)).await
+        }
         other => anyhow::bail!("{FUNCTION_VARIABLE}={other}: not one of {FUNCTIONS:?}"),
     }
     .map_err(|e| anyhow::anyhow!("{function}: {e}"))
@@ -112,6 +142,60 @@ async fn sdk() -> aws_config::SdkConfig {
 
 async fn sqs() -> SqsQueues {
     SqsQueues::from_sdk_config(&sdk().await)
+}
+
+/// S2's validator on S3 events: each event is handled as the in-process validator handles
+/// the same JSON from its queue. A retry is the invocation's error (Lambda retries an
+/// asynchronous event twice); a rejected event is logged.
+async fn run_validator() -> Result<(), lambda_runtime::Error> {
+    let sdk = sdk().await;
+    let queues: Arc<dyn Queues> = Arc::new(SqsQueues::from_sdk_config(&sdk));
+    let validator = validator(edalab_aws::backends::s3_client(&sdk), queues);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+        let validator = validator.clone();
+        async move {
+            let message = Message {
+                topic: Arc::from("s3-event"),
+                partition: 0,
+                offset: 0,
+                key: None,
+                value: serde_json::to_vec(&event.payload)?,
+                headers: Vec::new(),
+                timestamp_ms: 0,
+            };
+            match validator.handle(&message).await {
+                Outcome::Done => Ok(()),
+                Outcome::Retry(reason) => Err(reason.into()),
+                Outcome::Reject(reason) => {
+                    tracing::error!(%reason, "S3 event refused");
+                    Ok::<(), lambda_runtime::Error>(())
+                }
+            }
+        }
+    }))
+    .await
+}
+
+/// S2's worker state in a function: DynamoDB `tp-orders`, the SQS queues, CloudWatch.
+async fn intake_state() -> anyhow::Result<(IntakeState, Arc<dyn OrderCounts>)> {
+    let sdk = sdk().await;
+    let store = DynamoIntakeStore::open(aws_sdk_dynamodb::Client::new(&sdk))
+        .await
+        .map_err(|e| anyhow::anyhow!("S2's DynamoDB tables: {e}"))?;
+    let namespace = std::env::var(NAMESPACE_VARIABLE).unwrap_or_else(|_| "edalab".to_owned());
+    let counts: Arc<dyn OrderCounts> = Arc::new(CloudWatchCounts::new(
+        aws_sdk_cloudwatch::Client::new(&sdk),
+        namespace,
+    ));
+    let state = IntakeState {
+        queues: Arc::new(SqsQueues::from_sdk_config(&sdk)),
+        store: Arc::new(store),
+        counters: Arc::new(intake::Counters::default()),
+        inbox: std::env::temp_dir().join("inbox"),
+        clock: SharedClock::system(),
+        counts: Some(counts.clone()),
+    };
+    Ok((state, counts))
 }
 
 /// S1's state in a function: DynamoDB, the SQS queues.
@@ -152,12 +236,35 @@ async fn transactions_state() -> anyhow::Result<TransactionsState> {
 /// What `edalab aws deploy` makes for these functions, from the pipelines' own constants:
 /// S0's queue and tables, `submit-transaction` behind `POST /transactions`,
 /// `process-transaction` on the `transactions` queue; S1's queues and table, `calculator` on
-/// `calculatrice-input-queue`.
-/// An emulator's `endpoint` is given to the functions too (an emulator may set its own).
-pub fn plan(environment: &str, brokers: &str, role_arn: &str, endpoint: Option<&str>) -> Plan {
+/// `calculatrice-input-queue`; S2's queue and tables, `order-validator` on the bucket's
+/// `orders/`, `order-worker` on `tp-orders-queue`.
+/// The settings of a deployment besides the pipelines' constants.
+pub struct PlanSettings<'a> {
+    pub environment: &'a str,
+    /// The Kafka-protocol brokers of S0's topics.
+    pub brokers: &'a str,
+    pub role_arn: &'a str,
+    /// An emulator's endpoint, given to the functions too (an emulator may set its own).
+    pub endpoint: Option<&'a str>,
+    /// S2's bucket (`orders/` notifies `order-validator`).
+    pub bucket: &'a str,
+    /// The CloudWatch namespace of S2-04's counts.
+    pub metrics_namespace: &'a str,
+}
+
+pub fn plan(settings: &PlanSettings<'_>) -> Plan {
+    let PlanSettings {
+        environment,
+        brokers,
+        role_arn,
+        endpoint,
+        bucket,
+        metrics_namespace,
+    } = *settings;
     let queue = transactions::transactions_queue();
     let mut variables = HashMap::from([
         (BROKERS_VARIABLE.to_owned(), brokers.to_owned()),
+        (NAMESPACE_VARIABLE.to_owned(), metrics_namespace.to_owned()),
         // The routes are the stage's paths (`/transactions`), not `/<stage>/transactions`.
         (
             "AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH".to_owned(),
@@ -174,10 +281,12 @@ pub fn plan(environment: &str, brokers: &str, role_arn: &str, endpoint: Option<&
             queue.clone(),
             calculator::input_queue(),
             calculator::output_queue(),
+            intake::intake_queue(),
         ],
         tables: [
             &edalab_aws::dynamo::transaction_tables()[..],
             &edalab_aws::dynamo::calculation_tables()[..],
+            &edalab_aws::dynamo::intake_tables()[..],
         ]
         .concat(),
         functions: vec![
@@ -194,6 +303,14 @@ pub fn plan(environment: &str, brokers: &str, role_arn: &str, endpoint: Option<&
             FunctionSpec {
                 role: FUNCTIONS[2],
                 trigger: Trigger::Queue(calculator::input_queue()),
+            },
+            FunctionSpec {
+                role: FUNCTIONS[3],
+                trigger: Trigger::Bucket(bucket.to_owned()),
+            },
+            FunctionSpec {
+                role: FUNCTIONS[4],
+                trigger: Trigger::Queue(intake::intake_queue()),
             },
         ],
         variables,

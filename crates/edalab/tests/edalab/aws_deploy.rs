@@ -11,7 +11,11 @@
 //! - S1 (seed 001's way: JSON sent to `calculatrice-input-queue`): the `calculator`
 //!   function's result on `calculatrice-output-queue`; a division by zero moved to
 //!   `calculatrice-input-queue-dlq` after three receives;
-//! - deploying again creates nothing twice; `aws destroy` removes the functions.
+//! - S2 (seed 002's three files put under `s3://tp-orders/orders/`): `order-validator` on the
+//!   bucket's notification, `order-worker` on `tp-orders-queue` → DynamoDB `PROCESSED`,
+//!   `REJECTED` (and `tp-orders-dlq`), `DUPLICATE`; CloudWatch counts 1, 1, 1;
+//! - deploying again creates nothing twice; `aws destroy` removes the functions and the
+//!   bucket's notification.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -118,12 +122,22 @@ async fn item_until(
     id: &str,
     want: &str,
 ) -> std::collections::HashMap<String, AttributeValue> {
+    status_until(dynamodb, ("edalab-transactions", "id"), id, want).await
+}
+
+/// Polls `table` until the item keyed `id` has `status` `want` (90 s): the item.
+async fn status_until(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    (table, key): (&str, &str),
+    id: &str,
+    want: &str,
+) -> std::collections::HashMap<String, AttributeValue> {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let item = dynamodb
             .get_item()
-            .table_name("edalab-transactions")
-            .key("id", AttributeValue::S(id.to_owned()))
+            .table_name(table)
+            .key(key, AttributeValue::S(id.to_owned()))
             .consistent_read(true)
             .send()
             .await
@@ -157,10 +171,12 @@ async fn seed_000_through_api_gateway_lambda_sqs_lambda_and_kafka() {
         [
             "edalab-submit-transaction-local",
             "edalab-process-transaction-local",
-            "edalab-calculator-local"
+            "edalab-calculator-local",
+            "edalab-order-validator-local",
+            "edalab-order-worker-local"
         ]
     );
-    assert_eq!(field(&deployed, "mappings"), ["2 created"]);
+    assert_eq!(field(&deployed, "mappings"), ["3 created"]);
     let again = aws_command(dir.path(), &endpoint, &brokers, &zip_arg[1..]);
     assert_eq!(field(&again, "mappings"), ["0 created"], "{again}");
     assert_eq!(field(&again, "api"), [api.as_str()], "the same API");
@@ -225,9 +241,10 @@ async fn seed_000_through_api_gateway_lambda_sqs_lambda_and_kafka() {
     assert!(moved[0].contains("txn-poison"));
 
     s1_by_the_calculator_function(&sqs).await;
+    s2_by_the_order_functions(&sdk).await;
 
     let destroyed = aws_command(dir.path(), &endpoint, &brokers, &["destroy"]);
-    assert_eq!(field(&destroyed, "removed").len(), 6, "{destroyed}");
+    assert_eq!(field(&destroyed, "removed").len(), 10, "{destroyed}");
     let lambda = aws_sdk_lambda::Client::new(&sdk);
     let functions = lambda.list_functions().send().await.expect("ListFunctions");
     assert!(functions.functions().is_empty(), "{functions:?}");
@@ -285,5 +302,58 @@ async fn bodies_until(sqs: &aws_sdk_sqs::Client, queue: &str) -> Vec<String> {
         if !bodies.is_empty() || Instant::now() > deadline {
             return bodies;
         }
+    }
+}
+
+/// Seed 002's three files through the deployed `order-validator` and `order-worker`.
+async fn s2_by_the_order_functions(sdk: &edalab_aws::client::SdkConfig) {
+    use crate::aws_profile::{metric_sum_until, put_order, seed_invalid_order, seed_valid_order};
+    let s3 = edalab_aws::backends::s3_client(sdk);
+    let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+    let orders = ("tp-orders", "order_id");
+    put_order(&s3, "orders/valid.json", &seed_valid_order()).await;
+    let valid = status_until(&dynamodb, orders, "ORD-2026-001", "PROCESSED").await;
+    assert_eq!(
+        valid["status"].as_s().ok().map(String::as_str),
+        Some("PROCESSED"),
+        "{valid:?}"
+    );
+    put_order(&s3, "orders/invalid.json", &seed_invalid_order()).await;
+    put_order(&s3, "orders/again valid.json", &seed_valid_order()).await;
+    let rejected = status_until(&dynamodb, orders, "ORD-2026-002", "REJECTED").await;
+    assert_eq!(
+        rejected["status"].as_s().ok().map(String::as_str),
+        Some("REJECTED")
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let duplicates = loop {
+        let found = dynamodb
+            .query()
+            .table_name("tp-orders-duplicates")
+            .key_condition_expression("order_id = :id")
+            .expression_attribute_values(":id", AttributeValue::S("ORD-2026-001".to_owned()))
+            .send()
+            .await
+            .expect("Query");
+        if found.count() > 0 || Instant::now() > deadline {
+            break found.items().to_vec();
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(duplicates.len(), 1, "{duplicates:?}");
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let dead = bodies_until(&sqs, "tp-orders-dlq").await;
+    assert!(
+        dead.len() == 1 && dead[0].contains("ORD-2026-002"),
+        "{dead:?}"
+    );
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(sdk);
+    for name in ["OrdersProcessed", "OrdersRejected", "OrdersDuplicate"] {
+        assert_eq!(
+            metric_sum_until(&cloudwatch, name, 1.0).await,
+            1.0,
+            "{name}"
+        );
     }
 }

@@ -286,7 +286,7 @@ fn an_unreachable_endpoint_is_named() {
 }
 
 /// The seed's valid order (`002_…`, "Commande valide").
-fn seed_valid_order() -> Value {
+pub(crate) fn seed_valid_order() -> Value {
     json!({
         "order_id": "ORD-2026-001", "customer_id": "CUST-1001",
         "created_at": "2026-01-07T10:00:00Z", "currency": "EUR", "amount": 149.99,
@@ -298,14 +298,14 @@ fn seed_valid_order() -> Value {
 }
 
 /// The seed's invalid order ("Commande invalide").
-fn seed_invalid_order() -> Value {
+pub(crate) fn seed_invalid_order() -> Value {
     json!({
         "order_id": "ORD-2026-002", "customer_id": "CUST-1002",
         "created_at": "2026-01-07T10:05:00Z", "currency": "EUR", "amount": -10, "items": []
     })
 }
 
-async fn put_order(s3: &aws_sdk_s3::Client, key: &str, order: &Value) {
+pub(crate) async fn put_order(s3: &aws_sdk_s3::Client, key: &str, order: &Value) {
     s3.put_object()
         .bucket("tp-orders")
         .key(key)
@@ -319,7 +319,11 @@ async fn put_order(s3: &aws_sdk_s3::Client, key: &str, order: &Value) {
 
 /// The sum of CloudWatch metric `name` in namespace `edalab` over the last ten minutes,
 /// polled until it is `want` (30 s): counts are flushed each second.
-async fn metric_sum_until(cloudwatch: &aws_sdk_cloudwatch::Client, name: &str, want: f64) -> f64 {
+pub(crate) async fn metric_sum_until(
+    cloudwatch: &aws_sdk_cloudwatch::Client,
+    name: &str,
+    want: f64,
+) -> f64 {
     use aws_sdk_cloudwatch::primitives::DateTime;
     use aws_sdk_cloudwatch::types::Statistic;
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -241,11 +241,8 @@ pub async fn start_with(env: &Env, config: IntakeConfig) -> Result<Intake, Start
     let consumer = QueueConsumer {
         group: WORKER_GROUP.to_owned(),
         dead_letter_group: DLQ_TRACKER_GROUP.to_owned(),
-        handler: Arc::new(worker::Worker::new(state.clone())),
-        // The order is recorded `REJECTED` (with its reasons) before it is dead-lettered.
-        on_dead_letter: on_dead_letter(|dead| async move {
-            tracing::info!(queue = %dead.queue, reason = %dead.reason, "order file dead-lettered");
-        }),
+        handler: worker(&state),
+        on_dead_letter: dead_lettered(),
     };
     let (worker, worker_stats) = pipeline::consume(
         "tp-order-worker",
@@ -267,6 +264,20 @@ pub async fn start_with(env: &Env, config: IntakeConfig) -> Result<Intake, Start
         handles: Handles { tasks },
         state,
         worker_stats,
+    })
+}
+
+/// The S2-03 worker of `tp-orders-queue`, the same in process and in the `order-worker`
+/// Lambda function.
+pub fn worker(state: &IntakeState) -> Arc<dyn edalab_bus::runtime::Handler> {
+    Arc::new(worker::Worker::new(state.clone()))
+}
+
+/// The worker's dead letters: logged, since the order is recorded `REJECTED` (with its
+/// reasons) before it is dead-lettered.
+pub fn dead_lettered() -> edalab_bus::OnDeadLetter {
+    on_dead_letter(|dead| async move {
+        tracing::info!(queue = %dead.queue, reason = %dead.reason, "order file dead-lettered");
     })
 }
 
