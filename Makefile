@@ -12,6 +12,8 @@ export EDALAB_TANSU ?= $(HOME)/.cache/edalab/bin/tansu
 export EDALAB_MINISTACK ?= $(HOME)/.cache/edalab/bin/ministack
 
 .DEFAULT_GOAL := help
+
+.PHONY: aws-package
 .PHONY: help up build web test test-rust test-web e2e lint fmt check-tools bench-bus bench-e2e-quick bench-e2e clean fuzz-smoke schemathesis
 
 help: ## List the targets
@@ -25,6 +27,15 @@ web: ## Build the web UI into web/dist (npm ci, then vite build)
 
 build: ## Build every crate (release), the aws profile included
 	$(CARGO) build --release --workspace --features edalab/aws
+
+# cargo-lambda from PyPI (it brings zig) in its own venv: ../shared/AWS_PEER.md.
+CARGO_LAMBDA_VENV ?= $(HOME)/.cache/edalab/venv-cargo-lambda-1.9.2
+
+aws-package: ## The Lambda functions' zip for `edalab aws deploy` (cargo-lambda, x86_64, provided.al2023): target/lambda/edalab-lambda/bootstrap.zip
+	@test -x $(CARGO_LAMBDA_VENV)/bin/cargo-lambda || \
+	  (python3 -m venv $(CARGO_LAMBDA_VENV) && $(CARGO_LAMBDA_VENV)/bin/pip install -q cargo-lambda==1.9.2)
+	PATH=$(CARGO_LAMBDA_VENV)/bin:$$PATH $(CARGO) lambda build --release --x86-64 --output-format zip \
+	  -p edalab --bin edalab-lambda --features aws
 
 test: check-tools test-rust fuzz-smoke bench-e2e-quick test-web e2e schemathesis ## Run every check and test: Rust (fmt, clippy, tests, short fuzzing, quick e2e bench), web (types, Vitest), browser, schemathesis (no 5xx)
 
