@@ -16,6 +16,7 @@
 //! - [`lambda`]: [`lambda::SqsFunction`], a queue's batch handled inside a Lambda function;
 //! - [`deploy`]: `edalab aws deploy|destroy`'s [`deploy::Plan`] (queues, tables, functions,
 //!   event source mappings, the REST API);
+//! - [`bench`]: `edalab bench sqs`'s raw SDK loop and worker loop;
 //! - [`backends`]: what the process's assembly calls to open them;
 //! - [`client`]: the SDK clients' configuration (rustls over ring);
 //! - [`testing`]: [`testing::MiniStack`], the emulator the tests start.
@@ -23,6 +24,7 @@
 //! The SDK stays in this crate: the bus and the services never name AWS.
 
 pub mod backends;
+pub mod bench;
 pub mod client;
 pub mod cloudwatch;
 pub mod dead_letters;

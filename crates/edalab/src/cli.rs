@@ -174,6 +174,9 @@ pub enum BenchCommand {
     /// The platform end to end (produce → ledger committed): the seed's performance tests,
     /// offered-load steps, bursts; report (Markdown, JSON, SVG plots) in --out.
     E2e(crate::bench_e2e::E2eBenchArgs),
+    /// Messages per second through SQS → edalab's worker → delete, against the plain SDK
+    /// receive/delete loop on the same endpoint (--aws-endpoint), in the same run.
+    Sqs(crate::bench_sqs::SqsBenchArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -205,6 +208,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Log(cmd) => crate::repair::run(&data_dir, cmd),
         Command::Aws(cmd) => crate::aws_cmd::run(&config(None)?, &cmd).await,
         Command::Bench(BenchCommand::Sim(args)) => crate::bench::run_sim(args),
+        Command::Bench(BenchCommand::Sqs(args)) => {
+            crate::bench_sqs::run(&config(None)?, &args).await
+        }
         Command::Bench(BenchCommand::Bus(args)) => {
             crate::bench::run_bus(&config(None)?, args).await
         }
