@@ -28,7 +28,7 @@ use crate::support::{Process, edalab, json_of};
 
 /// `edalab serve <services> --profile aws` against `endpoint`, with an emulator's
 /// credentials in the environment (the AWS chain reads them there).
-fn serve_on_aws(dir: &Path, services: &[&str], endpoint: &str) -> Command {
+pub(crate) fn serve_on_aws(dir: &Path, services: &[&str], endpoint: &str) -> Command {
     let mut command = edalab(dir);
     command
         .args(["--data-dir", "data", "serve"])

@@ -8,6 +8,8 @@ mod support;
 #[cfg(feature = "aws")]
 mod aws_deploy;
 #[cfg(feature = "aws")]
+mod aws_kill;
+#[cfg(feature = "aws")]
 mod aws_profile;
 mod chaos;
 mod cli;
