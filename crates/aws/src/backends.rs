@@ -73,6 +73,16 @@ async fn in_time<T>(
         .map_err(|_| format!("DynamoDB not ready within {} s", OPEN_TIMEOUT.as_secs()))?
 }
 
+/// S2's store on DynamoDB (`tp-orders`, `tp-orders-duplicates`; created if missing).
+pub async fn intake_store(sdk: &aws_config::SdkConfig) -> Result<DynamoIntakeStore, String> {
+    in_time(DynamoIntakeStore::open(aws_sdk_dynamodb::Client::new(sdk))).await
+}
+
+/// S2-04's counts as CloudWatch metrics in `namespace`.
+pub fn order_counts(sdk: &aws_config::SdkConfig, namespace: &str) -> CloudWatchCounts {
+    CloudWatchCounts::new(aws_sdk_cloudwatch::Client::new(sdk), namespace)
+}
+
 /// An S3 client of `sdk`; path-style addressing when an endpoint is given (an emulator on
 /// `127.0.0.1` has no per-bucket host names).
 pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {

@@ -188,10 +188,11 @@ pub async fn remove(sqs: &SqsQueues, spec: &QueueSpec) {
 /// start: Lambda, and the emulator, start a new environment for it), then `warm` more.
 /// The function is given an empty SQS batch, which every queue function answers at once.
 pub async fn lambda_invokes(
-    lambda: &aws_sdk_lambda::Client,
+    sdk: &aws_config::SdkConfig,
     function: &str,
     warm: usize,
 ) -> Result<(Duration, Vec<Duration>), String> {
+    let lambda = &aws_sdk_lambda::Client::new(sdk);
     let configuration = lambda
         .get_function_configuration()
         .function_name(function)

@@ -6,11 +6,12 @@
 //! again updates the code and configuration and creates nothing twice.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
-    Architecture, Environment, FunctionCode, FunctionResponseType, PackageType, Runtime,
-    ScalingConfig,
+    Architecture, Environment, FunctionCode, FunctionResponseType, LastUpdateStatus, PackageType,
+    Runtime, ScalingConfig, State,
 };
 use edalab_bus::{QueueSpec, Queues};
 
@@ -260,6 +261,8 @@ async fn put_function(
             .send()
             .await
             .map_err(|e| failure("UpdateFunctionCode", name, e))?;
+        // Lambda refuses a second update while the first is in progress.
+        wait_settled(lambda, name).await?;
         let updated = lambda
             .update_function_configuration()
             .function_name(name)
@@ -270,6 +273,7 @@ async fn put_function(
             .send()
             .await
             .map_err(|e| failure("UpdateFunctionConfiguration", name, e))?;
+        wait_settled(lambda, name).await?;
         return Ok(updated.function_arn().unwrap_or_default().to_owned());
     }
     let created = lambda
@@ -287,7 +291,45 @@ async fn put_function(
         .send()
         .await
         .map_err(|e| failure("CreateFunction", name, e))?;
+    wait_settled(lambda, name).await?;
     Ok(created.function_arn().unwrap_or_default().to_owned())
+}
+
+/// Longest wait for a function to leave `Pending` or an update in progress.
+const SETTLE_WAIT_MAX: Duration = Duration::from_secs(120);
+
+/// Waits until the function is neither `Pending` nor being updated (an emulator answers at
+/// once; AWS takes seconds); a `Failed` function is an error with Lambda's reason.
+async fn wait_settled(lambda: &aws_sdk_lambda::Client, name: &str) -> Result<(), String> {
+    let deadline = Instant::now() + SETTLE_WAIT_MAX;
+    loop {
+        let configuration = lambda
+            .get_function_configuration()
+            .function_name(name)
+            .send()
+            .await
+            .map_err(|e| failure("GetFunctionConfiguration", name, e))?;
+        let (state, update) = (configuration.state(), configuration.last_update_status());
+        if state == Some(&State::Failed) || update == Some(&LastUpdateStatus::Failed) {
+            return Err(format!(
+                "function `{name}` failed: {}",
+                configuration
+                    .state_reason()
+                    .or(configuration.last_update_status_reason())
+                    .unwrap_or("(no reason given)")
+            ));
+        }
+        if state != Some(&State::Pending) && update != Some(&LastUpdateStatus::InProgress) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "function `{name}` still {state:?} / {update:?} after {} s",
+                SETTLE_WAIT_MAX.as_secs()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// Maps `queue` to the function unless a mapping exists; how many were created (0 or 1).

@@ -135,8 +135,7 @@ mod imp {
         }
         let mut report = report(args, &place, &rounds);
         if let Some(function) = &args.lambda {
-            let lambda = aws_sdk_lambda::Client::new(&sdk);
-            let (cold, warm) = bench::lambda_invokes(&lambda, function, 20)
+            let (cold, warm) = bench::lambda_invokes(&sdk, function, 20)
                 .await
                 .map_err(anyhow::Error::msg)?;
             let mut warm_ms: Vec<f64> = warm.iter().map(|d| d.as_secs_f64() * 1e3).collect();

@@ -1,5 +1,5 @@
 //! `edalab-lambda`: the seeds' Lambda functions, one binary (`bootstrap` in the zip that
-//! `edalab aws package` builds), the function chosen by `EDALAB_FUNCTION`, each made of the
+//! `make aws-package` builds), the function chosen by `EDALAB_FUNCTION`, each made of the
 //! pipeline's own handler (`docs/adr/026-aws-profile.md` §6):
 //!
 //! | `EDALAB_FUNCTION` | event | code |
@@ -22,9 +22,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use edalab_aws::SqsQueues;
-use edalab_aws::cloudwatch::CloudWatchCounts;
 use edalab_aws::deploy::{FUNCTION_VARIABLE, FunctionSpec, Plan, Trigger};
-use edalab_aws::dynamo::DynamoIntakeStore;
 use edalab_aws::lambda::SqsFunction;
 use edalab_aws::s3_intake::validator;
 use edalab_bus::Message;
@@ -134,7 +132,7 @@ async fn run_sqs(function: SqsFunction) -> Result<(), lambda_runtime::Error> {
     .await
 }
 
-async fn sdk() -> aws_config::SdkConfig {
+async fn sdk() -> edalab_aws::client::SdkConfig {
     let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".to_owned());
     let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
     edalab_aws::client::from_chain(&region, endpoint.as_deref()).await
@@ -179,14 +177,12 @@ async fn run_validator() -> Result<(), lambda_runtime::Error> {
 /// S2's worker state in a function: DynamoDB `tp-orders`, the SQS queues, CloudWatch.
 async fn intake_state() -> anyhow::Result<(IntakeState, Arc<dyn OrderCounts>)> {
     let sdk = sdk().await;
-    let store = DynamoIntakeStore::open(aws_sdk_dynamodb::Client::new(&sdk))
+    let store = edalab_aws::backends::intake_store(&sdk)
         .await
         .map_err(|e| anyhow::anyhow!("S2's DynamoDB tables: {e}"))?;
     let namespace = std::env::var(NAMESPACE_VARIABLE).unwrap_or_else(|_| "edalab".to_owned());
-    let counts: Arc<dyn OrderCounts> = Arc::new(CloudWatchCounts::new(
-        aws_sdk_cloudwatch::Client::new(&sdk),
-        namespace,
-    ));
+    let counts: Arc<dyn OrderCounts> =
+        Arc::new(edalab_aws::backends::order_counts(&sdk, &namespace));
     let state = IntakeState {
         queues: Arc::new(SqsQueues::from_sdk_config(&sdk)),
         store: Arc::new(store),
