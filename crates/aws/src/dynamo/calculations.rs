@@ -11,7 +11,7 @@ use edalab_services::calculator::store::{
     Calculation, CalculationStore, Row, StoreError, calculation, number_text,
 };
 
-use super::{TableSpec, ensure_tables, failure, text};
+use super::{TableSpec, ensure_tables, failure, text, written};
 
 /// S1's table (the seed keeps no state; edalab tracks each calculation's status).
 pub const CALCULATIONS_TABLE: &str = "edalab-calculations";
@@ -61,20 +61,9 @@ impl DynamoCalculationStore {
             .expression_attribute_values(":pending", text("PENDING"))
             .send()
             .await;
-        match updated {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(StoreError::new(failure(
-                "UpdateItem",
-                CALCULATIONS_TABLE,
-                e,
-            ))),
-        }
+        // Not PENDING any more: a finished calculation stays as it is.
+        written(updated, "UpdateItem", CALCULATIONS_TABLE).map_err(StoreError::new)?;
+        Ok(())
     }
 }
 

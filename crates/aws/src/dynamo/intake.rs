@@ -11,7 +11,7 @@ use edalab_domain::order::OrderStatus;
 use edalab_services::intake::IntakeStore;
 use edalab_services::intake::store::{Recorded, RecordedOrder, StoreError};
 
-use super::{TableSpec, ensure_tables, failure, text};
+use super::{TableSpec, ensure_tables, failure, text, written};
 
 /// The seed's table of orders.
 pub const ORDERS_TABLE: &str = "tp-orders";
@@ -64,15 +64,9 @@ impl DynamoIntakeStore {
             .condition_expression(format!("attribute_not_exists({key})"))
             .send()
             .await;
-        match put {
-            Ok(_) => Ok(Recorded::New),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(Recorded::Already)
-            }
-            Err(e) => Err(StoreError::new(failure("PutItem", table, e))),
+        match written(put, "PutItem", table).map_err(StoreError::new)? {
+            true => Ok(Recorded::New),
+            false => Ok(Recorded::Already),
         }
     }
 }

@@ -174,6 +174,28 @@ pub(crate) fn failure<E: std::error::Error + 'static>(
     )
 }
 
+/// Whether a conditional write happened: `Ok(false)` when its condition failed (the item
+/// was already there, or already finished), the error named by operation and table else.
+pub(crate) fn written<O, E>(
+    result: Result<O, aws_sdk_dynamodb::error::SdkError<E>>,
+    operation: &str,
+    table: &str,
+) -> Result<bool, String>
+where
+    E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error().and_then(|s| s.code())
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(failure(operation, table, e)),
+    }
+}
+
 /// A string attribute.
 fn text(value: &str) -> AttributeValue {
     AttributeValue::S(value.to_owned())

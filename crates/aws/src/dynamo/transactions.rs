@@ -26,7 +26,7 @@ use edalab_services::transactions::store::{
 };
 use rust_decimal::Decimal;
 
-use super::{TableSpec, ensure_tables, failure, text};
+use super::{TableSpec, ensure_tables, failure, text, written};
 
 /// S0's transactions, one item per `transactionId`.
 pub const TRANSACTIONS_TABLE: &str = "edalab-transactions";
@@ -200,21 +200,9 @@ impl TransactionStore for DynamoTransactionStore {
             .expression_attribute_values(":processed", text("PROCESSED"))
             .send()
             .await;
-        match updated {
-            Ok(_) => Ok(()),
-            // Already PROCESSED: a failure seen late changes nothing.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(StoreError::new(failure(
-                "UpdateItem",
-                TRANSACTIONS_TABLE,
-                e,
-            ))),
-        }
+        // Already PROCESSED: a failure seen late changes nothing.
+        written(updated, "UpdateItem", TRANSACTIONS_TABLE).map_err(StoreError::new)?;
+        Ok(())
     }
 
     async fn get(&self, id: &str) -> Result<Option<TransactionView>, StoreError> {
@@ -301,12 +289,8 @@ impl TransactionStore for DynamoTransactionStore {
             .expression_attribute_names("#file", "file")
             .send()
             .await;
-        match put {
-            Ok(_) => return Ok(current_len),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) => {}
-            Err(e) => return Err(StoreError::new(failure("PutItem", ARCHIVE_TABLE, e))),
+        if written(put, "PutItem", ARCHIVE_TABLE).map_err(StoreError::new)? {
+            return Ok(current_len);
         }
         let item = self.item(ARCHIVE_TABLE, "file", file).await?;
         let item =
