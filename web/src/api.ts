@@ -73,8 +73,11 @@ export interface ProduceResponse {
 }
 /** One dead letter (the `dlq.*` headers of ADR 005), as `GET /api/v1/dlq/{topic}/messages` lists it. */
 export interface DlqMessage {
-  partition: number;
-  offset: number;
+  /** Position in a DLQ topic of the log (absent for an SQS DLQ). */
+  partition?: number;
+  offset?: number;
+  /** SQS's MessageId (an SQS DLQ on the aws profile). */
+  message_id?: string;
   key: string | null;
   error: string;
   attempts: number;

@@ -7,7 +7,10 @@ use edalab_services::intake::IntakeBackends;
 
 use crate::SqsQueues;
 use crate::cloudwatch::CloudWatchCounts;
-use crate::dynamo::{DynamoCalculationStore, DynamoIntakeStore, DynamoTransactionStore};
+use crate::dynamo::{
+    DeadLetterReasons, DynamoCalculationStore, DynamoIntakeStore, DynamoTransactionStore,
+};
+use crate::s3_archive::S3TransactionArchive;
 use crate::s3_intake::S3OrderSource;
 
 /// Longest time the intake's resources may take to be checked or created at start.
@@ -65,12 +68,23 @@ pub async fn transaction_store(
     .await
 }
 
+/// SQS queues of `sdk` whose workers record why they dead-letter a message in DynamoDB
+/// table `edalab-dead-letters` (created if missing).
+pub async fn sqs_queues(sdk: &aws_config::SdkConfig) -> Result<SqsQueues, String> {
+    Ok(SqsQueues::from_sdk_config(sdk).with_reasons(dead_letter_reasons(sdk).await?))
+}
+
+/// The dead letters' reasons in DynamoDB table `edalab-dead-letters` (created if missing).
+pub async fn dead_letter_reasons(sdk: &aws_config::SdkConfig) -> Result<DeadLetterReasons, String> {
+    in_time(DeadLetterReasons::open(aws_sdk_dynamodb::Client::new(sdk))).await
+}
+
 async fn in_time<T>(
     opening: impl std::future::Future<Output = Result<T, String>>,
 ) -> Result<T, String> {
     tokio::time::timeout(OPEN_TIMEOUT, opening)
         .await
-        .map_err(|_| format!("DynamoDB not ready within {} s", OPEN_TIMEOUT.as_secs()))?
+        .map_err(|_| format!("no answer within {} s", OPEN_TIMEOUT.as_secs()))?
 }
 
 /// S2's store on DynamoDB (`tp-orders`, `tp-orders-duplicates`; created if missing).
@@ -81,6 +95,14 @@ pub async fn intake_store(sdk: &aws_config::SdkConfig) -> Result<DynamoIntakeSto
 /// S2-04's counts as CloudWatch metrics in `namespace`.
 pub fn order_counts(sdk: &aws_config::SdkConfig, namespace: &str) -> CloudWatchCounts {
     CloudWatchCounts::new(aws_sdk_cloudwatch::Client::new(sdk), namespace)
+}
+
+/// S0's archive in bucket `bucket` (created if missing).
+pub async fn transaction_archive(
+    sdk: &aws_config::SdkConfig,
+    bucket: &str,
+) -> Result<S3TransactionArchive, String> {
+    in_time(S3TransactionArchive::open(s3_client(sdk), bucket)).await
 }
 
 /// An S3 client of `sdk`; path-style addressing when an endpoint is given (an emulator on

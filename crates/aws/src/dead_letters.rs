@@ -1,10 +1,12 @@
-//! Inspecting and redriving an SQS DLQ (X-04, `docs/adr/026-aws-profile.md` §3), without
-//! `StartMessageMoveTask` (emulators lack it; where the endpoint has it, it is the better
-//! path — not used yet).
+//! Inspecting and redriving an SQS DLQ (X-04, `docs/adr/026-aws-profile.md` §3).
 //!
 //! - [`SqsQueues::list_dead_letters`]: receives up to `limit` messages with a 30 s
 //!   visibility, then makes them visible again at once (visibility 0): a look, not a take.
-//! - [`SqsQueues::redrive`]: receive (60 s visibility) → send to the source queue (from
+//!   [`SqsQueues::dead_letter_depth`]: SQS's approximate counts, visible and in flight.
+//! - [`SqsQueues::redrive`]: SQS's own `StartMessageMoveTask` where the endpoint has it
+//!   (AWS), waited for until it completes; where it answers that it lacks the action
+//!   (emulators: `InvalidAction`, `UnsupportedOperation`, …), edalab's copy:
+//!   receive (60 s visibility) → send to the source queue (from
 //!   `DeadLetterQueueSourceArn`, else the DLQ's name without `-dlq`), keeping the message's
 //!   attributes and adding `edalab-origin-message-id` → delete from the DLQ, at most `rate`
 //!   per second. Sent before deleted, so a kill loses nothing; a kill between the two leaves
@@ -14,8 +16,10 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use aws_sdk_sqs::error::DisplayErrorContext;
-use aws_sdk_sqs::types::{Message, MessageAttributeValue, MessageSystemAttributeName};
+use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_sqs::types::{
+    Message, MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName,
+};
 use edalab_bus::BusError;
 
 use crate::SqsQueues;
@@ -49,6 +53,17 @@ pub struct SqsRedriveReport {
 const LIST_VISIBILITY_SECONDS: i32 = 30;
 /// How long a message being redriven stays hidden (send and delete take far less).
 const REDRIVE_VISIBILITY_SECONDS: i32 = 60;
+/// `StartMessageMoveTask`'s highest `MaxNumberOfMessagesPerSecond`.
+const MOVE_TASK_RATE_MAX: u32 = 500;
+/// How often a running move task is looked at.
+const MOVE_TASK_POLL: Duration = Duration::from_secs(1);
+/// Error codes by which an endpoint says it has no message move tasks.
+const MOVE_TASK_MISSING: [&str; 4] = [
+    "InvalidAction",
+    "UnsupportedOperation",
+    "UnknownOperationException",
+    "NotImplemented",
+];
 
 impl SqsQueues {
     async fn receive_dead(
@@ -95,10 +110,95 @@ impl SqsQueues {
         Ok(listed.iter().map(dead_letter).collect())
     }
 
+    /// Messages in DLQ `dlq`, visible or in flight (SQS's approximate counts).
+    pub async fn dead_letter_depth(&self, dlq: &str) -> Result<u64, BusError> {
+        let url = self.url(dlq).await?;
+        let attributes = self.attributes(dlq, &url).await?;
+        let count = |name: QueueAttributeName| {
+            attributes
+                .get(&name)
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        Ok(count(QueueAttributeName::ApproximateNumberOfMessages)
+            + count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible))
+    }
+
     /// Moves every message of DLQ `dlq` back to the queue it failed on, at most
+    /// `rate_per_second` a second: by SQS's own move task where the endpoint has one, else
+    /// by [`SqsQueues::redrive_by_copy`].
+    pub async fn redrive(
+        &self,
+        dlq: &str,
+        rate_per_second: u32,
+    ) -> Result<SqsRedriveReport, BusError> {
+        match self.move_task(dlq, rate_per_second).await? {
+            Some(report) => Ok(report),
+            None => self.redrive_by_copy(dlq, rate_per_second).await,
+        }
+    }
+
+    /// `StartMessageMoveTask` from `dlq` to the queues its messages came from, waited for;
+    /// `None` when the endpoint has no such action. `moved_to` stays empty (SQS does not
+    /// say which source got how many).
+    async fn move_task(
+        &self,
+        dlq: &str,
+        rate_per_second: u32,
+    ) -> Result<Option<SqsRedriveReport>, BusError> {
+        let arn = self.queue_arn(dlq).await?;
+        let rate = rate_per_second.clamp(1, MOVE_TASK_RATE_MAX);
+        let started = self
+            .client()
+            .start_message_move_task()
+            .source_arn(&arn)
+            .max_number_of_messages_per_second(i32::try_from(rate).unwrap_or(1))
+            .send()
+            .await;
+        if let Err(error) = started {
+            if error.code().is_some_and(|c| MOVE_TASK_MISSING.contains(&c)) {
+                tracing::debug!(dlq, code = ?error.code(), "no StartMessageMoveTask here: copying");
+                return Ok(None);
+            }
+            return Err(move_task_error("StartMessageMoveTask", dlq, error));
+        }
+        loop {
+            tokio::time::sleep(MOVE_TASK_POLL).await;
+            let listed = self
+                .client()
+                .list_message_move_tasks()
+                .source_arn(&arn)
+                .max_results(1)
+                .send()
+                .await
+                .map_err(|e| move_task_error("ListMessageMoveTasks", dlq, e))?;
+            // Most recent first: ours, as one task at a time runs per source.
+            let Some(task) = listed.results().first() else {
+                continue;
+            };
+            let moved = u64::try_from(task.approximate_number_of_messages_moved()).unwrap_or(0);
+            match task.status() {
+                Some("COMPLETED") => {
+                    return Ok(Some(SqsRedriveReport {
+                        moved,
+                        moved_to: HashMap::new(),
+                    }));
+                }
+                Some(status @ ("FAILED" | "CANCELLED")) => {
+                    return Err(BusError::Backend(format!(
+                        "SQS message move task from `{dlq}` {status} after {moved} messages: {}",
+                        task.failure_reason().unwrap_or("no reason given")
+                    )));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// edalab's redrive, where SQS's move task is missing: receive → send → delete, at most
     /// `rate_per_second` a second; stops when a receive finds none, or finds a message this
     /// run already moved (it failed again and came back: it is left in the DLQ, visible).
-    pub async fn redrive(
+    pub async fn redrive_by_copy(
         &self,
         dlq: &str,
         rate_per_second: u32,
@@ -201,6 +301,16 @@ impl SqsQueues {
             })?;
         Ok(source)
     }
+}
+
+fn move_task_error<E>(operation: &str, dlq: &str, error: E) -> BusError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    BusError::Backend(format!(
+        "SQS {operation} on DLQ `{dlq}`: {}",
+        DisplayErrorContext(error)
+    ))
 }
 
 fn attributes_of(message: &Message) -> HashMap<String, MessageAttributeValue> {

@@ -20,7 +20,7 @@ use rand::rngs::StdRng;
 use crate::SqsQueues;
 use crate::message::{Received, received};
 use crate::settle::{self, Action};
-use crate::worker::{caught, dead_letter};
+use crate::worker::{caught, dead_letter, record_reason};
 
 /// One queue's function: its handler, what records a dead letter, and the queue it reads.
 pub struct SqsFunction {
@@ -117,7 +117,9 @@ impl SqsFunction {
             )
         };
         if let Some(reason) = decision.last_failure {
-            (self.on_dead_letter)(dead_letter(message, reason)).await;
+            let letter = dead_letter(message, reason);
+            record_reason(self.sqs.reasons(), &letter).await;
+            (self.on_dead_letter)(letter).await;
         }
         match decision.action {
             Action::Delete => None,

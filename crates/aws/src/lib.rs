@@ -6,11 +6,13 @@
 //!   difference named), send, consume;
 //! - [`worker`]: [`SqsWorker`], the in-process consumer polling as an event source mapping;
 //! - [`settle`]: a handled batch's fate on SQS (delete, visibility), shared with the Lambda
-//!   adapter to come;
+//!   adapter;
 //! - [`message`]: records to SQS messages and back;
-//! - [`dead_letters`]: listing an SQS DLQ and redriving it (receive → send → delete);
-//! - [`dynamo`]: [`dynamo::DynamoIntakeStore`], S2's store on tables `tp-orders` and
-//!   `tp-orders-duplicates`, and [`dynamo::ensure_tables`];
+//! - [`dead_letters`]: listing an SQS DLQ and redriving it (`StartMessageMoveTask`, else
+//!   receive → send → delete);
+//! - [`dynamo`]: the pipelines' stores on DynamoDB (S2's `tp-orders`, S1's calculations,
+//!   S0's transactions), the dead letters' reasons, and [`dynamo::ensure_tables`];
+//! - [`s3_archive`]: [`s3_archive::S3TransactionArchive`], S0's archive in a bucket;
 //! - [`s3_intake`]: [`s3_intake::S3OrderSource`], order files from a bucket's `orders/` prefix;
 //! - [`cloudwatch`]: [`cloudwatch::CloudWatchCounts`], S2-04's counts as CloudWatch metrics;
 //! - [`lambda`]: [`lambda::SqsFunction`], a queue's batch handled inside a Lambda function;
@@ -33,6 +35,7 @@ mod deploy_api;
 pub mod dynamo;
 pub mod lambda;
 pub mod message;
+pub mod s3_archive;
 pub mod s3_intake;
 pub mod settle;
 pub mod sqs;

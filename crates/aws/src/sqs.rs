@@ -10,7 +10,7 @@
 //!
 //! Queue URLs are looked up once per name and cached.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
@@ -20,6 +20,7 @@ use edalab_bus::queue::{Consuming, Shutdown};
 use edalab_bus::runtime::RuntimeError;
 use edalab_bus::{BusError, DeadLetterSpec, QueueConsumer, QueueSpec, Queues, Record};
 
+use crate::dynamo::DeadLetterReasons;
 use crate::message::{batch_entry, outgoing};
 use crate::settle::BATCH_ENTRIES_MAX;
 use crate::worker::{SqsWorker, WorkerSettings};
@@ -29,6 +30,10 @@ use crate::worker::{SqsWorker, WorkerSettings};
 pub struct SqsQueues {
     client: aws_sdk_sqs::Client,
     urls: Arc<Mutex<HashMap<String, String>>>,
+    /// The DLQs `ensure` made or found, by name (for the DLQ routes).
+    dead_letter_queues: Arc<Mutex<BTreeSet<String>>>,
+    /// Where workers record why a message was dead-lettered (SQS keeps no reason).
+    reasons: Option<DeadLetterReasons>,
     worker: WorkerSettings,
 }
 
@@ -48,6 +53,8 @@ impl SqsQueues {
         Self {
             client,
             urls: Arc::default(),
+            dead_letter_queues: Arc::default(),
+            reasons: None,
             worker: WorkerSettings::default(),
         }
     }
@@ -108,6 +115,27 @@ impl SqsQueues {
         })
     }
 
+    /// The same, recording each dead letter's reason in `reasons`.
+    pub fn with_reasons(mut self, reasons: DeadLetterReasons) -> Self {
+        self.reasons = Some(reasons);
+        self
+    }
+
+    /// Where dead letters' reasons are recorded, if anywhere.
+    pub fn reasons(&self) -> Option<&DeadLetterReasons> {
+        self.reasons.as_ref()
+    }
+
+    /// The DLQs this value has ensured, by name.
+    pub fn ensured_dead_letter_queues(&self) -> Vec<String> {
+        self.dead_letter_queues
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .cloned()
+            .collect()
+    }
+
     fn cached(&self, name: &str) -> Option<String> {
         self.urls
             .lock()
@@ -163,7 +191,7 @@ impl SqsQueues {
     }
 
     /// Every attribute of the queue at `url`.
-    async fn attributes(
+    pub(crate) async fn attributes(
         &self,
         name: &str,
         url: &str,
@@ -340,7 +368,14 @@ impl Queues for SqsQueues {
             return Err(first);
         }
         let dlq_arn = match &spec.dead_letter {
-            Some(dlq) => Some(self.ensure_queue(&dlq.name, &dlq_wanted(dlq)).await?),
+            Some(dlq) => {
+                let arn = self.ensure_queue(&dlq.name, &dlq_wanted(dlq)).await?;
+                self.dead_letter_queues
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(dlq.name.clone());
+                Some(arn)
+            }
             None => None,
         };
         self.ensure_queue(&spec.name, &queue_wanted(spec, dlq_arn))
@@ -389,6 +424,7 @@ impl Queues for SqsQueues {
             &spec.name,
             dead_letter,
             consumer,
+            self.reasons.clone(),
             self.worker.clone(),
         );
         let stats = worker.stats();

@@ -25,6 +25,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use crate::dynamo::DeadLetterReasons;
 use crate::message::{Received, received};
 use crate::settle::{self, Action};
 
@@ -68,6 +69,8 @@ struct Shared {
     queue: Arc<str>,
     dead_letter: DeadLetterSpec,
     consumer: QueueConsumer,
+    /// Where the reasons of dead letters are recorded, if anywhere.
+    reasons: Option<DeadLetterReasons>,
     settings: WorkerSettings,
     stats: Arc<RuntimeStats>,
     rng: Mutex<StdRng>,
@@ -81,13 +84,14 @@ pub struct SqsWorker {
 
 impl SqsWorker {
     /// A worker of the queue at `queue_url`, named `queue`, whose redrive policy is
-    /// `dead_letter`.
+    /// `dead_letter`; each dead letter's reason goes to `reasons` if given.
     pub fn new(
         client: aws_sdk_sqs::Client,
         queue_url: String,
         queue: &str,
         dead_letter: DeadLetterSpec,
         consumer: QueueConsumer,
+        reasons: Option<DeadLetterReasons>,
         settings: WorkerSettings,
     ) -> Self {
         let rng = match settings.jitter_seed {
@@ -101,6 +105,7 @@ impl SqsWorker {
                 queue: Arc::from(queue),
                 dead_letter,
                 consumer,
+                reasons,
                 settings,
                 stats: Arc::new(RuntimeStats::default()),
                 rng: Mutex::new(rng),
@@ -305,7 +310,9 @@ async fn settle_batch(shared: &Shared, handled: Vec<(Received, Outcome)>, releas
         count(&shared.stats, &outcome, decision.last_failure.is_some());
         done += u64::from(outcome == Outcome::Done);
         if let Some(reason) = decision.last_failure {
-            (shared.consumer.on_dead_letter)(dead_letter(&message, reason)).await;
+            let letter = dead_letter(&message, reason);
+            record_reason(shared.reasons.as_ref(), &letter).await;
+            (shared.consumer.on_dead_letter)(letter).await;
         }
         actions.push((message.receipt_handle, decision.action));
     }
@@ -325,6 +332,17 @@ async fn settle_batch(shared: &Shared, handled: Vec<(Received, Outcome)>, releas
     }
     for failure in applied.failures {
         tracing::warn!(queue = %shared.queue, %failure, "settling refused; the message comes back after its visibility timeout");
+    }
+}
+
+/// Records why `letter` is dead-lettered, in `reasons` if there are some; logs a failure
+/// (the DLQ listing then says no reason was kept).
+pub(crate) async fn record_reason(reasons: Option<&DeadLetterReasons>, letter: &DeadLetter) {
+    let Some(reasons) = reasons else {
+        return;
+    };
+    if let Err(error) = reasons.record(letter).await {
+        tracing::warn!(queue = %letter.queue, message_id = ?letter.message_id, %error, "the dead letter's reason was not recorded");
     }
 }
 

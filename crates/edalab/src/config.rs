@@ -172,6 +172,18 @@ pub enum TablesBackend {
     Dynamodb,
 }
 
+/// Where S0 archives processed transactions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ArchiveBackend {
+    /// `<data>/archive/transactions-YYYY-MM-DD.jsonl`.
+    #[default]
+    Folder,
+    /// Bucket `aws.archive_bucket`, one object per transaction under
+    /// `archive/transactions/YYYY-MM-DD/`.
+    S3,
+}
+
 /// The `aws` profile (`--profile aws`): SQS for the work queues and, for S2, S3, DynamoDB and
 /// CloudWatch, reached through the usual AWS credential chain (environment, profile files,
 /// roles), never credentials in here.
@@ -184,11 +196,15 @@ pub struct AwsConfig {
     pub intake: IntakeBackend,
     /// `local` or `dynamodb`.
     pub tables: TablesBackend,
+    /// `folder` or `s3`.
+    pub archive: ArchiveBackend,
     /// An emulator's URL (`http://127.0.0.1:4566`); empty: AWS's own endpoints.
     pub endpoint_url: String,
     pub region: String,
     /// The bucket whose `orders/` prefix S2 reads (`aws.intake: s3`).
     pub bucket: String,
+    /// The bucket S0 archives processed transactions to (`aws.archive: s3`).
+    pub archive_bucket: String,
     /// The CloudWatch namespace of `OrdersProcessed`, `OrdersRejected`, `OrdersDuplicate`.
     pub metrics_namespace: String,
 }
@@ -199,9 +215,11 @@ impl Default for AwsConfig {
             queues: QueuesBackend::Bus,
             intake: IntakeBackend::Folder,
             tables: TablesBackend::Local,
+            archive: ArchiveBackend::Folder,
             endpoint_url: String::new(),
             region: "us-east-1".to_owned(),
             bucket: "tp-orders".to_owned(),
+            archive_bucket: "edalab-archive".to_owned(),
             metrics_namespace: "edalab".to_owned(),
         }
     }
@@ -227,14 +245,16 @@ impl AwsConfig {
                 "s3 needs aws.queues: sqs (S3 notifies an SQS queue)".to_owned(),
             ));
         }
-        if !is_bucket_name(&self.bucket) {
-            problems.push((
-                "aws.bucket",
-                format!(
-                    "{:?} is not a bucket name (3 to 63 of a-z, 0-9, '-', '.')",
-                    self.bucket
-                ),
-            ));
+        for (key, bucket) in [
+            ("aws.bucket", &self.bucket),
+            ("aws.archive_bucket", &self.archive_bucket),
+        ] {
+            if !is_bucket_name(bucket) {
+                problems.push((
+                    key,
+                    format!("{bucket:?} is not a bucket name (3 to 63 of a-z, 0-9, '-', '.')"),
+                ));
+            }
         }
         let namespace = &self.metrics_namespace;
         if namespace.is_empty() || namespace.len() > 255 || namespace.starts_with(':') {

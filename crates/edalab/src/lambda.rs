@@ -32,7 +32,7 @@ use edalab_bus::runtime::Outcome;
 use edalab_services::calculator::{self, CalculatorState};
 use edalab_services::intake::{self, IntakeState, OrderCounts};
 use edalab_services::pipeline::SharedClock;
-use edalab_services::transactions::{self, Counters, TransactionsState};
+use edalab_services::transactions::{self, Counters, FolderArchive, TransactionsState};
 use lambda_runtime::{LambdaEvent, service_fn};
 
 /// The Kafka-protocol brokers of the topics (seed 000's variable).
@@ -89,7 +89,7 @@ async fn run() -> anyhow::Result<()> {
         "process-transaction" => {
             let state = transactions_state().await?;
             run_sqs(SqsFunction::new(
-                sqs().await,
+                sqs().await?,
                 transactions::transactions_queue(),
                 transactions::processor(&state),
                 transactions::failed(&state),
@@ -99,7 +99,7 @@ async fn run() -> anyhow::Result<()> {
         "calculator" => {
             let state = calculator_state().await?;
             run_sqs(SqsFunction::new(
-                sqs().await,
+                sqs().await?,
                 calculator::input_queue(),
                 calculator::worker(&state),
                 calculator::failed(&state),
@@ -110,7 +110,7 @@ async fn run() -> anyhow::Result<()> {
         "order-worker" => {
             let (state, counts) = intake_state().await?;
             let function = SqsFunction::new(
-                sqs().await,
+                sqs().await?,
                 intake::intake_queue(),
                 intake::worker(&state),
                 intake::dead_lettered(),
@@ -138,8 +138,11 @@ async fn sdk() -> edalab_aws::client::SdkConfig {
     edalab_aws::client::from_chain(&region, endpoint.as_deref()).await
 }
 
-async fn sqs() -> SqsQueues {
-    SqsQueues::from_sdk_config(&sdk().await)
+/// The queues of a consuming function, recording why it dead-letters a message.
+async fn sqs() -> anyhow::Result<SqsQueues> {
+    edalab_aws::backends::sqs_queues(&sdk().await)
+        .await
+        .map_err(|e| anyhow::anyhow!("the dead letters' reasons table: {e}"))
 }
 
 /// S2's validator on S3 events: each event is handled as the in-process validator handles
@@ -224,7 +227,8 @@ async fn transactions_state() -> anyhow::Result<TransactionsState> {
         queues,
         store: Arc::new(store),
         counters: Arc::new(Counters::default()),
-        archive_dir: std::env::temp_dir().join("archive"),
+        // The function runs the processor only; the archive is the S0-05 consumers'.
+        archive: Arc::new(FolderArchive::new(std::env::temp_dir().join("archive"))),
         clock: SharedClock::system(),
     })
 }

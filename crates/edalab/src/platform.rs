@@ -25,6 +25,7 @@ use std::time::Instant;
 use crate::config::Config;
 use anyhow::Context as _;
 use edalab_bus::{Bus, Created};
+use edalab_gateway::dead_letters::DeadLetters;
 use edalab_gateway::{AppState, Gateway, shutdown_signal, telemetry};
 use edalab_schema::SchemaCatalog;
 use edalab_services::pipeline::StoreChoice;
@@ -174,8 +175,9 @@ struct Parts {
     shared: Arc<dyn Bus>,
     topic_count: usize,
     topics_created: usize,
-    /// S0/S1/S2's work queues are on SQS.
-    queues_on_sqs: bool,
+    /// Where the DLQ routes find the work queues' DLQs when they are not topics of the bus
+    /// (S0/S1/S2's queues on SQS).
+    dead_letters: Option<Arc<dyn DeadLetters>>,
     running: Vec<(Service, Box<dyn Running>)>,
     pipeline_stores: StoreChoice,
     catalog: Arc<SchemaCatalog>,
@@ -189,9 +191,13 @@ impl Parts {
         let bus = open_bus(config, plan).await?;
         let shared: Arc<dyn Bus> = bus.shared();
         let queues = if plan.services.iter().any(|s| !s.queues().is_empty()) {
-            profile::open_queues(config).await?
+            profile::open_queues(config, &shared).await?
         } else {
             None
+        };
+        let (queues, dead_letters) = match queues {
+            Some(open) => (Some(open.queues), Some(open.dead_letters)),
+            None => (None, None),
         };
         let topics_created = if bus.is_read_only() {
             0
@@ -221,7 +227,7 @@ impl Parts {
             shared,
             topic_count,
             topics_created,
-            queues_on_sqs: queues.is_some(),
+            dead_letters,
             running,
             pipeline_stores,
             catalog,
@@ -233,6 +239,9 @@ impl Parts {
     fn app_state(&mut self, config: &Config) -> anyhow::Result<AppState> {
         let mut builder = AppState::builder(&config.gateway_settings(), Arc::clone(&self.shared))
             .catalog(Arc::clone(&self.catalog));
+        if let Some(dead_letters) = &self.dead_letters {
+            builder = builder.dead_letters(Arc::clone(dead_letters));
+        }
         for (_, running) in &mut self.running {
             for mount in running.take_mounts() {
                 builder = builder.mount(mount);
@@ -257,7 +266,7 @@ impl Parts {
             self.bus
                 .describe(config, self.topic_count, self.topics_created)
         );
-        if self.queues_on_sqs {
+        if self.dead_letters.is_some() {
             let endpoint = match config.aws.endpoint_url.as_str() {
                 "" => format!("AWS in {}", config.aws.region),
                 url => url.to_owned(),

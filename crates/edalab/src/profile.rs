@@ -14,19 +14,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{
-    AwsConfig, BusBackend, Config, ConfigSources, IntakeBackend, QueuesBackend, StoreBackend,
-    TablesBackend,
+    ArchiveBackend, AwsConfig, BusBackend, Config, ConfigSources, IntakeBackend, QueuesBackend,
+    StoreBackend, TablesBackend,
 };
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use edalab_bus::kafka::{KafkaBus, KafkaConfig};
 use edalab_bus::log::EmbeddedBus;
 use edalab_bus::{Admin, Bus, BusError, Queues};
+use edalab_gateway::dead_letters::DeadLetters;
 use edalab_schema::SchemaRegistry;
 use edalab_services::calculator::CalculationStore;
 use edalab_services::intake::IntakeBackends;
 use edalab_services::pipeline::{PgStores, PgStoresConfig, StoreChoice};
-use edalab_services::transactions::TransactionStore;
+use edalab_services::transactions::{TransactionArchive, TransactionStore};
 
 /// The flags that choose the profile, accepted by every command (before or after it).
 #[derive(Args, Debug, Clone, Default)]
@@ -82,13 +83,23 @@ pub enum ProfileName {
     Aws,
 }
 
+/// Work queues not on the bus, and the DLQ routes' view of them.
+pub struct OpenQueues {
+    pub queues: Arc<dyn Queues>,
+    pub dead_letters: Arc<dyn DeadLetters>,
+}
+
 /// The work queues of S0/S1/S2 (ADR 026): `None` keeps them on the bus (the pipelines'
-/// default, `pipeline::bus_queues`); with `aws.queues: sqs`, SQS, checked to answer first so
-/// that an unreachable endpoint or missing credentials are named at start.
-pub async fn open_queues(config: &Config) -> anyhow::Result<Option<Arc<dyn Queues>>> {
+/// default, `pipeline::bus_queues`; their DLQs are topics of `bus`); with `aws.queues:
+/// sqs`, SQS, checked to answer first so that an unreachable endpoint or missing
+/// credentials are named at start.
+pub async fn open_queues(
+    config: &Config,
+    bus: &Arc<dyn Bus>,
+) -> anyhow::Result<Option<OpenQueues>> {
     match config.aws.queues {
         QueuesBackend::Bus => Ok(None),
-        QueuesBackend::Sqs => open_sqs(&config.aws).await.map(Some),
+        QueuesBackend::Sqs => open_sqs(&config.aws, bus).await.map(Some),
     }
 }
 
@@ -124,11 +135,16 @@ pub(crate) fn needs_aws_feature(setting: &str) -> anyhow::Error {
 }
 
 #[cfg(feature = "aws")]
-async fn open_sqs(aws: &AwsConfig) -> anyhow::Result<Arc<dyn Queues>> {
-    Ok(Arc::new(open_sqs_queues(aws).await?))
+async fn open_sqs(aws: &AwsConfig, bus: &Arc<dyn Bus>) -> anyhow::Result<OpenQueues> {
+    let queues = open_sqs_queues(aws).await?;
+    Ok(OpenQueues {
+        queues: Arc::new(queues.clone()),
+        dead_letters: Arc::new(crate::dlq_sqs::SqsDeadLetters::new(queues, Arc::clone(bus))),
+    })
 }
 
-/// SQS of `aws`, checked to answer (credentials, then one `ListQueues`).
+/// SQS of `aws`, checked to answer (credentials, then one `ListQueues`), recording dead
+/// letters' reasons in DynamoDB.
 #[cfg(feature = "aws")]
 pub async fn open_sqs_queues(aws: &AwsConfig) -> anyhow::Result<edalab_aws::SqsQueues> {
     let (sdk, place) = aws_sdk(aws).await?;
@@ -137,11 +153,18 @@ pub async fn open_sqs_queues(aws: &AwsConfig) -> anyhow::Result<edalab_aws::SqsQ
         .check_reachable(SQS_CHECK_TIMEOUT)
         .await
         .map_err(|reason| anyhow::anyhow!("SQS at {place} (aws.endpoint_url, --aws-endpoint; credentials from the AWS chain): {reason}"))?;
-    Ok(queues)
+    let reasons = edalab_aws::backends::dead_letter_reasons(&sdk)
+        .await
+        .map_err(|reason| {
+            anyhow::anyhow!(
+                "dead letters' reasons on DynamoDB (aws.queues: sqs, at {place}): {reason}"
+            )
+        })?;
+    Ok(queues.with_reasons(reasons))
 }
 
 #[cfg(not(feature = "aws"))]
-async fn open_sqs(_: &AwsConfig) -> anyhow::Result<Arc<dyn Queues>> {
+async fn open_sqs(_: &AwsConfig, _: &Arc<dyn Bus>) -> anyhow::Result<OpenQueues> {
     Err(needs_aws_feature("aws.queues: sqs"))
 }
 
@@ -228,6 +251,36 @@ async fn open_dynamo_transactions(_: &AwsConfig) -> anyhow::Result<Arc<dyn Trans
     Err(needs_aws_feature("aws.tables: dynamodb"))
 }
 
+/// S0's archive when the profile provides one: `None` with `aws.archive: folder`; with
+/// `s3`, bucket `aws.archive_bucket` (created if missing).
+pub async fn open_transaction_archive(
+    config: &Config,
+) -> anyhow::Result<Option<Arc<dyn TransactionArchive>>> {
+    match config.aws.archive {
+        ArchiveBackend::Folder => Ok(None),
+        ArchiveBackend::S3 => open_s3_archive(&config.aws).await.map(Some),
+    }
+}
+
+#[cfg(feature = "aws")]
+async fn open_s3_archive(aws: &AwsConfig) -> anyhow::Result<Arc<dyn TransactionArchive>> {
+    let (sdk, place) = aws_sdk(aws).await?;
+    let archive = edalab_aws::backends::transaction_archive(&sdk, &aws.archive_bucket)
+        .await
+        .map_err(|reason| {
+            anyhow::anyhow!(
+                "S0's archive on S3 (aws.archive: s3, aws.archive_bucket {}, at {place}): {reason}",
+                aws.archive_bucket
+            )
+        })?;
+    Ok(Arc::new(archive))
+}
+
+#[cfg(not(feature = "aws"))]
+async fn open_s3_archive(_: &AwsConfig) -> anyhow::Result<Arc<dyn TransactionArchive>> {
+    Err(needs_aws_feature("aws.archive: s3"))
+}
+
 /// Loads the layered configuration (defaults → file → `EDALAB__…` → `--data-dir`, the
 /// profile flags, `--listen`). The error names every bad key; `main` prints it and exits
 /// non-zero.
@@ -264,6 +317,7 @@ pub fn load_config(
                 .set("aws.queues", "sqs")
                 .set("aws.intake", "s3")
                 .set("aws.tables", "dynamodb")
+                .set("aws.archive", "s3")
                 .set("bus.backend", topics)
                 .set("store.backend", "sqlite");
         }

@@ -240,16 +240,19 @@ async fn start_transactions(
     links: &mut Links,
 ) -> anyhow::Result<Box<dyn Running>> {
     let store = crate::profile::open_transactions(context.config).await?;
-    let banner = match store {
-        Some(_) => {
-            "  transactions (S0): POST /transactions, /api/v1/transactions (DynamoDB edalab-transactions)"
-        }
-        None => "  transactions (S0): POST /transactions, /api/v1/transactions",
-    };
+    let archive = crate::profile::open_transaction_archive(context.config).await?;
+    let mut banner = "  transactions (S0): POST /transactions, /api/v1/transactions".to_owned();
+    if store.is_some() {
+        banner.push_str(" (DynamoDB edalab-transactions)");
+    }
+    if let Some(archive) = &archive {
+        banner.push_str(&format!(", archived to {}", archive.describe()));
+    }
     let env = context
         .env(Service::Transactions)
         .with_provided(pipeline::Provided {
             transactions: store,
+            transaction_archive: archive,
             ..pipeline::Provided::default()
         });
     let p = transactions::start(&env)
@@ -267,7 +270,7 @@ async fn start_transactions(
                 transactions::api::seed_openapi_router(p.state),
             ),
         ],
-        banner: banner.to_owned(),
+        banner,
         handles: p.handles,
     }))
 }

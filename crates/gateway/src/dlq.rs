@@ -1,38 +1,28 @@
 //! Dead-letter queues over REST, for the web UI and scripts:
 //!
-//! - `GET /api/v1/dlq` → every DLQ topic with its depth;
+//! - `GET /api/v1/dlq` → every DLQ with its depth;
 //! - `GET /api/v1/dlq/{topic}/messages?limit=` → the messages a redrive has not moved yet,
-//!   oldest first per partition, each with its failure reason (`limit` 1..=1000, default 100);
+//!   each with its failure reason (`limit` 1..=1000, default 100);
 //! - `POST /api/v1/dlq/{topic}/redrive` (body optional: `{"rate_per_second": 1..=1000}`,
 //!   default 100) → `{scanned, redriven, skipped, invalid}`.
 //!
-//! A thin HTTP layer over the consumer runtime's DLQ code (`edalab_bus::runtime::{dlq,
-//! redrive}`), the same functions as `edalab dlq list|redrive`: the DLQ message format,
-//! the redrive group that makes a re-run skip what was moved, and the rate limiter live
-//! there. **Depth** is what a whole-DLQ redrive has not moved yet
-//! ([`edalab_bus::runtime::pending_depth`]); redriven messages stay in the log until
-//! retention removes them, so after a redrive the depth and the list are empty.
-//!
-//! A topic is a DLQ by its name (`*.dlq`, `*-dlq`: every DLQ edalab creates), the same rule
-//! as the `edalab_dlq_depth` gauge. Unknown topic → 404, a topic that is not a DLQ → 400,
-//! a bad `limit` or body → 400 naming the field.
+//! The HTTP layer only: where the dead letters are is the [`DeadLetters`] port's
+//! (`crate::dead_letters`): DLQ topics of the log, and on the `aws` profile the SQS DLQs of
+//! the queue-shaped channels. **Depth** is what a whole-DLQ redrive has not moved yet, so
+//! after a redrive the depth and the list are empty. Unknown DLQ → 404, a topic that is not
+//! a DLQ → 400, a bad `limit` or body → 400 naming the field.
 //!
 //! Redrive is the one place the gateway produces to the bus: it is an operator's command on
 //! the bus itself (like `edalab dlq redrive`), not a business decision. It runs in its own
 //! task so a client that goes away or a request timeout does not stop it half-way; one
-//! redrive runs at a time (a second one is a 409). Listings run one at a time too: they
-//! share the runtime's inspection consumer group, and two members would split its
-//! partitions between them.
+//! redrive runs at a time (a second one is a 409).
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use edalab_bus::port::{Bus, BusError};
-use edalab_bus::runtime::{
-    DlqEntry, RedriveFilter, RedriveReport, RuntimeError, list_pending, pending_depth, redrive,
-};
+use edalab_bus::runtime::{DlqEntry, RedriveReport};
 use edalab_domain::validation;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -42,9 +32,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ErrorBody};
-
 use crate::router::AppState;
-use crate::telemetry::metrics::is_dlq_topic;
 
 /// Messages listed when `limit` is absent.
 pub const LIST_LIMIT_DEFAULT: usize = 100;
@@ -55,8 +43,6 @@ pub const REDRIVE_RATE_DEFAULT: u32 = 100;
 /// Highest redrive rate a request may ask for (messages per second).
 pub const REDRIVE_RATE_MAX: u32 = 1_000;
 
-/// One listing at a time (they share the inspection group).
-static LISTING: Mutex<()> = Mutex::const_new(());
 /// One redrive at a time.
 static REDRIVING: Mutex<()> = Mutex::const_new(());
 
@@ -75,13 +61,25 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(redrive_dlq))
 }
 
-/// A DLQ topic and how many of its messages wait for a redrive.
+/// A DLQ and how many of its messages wait for a redrive.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct DlqTopic {
+    /// The DLQ's name: a topic of the log, or an SQS queue.
     pub topic: String,
-    /// Messages not yet redriven.
+    /// Messages not yet redriven (SQS: approximate, visible and in flight).
     pub depth: u64,
-    pub partitions: u32,
+    /// Partitions of a DLQ topic (absent for an SQS queue).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partitions: Option<u32>,
+    /// Where it lives: `log` or `sqs`.
+    pub backend: String,
+}
+
+impl DlqTopic {
+    /// [`DlqTopic::backend`] of a DLQ topic of the log.
+    pub const LOG: &str = "log";
+    /// [`DlqTopic::backend`] of an SQS queue.
+    pub const SQS: &str = "sqs";
 }
 
 /// `GET /api/v1/dlq`.
@@ -91,24 +89,32 @@ pub struct DlqTopics {
 }
 
 /// One dead letter: where it is, where it came from, why it failed (ADR 005's `dlq.*`
-/// headers).
+/// headers on a log; on SQS, the reason the handler recorded when it gave up).
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct DlqMessage {
-    /// Position in the DLQ topic.
-    pub partition: u32,
-    pub offset: u64,
+    /// Position in the DLQ topic (absent on SQS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// SQS's `MessageId` in the DLQ (absent on a log).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
     /// The original key (lossy UTF-8), if any.
     pub key: Option<String>,
     /// The last failure's reason.
     pub error: String,
-    /// Delivery attempts before it was dead-lettered.
+    /// Delivery attempts before it was dead-lettered (SQS: receives so far).
     pub attempts: u32,
+    /// The topic or queue it failed on.
     pub origin_topic: String,
-    pub origin_partition: u32,
-    pub origin_offset: u64,
-    /// The consumer group that failed to handle it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin_partition: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin_offset: Option<u64>,
+    /// The consumer group (log) or queue consumer (SQS) that failed to handle it.
     pub group: String,
-    /// Epoch milliseconds.
+    /// Epoch milliseconds (SQS: when the handler gave up, for both).
     pub first_failure_ms: i64,
     pub last_failure_ms: i64,
     /// The original value: JSON when it is JSON text, else a (lossy UTF-8) string.
@@ -119,14 +125,15 @@ pub struct DlqMessage {
 impl From<&DlqEntry> for DlqMessage {
     fn from(entry: &DlqEntry) -> Self {
         Self {
-            partition: entry.dlq_partition,
-            offset: entry.dlq_offset,
+            partition: Some(entry.dlq_partition),
+            offset: Some(entry.dlq_offset),
+            message_id: None,
             key: entry.key_text(),
             error: entry.error.clone(),
             attempts: entry.attempts,
             origin_topic: entry.origin_topic.clone(),
-            origin_partition: entry.origin_partition,
-            origin_offset: entry.origin_offset,
+            origin_partition: Some(entry.origin_partition),
+            origin_offset: Some(entry.origin_offset),
             group: entry.group.clone(),
             first_failure_ms: entry.first_failure_ms,
             last_failure_ms: entry.last_failure_ms,
@@ -196,33 +203,6 @@ impl From<RedriveReport> for RedriveResult {
     }
 }
 
-fn bus_error(error: BusError) -> ApiError {
-    match error {
-        BusError::UnknownTopic(topic) => ApiError::not_found(format!("unknown topic `{topic}`"))
-            .with_details(json!({ "topic": topic })),
-        other => ApiError::unavailable(format!("the bus refused: {other}")),
-    }
-}
-
-fn runtime_error(error: RuntimeError) -> ApiError {
-    match error {
-        RuntimeError::Bus(error) => bus_error(error),
-        other => ApiError::internal(other.to_string()),
-    }
-}
-
-/// 404 when `topic` does not exist, 400 when it is not a DLQ; its partition count otherwise.
-async fn check_dlq(bus: &dyn Bus, topic: &str) -> Result<u32, ApiError> {
-    let description = bus.describe_topic(topic).await.map_err(bus_error)?;
-    if !is_dlq_topic(topic) {
-        return Err(ApiError::bad_request(format!(
-            "`{topic}` is not a dead-letter topic (DLQ names end in `.dlq` or `-dlq`)"
-        ))
-        .with_details(json!({ "topic": "not a dead-letter topic" })));
-    }
-    Ok(u32::try_from(description.partitions.len()).unwrap_or(u32::MAX))
-}
-
 /// `limit` under the rule of every list route (`1..=1000`, ADR 019).
 fn parse_limit(raw: Option<&str>) -> Result<usize, ApiError> {
     let default = u32::try_from(LIST_LIMIT_DEFAULT).unwrap_or(validation::LIST_LIMIT_MAX);
@@ -268,27 +248,7 @@ fn parse_redrive_body(body: &[u8]) -> Result<u32, ApiError> {
     )
 )]
 async fn list_dlqs(State(state): State<AppState>) -> Result<Json<DlqTopics>, ApiError> {
-    let bus = state.bus();
-    let mut topics = bus.list_topics().await.map_err(bus_error)?;
-    topics.retain(|t| is_dlq_topic(t));
-    topics.sort();
-    let mut dlqs = Vec::with_capacity(topics.len());
-    for topic in topics {
-        let partitions = match bus.describe_topic(&topic).await {
-            Ok(description) => u32::try_from(description.partitions.len()).unwrap_or(u32::MAX),
-            // Deleted between the two calls.
-            Err(BusError::UnknownTopic(_)) => continue,
-            Err(error) => return Err(bus_error(error)),
-        };
-        let depth = pending_depth(bus.as_ref(), &topic)
-            .await
-            .map_err(runtime_error)?;
-        dlqs.push(DlqTopic {
-            topic,
-            depth,
-            partitions,
-        });
-    }
+    let dlqs = state.dead_letters().dlqs().await?;
     Ok(Json(DlqTopics { dlqs }))
 }
 
@@ -310,33 +270,8 @@ async fn messages(
     Query(params): Query<ListParams>,
 ) -> Result<Json<DlqMessages>, ApiError> {
     let limit = parse_limit(params.limit.as_deref())?;
-    let bus = state.bus();
-    check_dlq(bus.as_ref(), &topic).await?;
-    let _one_at_a_time = LISTING.lock().await;
-    let depth = pending_depth(bus.as_ref(), &topic)
-        .await
-        .map_err(runtime_error)?;
-    let entries = list_pending(bus.as_ref(), &topic, limit)
-        .await
-        .map_err(runtime_error)?;
-    let mut messages = Vec::with_capacity(entries.len());
-    let mut invalid = Vec::new();
-    for entry in entries {
-        match entry {
-            Ok(entry) => messages.push(DlqMessage::from(&entry)),
-            Err(error) => invalid.push(InvalidDlqMessage {
-                partition: error.partition,
-                offset: error.offset,
-                reason: error.to_string(),
-            }),
-        }
-    }
-    Ok(Json(DlqMessages {
-        topic,
-        depth,
-        messages,
-        invalid,
-    }))
+    let listed = state.dead_letters().messages(&topic, limit).await?;
+    Ok(Json(listed))
 }
 
 /// Moves a DLQ's pending messages back to their origin topics, attempts reset, at a bounded
@@ -360,8 +295,8 @@ async fn redrive_dlq(
     body: Bytes,
 ) -> Result<Json<RedriveResult>, ApiError> {
     let rate = parse_redrive_body(&body)?;
-    let bus = Arc::clone(state.bus());
-    check_dlq(bus.as_ref(), &topic).await?;
+    let dead_letters = Arc::clone(state.dead_letters());
+    dead_letters.check(&topic).await?;
     let Ok(guard) = REDRIVING.try_lock() else {
         return Err(ApiError::conflict(
             "a redrive is already running; wait for it to finish",
@@ -371,10 +306,10 @@ async fn redrive_dlq(
     // commit of its position (which would send those messages again next time).
     let task = tokio::spawn(async move {
         let _guard = guard;
-        redrive(bus.as_ref(), &topic, &RedriveFilter::all(), rate).await
+        dead_letters.redrive(&topic, rate).await
     });
     match task.await {
-        Ok(result) => result.map(|r| Json(r.into())).map_err(runtime_error),
+        Ok(result) => result.map(Json),
         Err(join) => Err(ApiError::internal(format!(
             "the redrive task failed: {join}"
         ))),

@@ -26,6 +26,7 @@
 //! their routers in as [`Mount`]s. It depends on no service crate.
 
 pub mod config;
+pub mod dead_letters;
 pub mod dlq;
 pub mod error;
 pub mod forward;

@@ -35,6 +35,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::config::GatewaySettings;
+use crate::dead_letters::{DeadLetters, LogDeadLetters};
 use crate::error::{ApiError, ErrorBody, ErrorCode, json_errors};
 use crate::health::{BusHealth, BusWritesHealth, HealthCheck, HealthRegistry, HealthReport};
 use crate::hub::{Hub, HubLimits, WS_GROUP_PREFIX};
@@ -93,6 +94,7 @@ pub struct AppState {
 struct StateInner {
     config: GatewaySettings,
     bus: Arc<dyn Bus>,
+    dead_letters: Arc<dyn DeadLetters>,
     hub: Hub,
     health: HealthRegistry,
     metrics: Option<PrometheusHandle>,
@@ -107,6 +109,7 @@ struct StateInner {
 pub struct AppStateBuilder {
     config: GatewaySettings,
     bus: Arc<dyn Bus>,
+    dead_letters: Option<Arc<dyn DeadLetters>>,
     catalog: Option<Arc<SchemaCatalog>>,
     health: HealthRegistry,
     mounts: Vec<Mount>,
@@ -117,6 +120,12 @@ impl AppStateBuilder {
     /// the built-in catalog).
     pub fn catalog(mut self, catalog: Arc<SchemaCatalog>) -> Self {
         self.catalog = Some(catalog);
+        self
+    }
+
+    /// Where the DLQ routes find dead letters (default: the bus's DLQ topics).
+    pub fn dead_letters(mut self, dead_letters: Arc<dyn DeadLetters>) -> Self {
+        self.dead_letters = Some(dead_letters);
         self
     }
 
@@ -150,10 +159,14 @@ impl AppStateBuilder {
             HubLimits::of(&self.config.security),
         );
         let guard = Guard::new(&self.config);
+        let dead_letters = self
+            .dead_letters
+            .unwrap_or_else(|| Arc::new(LogDeadLetters::new(Arc::clone(&self.bus))));
         Ok(AppState {
             inner: Arc::new(StateInner {
                 config: self.config,
                 bus: self.bus,
+                dead_letters,
                 hub,
                 health: self.health,
                 metrics,
@@ -200,6 +213,7 @@ impl AppState {
         AppStateBuilder {
             config: config.clone(),
             bus,
+            dead_letters: None,
             catalog: None,
             health,
             mounts: Vec::new(),
@@ -212,6 +226,10 @@ impl AppState {
 
     pub fn bus(&self) -> &Arc<dyn Bus> {
         &self.inner.bus
+    }
+
+    pub fn dead_letters(&self) -> &Arc<dyn DeadLetters> {
+        &self.inner.dead_letters
     }
 
     pub fn hub(&self) -> &Hub {

@@ -47,9 +47,9 @@ export function DlqPanel() {
       {q.isSuccess && msgs.length === 0 && <p className="text-sm text-slate-300">Empty.</p>}
       <ul className="flex-1 space-y-2 overflow-auto text-xs">
         {msgs.map((msg) => (
-          <li key={`${msg.partition}-${msg.offset}`} className="rounded border border-slate-700 p-2">
+          <li key={msg.message_id ?? `${msg.partition}-${msg.offset}`} className="rounded border border-slate-700 p-2">
             <div className="flex justify-between text-slate-300">
-              <span>p{msg.partition} @{msg.offset} {msg.key ? `key ${msg.key}` : ''}</span>
+              <span>{msg.message_id ? `SQS ${msg.message_id.slice(0, 8)}` : `p${msg.partition} @${msg.offset}`} {msg.key ? `key ${msg.key}` : ''}</span>
               <span>{msg.attempts} attempt{msg.attempts === 1 ? '' : 's'}</span>
             </div>
             <div className="text-red-200">{msg.error}</div>

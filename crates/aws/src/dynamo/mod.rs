@@ -1,6 +1,7 @@
 //! The pipelines' stores on DynamoDB (`docs/adr/026-aws-profile.md` §4): S2's orders
 //! ([`DynamoIntakeStore`]), S1's calculations ([`DynamoCalculationStore`]) and S0's
-//! transactions ([`DynamoTransactionStore`]).
+//! transactions ([`DynamoTransactionStore`]); why SQS messages were dead-lettered
+//! ([`DeadLetterReasons`]).
 //!
 //! [`ensure_tables`] compares existing tables' key schemas first, naming every difference
 //! instead of using a table of another shape, then creates the missing ones (on demand
@@ -8,6 +9,7 @@
 
 mod calculations;
 mod intake;
+mod reasons;
 mod transactions;
 
 use std::time::Duration;
@@ -20,6 +22,7 @@ use aws_sdk_dynamodb::types::{
 
 pub use calculations::{CALCULATIONS_TABLE, DynamoCalculationStore, calculation_tables};
 pub use intake::{DUPLICATES_TABLE, DynamoIntakeStore, ORDERS_TABLE, intake_tables};
+pub use reasons::{DEAD_LETTERS_TABLE, DeadLetterReasons, Reason, reason_tables};
 pub use transactions::{
     ARCHIVE_TABLE, DynamoTransactionStore, EFFECTS_TABLE, TOTALS_TABLE, TRANSACTIONS_TABLE,
     transaction_tables,

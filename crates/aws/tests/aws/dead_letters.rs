@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use edalab_aws::dynamo::DeadLetterReasons;
 use edalab_aws::testing::MiniStack;
 use edalab_bus::runtime::Outcome;
 use edalab_bus::{Queues, Record};
@@ -19,7 +20,10 @@ async fn a_dead_letter_is_listed_then_redriven_and_handled_once() {
         return;
     };
     let client = ministack.sqs();
-    let queues = queues(&ministack);
+    let reasons = DeadLetterReasons::open(aws_sdk_dynamodb::Client::new(&ministack.sdk_config()))
+        .await
+        .unwrap();
+    let queues = queues(&ministack).with_reasons(reasons.clone());
     queues.ensure(&spec()).await.unwrap();
     let record = Record::new(Some(b"k-1".to_vec()), b"flaky".to_vec()).with_header("trace", "t-1");
     let sent = queues.send(QUEUE, vec![record]).await.unwrap();
@@ -58,10 +62,20 @@ async fn a_dead_letter_is_listed_then_redriven_and_handled_once() {
         letter.attributes.get("trace").map(String::as_str),
         Some("t-1")
     );
+    // The worker recorded why, under the MessageId SQS kept in the DLQ.
+    let recorded = reasons
+        .reasons(std::slice::from_ref(&letter.message_id))
+        .await
+        .unwrap();
+    let reason = recorded.get(&letter.message_id).expect("a reason");
+    assert_eq!(reason.reason, "not yet");
+    assert_eq!(reason.queue, QUEUE);
+    assert_eq!(reason.attempts, 3);
     // A look, not a take: listed again at once.
     assert_eq!(queues.list_dead_letters(DLQ, 10).await.unwrap().len(), 1);
 
     fixed.store(true, Ordering::SeqCst);
+    // The emulator has no StartMessageMoveTask: the redrive copies.
     let report = queues.redrive(DLQ, 50).await.unwrap();
     assert_eq!(report.moved, 1, "{report:?}");
     assert_eq!(report.moved_to.get(QUEUE), Some(&1));

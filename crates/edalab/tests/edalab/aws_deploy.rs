@@ -152,6 +152,25 @@ async fn status_until(
     }
 }
 
+/// The reasons recorded in `edalab-dead-letters` for messages of `queue`.
+async fn reasons_of(dynamodb: &aws_sdk_dynamodb::Client, queue: &str) -> Vec<String> {
+    let page = dynamodb
+        .scan()
+        .table_name("edalab-dead-letters")
+        .send()
+        .await
+        .expect("Scan edalab-dead-letters");
+    page.items()
+        .iter()
+        .filter(|item| {
+            item.get("queue")
+                .and_then(|q| q.as_s().ok())
+                .is_some_and(|q| q == queue)
+        })
+        .filter_map(|item| item.get("reason").and_then(|r| r.as_s().ok()).cloned())
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_000_through_api_gateway_lambda_sqs_lambda_and_kafka() {
     let Some(ministack) = MiniStack::start_or_skip("aws deploy: seed 000") else {
@@ -239,6 +258,11 @@ async fn seed_000_through_api_gateway_lambda_sqs_lambda_and_kafka() {
     let moved = bodies_until(&sqs, "transactions-dlq").await;
     assert_eq!(moved.len(), 1, "the poison is in the DLQ");
     assert!(moved[0].contains("txn-poison"));
+    let recorded = reasons_of(&dynamodb, "transactions").await;
+    assert!(
+        recorded.iter().any(|r| r.contains("amount")),
+        "the function recorded why: {recorded:?}"
+    );
 
     s1_by_the_calculator_function(&sqs).await;
     s2_by_the_order_functions(&sdk).await;

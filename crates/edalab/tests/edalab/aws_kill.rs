@@ -10,10 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use edalab_aws::testing::MiniStack;
+use edalab_bus::Queues;
 use serde_json::json;
 
 use crate::aws_profile::serve_on_aws;
-use crate::support::{Process, json_of};
+use crate::support::{Process, edalab, json_of};
 
 /// Calculations submitted at most (the posters stop at the kill).
 const SUBMITTED_MAX: u64 = 400;
@@ -206,4 +207,147 @@ async fn output_ids(ministack: &MiniStack, want: &BTreeSet<&String>) -> BTreeSet
         ids.len()
     );
     ids
+}
+
+/// Dead letters redriven by `edalab dlq redrive` (no `StartMessageMoveTask` on the
+/// emulator: receive → send → delete) put in the DLQ at once.
+const REDRIVEN: usize = 30;
+
+/// Takes every message of the queue at `url` (received, then deleted, until none is left):
+/// body and origin id of each copy.
+async fn drain(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<(String, Option<String>)> {
+    let mut found = Vec::new();
+    loop {
+        let page = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .visibility_timeout(60)
+            .wait_time_seconds(1)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .expect("ReceiveMessage");
+        if page.messages().is_empty() {
+            return found;
+        }
+        for message in page.messages() {
+            let origin = message
+                .message_attributes()
+                .and_then(|a| a.get("edalab-origin-message-id"))
+                .and_then(|v| v.string_value())
+                .map(str::to_owned);
+            found.push((message.body().unwrap_or_default().to_owned(), origin));
+            sqs.delete_message()
+                .queue_url(url)
+                .receipt_handle(message.receipt_handle().unwrap_or_default())
+                .send()
+                .await
+                .expect("DeleteMessage");
+        }
+    }
+}
+
+/// A redrive killed (`kill -9`) mid-way loses nothing: what it had received comes back to
+/// the DLQ after its visibility timeout, a re-run moves the rest, and each dead letter is
+/// on its source queue — twice at most for the one a kill caught between send and delete,
+/// both copies with the same origin id (a redelivery to the handlers).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redrive_killed_midway_loses_nothing() {
+    let Some(ministack) = MiniStack::start_or_skip("aws profile: redrive killed") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let endpoint = ministack.endpoint_url();
+    let queues = edalab_aws::SqsQueues::new(ministack.sqs());
+    queues
+        .ensure(&edalab_bus::QueueSpec::seeded(
+            "transactions",
+            "transactions-dlq",
+        ))
+        .await
+        .expect("ensure");
+    let sqs = ministack.sqs();
+    let dlq_url = queues.url("transactions-dlq").await.expect("url");
+    let mut origins = BTreeMap::new();
+    for i in 0..REDRIVEN {
+        let sent = sqs
+            .send_message()
+            .queue_url(&dlq_url)
+            .message_body(format!("dead-{i}"))
+            .send()
+            .await
+            .expect("SendMessage");
+        origins.insert(
+            format!("dead-{i}"),
+            sent.message_id().expect("id").to_owned(),
+        );
+    }
+
+    // At 5 a second, killed after ~2 s: some moved, a batch of ten received and hidden.
+    let mut first = edalab(dir.path())
+        .args(["--data-dir", "data", "dlq", "redrive", "transactions-dlq"])
+        .args([
+            "--rate",
+            "5",
+            "--profile",
+            "aws",
+            "--aws-endpoint",
+            &endpoint,
+        ])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .spawn()
+        .expect("edalab dlq redrive");
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    first.kill().expect("SIGKILL");
+    let _ = first.wait();
+    let source_url = queues.url("transactions").await.expect("url");
+    let moved_before = drain(&sqs, &source_url).await;
+    assert!(
+        !moved_before.is_empty() && moved_before.len() < REDRIVEN,
+        "the kill must come mid-way: {} moved",
+        moved_before.len()
+    );
+
+    // Re-runs until the DLQ is empty (what the dead run held comes back after 60 s).
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut moved = moved_before;
+    loop {
+        let rerun = crate::aws_profile::dlq_command(
+            dir.path(),
+            &endpoint,
+            &["redrive", "transactions-dlq", "--rate", "100"],
+        );
+        assert!(rerun.status.success(), "{rerun:?}");
+        moved.extend(drain(&sqs, &source_url).await);
+        let left = queues
+            .dead_letter_depth("transactions-dlq")
+            .await
+            .expect("depth");
+        if left == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{left} still in the DLQ");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+
+    let mut copies: BTreeMap<String, Vec<Option<String>>> = BTreeMap::new();
+    for (body, origin) in moved {
+        copies.entry(body).or_default().push(origin);
+    }
+    assert_eq!(
+        copies.keys().collect::<BTreeSet<_>>(),
+        origins.keys().collect::<BTreeSet<_>>(),
+        "every dead letter is back on its queue"
+    );
+    let extra: usize = copies.values().map(|c| c.len() - 1).sum();
+    assert!(extra <= 1, "one kill, one duplicate at most: {copies:?}");
+    for (body, seen) in &copies {
+        for origin in seen {
+            assert_eq!(origin.as_ref(), Some(&origins[body]), "{body}: {seen:?}");
+        }
+    }
 }

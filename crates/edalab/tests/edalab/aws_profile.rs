@@ -43,7 +43,7 @@ pub(crate) fn serve_on_aws(dir: &Path, services: &[&str], endpoint: &str) -> Com
 }
 
 /// `edalab dlq <args> --profile aws` against `endpoint`.
-fn dlq_command(dir: &Path, endpoint: &str, args: &[&str]) -> std::process::Output {
+pub(crate) fn dlq_command(dir: &Path, endpoint: &str, args: &[&str]) -> std::process::Output {
     edalab(dir)
         .args(["--data-dir", "data", "dlq"])
         .args(args)
@@ -181,11 +181,18 @@ async fn s1_computes_on_sqs_and_the_redrive_policy_dead_letters() {
         listed[0]["source_queue"], "calculatrice-input-queue",
         "{listed:?}"
     );
+    assert!(
+        listed[0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("DIVISION_BY_ZERO")),
+        "the worker recorded why: {listed:?}"
+    );
     assert_eq!(
         dlq_until_listed(dir.path(), &endpoint, dlq).await.len(),
         1,
         "still there"
     );
+    dlq_over_rest(&http, &process, dlq, &listed[0]).await;
 
     // Redriven: back on the input queue, rejected three times again, back in the DLQ; the
     // calculation stays FAILED (finished once).
@@ -201,6 +208,18 @@ async fn s1_computes_on_sqs_and_the_redrive_policy_dead_letters() {
         again[0]["origin_message_id"], listed[0]["origin_message_id"],
         "{again:?}"
     );
+    // And over REST: moved back, failed again, listed again.
+    let (status, report) = json_of(
+        http.post(process.url(&format!("/api/v1/dlq/{dlq}/redrive")))
+            .send()
+            .await
+            .expect("POST redrive"),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{report}");
+    assert_eq!(report["redriven"], 1, "{report}");
+    let again = dlq_until_listed(dir.path(), &endpoint, dlq).await;
+    assert_eq!(again.len(), 1, "{again:?}");
     let (_, after) = json_of(
         http.get(process.url(&format!("/api/v1/calculator/{id}")))
             .send()
@@ -218,6 +237,91 @@ async fn s1_computes_on_sqs_and_the_redrive_policy_dead_letters() {
     let topics = String::from_utf8_lossy(&topics.stdout);
     assert!(!topics.contains("calculatrice"), "{topics}");
     process.stop();
+}
+
+/// The DLQ routes show SQS DLQ `dlq` (listed by the CLI as `listed`) with its reason, and
+/// name bad input.
+async fn dlq_over_rest(http: &reqwest::Client, process: &Process, dlq: &str, listed: &Value) {
+    let (status, all) = json_of(
+        http.get(process.url("/api/v1/dlq"))
+            .send()
+            .await
+            .expect("GET"),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{all}");
+    let ours = all["dlqs"]
+        .as_array()
+        .and_then(|d| d.iter().find(|q| q["topic"] == dlq))
+        .unwrap_or_else(|| panic!("{dlq} listed: {all}"));
+    assert_eq!(ours["backend"], "sqs", "{ours}");
+    assert_eq!(ours["depth"], 1, "{ours}");
+    let url = process.url(&format!("/api/v1/dlq/{dlq}/messages"));
+    let (status, page) = json_of(http.get(&url).send().await.expect("GET")).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{page}");
+    let message = &page["messages"][0];
+    assert_eq!(message["message_id"], listed["message_id"], "{page}");
+    assert_eq!(
+        message["origin_topic"], "calculatrice-input-queue",
+        "{page}"
+    );
+    assert_eq!(message["attempts"], 3, "{page}");
+    assert!(
+        message["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("DIVISION_BY_ZERO")),
+        "{page}"
+    );
+    assert_eq!(message["value"]["operation"], "divide", "{page}");
+    let (status, refused) = json_of(
+        http.get(format!("{url}?limit=0"))
+            .send()
+            .await
+            .expect("GET"),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::BAD_REQUEST, "{refused}");
+    assert!(refused["details"]["limit"].is_string(), "{refused}");
+    let unknown = process.url("/api/v1/dlq/no-such-dlq/messages");
+    let (status, refused) = json_of(http.get(unknown).send().await.expect("GET")).await;
+    assert_eq!(status, reqwest::StatusCode::NOT_FOUND, "{refused}");
+}
+
+/// The objects under `archive/transactions/` of bucket `edalab-archive` whose key names
+/// `id`, with their bodies, once there is one (30 s).
+async fn archived_until(s3: &aws_sdk_s3::Client, id: &str) -> Vec<(String, String)> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let listed = s3
+            .list_objects_v2()
+            .bucket("edalab-archive")
+            .prefix("archive/transactions/")
+            .send()
+            .await;
+        let keys: Vec<String> = listed
+            .iter()
+            .flat_map(|page| page.contents())
+            .filter_map(|object| object.key())
+            .filter(|key| key.contains(id))
+            .map(str::to_owned)
+            .collect();
+        if !keys.is_empty() || Instant::now() > deadline {
+            let mut found = Vec::new();
+            for key in keys {
+                let object = s3
+                    .get_object()
+                    .bucket("edalab-archive")
+                    .key(&key)
+                    .send()
+                    .await
+                    .expect("GetObject");
+                let body = object.body.collect().await.expect("body").into_bytes();
+                found.push((key, String::from_utf8_lossy(&body).into_owned()));
+            }
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -241,6 +345,15 @@ async fn s0_processes_through_the_transactions_queue_on_sqs() {
     let url = process.url(&format!("/api/v1/transactions/{id}"));
     let processed = status_until(&http, &url, "PROCESSED").await;
     assert_eq!(processed["status"], "PROCESSED", "{processed}");
+    let s3 = edalab_aws::backends::s3_client(&ministack.sdk_config());
+    let archived = archived_until(&s3, &id).await;
+    assert_eq!(archived.len(), 1, "archived once: {archived:?}");
+    assert!(
+        archived[0].0.ends_with(&format!("/{id}.json")),
+        "{archived:?}"
+    );
+    let event: Value = serde_json::from_str(&archived[0].1).expect("JSON");
+    assert_eq!(event["transactionId"], id.as_str(), "{event}");
 
     let invalid = json!({"amount": -5, "currency": "EURO", "accountFrom": ""});
     let (status, body) = post(&http, &process.url("/transactions"), &invalid).await;

@@ -96,6 +96,8 @@ pub struct Provided {
     pub calculations: Option<Arc<dyn crate::calculator::CalculationStore>>,
     /// S0's store.
     pub transactions: Option<Arc<dyn crate::transactions::TransactionStore>>,
+    /// S0's archive.
+    pub transaction_archive: Option<Arc<dyn crate::transactions::TransactionArchive>>,
 }
 
 impl Env {

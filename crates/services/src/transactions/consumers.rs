@@ -9,7 +9,7 @@
 //! | effect | guarantee |
 //! |---|---|
 //! | analytics: the running total of its currency | **exactly once**: the total and the inbox row commit in one store transaction |
-//! | archive: a line in `<data>/archive/transactions-YYYY-MM-DD.jsonl` (dated by `processedAt`; the S3 archive role) | **exactly once** in the file: the inbox row and the file's committed length commit together after the line is fsynced; an append whose row never committed (crash) is cut before the next append, so a redelivery writes it once |
+//! | archive ([`super::archive`]): a line in `<data>/archive/transactions-YYYY-MM-DD.jsonl` (dated by `processedAt`), or on the `aws` profile an S3 object per transaction | **exactly once** in the file: the inbox row and the file's committed length commit together after the line is fsynced; an append whose row never committed (crash) is cut before the next append, so a redelivery writes it once (S3: the object's key is the transaction's, so a second put rewrites the same bytes) |
 //! | notification to `notifications` (`TRANSACTION_PROCESSED`, the debit side) | **once per delivery that finds no inbox row**: recorded after the produce is acknowledged, so a redelivery publishes nothing; only a crash between the produce and that record publishes it again, with the same `notificationId` (UUID v5 of the `transactionId`, also the `event_id` header) for consumers to drop |
 //!
 //! A bus produce cannot join a store transaction, hence the one at-least-once window; the
@@ -112,11 +112,7 @@ pub(super) async fn archive_once(
     file_name: &str,
     line: &[u8],
 ) -> Result<bool, String> {
-    if store
-        .effect_applied(Effect::Archive, id)
-        .await
-        .map_err(|e| e.to_string())?
-    {
+    if super::archive::archived(store, id).await? {
         return Ok(false);
     }
     let path = dir.join(file_name);
@@ -198,14 +194,11 @@ impl Handler for EventConsumers {
         let mut id = AppliedId::of(CONSUMERS_GROUP, message);
         id.event_id = Some(event.transaction_id.clone());
 
-        let archived = archive_once(
-            self.state.store.as_ref(),
-            &id,
-            &self.state.archive_dir,
-            &archive_file_name(&event),
-            &message.value,
-        )
-        .await;
+        let archived = self
+            .state
+            .archive
+            .archive_once(self.state.store.as_ref(), &id, &event, &message.value)
+            .await;
         match archived {
             Ok(true) => Counters::inc(&self.state.counters.archived_total),
             Ok(false) => {}

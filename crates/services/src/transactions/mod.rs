@@ -6,7 +6,7 @@
 //!                                3 attempts, S0-02)        └─ fail ─► `fraud-alerts` + Retry ─► … ─► DLQ
 //! `transactions-events` ─► group `transaction-processors` (S0-05): analytics (totals per
 //!     currency, once per transactionId), notification ─► `notifications`, archive
-//!     ─► `<data>/archive/transactions-YYYY-MM-DD.jsonl`
+//!     ─► `<data>/archive/transactions-YYYY-MM-DD.jsonl` (or S3, [`archive`])
 //! `transactions-dlq` ─► DLQ tracker ─► status FAILED with the reason
 //! ```
 //!
@@ -27,15 +27,15 @@
 //! [`Env::clock`] that [`start`] is given.
 //!
 //! Owns: its routes, processor, consumers, store (`transactions.sqlite`, or tables `s0_…` on
-//! PostgreSQL, per [`StoreChoice`]) and archive folder. Rules come from `edalab_domain::transaction`; wire types from
+//! PostgreSQL, per [`StoreChoice`]) and archive folder (unless the profile provides an archive). Rules come from `edalab_domain::transaction`; wire types from
 //! `edalab_domain::events::transactions`.
 
 pub mod api;
+pub mod archive;
 mod consumers;
 mod processor;
 pub mod store;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -47,6 +47,7 @@ use edalab_bus::{
 use edalab_domain::events::topics;
 
 use crate::pipeline::{self, Env, Handles, SharedClock, StartError};
+pub use archive::{FolderArchive, TransactionArchive};
 pub use store::{
     CurrencyTotal, Effect, EffectInbox, PgEffectInbox, PgTransactionStore, SqliteTransactionStore,
     TransactionStore, TransactionView,
@@ -118,14 +119,15 @@ pub struct TransactionsState {
     pub queues: Arc<dyn Queues>,
     pub store: Arc<dyn TransactionStore>,
     pub counters: Arc<Counters>,
-    pub archive_dir: PathBuf,
+    /// Where processed transactions are archived (S0-05).
+    pub archive: Arc<dyn TransactionArchive>,
     /// Where every time the pipeline writes comes from.
     pub clock: SharedClock,
 }
 
 impl TransactionsState {
     /// State over the store `env` names (`transactions.sqlite` in its data dir for SQLite)
-    /// and `archive/` in its data dir.
+    /// and the archive it provides, else `archive/` in its data dir.
     pub fn open(env: &Env) -> Result<Self, StartError> {
         Ok(Self {
             bus: env.bus.clone(),
@@ -135,7 +137,10 @@ impl TransactionsState {
                 None => store::open(&env.stores, &env.data_dir)?,
             },
             counters: Arc::new(Counters::default()),
-            archive_dir: env.data_dir.join("archive"),
+            archive: match &env.provided.transaction_archive {
+                Some(archive) => archive.clone(),
+                None => Arc::new(FolderArchive::new(env.data_dir.join("archive"))),
+            },
             clock: env.clock.clone(),
         })
     }
