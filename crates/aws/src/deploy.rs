@@ -2,8 +2,9 @@
 //! side made from the same constants the code uses — queues ([`QueueSpec`]), tables
 //! ([`TableSpec`]), then the functions (one zip, `provided.al2023`, the function chosen by
 //! `EDALAB_FUNCTION`), their SQS event source mappings and the REST API whose `AWS_PROXY`
-//! integration calls the API function. Every step finds what exists first, so deploying
-//! again updates the code and configuration and creates nothing twice.
+//! integration calls the API function, and the Step Functions state machine whose tasks are
+//! functions of the plan ([`WorkflowSpec`], S0-08). Every step finds what exists first, so
+//! deploying again updates the code and configuration and creates nothing twice.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -33,6 +34,8 @@ pub enum Trigger {
     /// Objects created under the bucket's `orders/` prefix (S3 notification; the bucket is
     /// created if missing).
     Bucket(String),
+    /// A task of the plan's state machine (invoked by Step Functions only).
+    Task,
 }
 
 /// One function of the plan.
@@ -57,13 +60,32 @@ pub struct Plan {
     pub variables: HashMap<String, String>,
     /// The functions' execution role.
     pub role_arn: String,
+    /// The state machine chaining [`Trigger::Task`] functions, if any.
+    pub workflow: Option<WorkflowSpec>,
 }
 
-/// Seconds a function may run (the queues' visibility timeout, 60 s, leaves room).
-const FUNCTION_TIMEOUT_SECONDS: i32 = 30;
-const FUNCTION_MEMORY_MB: i32 = 256;
-const BATCH_SIZE: i32 = 10;
-const CONCURRENCY_MAX: i32 = 10;
+/// A Step Functions state machine whose tasks are functions of the plan.
+#[derive(Clone, Debug)]
+pub struct WorkflowSpec {
+    /// `transaction-workflow` in `edalab-transaction-workflow-local`.
+    pub name: &'static str,
+    /// The Amazon States Language definition, `${<placeholder>}` standing for each task's
+    /// function ARN.
+    pub definition: &'static str,
+    /// `(placeholder, function role)`: `("validate_arn", "workflow-validate")`.
+    pub tasks: Vec<(&'static str, &'static str)>,
+    /// The role Step Functions assumes to invoke the functions.
+    pub role_arn: String,
+}
+
+/// Seconds a function may run (the queues' visibility timeout, 60 s, leaves room). This
+/// and the three below are what the Terraform modules must carry too (a test compares).
+pub const FUNCTION_TIMEOUT_SECONDS: i32 = 30;
+pub const FUNCTION_MEMORY_MB: i32 = 256;
+/// Messages per batch of an event source mapping.
+pub const BATCH_SIZE: i32 = 10;
+/// Most batches of one mapping handled at once.
+pub const CONCURRENCY_MAX: i32 = 10;
 
 impl Plan {
     /// `edalab-submit-transaction-local`: the seed's `${project}-${role}-${environment}`.
@@ -75,6 +97,11 @@ impl Plan {
     pub fn api_name(&self) -> String {
         format!("{}-api-{}", self.project, self.environment)
     }
+
+    /// `edalab-transaction-workflow-local`.
+    pub fn workflow_name(&self, workflow: &WorkflowSpec) -> String {
+        format!("{}-{}-{}", self.project, workflow.name, self.environment)
+    }
 }
 
 /// What was deployed: the functions' names and where the API answers.
@@ -84,6 +111,8 @@ pub struct Deployed {
     pub mappings: usize,
     /// The API's base URL (its stage), when the plan has API functions.
     pub api_url: Option<String>,
+    /// The state machine's ARN, when the plan has a workflow.
+    pub workflow_arn: Option<String>,
 }
 
 /// The clients `deploy` and `destroy` use, all from one SDK configuration.
@@ -93,6 +122,7 @@ pub struct Clients {
     pub lambda: aws_sdk_lambda::Client,
     pub apigateway: aws_sdk_apigateway::Client,
     pub s3: aws_sdk_s3::Client,
+    pub sfn: aws_sdk_sfn::Client,
     pub region: String,
     pub endpoint_url: Option<String>,
 }
@@ -105,6 +135,7 @@ impl Clients {
             lambda: aws_sdk_lambda::Client::new(sdk),
             apigateway: aws_sdk_apigateway::Client::new(sdk),
             s3: crate::backends::s3_client(sdk),
+            sfn: aws_sdk_sfn::Client::new(sdk),
             region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
             endpoint_url: sdk.endpoint_url().map(str::to_owned),
         }
@@ -131,6 +162,7 @@ pub async fn deploy(clients: &Clients, plan: &Plan, zip: &[u8]) -> Result<Deploy
     }
     let mut deployed = Deployed::default();
     let mut api_functions = Vec::new();
+    let mut tasks = Vec::new();
     for function in &plan.functions {
         let name = plan.function_name(function);
         let arn = put_function(clients, plan, function, &name, zip).await?;
@@ -140,12 +172,20 @@ pub async fn deploy(clients: &Clients, plan: &Plan, zip: &[u8]) -> Result<Deploy
             }
             Trigger::Api { path } => api_functions.push((*path, name.clone(), arn)),
             Trigger::Bucket(bucket) => notify(clients, bucket, &name, &arn).await?,
+            Trigger::Task => tasks.push((function.role, arn)),
         }
         deployed.functions.push(name);
     }
     if !api_functions.is_empty() {
         deployed.api_url =
             Some(crate::deploy_api::ensure_api(clients, plan, &api_functions).await?);
+    }
+    if let Some(workflow) = &plan.workflow {
+        let definition = crate::deploy_workflow::definition(workflow, &tasks)?;
+        deployed.workflow_arn = Some(
+            crate::deploy_workflow::ensure_state_machine(clients, plan, workflow, &definition)
+                .await?,
+        );
     }
     Ok(deployed)
 }
@@ -154,6 +194,12 @@ pub async fn deploy(clients: &Clients, plan: &Plan, zip: &[u8]) -> Result<Deploy
 /// (named in the answer) and the next deploy finds them.
 pub async fn destroy(clients: &Clients, plan: &Plan) -> Result<Vec<String>, String> {
     let mut removed = Vec::new();
+    if let Some(workflow) = &plan.workflow {
+        let name = plan.workflow_name(workflow);
+        if crate::deploy_workflow::delete_state_machine(clients, &name).await? {
+            removed.push(format!("state machine {name}"));
+        }
+    }
     if let Some(id) = crate::deploy_api::find_api(clients, &plan.api_name()).await? {
         clients
             .apigateway

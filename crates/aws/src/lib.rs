@@ -17,7 +17,7 @@
 //! - [`cloudwatch`]: [`cloudwatch::CloudWatchCounts`], S2-04's counts as CloudWatch metrics;
 //! - [`lambda`]: [`lambda::SqsFunction`], a queue's batch handled inside a Lambda function;
 //! - [`deploy`]: `edalab aws deploy|destroy`'s [`deploy::Plan`] (queues, tables, functions,
-//!   event source mappings, the REST API);
+//!   event source mappings, the REST API, the S0-08 state machine);
 //! - [`bench`]: `edalab bench sqs`'s raw SDK loop and worker loop;
 //! - [`backends`]: what the process's assembly calls to open them;
 //! - [`client`]: the SDK clients' configuration (rustls over ring);
@@ -32,6 +32,7 @@ pub mod cloudwatch;
 pub mod dead_letters;
 pub mod deploy;
 mod deploy_api;
+mod deploy_workflow;
 pub mod dynamo;
 pub mod lambda;
 pub mod message;

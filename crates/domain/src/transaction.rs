@@ -220,12 +220,44 @@ pub fn revalidate(record: &Value) -> Result<(), ProcessingFailure> {
     Ok(())
 }
 
+/// The largest amount the S0-08 workflow's fraud check lets through, in the transaction's
+/// currency (a teaching rule, not a bank's: the seed names the step, not its rules).
+pub const FRAUD_AMOUNT_LIMIT: Decimal = Decimal::from_parts(10_000, 0, 0, false, 0);
+
+/// Why the S0-08 fraud check stops a transaction. The `Display` text becomes the
+/// `FraudDetected` error's message and the `fraud-alerts` message's `error`. (A transfer to
+/// the same account never gets here: validation refuses it.)
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FraudSuspicion {
+    #[error("Amount {amount} {currency} above the fraud limit of {FRAUD_AMOUNT_LIMIT}")]
+    AboveLimit { amount: Decimal, currency: String },
+}
+
+/// The S0-08 fraud check on a validated transaction: more than [`FRAUD_AMOUNT_LIMIT`] at
+/// once.
+pub fn fraud_suspicion(amount: Decimal, currency: &str) -> Option<FraudSuspicion> {
+    (amount > FRAUD_AMOUNT_LIMIT).then(|| FraudSuspicion::AboveLimit {
+        amount,
+        currency: currency.to_owned(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
     use rust_decimal_macros::dec;
     use serde_json::json;
+    #[test]
+    fn fraud_check_stops_amounts_above_the_limit() {
+        assert_eq!(fraud_suspicion(dec!(10), "CAD"), None);
+        assert_eq!(fraud_suspicion(dec!(10000), "CAD"), None);
+        let large = fraud_suspicion(dec!(10000.01), "EUR").unwrap();
+        assert_eq!(
+            large.to_string(),
+            "Amount 10000.01 EUR above the fraud limit of 10000"
+        );
+    }
 
     fn seed_body() -> Value {
         json!({

@@ -9,9 +9,10 @@ use crate::config::Config;
 
 #[derive(Subcommand, Debug)]
 pub enum AwsCommand {
-    /// Create or update S0's queue, tables, the submit-transaction and process-transaction
-    /// functions (from the zip of `make aws-package`), the queue's event source mapping and
-    /// the REST API (`POST /transactions`); prints the API's URL. --aws-endpoint for an
+    /// Create or update the seeds' queues, tables and functions (from the zip of `make
+    /// aws-package`), the queues' event source mappings, the bucket's notification, the REST
+    /// API (`POST /transactions`) and S0-08's state machine; prints the API's URL and the
+    /// state machine's ARN. --aws-endpoint for an
     /// emulator, --brokers for the Kafka-protocol brokers the functions publish to.
     Deploy(DeployArgs),
     /// Remove the REST API, the event source mappings and the functions (queues and tables
@@ -45,6 +46,14 @@ pub struct DeployArgs {
         value_name = "ARN"
     )]
     pub role: String,
+    /// The role Step Functions assumes to run S0-08's state machine [default: a role name
+    /// emulators accept; on an account, the role of the step-functions module].
+    #[arg(
+        long,
+        default_value = "arn:aws:iam::000000000000:role/edalab-workflow",
+        value_name = "ARN"
+    )]
+    pub workflow_role: String,
 }
 
 /// Runs one `edalab aws` command.
@@ -88,6 +97,7 @@ mod imp {
                     environment: &args.plan.environment,
                     brokers,
                     role_arn: &args.role,
+                    workflow_role_arn: &args.workflow_role,
                     endpoint: Some(config.aws.endpoint_url.trim()).filter(|u| !u.is_empty()),
                     bucket: &config.aws.bucket,
                     metrics_namespace: &config.aws.metrics_namespace,
@@ -102,6 +112,9 @@ mod imp {
                 if let Some(url) = deployed.api_url {
                     println!("api       {url}/transactions");
                 }
+                if let Some(arn) = deployed.workflow_arn {
+                    println!("workflow  {arn}");
+                }
                 println!("brokers   {brokers}");
             }
             AwsCommand::Destroy(args) => {
@@ -109,6 +122,7 @@ mod imp {
                     environment: &args.environment,
                     brokers: "",
                     role_arn: "",
+                    workflow_role_arn: "",
                     endpoint: None,
                     bucket: &config.aws.bucket,
                     metrics_namespace: "",

@@ -9,6 +9,7 @@
 //! | `calculator` | SQS `calculatrice-input-queue` | S1's worker |
 //! | `order-validator` | S3 `orders/` of the bucket | S2's validator |
 //! | `order-worker` | SQS `tp-orders-queue` | S2-03's worker |
+//! | `workflow-validate`, `workflow-fraud-check`, `workflow-process`, `workflow-notify`, `workflow-alert` | Step Functions task | S0-08's steps (`transactions::workflow`) |
 //!
 //! S0's functions keep their state in DynamoDB and publish the topics to the Kafka-protocol
 //! brokers of `KAFKA_BROKERS` (seed 000's variable); the calculator keeps its calculations in
@@ -22,7 +23,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use edalab_aws::SqsQueues;
-use edalab_aws::deploy::{FUNCTION_VARIABLE, FunctionSpec, Plan, Trigger};
+use edalab_aws::deploy::{FUNCTION_VARIABLE, FunctionSpec, Plan, Trigger, WorkflowSpec};
 use edalab_aws::lambda::SqsFunction;
 use edalab_aws::s3_intake::validator;
 use edalab_bus::Message;
@@ -32,8 +33,8 @@ use edalab_bus::runtime::Outcome;
 use edalab_services::calculator::{self, CalculatorState};
 use edalab_services::intake::{self, IntakeState, OrderCounts};
 use edalab_services::pipeline::SharedClock;
-use edalab_services::transactions::{self, Counters, FolderArchive, TransactionsState};
-use lambda_runtime::{LambdaEvent, service_fn};
+use edalab_services::transactions::{self, Counters, FolderArchive, TransactionsState, workflow};
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 
 /// The Kafka-protocol brokers of the topics (seed 000's variable).
 pub const BROKERS_VARIABLE: &str = "KAFKA_BROKERS";
@@ -45,6 +46,18 @@ pub const FUNCTIONS: [&str; 5] = [
     "calculator",
     "order-validator",
     "order-worker",
+];
+
+/// S0-08's state machine: its definition (the one the Terraform module deploys too) and
+/// each task's placeholder and function.
+pub const WORKFLOW_DEFINITION: &str =
+    include_str!("../../../deploy/stepfunctions/transaction-workflow.asl.json");
+pub const WORKFLOW_TASKS: [(&str, &str); 5] = [
+    ("validate_arn", "workflow-validate"),
+    ("fraud_check_arn", "workflow-fraud-check"),
+    ("process_arn", "workflow-process"),
+    ("notify_arn", "workflow-notify"),
+    ("alert_arn", "workflow-alert"),
 ];
 
 /// The CloudWatch namespace of the S2-04 counts.
@@ -107,6 +120,7 @@ async fn run() -> anyhow::Result<()> {
             .await
         }
         "order-validator" => run_validator().await,
+        step if WORKFLOW_TASKS.iter().any(|(_, role)| *role == step) => run_step(step).await,
         "order-worker" => {
             let (state, counts) = intake_state().await?;
             let function = SqsFunction::new(
@@ -117,9 +131,40 @@ async fn run() -> anyhow::Result<()> {
             );
             run_sqs(function.after_batch(counts)).await
         }
-        other => anyhow::bail!("{FUNCTION_VARIABLE}={other}: not one of {FUNCTIONS:?}"),
+        other => anyhow::bail!(
+            "{FUNCTION_VARIABLE}={other}: not one of {FUNCTIONS:?} or {:?}",
+            WORKFLOW_TASKS.map(|(_, role)| role)
+        ),
     }
     .map_err(|e| anyhow::anyhow!("{function}: {e}"))
+}
+
+/// Serves one S0-08 step as a Step Functions task: the state's JSON in, the next state's
+/// out, or an error whose `errorType` the state machine's `Retry`/`Catch` match.
+async fn run_step(step: &str) -> Result<(), lambda_runtime::Error> {
+    let state = Arc::new(transactions_state().await?);
+    let step = step.to_owned();
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+        let (state, step) = (state.clone(), step.clone());
+        async move {
+            let input = &event.payload;
+            let answered = match step.as_str() {
+                "workflow-validate" => workflow::validate(&state, input).await,
+                "workflow-fraud-check" => workflow::fraud_check(input).await,
+                "workflow-process" => workflow::process(&state, input).await,
+                "workflow-notify" => workflow::notify(&state, input).await,
+                _ => workflow::alert(&state, input).await,
+            };
+            answered.map_err(|e| {
+                tracing::warn!(step = %step, error = %e, "workflow step failed");
+                Diagnostic {
+                    error_type: e.error_type().to_owned(),
+                    error_message: e.to_string(),
+                }
+            })
+        }
+    }))
+    .await
 }
 
 /// Serves SQS batches with `function` until Lambda stops the process.
@@ -235,15 +280,18 @@ async fn transactions_state() -> anyhow::Result<TransactionsState> {
 
 /// What `edalab aws deploy` makes for these functions, from the pipelines' own constants:
 /// S0's queue and tables, `submit-transaction` behind `POST /transactions`,
-/// `process-transaction` on the `transactions` queue; S1's queues and table, `calculator` on
-/// `calculatrice-input-queue`; S2's queue and tables, `order-validator` on the bucket's
-/// `orders/`, `order-worker` on `tp-orders-queue`.
+/// `process-transaction` on the `transactions` queue, the S0-08 steps and their state
+/// machine; S1's queues and table, `calculator` on `calculatrice-input-queue`; S2's queue
+/// and tables, `order-validator` on the bucket's `orders/`, `order-worker` on
+/// `tp-orders-queue`.
 /// The settings of a deployment besides the pipelines' constants.
 pub struct PlanSettings<'a> {
     pub environment: &'a str,
     /// The Kafka-protocol brokers of S0's topics.
     pub brokers: &'a str,
     pub role_arn: &'a str,
+    /// The role Step Functions assumes to run S0-08's state machine.
+    pub workflow_role_arn: &'a str,
     /// An emulator's endpoint, given to the functions too (an emulator may set its own).
     pub endpoint: Option<&'a str>,
     /// S2's bucket (`orders/` notifies `order-validator`).
@@ -257,6 +305,7 @@ pub fn plan(settings: &PlanSettings<'_>) -> Plan {
         environment,
         brokers,
         role_arn,
+        workflow_role_arn,
         endpoint,
         bucket,
         metrics_namespace,
@@ -287,6 +336,7 @@ pub fn plan(settings: &PlanSettings<'_>) -> Plan {
             &edalab_aws::dynamo::transaction_tables()[..],
             &edalab_aws::dynamo::calculation_tables()[..],
             &edalab_aws::dynamo::intake_tables()[..],
+            &edalab_aws::dynamo::reason_tables()[..],
         ]
         .concat(),
         functions: vec![
@@ -312,8 +362,20 @@ pub fn plan(settings: &PlanSettings<'_>) -> Plan {
                 role: FUNCTIONS[4],
                 trigger: Trigger::Queue(intake::intake_queue()),
             },
-        ],
+        ]
+        .into_iter()
+        .chain(WORKFLOW_TASKS.map(|(_, role)| FunctionSpec {
+            role,
+            trigger: Trigger::Task,
+        }))
+        .collect(),
         variables,
         role_arn: role_arn.to_owned(),
+        workflow: Some(WorkflowSpec {
+            name: "transaction-workflow",
+            definition: WORKFLOW_DEFINITION,
+            tasks: WORKFLOW_TASKS.to_vec(),
+            role_arn: workflow_role_arn.to_owned(),
+        }),
     }
 }

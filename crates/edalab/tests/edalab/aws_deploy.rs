@@ -14,6 +14,7 @@
 //! - S2 (seed 002's three files put under `s3://tp-orders/orders/`): `order-validator` on the
 //!   bucket's notification, `order-worker` on `tp-orders-queue` → DynamoDB `PROCESSED`,
 //!   `REJECTED` (and `tp-orders-dlq`), `DUPLICATE`; CloudWatch counts 1, 1, 1;
+//! - S0-08's state machine through its cases (`aws_workflow`);
 //! - deploying again creates nothing twice; `aws destroy` removes the functions and the
 //!   bucket's notification.
 
@@ -100,7 +101,7 @@ async fn messages(bus: &KafkaBus, topic: &str) -> Vec<Message> {
 }
 
 /// Polls `topic` until `count` messages keyed `key` are there (90 s): their values.
-async fn keyed(bus: &KafkaBus, topic: &str, key: &str, count: usize) -> Vec<Value> {
+pub(crate) async fn keyed(bus: &KafkaBus, topic: &str, key: &str, count: usize) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let found: Vec<Value> = messages(bus, topic)
@@ -117,7 +118,7 @@ async fn keyed(bus: &KafkaBus, topic: &str, key: &str, count: usize) -> Vec<Valu
 }
 
 /// Polls DynamoDB until the transaction's `status` is `want` (90 s): the item.
-async fn item_until(
+pub(crate) async fn item_until(
     dynamodb: &aws_sdk_dynamodb::Client,
     id: &str,
     want: &str,
@@ -192,13 +193,28 @@ async fn seed_000_through_api_gateway_lambda_sqs_lambda_and_kafka() {
             "edalab-process-transaction-local",
             "edalab-calculator-local",
             "edalab-order-validator-local",
-            "edalab-order-worker-local"
+            "edalab-order-worker-local",
+            "edalab-workflow-validate-local",
+            "edalab-workflow-fraud-check-local",
+            "edalab-workflow-process-local",
+            "edalab-workflow-notify-local",
+            "edalab-workflow-alert-local",
         ]
+    );
+    let workflow = field(&deployed, "workflow")[0].to_owned();
+    assert!(
+        workflow.ends_with(":stateMachine:edalab-transaction-workflow-local"),
+        "{deployed}"
     );
     assert_eq!(field(&deployed, "mappings"), ["3 created"]);
     let again = aws_command(dir.path(), &endpoint, &brokers, &zip_arg[1..]);
     assert_eq!(field(&again, "mappings"), ["0 created"], "{again}");
     assert_eq!(field(&again, "api"), [api.as_str()], "the same API");
+    assert_eq!(
+        field(&again, "workflow"),
+        [workflow.as_str()],
+        "the same machine"
+    );
 
     let http = reqwest::Client::new();
     let bus = KafkaBus::new(KafkaConfig::new(&brokers)).expect("Kafka client");
@@ -266,9 +282,10 @@ async fn seed_000_through_api_gateway_lambda_sqs_lambda_and_kafka() {
 
     s1_by_the_calculator_function(&sqs).await;
     s2_by_the_order_functions(&sdk).await;
+    crate::aws_workflow::s0_workflow(&sdk, &workflow, &bus).await;
 
     let destroyed = aws_command(dir.path(), &endpoint, &brokers, &["destroy"]);
-    assert_eq!(field(&destroyed, "removed").len(), 10, "{destroyed}");
+    assert_eq!(field(&destroyed, "removed").len(), 16, "{destroyed}");
     let lambda = aws_sdk_lambda::Client::new(&sdk);
     let functions = lambda.list_functions().send().await.expect("ListFunctions");
     assert!(functions.functions().is_empty(), "{functions:?}");

@@ -11,6 +11,8 @@ mod aws_deploy;
 mod aws_kill;
 #[cfg(feature = "aws")]
 mod aws_profile;
+#[cfg(feature = "aws")]
+mod aws_workflow;
 mod chaos;
 mod cli;
 mod crash;
@@ -19,4 +21,6 @@ mod kafka_profile;
 mod ledger;
 mod serve;
 mod simulate;
+#[cfg(feature = "aws")]
+mod terraform;
 mod up;

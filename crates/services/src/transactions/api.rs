@@ -7,6 +7,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Json, Router};
+use chrono::{DateTime, Utc};
 use edalab_bus::Record;
 use edalab_domain::events::topics;
 use edalab_domain::events::transactions::{PendingStatus, QueuedTransaction};
@@ -114,6 +115,25 @@ async fn submit(
     submit_transaction(&state, &body).await
 }
 
+/// A validated transaction as queued: a new `txn-<millis>-<9 random>` id, `PENDING`, `now`.
+pub(super) fn queued(submitted: &SubmittedTransaction, now: DateTime<Utc>) -> QueuedTransaction {
+    let suffix: String = uuid::Uuid::new_v4()
+        .simple()
+        .to_string()
+        .chars()
+        .take(9)
+        .collect();
+    QueuedTransaction {
+        transaction_id: TransactionRef::new(now, &suffix).as_str().to_owned(),
+        amount: submitted.amount().amount(),
+        currency: submitted.currency().as_str().to_owned(),
+        account_from: submitted.account_from().as_str().to_owned(),
+        account_to: submitted.account_to().as_str().to_owned(),
+        timestamp: now,
+        status: PendingStatus::Pending,
+    }
+}
+
 /// What `POST /api/v1/transactions` does with a body (S0-01): validates it (400 naming each
 /// field), records it PENDING, queues it on `transactions-queue`, and answers 202
 /// `{message, transactionId, status: "PENDING"}`. The route and the simulator's in-process
@@ -124,22 +144,7 @@ pub async fn submit_transaction(
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let submitted = SubmittedTransaction::parse_json(body)
         .map_err(|e| ApiError::validation("Validation failed", &e))?;
-    let now = state.clock.now();
-    let suffix: String = uuid::Uuid::new_v4()
-        .simple()
-        .to_string()
-        .chars()
-        .take(9)
-        .collect();
-    let queued = QueuedTransaction {
-        transaction_id: TransactionRef::new(now, &suffix).as_str().to_owned(),
-        amount: submitted.amount().amount(),
-        currency: submitted.currency().as_str().to_owned(),
-        account_from: submitted.account_from().as_str().to_owned(),
-        account_to: submitted.account_to().as_str().to_owned(),
-        timestamp: now,
-        status: PendingStatus::Pending,
-    };
+    let queued = queued(&submitted, state.clock.now());
     let value = serde_json::to_vec(&queued).map_err(ApiError::unavailable)?;
     state
         .store

@@ -41,6 +41,38 @@ pub(super) fn notification_id(transaction_id: &str) -> uuid::Uuid {
     )
 }
 
+/// The account holder's notification of a processed transaction, keyed by the account, with
+/// its stable id as the event id (the S0-05 consumer and the S0-08 workflow send the same).
+pub(super) fn notification_record(
+    event: &TransactionProcessed,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Record, String> {
+    let notification_id = notification_id(&event.transaction_id);
+    let notification = TransactionNotification {
+        notification_id,
+        kind: NotificationKind::TransactionProcessed,
+        transaction_id: event.transaction_id.clone(),
+        account_id: event.account_from.clone(),
+        amount: event.amount,
+        currency: event.currency.clone(),
+        message: format!(
+            "Transaction {} of {} {} to {} processed",
+            event.transaction_id, event.amount, event.currency, event.account_to
+        ),
+        timestamp: now,
+    };
+    let body = serde_json::to_vec(&notification)
+        .map_err(|e| format!("cannot encode the notification: {e}"))?;
+    Ok(
+        Record::new(Some(event.account_from.clone().into_bytes()), body)
+            .with_header(
+                edalab_bus::port::headers::EVENT_ID,
+                notification_id.to_string(),
+            )
+            .with_header(edalab_bus::port::headers::CONTENT_TYPE, "application/json"),
+    )
+}
+
 /// The archive file of an event: `transactions-YYYY-MM-DD.jsonl`, by `processedAt`.
 pub(super) fn archive_file_name(event: &TransactionProcessed) -> String {
     format!(
@@ -65,28 +97,7 @@ impl EventConsumers {
             Ok(false) => {}
             Err(e) => return Err(Outcome::retry(e.to_string())),
         }
-        let notification_id = notification_id(&event.transaction_id);
-        let notification = TransactionNotification {
-            notification_id,
-            kind: NotificationKind::TransactionProcessed,
-            transaction_id: event.transaction_id.clone(),
-            account_id: event.account_from.clone(),
-            amount: event.amount,
-            currency: event.currency.clone(),
-            message: format!(
-                "Transaction {} of {} {} to {} processed",
-                event.transaction_id, event.amount, event.currency, event.account_to
-            ),
-            timestamp: self.state.clock.now(),
-        };
-        let body = serde_json::to_vec(&notification)
-            .map_err(|e| Outcome::reject(format!("cannot encode the notification: {e}")))?;
-        let record = Record::new(Some(event.account_from.clone().into_bytes()), body)
-            .with_header(
-                edalab_bus::port::headers::EVENT_ID,
-                notification_id.to_string(),
-            )
-            .with_header(edalab_bus::port::headers::CONTENT_TYPE, "application/json");
+        let record = notification_record(event, self.state.clock.now()).map_err(Outcome::reject)?;
         self.state
             .bus
             .produce(topics::NOTIFICATIONS, vec![record])

@@ -35,6 +35,7 @@ pub mod archive;
 mod consumers;
 mod processor;
 pub mod store;
+pub mod workflow;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use edalab_bus::runtime::{Handler, Outcome};
 use edalab_bus::{Message, Record};
 use edalab_domain::events::topics;
-use edalab_domain::events::transactions::{FraudAlert, QueuedTransaction};
+use edalab_domain::events::transactions::{FraudAlert, QueuedTransaction, TransactionProcessed};
 use edalab_domain::transaction::revalidate;
 
 use super::{Counters, PROCESSOR_ID, TransactionsState};
@@ -51,6 +51,25 @@ impl Processor {
     }
 }
 
+/// The `TransactionProcessed` record for `transactions-events`: keyed and identified by the
+/// `transactionId` (the S0-03 processor and the S0-08 workflow publish the same).
+pub(super) fn processed_record(processed: &TransactionProcessed) -> Result<Record, String> {
+    let body =
+        serde_json::to_vec(processed).map_err(|e| format!("cannot encode the event: {e}"))?;
+    Ok(
+        Record::new(Some(processed.transaction_id.clone().into_bytes()), body)
+            .with_header(
+                edalab_bus::port::headers::EVENT_ID,
+                processed.transaction_id.as_bytes(),
+            )
+            .with_header(
+                edalab_bus::port::headers::EVENT_TYPE,
+                "TransactionProcessed",
+            )
+            .with_header(edalab_bus::port::headers::CONTENT_TYPE, "application/json"),
+    )
+}
+
 /// The `transactionId` of a queued record (its JSON field, else the message key).
 pub(super) fn transaction_id(value: &[u8], key: Option<&[u8]>) -> Option<String> {
     serde_json::from_slice::<serde_json::Value>(value)
@@ -78,20 +97,10 @@ impl Handler for Processor {
             }
         };
         let processed = queued.processed(self.state.clock.now(), PROCESSOR_ID);
-        let body = match serde_json::to_vec(&processed) {
-            Ok(body) => body,
-            Err(e) => return Outcome::reject(format!("cannot encode the event: {e}")),
+        let record = match processed_record(&processed) {
+            Ok(record) => record,
+            Err(e) => return Outcome::reject(e),
         };
-        let record = Record::new(Some(processed.transaction_id.clone().into_bytes()), body)
-            .with_header(
-                edalab_bus::port::headers::EVENT_ID,
-                processed.transaction_id.as_bytes(),
-            )
-            .with_header(
-                edalab_bus::port::headers::EVENT_TYPE,
-                "TransactionProcessed",
-            )
-            .with_header(edalab_bus::port::headers::CONTENT_TYPE, "application/json");
         if let Err(e) = self
             .state
             .bus

@@ -1,0 +1,7 @@
+# The staging account: applied by CI on a version tag or by hand, after approval.
+
+environment            = "staging"
+region                 = "us-east-1"
+use_localstack         = false
+log_retention_days     = 30
+point_in_time_recovery = true

@@ -1,0 +1,10 @@
+# The dev account: applied by CI on every push to main.
+# Bucket names are global on AWS: change them if they are taken.
+
+environment            = "dev"
+region                 = "us-east-1"
+use_localstack         = false
+log_retention_days     = 14
+point_in_time_recovery = false
+force_destroy_buckets  = true
+orders_bucket          = "edalab-tp-orders-dev"

@@ -1,0 +1,10 @@
+# The staging account: applied by CI on a version tag or by hand, after approval.
+# Bucket names are global on AWS: change them if they are taken.
+
+environment            = "staging"
+region                 = "us-east-1"
+use_localstack         = false
+log_retention_days     = 30
+point_in_time_recovery = true
+force_destroy_buckets  = false
+orders_bucket          = "edalab-tp-orders-staging"

@@ -1,0 +1,80 @@
+variable "project" {
+  description = "Project name, the first part of every function, API and state machine name."
+  type        = string
+  default     = "edalab"
+}
+
+variable "environment" {
+  description = "Environment: local (an emulator), dev, staging or prod. Last part of the names and the API's stage."
+  type        = string
+
+  validation {
+    condition     = contains(["local", "dev", "staging", "prod"], var.environment)
+    error_message = "environment is one of local, dev, staging, prod."
+  }
+}
+
+variable "region" {
+  description = "AWS region."
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "use_localstack" {
+  description = "Whether to talk to an emulator (ministack or LocalStack) at localstack_endpoint instead of AWS."
+  type        = bool
+  default     = true
+}
+
+variable "localstack_endpoint" {
+  description = "URL of the emulator, used when use_localstack is true."
+  type        = string
+  default     = "http://localhost:4566"
+
+  validation {
+    condition     = can(regex("^https?://", var.localstack_endpoint))
+    error_message = "localstack_endpoint is an http:// or https:// URL."
+  }
+}
+
+variable "lambda_zip_path" {
+  description = "The functions' zip (`make aws-package`), relative to the directory terraform runs in (this stack)."
+  type        = string
+  default     = "../../../../target/lambda/edalab-lambda/bootstrap.zip"
+}
+
+variable "log_retention_days" {
+  description = "Days CloudWatch Logs keeps the functions' logs."
+  type        = number
+  default     = 14
+}
+
+variable "point_in_time_recovery" {
+  description = "Whether the DynamoDB tables keep continuous backups (point-in-time recovery)."
+  type        = bool
+  default     = true
+}
+
+variable "alarm_actions" {
+  description = "ARNs the alarms notify (an SNS topic, for example); none by default."
+  type        = list(string)
+  default     = []
+}
+
+variable "force_destroy_buckets" {
+  description = "Whether `terraform destroy` may delete the orders bucket with its objects (throwaway environments only)."
+  type        = bool
+  default     = false
+}
+
+variable "orders_bucket" {
+  description = "Bucket whose objects under orders/ start the intake; bucket names are global on AWS."
+  type        = string
+  default     = "tp-orders"
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the intake's counts (OrdersProcessed, OrdersRejected, OrdersDuplicate)."
+  type        = string
+  default     = "edalab"
+}
