@@ -20,6 +20,16 @@ if ((${#need_apt[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need_apt[@]}"
 fi
 
+# promtool checks the Prometheus configuration and unit-tests the alert rules
+# (`make test-alerts`); Debian ships it in the `prometheus` package (its service is not needed).
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "ensure-tools: installing prometheus (for promtool) with apt-get"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends prometheus
+fi
+
 if ! cargo fmt --version >/dev/null 2>&1; then
   echo "ensure-tools: adding rustfmt"
   rustup component add rustfmt

@@ -711,6 +711,23 @@ fn prometheus_scrapes_every_edalab_container_where_it_listens() {
         command.contains(&format!("--config.file={mounted}")),
         "prometheus reads {mounted}: {command:?}"
     );
+    // Each rule file is mounted beside the configuration, where its relative path points.
+    let rule_files = prometheus["rule_files"].as_sequence().expect("rule_files");
+    assert!(!rule_files.is_empty(), "no alert rules loaded");
+    let config_dir = Path::new(&mounted)
+        .parent()
+        .expect("the config's directory");
+    for rule_file in rule_files.iter().map(scalar) {
+        let host = config_path.with_file_name(&rule_file);
+        let container = config_dir.join(&rule_file).display().to_string();
+        assert!(
+            compose.mounts("prometheus").iter().any(|(h, c)| {
+                h.canonicalize().ok() == host.canonicalize().ok() && *c == container
+            }),
+            "compose mounts {} at {container}",
+            host.display()
+        );
+    }
 
     let mut scraped = BTreeSet::new();
     let jobs = prometheus["scrape_configs"]
