@@ -4,6 +4,7 @@
  * (the gateway serves `web/dist` at `/`; in dev Vite proxies `/api`, `/ws`, `/metrics`).
  */
 
+import type { components } from './api-types';
 import { authHeaders, useAuth } from './auth';
 
 export const BANKING_EVENT_TYPES = [
@@ -42,83 +43,40 @@ export const ENDPOINTS = {
   session: '/api/v1/auth/session',
 } as const;
 
-export interface StartRequest {
-  scenario: Scenario;
-  rate: number;
-  duration: number;
-  pattern: Pattern;
-}
-export interface StartResponse {
-  simulation_id: string;
-  status: string;
-}
-export interface StopResponse {
-  status: string;
-  events_produced: number;
-}
-export interface SimulationStatus {
-  status: 'running' | 'stopped' | 'idle' | string;
-  simulation_id: string | null;
-  events_produced: number;
-  started_at: string | null;
-  rate_actual: number;
-}
-export interface ProduceRequest {
-  event_type: BankingEventType;
-  count: number;
-}
-export interface ProduceResponse {
-  events_produced: number;
-  event_ids: string[];
-}
-/** One dead letter (the `dlq.*` headers of ADR 005), as `GET /api/v1/dlq/{topic}/messages` lists it. */
-export interface DlqMessage {
-  /** Position in a DLQ topic of the log (absent for an SQS DLQ). */
-  partition?: number;
-  offset?: number;
-  /** SQS's MessageId (an SQS DLQ on the aws profile). */
-  message_id?: string;
-  key: string | null;
-  error: string;
-  attempts: number;
-  origin_topic: string;
-  origin_partition?: number;
-  origin_offset?: number;
-  /** The consumer group that gave up on it. */
-  group?: string;
-  first_failure_ms: number;
-  last_failure_ms: number;
-  value: unknown;
-}
-export interface DlqMessagesResponse {
-  topic?: string;
-  /** Messages not yet redriven (may exceed the number listed). */
-  depth?: number;
-  messages: DlqMessage[];
-  /** Messages in the DLQ topic that are not dead letters (no `dlq.*` headers). */
-  invalid?: { partition: number; offset: number; reason: string }[];
-}
-export interface RedriveResponse {
-  scanned: number;
-  redriven: number;
-  skipped: number;
-  invalid: number;
-}
-export interface BureauSettings {
-  failing: boolean;
-  latency_ms: number;
-  breaker: 'closed' | 'open' | 'half_open' | string;
-}
-export type HealthResponse = Record<string, unknown>;
-export interface SessionResponse {
-  auth_required: boolean;
-  authenticated: boolean;
-}
+/** The schemas of web/openapi.json (src/api-types.ts is generated from it: `npm run gen:api`). */
+type Schemas = components['schemas'];
 
+// Requests and responses, as the OpenAPI document describes them: change the Rust side, run
+// scripts/openapi.sh and `npm run gen:api`, never these lines.
+export type StartRequest = Schemas['StartBody'];
+export type StartResponse = Schemas['StartResponse'];
+export type StopResponse = Schemas['StopResponse'];
+export type SimulationStatus = Schemas['StatusResponse'];
+export type ProduceRequest = Schemas['ProduceBody'];
+export type ProduceResponse = Schemas['ProduceResponse'];
+/** One dead letter (the `dlq.*` headers of ADR 005), as `GET /api/v1/dlq/{topic}/messages` lists it. */
+export type DlqMessage = Schemas['DlqMessage'];
+export type DlqMessagesResponse = Schemas['DlqMessages'];
+export type RedriveResponse = Schemas['RedriveResult'];
+export type BureauSettings = Schemas['BureauSettings'];
+/** `PUT /api/v1/saga/credit-bureau` body: absent fields keep their value. */
+export type BureauChange = Schemas['BureauChange'];
+export type HealthResponse = Schemas['HealthReport'];
+export type SessionResponse = Schemas['Session'];
+/** The body of every error response: `{error, code, details: [{field, message}]}`. */
+export type ErrorBody = Schemas['ErrorBody'];
+/** One entry of an error's `details`: the failing field and what was expected of it. */
+export type FieldDetail = Schemas['FieldDetail'];
+
+/** A response that is not 2xx, read by {@link readApiError}. */
 export class ApiError extends Error {
   constructor(
     public readonly status: number,
     message: string,
+    /** The ErrorBody's stable `code`; `null` when the body was not an ErrorBody (a proxy's page). */
+    public readonly code: ErrorBody['code'] | null = null,
+    /** The ErrorBody's `details`, one per failing field; empty when there are none. */
+    public readonly details: FieldDetail[] = [],
   ) {
     super(message);
     this.name = 'ApiError';
@@ -141,20 +99,46 @@ export function wsUrl(path: string = ENDPOINTS.ws): string {
   return u.toString();
 }
 
-async function errorMessage(res: Response): Promise<string> {
-  const text = await res.text().catch(() => '');
-  try {
-    const body = JSON.parse(text) as { error?: unknown; message?: unknown };
-    const msg = body.error ?? body.message;
-    if (typeof msg === 'string' && msg) return msg;
-    if (msg && typeof msg === 'object' && 'message' in msg) return String((msg as { message: unknown }).message);
-  } catch {
-    /* not JSON */
-  }
-  return text || `${res.status} ${res.statusText}`;
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const text = (v: unknown): string => (typeof v === 'string' ? v : '');
+
+/** An ErrorBody's `details`, as [{field, message}]; an older object form (`{}`) reads as none. */
+function fieldDetails(details: unknown): FieldDetail[] {
+  if (!Array.isArray(details)) return [];
+  return details.flatMap((d) =>
+    isObject(d) && (typeof d.field === 'string' || typeof d.message === 'string') ? [{ field: text(d.field), message: text(d.message) }] : [],
+  );
 }
 
-async function request<T>(path: string, init?: RequestInit): Promise<T> {
+/**
+ * The one reader of the server's error contract (every request's, `metricsText` included):
+ * an ErrorBody gives the message (`error`), `code` and `details`; any other body (not JSON, a
+ * proxy's HTML page, empty) gives the status line, with the body when it is short plain text.
+ * Never throws: a body that cannot be read counts as empty.
+ */
+export async function readApiError(res: Response): Promise<ApiError> {
+  const raw = await res.text().catch(() => '');
+  const statusLine = res.statusText ? `${res.status} ${res.statusText}` : `HTTP ${res.status}`;
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    const plain = raw.trim();
+    const short = plain && plain.length <= 200 && !plain.startsWith('<');
+    return new ApiError(res.status, short ? `${statusLine}: ${plain}` : statusLine);
+  }
+  if (isObject(json)) {
+    const body: { [K in keyof ErrorBody]?: unknown } & { message?: unknown } = json;
+    const code = typeof body.code === 'string' && body.code ? body.code : null;
+    // `message`: the schema registry's `{error_code, message}`.
+    const message = text(body.error) || text(body.message);
+    if (message || code) return new ApiError(res.status, message || `${statusLine} (${code})`, code, fieldDetails(body.details));
+  }
+  return new ApiError(res.status, statusLine);
+}
+
+/** Every request goes through here: the token, the 401 prompt, the error reader. */
+async function send(path: string, init?: RequestInit): Promise<Response> {
   const res = await fetch(url(path), {
     ...init,
     headers: {
@@ -166,8 +150,12 @@ async function request<T>(path: string, init?: RequestInit): Promise<T> {
   });
   // A missing or refused token: ask for one (components/TokenPrompt.tsx).
   if (res.status === 401) useAuth.getState().require();
-  if (!res.ok) throw new ApiError(res.status, await errorMessage(res));
-  return (await res.json()) as T;
+  if (!res.ok) throw await readApiError(res);
+  return res;
+}
+
+async function request<T>(path: string, init?: RequestInit): Promise<T> {
+  return (await (await send(path, init)).json()) as T;
 }
 
 const post = <T>(path: string, body?: unknown) =>
@@ -183,11 +171,7 @@ export const api = {
   dlqMessages: (topic: string) => request<DlqMessagesResponse>(ENDPOINTS.dlqMessages(topic)),
   redrive: (topic: string) => post<RedriveResponse>(ENDPOINTS.dlqRedrive(topic)),
   creditBureau: () => request<BureauSettings>(ENDPOINTS.creditBureau),
-  setCreditBureau: (change: Partial<Pick<BureauSettings, 'failing' | 'latency_ms'>>) =>
+  setCreditBureau: (change: BureauChange) =>
     request<BureauSettings>(ENDPOINTS.creditBureau, { method: 'PUT', body: JSON.stringify(change) }),
-  async metricsText(): Promise<string> {
-    const res = await fetch(url(ENDPOINTS.metrics), { headers: { Accept: 'text/plain' } });
-    if (!res.ok) throw new ApiError(res.status, await errorMessage(res));
-    return res.text();
-  },
+  metricsText: async (): Promise<string> => (await send(ENDPOINTS.metrics, { headers: { Accept: 'text/plain' } })).text(),
 };

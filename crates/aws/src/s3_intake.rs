@@ -310,6 +310,7 @@ impl OrderSource for S3OrderSource {
             }),
         };
         let (task, _) = pipeline::consume(
+            edalab_services::intake::SERVICE,
             "tp-order-validator",
             &self.events,
             &intake_events_queue(),

@@ -625,7 +625,7 @@ impl Config {
     /// itself (the gateway's in `edalab_gateway::config`), so every bad key is named at once.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut found = self.gateway_settings().problems();
-        found.extend(self.otlp.problems());
+        found.extend(edalab_gateway::config::otlp_problems(&self.otlp));
         found.extend(self.bus.problems());
         found.extend(self.store.problems());
         found.extend(self.aws.problems());

@@ -141,12 +141,9 @@ where
     config.in_flight_messages_max = LEDGER_IN_FLIGHT_MESSAGES_MAX;
     config.commit_interval_ms = LEDGER_COMMIT_INTERVAL_MS;
     config.poll_timeout_ms = 200;
-    let runtime = ConsumerRuntime::new(
-        Arc::clone(&ledger_bus),
-        config,
-        wrap(MeasuredBatch::new(LEDGER_SERVICE, handler)),
-    )
-    .with_position_store(Arc::new(LedgerPositions::new(Arc::clone(&store))));
+    let handler = MeasuredBatch::new(LEDGER_SERVICE, &config.consumer.group, handler);
+    let runtime = ConsumerRuntime::new(Arc::clone(&ledger_bus), config, wrap(handler))
+        .with_position_store(Arc::new(LedgerPositions::new(Arc::clone(&store))));
     let runtime = tokio::spawn(runtime.run(stopped(stop.clone())));
     let outbox = OutboxPublisher::new(store, ledger_bus as _);
     let outbox = tokio::spawn(outbox.run(outbox_ready, OUTBOX_INTERVAL_MS, stopped(stop)));
@@ -196,10 +193,11 @@ pub fn mount(store: Arc<dyn LedgerStore>, bus_backend: &'static str) -> Mount {
     let state = ApiState { store, bus_backend };
     let mut router = axum::Router::new();
     let mut paths = utoipa::openapi::path::PathsBuilder::new();
-    for prefix in ["/api/v1", "/api/v1/bancaire"] {
+    for (prefix, id_suffix) in [("/api/v1", ""), ("/api/v1/bancaire", "_bancaire")] {
         router = router.merge(query_routes(prefix, state.clone()));
-        for (path, parameter, summary) in query_paths(prefix) {
-            paths = paths.path(path, get_operation(parameter, summary));
+        for (path, operation, parameter, summary) in query_paths(prefix) {
+            let id = format!("{operation}{id_suffix}");
+            paths = paths.path(path, get_operation(&id, parameter, summary));
         }
     }
     let openapi = utoipa::openapi::OpenApiBuilder::new()
@@ -208,7 +206,7 @@ pub fn mount(store: Arc<dyn LedgerStore>, bus_backend: &'static str) -> Mount {
     Mount::from_parts("ledger", router, openapi)
 }
 
-fn get_operation(parameter: &str, summary: &str) -> utoipa::openapi::PathItem {
+fn get_operation(id: &str, parameter: &str, summary: &str) -> utoipa::openapi::PathItem {
     use edalab_domain::validation::{ID_CHARS_MAX, LIST_LIMIT_MAX};
     use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
     use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
@@ -218,6 +216,7 @@ fn get_operation(parameter: &str, summary: &str) -> utoipa::openapi::PathItem {
         .min_length(Some(1))
         .max_length(Some(ID_CHARS_MAX));
     let mut operation = OperationBuilder::new()
+        .operation_id(Some(id))
         .tag("bancaire")
         .summary(Some(summary))
         .parameter(

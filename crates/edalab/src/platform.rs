@@ -157,6 +157,11 @@ pub async fn run(config: Config, plan: Plan, started: Instant) -> anyhow::Result
             None
         }
     };
+    // Before any service starts: the series a consumer registers at its start (its error
+    // counter at 0) would be lost without a recorder.
+    if config.metrics.enabled {
+        telemetry::metrics::install()?;
+    }
     let mut parts = Parts::assemble(&config, &plan).await?;
     let gateway = Gateway::start(&config.gateway_settings(), parts.app_state(&config)?).await?;
     // What waits for the gateway to listen (the ledger's consumers) starts now.

@@ -136,12 +136,12 @@ impl Service {
 
     pub fn name(self) -> &'static str {
         match self {
-            Self::Ledger => "ledger",
+            Self::Ledger => crate::ledger::LEDGER_SERVICE,
             Self::Simulator => "simulator",
-            Self::Transactions => "transactions",
-            Self::Calculator => "calculator",
-            Self::Intake => "intake",
-            Self::Orders => "orders",
+            Self::Transactions => transactions::SERVICE,
+            Self::Calculator => calculator::SERVICE,
+            Self::Intake => intake::SERVICE,
+            Self::Orders => saga::SERVICE,
             Self::Gateway => "gateway",
         }
     }

@@ -12,6 +12,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use edalab_telemetry::config::{LogConfig, LogFormat, LogLevel, OtlpConfig};
+
 use crate::security::SecurityConfig;
 
 /// What the gateway serves with: its sections of the configuration.
@@ -112,49 +114,6 @@ impl<'de> Deserialize<'de> for StringOrNumber {
     }
 }
 
-/// Log verbosity (S3-13: DEBUG..ERROR).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogLevel {
-    Trace,
-    Debug,
-    #[default]
-    Info,
-    Warn,
-    Error,
-}
-
-impl LogLevel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Trace => "trace",
-            Self::Debug => "debug",
-            Self::Info => "info",
-            Self::Warn => "warn",
-            Self::Error => "error",
-        }
-    }
-}
-
-/// Log line format.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// One JSON object per line, with `service` and `trace_id`.
-    #[default]
-    Json,
-    /// Human-readable lines.
-    Text,
-}
-
-/// Logs.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LogConfig {
-    pub level: LogLevel,
-    pub format: LogFormat,
-}
-
 /// Prometheus metrics at `/metrics`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -169,28 +128,6 @@ impl Default for MetricsConfig {
         Self {
             enabled: true,
             refresh_timeout_ms: 2_000,
-        }
-    }
-}
-
-/// OpenTelemetry span export over OTLP/HTTP (protobuf), off by default
-/// (`docs/observability.md`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct OtlpConfig {
-    pub enabled: bool,
-    /// The collector's OTLP/HTTP base URL; spans are POSTed to `<endpoint>/v1/traces`.
-    pub endpoint: String,
-    /// Time allowed to one export request.
-    pub timeout_ms: u64,
-}
-
-impl Default for OtlpConfig {
-    fn default() -> Self {
-        Self {
-            enabled: false,
-            endpoint: "http://127.0.0.1:4318".to_owned(),
-            timeout_ms: 5_000,
         }
     }
 }
@@ -407,16 +344,14 @@ impl ServerConfig {
     }
 }
 
-impl OtlpConfig {
-    /// Its problems, by dotted key.
-    pub fn problems(&self) -> Vec<KeyProblem> {
-        let mut problems = Vec::new();
-        if let (true, Err(message)) = (self.enabled, check_http_url(&self.endpoint)) {
-            problems.push(("otlp.endpoint", message));
-        }
-        at_least_one(&mut problems, "otlp.timeout_ms", self.timeout_ms);
-        problems
+/// `otlp`'s problems, by dotted key.
+pub fn otlp_problems(otlp: &OtlpConfig) -> Vec<KeyProblem> {
+    let mut problems = Vec::new();
+    if let (true, Err(message)) = (otlp.enabled, check_http_url(&otlp.endpoint)) {
+        problems.push(("otlp.endpoint", message));
     }
+    at_least_one(&mut problems, "otlp.timeout_ms", otlp.timeout_ms);
+    problems
 }
 
 impl GatewayConfig {

@@ -31,6 +31,9 @@ use tokio::task::JoinHandle;
 
 use crate::config::WsConfig;
 use crate::payload;
+use crate::telemetry::events::{
+    ConsumedAt, Failure, MessageConsumed, MessageProcessed, ProcessingFailed,
+};
 use crate::telemetry::{self, metrics as m};
 
 /// Prefix of the hub's private consumer groups (left out of the lag metrics).
@@ -475,6 +478,18 @@ async fn refresh_topics(hub: Hub) {
     }
 }
 
+/// The labels of a tail's series: the hub's groups are per instance, one label for all.
+fn tail_at(topic: &str) -> ConsumedAt<'_> {
+    ConsumedAt {
+        service: SERVICE,
+        group: WS_GROUP_LABEL,
+        topic,
+    }
+}
+
+/// The `group` label of the tails' series.
+const WS_GROUP_LABEL: &str = "edalab.gateway.ws";
+
 async fn run_tail(inner: Arc<HubInner>, topic: String, mut consumer: Box<dyn Consumer>) {
     let mut closed = inner.closed.subscribe();
     let poll_timeout = Duration::from_millis(inner.config.poll_timeout_ms);
@@ -492,22 +507,33 @@ async fn run_tail(inner: Arc<HubInner>, topic: String, mut consumer: Box<dyn Con
                 let started = Instant::now();
                 let recipients = inner.recipients(&topic);
                 for message in &messages {
-                    telemetry::message_consumed(
-                        SERVICE,
-                        &topic,
-                        telemetry::age_of(message.timestamp_ms),
-                    );
+                    MessageConsumed {
+                        at: tail_at(&topic),
+                        latency: telemetry::age_of(message.timestamp_ms),
+                        bytes: telemetry::message_bytes(message),
+                    }
+                    .emit();
                     if !recipients.is_empty() {
                         let text = Utf8Bytes::from(payload::event_text(&inner.catalog, message));
                         inner.deliver(&recipients, &text);
                     }
                 }
-                telemetry::message_processed(SERVICE, &topic, started.elapsed());
+                MessageProcessed {
+                    at: tail_at(&topic),
+                    elapsed: started.elapsed(),
+                }
+                .emit();
             }
             Ok(_) => {}
             Err(error) => {
-                telemetry::processing_error(SERVICE, &topic, "poll");
-                tracing::warn!(topic, %error, "WebSocket tail cannot poll; retrying");
+                ProcessingFailed {
+                    at: tail_at(&topic),
+                    offset: None,
+                    failure: Failure::Poll,
+                    reason: &error.to_string(),
+                }
+                .emit();
+
                 tokio::select! {
                     _ = closed.changed() => break,
                     _ = tokio::time::sleep(Duration::from_millis(TAIL_RETRY_DELAY_MS)) => {}

@@ -10,8 +10,8 @@
 //! - [`dlq`]: dead-letter queues over REST — list, depth, redrive;
 //! - [`forward`]: `/api/v1/simulation/*` and `/api/v1/bancaire/*` forwarded to other
 //!   processes (`edalab serve`), with 503/504 JSON when they are down or slow;
-//! - [`telemetry`]: metric names and typed recorders, W3C trace context, JSON logs, and
-//!   the producer/handler wrappers services use to be observable;
+//! - [`telemetry`]: the `edalab-telemetry` crate (below the services, which use it too),
+//!   re-exported under its old path;
 //! - [`payload`]: bus messages rendered as JSON;
 //! - [`registry`]: the Confluent-compatible schema registry API under `/registry/`;
 //! - [`security`]: `Host`, `Origin`, bearer tokens and media types checked before any
@@ -38,11 +38,11 @@ pub mod registry;
 pub mod router;
 pub mod security;
 pub mod server;
-pub mod telemetry;
 pub mod ui;
 pub mod ws;
 
 pub use config::GatewaySettings;
+pub use edalab_telemetry as telemetry;
 pub use error::{ApiError, ApiJson, ErrorBody, ErrorCode};
 pub use health::{HealthCheck, HealthReport, Role};
 pub use launch::{Gateway, LaunchError, Urls, shutdown_signal};

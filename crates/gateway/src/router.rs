@@ -542,6 +542,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
             "bus gauges not refreshed in time"
         );
     }
+    telemetry::metrics::refresh_process_gauges();
     handle.run_upkeep();
     (
         [(

@@ -158,7 +158,7 @@ async fn spans_are_exported_over_otlp_in_the_callers_trace() {
             edalab_bus::ConsumerConfig::new("otlp-test", vec!["orders".to_owned()]),
             DlqRouting::to_topic("orders.dlq"),
         ),
-        PerMessage(Measured::new("worker", seen.clone())),
+        PerMessage(Measured::new("worker", "worker-group", seen.clone())),
     );
     let consumer = tokio::spawn(runtime.run(async move {
         let _ = stop_rx.wait_for(|s| *s).await;

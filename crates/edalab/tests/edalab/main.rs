@@ -19,6 +19,7 @@ mod crash;
 mod deploy;
 mod kafka_profile;
 mod ledger;
+mod observability;
 mod serve;
 mod simulate;
 #[cfg(feature = "aws")]

@@ -145,6 +145,20 @@ async fn seed_commands_work(base: &str) {
     );
 }
 
+/// `web/openapi.json`, which the web UI's API types are generated from, is the document the
+/// binary serves (`scripts/openapi.sh` rewrites it).
+fn the_committed_document_is_this_one(served: &serde_json::Value) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web/openapi.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}; run scripts/openapi.sh", path.display()));
+    let committed: serde_json::Value = serde_json::from_str(&text).expect("web/openapi.json");
+    assert!(
+        &committed == served,
+        "web/openapi.json differs from the served document: run scripts/openapi.sh, then \
+         `cd web && npm run gen:api`"
+    );
+}
+
 /// Every (method, path) of `/api/v1/openapi.json` is routed, every other method on those
 /// paths is 405, and the pipelines' routes are in the document. POSTs go without a body, so
 /// they are 400s (or 409) with no effect.
@@ -157,10 +171,18 @@ async fn documented_is_served(base: &str) {
         .json()
         .await
         .expect("JSON");
+    the_committed_document_is_this_one(&doc);
     let mut documented = BTreeSet::new();
+    let mut operation_ids = std::collections::BTreeMap::new();
     for (path, item) in doc["paths"].as_object().expect("paths") {
-        for method in item.as_object().expect("path item").keys() {
+        for (method, operation) in item.as_object().expect("path item") {
             documented.insert((method.to_uppercase(), path.clone()));
+            let id = operation["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+            if let Some(other) = operation_ids.insert(id.to_owned(), format!("{method} {path}")) {
+                panic!("operationId `{id}` of {method} {path} is also {other}'s");
+            }
         }
     }
     for (method, path) in [

@@ -45,7 +45,7 @@ async fn metrics_have_every_seed_name_after_traffic() {
         .expect("produce");
 
     // A service consumes them through the measured handler and commits 1 of 3.
-    let handler = Measured::new("metrics-test", FailsOnKeyBad);
+    let handler = Measured::new("metrics-test", "metrics-test-group", FailsOnKeyBad);
     let mut consumer = app
         .bus
         .consumer(ConsumerConfig::new(
@@ -60,7 +60,7 @@ async fn metrics_have_every_seed_name_after_traffic() {
         handler.handle(message).await;
     }
     // The same messages through a measured batch handler of another service.
-    let batch = MeasuredBatch::new("batch-test", PerMessage(FailsOnKeyBad));
+    let batch = MeasuredBatch::new("batch-test", "batch-test-group", PerMessage(FailsOnKeyBad));
     let outcomes = batch.handle(&messages).await;
     assert_eq!(outcomes.len(), 3);
     let first = &messages[0];
@@ -94,7 +94,7 @@ async fn metrics_have_every_seed_name_after_traffic() {
     );
     assert!(
         text.contains(
-            r#"edalab_messages_consumed_total{service="metrics-test",topic="payments"} 3"#
+            r#"edalab_messages_consumed_total{service="metrics-test",group="metrics-test-group",topic="payments"} 3"#
         ),
         "{text}"
     );
@@ -111,7 +111,7 @@ async fn metrics_have_every_seed_name_after_traffic() {
         "{text}"
     );
     assert!(
-        text.contains(r#"edalab_processing_errors_total{service="metrics-test",topic="payments",outcome="reject"} 1"#),
+        text.contains(r#"edalab_processing_errors_total{service="metrics-test",group="metrics-test-group",topic="payments",outcome="reject"} 1"#),
         "{text}"
     );
     assert!(
@@ -124,6 +124,43 @@ async fn metrics_have_every_seed_name_after_traffic() {
     assert!(
         text.contains(r#"edalab_dlq_depth{topic="system.dlq"} 1"#),
         "{text}"
+    );
+    // Bytes through the bus: 3 records of 2-3 key bytes, 13 value bytes and a traceparent
+    // header (11 + 55 bytes) each, produced once and consumed twice (two wrappers).
+    let record_bytes = |key: &str| key.len() + 13 + "traceparent".len() + 55;
+    let produced: usize = ["ok", "bad", "ok"].iter().map(|k| record_bytes(k)).sum();
+    assert!(
+        text.contains(&format!(
+            r#"edalab_bus_bytes_in_total{{service="metrics-test",topic="payments"}} {produced}"#
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            r#"edalab_bus_bytes_out_total{{service="metrics-test",group="metrics-test-group",topic="payments"}} {produced}"#
+        )),
+        "{text}"
+    );
+    // The process's own series, read at the scrape (CPU in whole seconds: the `metrics`
+    // facade's counters are integers, so a young process may show 0).
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+    };
+    for name in [
+        names::PROCESS_RESIDENT_MEMORY_BYTES,
+        names::PROCESS_OPEN_FDS,
+        names::TOKIO_ALIVE_TASKS,
+    ] {
+        assert!(
+            value(name).is_some_and(|v| v > 0.0),
+            "{name} missing or 0 in /metrics:\n{text}"
+        );
+    }
+    assert!(
+        value(names::PROCESS_CPU_SECONDS_TOTAL).is_some(),
+        "CPU missing:\n{text}"
     );
     app.stop().await;
 }

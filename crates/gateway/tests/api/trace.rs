@@ -98,7 +98,11 @@ async fn a_trace_id_crosses_produce_and_consume() {
     let runtime = ConsumerRuntime::new(
         Arc::new(fake.clone()),
         config,
-        PerMessage(Measured::new("consumer-svc", recorder.clone())),
+        PerMessage(Measured::new(
+            "consumer-svc",
+            "consumer-group",
+            recorder.clone(),
+        )),
     );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(runtime.run(async move {

@@ -65,6 +65,7 @@ pub struct CalculationAccepted {
 #[utoipa::path(
     post,
     path = "/api/v1/calculator",
+    operation_id = "submit_calculation",
     tag = "calculator",
     request_body = CalculationBody,
     responses(
@@ -140,6 +141,7 @@ fn calculation_id(now: chrono::DateTime<chrono::Utc>) -> uuid::Uuid {
 #[utoipa::path(
     get,
     path = "/api/v1/calculator/{id}",
+    operation_id = "show_calculation",
     tag = "calculator",
     params(("id" = String, Path, description = "The id answered by the submit")),
     responses(

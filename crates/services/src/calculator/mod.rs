@@ -30,6 +30,9 @@ pub use store::{
     Calculation, CalculationStatus, CalculationStore, PgCalculationStore, SqliteCalculationStore,
 };
 
+/// The service name its metrics, traces and logs carry (`edalab serve calculator`).
+pub const SERVICE: &str = "calculator";
+
 /// Dead letters of `calculatrice-input-queue` (the seed names none; `<queue>-dlq` as S0).
 pub const CALCULATOR_DLQ: &str = "calculatrice-input-queue-dlq";
 /// Consumer group of the workers.
@@ -121,6 +124,7 @@ pub async fn start(env: &Env) -> Result<Calculator, StartError> {
         on_dead_letter: failed(&state),
     };
     let (worker, worker_stats) = pipeline::consume(
+        SERVICE,
         "calculator-worker",
         env.queues.as_ref(),
         &input,

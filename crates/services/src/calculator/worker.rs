@@ -8,8 +8,10 @@ use edalab_bus::runtime::{Handler, Outcome};
 use edalab_bus::{Headers, Message, Record};
 use edalab_domain::calculator;
 use edalab_domain::events::topics;
+use edalab_telemetry::store_span;
+use tracing::Instrument;
 
-use super::{CalculatorState, ID_HEADER};
+use super::{CalculatorState, ID_HEADER, SERVICE};
 
 pub(super) struct Worker {
     state: CalculatorState,
@@ -65,7 +67,12 @@ impl Handler for Worker {
         }
         tracing::info!(id = ?id, operation = result.operation.as_wire(), result = %result.result, "calculated");
         if let Some(id) = id
-            && let Err(e) = self.state.store.complete(&id, result.result).await
+            && let Err(e) = self
+                .state
+                .store
+                .complete(&id, result.result)
+                .instrument(store_span(SERVICE, "complete"))
+                .await
         {
             // The result is on the output queue; a retry re-sends it (at least once).
             return Outcome::retry(e.to_string());

@@ -56,6 +56,7 @@ pub struct IntakeStats {
 #[utoipa::path(
     get,
     path = "/api/v1/intake/orders/{order_id}",
+    operation_id = "show_intake_order",
     tag = "intake",
     params(("order_id" = String, Path, description = "The `order_id` of the order file")),
     responses(
@@ -83,6 +84,7 @@ async fn show(
 #[utoipa::path(
     get,
     path = "/api/v1/intake/stats",
+    operation_id = "intake_stats",
     tag = "intake",
     responses((status = 200, description = "Counters since start", body = IntakeStats))
 )]

@@ -34,9 +34,14 @@ use std::sync::atomic::AtomicU64;
 use edalab_bus::runtime::RuntimeStats;
 use edalab_bus::{QueueConsumer, QueueSpec, Queues, TopicConfig, on_dead_letter};
 
+use edalab_telemetry::events::OrderRecorded;
+
 use crate::pipeline::{self, Env, Handles, SharedClock, StartError};
 pub use source::{IntakeBackends, OrderCounts, OrderSource, order_record};
 pub use store::{IntakeStore, PgIntakeStore, SqliteIntakeStore};
+
+/// The service name its metrics, traces and logs carry (`edalab serve intake`).
+pub const SERVICE: &str = "intake";
 
 /// The main queue (the seed's "SQS main queue" of `tp-orders`).
 pub const INTAKE_QUEUE: &str = "tp-orders-queue";
@@ -64,37 +69,15 @@ pub fn topics() -> Vec<(&'static str, TopicConfig)> {
     ]
 }
 
-/// Prometheus counter (S2-04): orders the worker recorded `PROCESSED`.
-pub const ORDERS_PROCESSED_METRIC: &str = "edalab_orders_processed_total";
-/// Prometheus counter (S2-04): orders the worker recorded `REJECTED` (each also dead-lettered
-/// to `tp-orders-dlq`).
-pub const ORDERS_REJECTED_METRIC: &str = "edalab_orders_rejected_total";
-/// Prometheus counter (S2-04): orders recorded `DUPLICATE` (an `order_id` seen before).
-pub const ORDERS_DUPLICATE_METRIC: &str = "edalab_orders_duplicate_total";
-
-/// Describes the S2-04 counters and registers them at 0, so `/metrics` lists them before the
-/// first order (through whatever `metrics` recorder is installed: the gateway's Prometheus
-/// one in `edalab up`). Called at start and by the watcher before each scan, because the
-/// recorder may be installed after the pipeline starts (a few map lookups per scan).
+/// Registers the S2-04 counters at 0, so `/metrics` lists them before the first order
+/// (through whatever `metrics` recorder is installed: the gateway's Prometheus one in
+/// `edalab up`). Called at start and by the watcher before each scan, because the recorder
+/// may be installed after the pipeline starts (a few map lookups per scan).
 pub(super) fn register_metrics() {
-    for (name, help) in [
-        (ORDERS_PROCESSED_METRIC, "Orders recorded PROCESSED (S2-04)"),
-        (
-            ORDERS_REJECTED_METRIC,
-            "Orders recorded REJECTED and dead-lettered (S2-04)",
-        ),
-        (
-            ORDERS_DUPLICATE_METRIC,
-            "Orders recorded DUPLICATE: order_id already recorded (S2-04)",
-        ),
-    ] {
-        metrics::describe_counter!(name, help);
-        metrics::counter!(name).increment(0);
-    }
+    OrderRecorded::register();
 }
 
-/// S2-04 counters, also exported through the `metrics` facade as
-/// [`ORDERS_PROCESSED_METRIC`], [`ORDERS_REJECTED_METRIC`] and [`ORDERS_DUPLICATE_METRIC`]
+/// S2-04 counters, also exported through the `metrics` facade by [`OrderRecorded`]'s events
 /// (the atomics serve `GET /api/v1/intake/stats`), plus files seen.
 #[derive(Debug, Default)]
 pub struct Counters {
@@ -245,6 +228,7 @@ pub async fn start_with(env: &Env, config: IntakeConfig) -> Result<Intake, Start
         on_dead_letter: dead_lettered(),
     };
     let (worker, worker_stats) = pipeline::consume(
+        SERVICE,
         "tp-order-worker",
         env.queues.as_ref(),
         &intake_queue(),

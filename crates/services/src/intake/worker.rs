@@ -11,12 +11,12 @@ use async_trait::async_trait;
 use edalab_bus::Message;
 use edalab_bus::runtime::{Handler, Outcome};
 use edalab_domain::order::{Order, OrderFile, OrderStatus, intake_status};
+use edalab_telemetry::events::OrderRecorded;
+use edalab_telemetry::store_span;
+use tracing::Instrument;
 
 use super::store::{Recorded, RecordedOrder};
-use super::{
-    FILE_HEADER, INTAKE_ID_HEADER, IntakeState, ORDERS_DUPLICATE_METRIC, ORDERS_PROCESSED_METRIC,
-    ORDERS_REJECTED_METRIC,
-};
+use super::{FILE_HEADER, INTAKE_ID_HEADER, IntakeState, SERVICE};
 
 pub(super) struct Worker {
     state: IntakeState,
@@ -82,10 +82,14 @@ impl Handler for Worker {
             intake_id,
             file_name,
         };
-        let recorded = match status {
-            OrderStatus::Duplicate => self.state.store.record_duplicate(&record).await,
-            _ => self.state.store.record(&record).await,
-        };
+        let recorded = async {
+            match status {
+                OrderStatus::Duplicate => self.state.store.record_duplicate(&record).await,
+                _ => self.state.store.record(&record).await,
+            }
+        }
+        .instrument(store_span(SERVICE, "record"))
+        .await;
         match recorded {
             Ok(Recorded::New) => {}
             Ok(Recorded::Already) => return Outcome::Done,
@@ -100,23 +104,21 @@ impl Handler for Worker {
                 counters
                     .orders_processed_total
                     .fetch_add(1, Ordering::Relaxed);
-                metrics::counter!(ORDERS_PROCESSED_METRIC).increment(1);
-                tracing::info!(%order_id, "order PROCESSED");
+                OrderRecorded::Processed.emit(&order_id);
                 Outcome::Done
             }
             OrderStatus::Duplicate => {
                 counters
                     .orders_duplicate_total
                     .fetch_add(1, Ordering::Relaxed);
-                metrics::counter!(ORDERS_DUPLICATE_METRIC).increment(1);
-                tracing::info!(%order_id, "order DUPLICATE");
+                OrderRecorded::Duplicate.emit(&order_id);
                 Outcome::Done
             }
             OrderStatus::Rejected => {
                 counters
                     .orders_rejected_total
                     .fetch_add(1, Ordering::Relaxed);
-                metrics::counter!(ORDERS_REJECTED_METRIC).increment(1);
+                OrderRecorded::Rejected.emit(&order_id);
                 rejected(&order_id, &reasons)
             }
         }

@@ -65,21 +65,25 @@ pub fn query_routes(prefix: &str, state: ApiState) -> Router {
 }
 
 /// The paths of [`query_routes`] under `prefix`, in OpenAPI form (for a gateway's
-/// document): `(path, path parameter, summary)`.
-pub fn query_paths(prefix: &str) -> [(String, &'static str, &'static str); 3] {
+/// document): `(path, operation, path parameter, summary)`; the operation is the handler's
+/// name, to which the mount adds what makes it unique across prefixes.
+pub fn query_paths(prefix: &str) -> [(String, &'static str, &'static str, &'static str); 3] {
     [
         (
             format!("{prefix}/comptes/{{id}}"),
+            "show_account",
             "id",
             "An account: balance (decimal string), status, currency",
         ),
         (
             format!("{prefix}/comptes/{{id}}/transactions"),
+            "account_transactions",
             "id",
             "An account's transactions, newest first (`limit` 1..=1000, default 10)",
         ),
         (
             format!("{prefix}/clients/{{client_id}}/comptes"),
+            "client_accounts",
             "client_id",
             "A client's accounts",
         ),

@@ -26,6 +26,7 @@ use edalab_bus::port::headers::TRACEPARENT;
 use edalab_bus::runtime::{BatchHandler, Outcome};
 use edalab_schema::SchemaCatalog;
 use edalab_store::{LedgerStore, StoreError};
+use edalab_telemetry::events::{LedgerEventCommitted, LedgerOutcome};
 use tokio::sync::Notify;
 use tracing::Instrument;
 
@@ -33,13 +34,6 @@ use super::apply::{EventOutcome, Source, SourcedEvent, commit_events, decode_eve
 
 /// Immediate re-decisions after a version conflict, before answering `Retry`.
 pub const CONFLICT_ATTEMPTS_MAX: u32 = 3;
-
-/// Prometheus counter of banking events the ledger finished, by `outcome`
-/// (`applied`, `refused`, `duplicate`).
-pub const LEDGER_EVENTS_METRIC: &str = "edalab_ledger_events_total";
-/// Prometheus counter of business refusals by reason `code` (e.g. `INSUFFICIENT_FUNDS`); each
-/// one also emits an `OperationRejetee` on `bancaire.operation.rejetee`.
-pub const LEDGER_REFUSALS_METRIC: &str = "edalab_ledger_refusals_total";
 
 /// The ledger's counters (plain atomics; the metrics layer reads them).
 #[derive(Debug, Default)]
@@ -218,20 +212,25 @@ impl LedgerHandler {
                     match result {
                         EventOutcome::Applied => {
                             add(&self.counters.applied_total, 1);
-                            metrics::counter!(LEDGER_EVENTS_METRIC, "outcome" => "applied")
-                                .increment(1);
+                            LedgerEventCommitted {
+                                outcome: LedgerOutcome::Applied,
+                            }
+                            .emit();
                         }
                         EventOutcome::Rejected { code } => {
                             add(&self.counters.rejected_total, 1);
                             // A business refusal: counted by reason, never retried.
-                            metrics::counter!(LEDGER_REFUSALS_METRIC, "code" => *code).increment(1);
-                            metrics::counter!(LEDGER_EVENTS_METRIC, "outcome" => "refused")
-                                .increment(1);
+                            LedgerEventCommitted {
+                                outcome: LedgerOutcome::Refused(code),
+                            }
+                            .emit();
                         }
                         EventOutcome::Duplicate => {
                             add(&self.counters.duplicates_total, 1);
-                            metrics::counter!(LEDGER_EVENTS_METRIC, "outcome" => "duplicate")
-                                .increment(1);
+                            LedgerEventCommitted {
+                                outcome: LedgerOutcome::Duplicate,
+                            }
+                            .emit();
                         }
                     }
                 }

@@ -20,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use edalab_bus::runtime::{BatchHandler, ConsumerRuntime, RuntimeConfig, RuntimeStats};
 use edalab_bus::{Bus, BusError, BusQueues, QueueConsumer, QueueSpec, Queues, TopicConfig};
 use edalab_domain::validation::{FieldError, ValidationErrors};
+use edalab_telemetry::{Measured, MeasuredBatch};
 use serde::Serialize;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -158,14 +159,18 @@ pub async fn ensure_queues(queues: &dyn Queues, specs: &[QueueSpec]) -> Result<(
     Ok(())
 }
 
-/// Starts consuming `spec`'s queue as task `name`; the task and the consumer's counters.
+/// Starts consuming `spec`'s queue as task `name` of `service`; the task and the consumer's
+/// counters. The handler runs [`Measured`]: every message is counted, timed and traced
+/// under `service` and the consumer's group.
 pub async fn consume(
+    service: &str,
     name: &str,
     queues: &dyn Queues,
     spec: &QueueSpec,
-    consumer: QueueConsumer,
+    mut consumer: QueueConsumer,
     shutdown: Shutdown,
 ) -> Result<(Task, Arc<RuntimeStats>), StartError> {
+    consumer.handler = Arc::new(Measured::new(service, &consumer.group, consumer.handler));
     let (handle, stats) = queues
         .consume(spec, consumer, shutdown)
         .await
@@ -281,14 +286,18 @@ pub fn topic(partitions: u32, retention_days: Option<u64>, compression: &str) ->
     config
 }
 
-/// Spawns a consumer runtime until `shutdown`; returns the task and its counters.
+/// Spawns a consumer runtime of `service` as task `name` until `shutdown`; returns the task
+/// and its counters. The handler runs [`MeasuredBatch`]: every message is counted, timed
+/// and traced under `service` and the runtime's group.
 pub fn spawn_runtime<H: BatchHandler + 'static>(
+    service: &str,
     name: &str,
     bus: Arc<dyn Bus>,
     config: RuntimeConfig,
     handler: H,
     shutdown: Shutdown,
 ) -> (Task, Arc<RuntimeStats>) {
+    let handler = MeasuredBatch::new(service, &config.consumer.group, handler);
     let runtime = ConsumerRuntime::new(bus, config, handler);
     let stats = runtime.stats();
     let task_name = name.to_owned();
@@ -308,6 +317,32 @@ pub fn spawn_runtime<H: BatchHandler + 'static>(
         },
         stats,
     )
+}
+
+/// `router`'s operations as a second copy at the seeds' own paths: each operation id gets
+/// `_at_seed_path`, so that the gateway's document, which holds both copies, names every
+/// operation once (OpenAPI requires unique operation ids).
+pub fn at_seed_path<S>(
+    mut router: utoipa_axum::router::OpenApiRouter<S>,
+) -> utoipa_axum::router::OpenApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    for item in router.get_openapi_mut().paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            if let Some(id) = &mut operation.operation_id {
+                id.push_str("_at_seed_path");
+            }
+        }
+    }
+    router
 }
 
 /// The key of a message as text (the pipelines key by their ids), if it is UTF-8.

@@ -47,7 +47,7 @@ pub fn standalone_router(state: SagaState) -> Router {
 
 /// The seed's paths with their OpenAPI operations (a standalone service's document).
 pub fn standalone_openapi_router(state: SagaState) -> OpenApiRouter {
-    routes().with_state(state)
+    crate::pipeline::at_seed_path(routes()).with_state(state)
 }
 
 /// The routes at the seed's paths: the one list both routers are made from.
@@ -152,6 +152,7 @@ pub struct OrderListBody {
 #[utoipa::path(
     post,
     path = "/orders",
+    operation_id = "create_order",
     tag = "orders",
     request_body = CreateOrderBody,
     responses(
@@ -216,6 +217,7 @@ pub async fn create_order(
 #[utoipa::path(
     get,
     path = "/orders/{order_id}/status",
+    operation_id = "order_status",
     tag = "orders",
     params(("order_id" = String, Path, description = "The `orderId` answered by the create")),
     responses(
@@ -245,6 +247,7 @@ async fn status(
 #[utoipa::path(
     get,
     path = "/orders",
+    operation_id = "list_orders",
     tag = "orders",
     params(("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Most orders listed, 1..=1000 [default: 100]")),
     responses(

@@ -45,6 +45,9 @@ use crate::pipeline::{self, Env, Handles, SharedClock, StartError};
 pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};
 pub use store::{PgSagaStore, SagaStore, SqliteSagaStore};
 
+/// The service name its metrics, traces and logs carry (`edalab serve orders`).
+pub const SERVICE: &str = "orders";
+
 /// Group of the payment service.
 pub const PAYMENT_GROUP: &str = "payment-service";
 /// Group of the tracking service.
@@ -201,6 +204,7 @@ pub async fn start_with(env: &Env, config: SagaConfig) -> Result<Saga, StartErro
     );
     payment_config.retry = config.payment_retry.clone();
     let (payment, payment_stats) = pipeline::spawn_runtime(
+        SERVICE,
         "payment-service",
         bus.clone(),
         payment_config,
@@ -223,6 +227,7 @@ pub async fn start_with(env: &Env, config: SagaConfig) -> Result<Saga, StartErro
         DlqRouting::to_topic(topics::ORDERS_DLQ),
     );
     let (tracking, tracking_stats) = pipeline::spawn_runtime(
+        SERVICE,
         "order-tracking",
         bus,
         tracking_config,

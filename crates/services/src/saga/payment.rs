@@ -16,11 +16,13 @@ use edalab_domain::events::saga::{
     AuthorizedStatus, OrderCreated, PaymentAuthorized, PaymentRejected, RejectedStatus, SagaEvent,
 };
 use edalab_domain::saga::{PaymentDecision, authorize_payment};
+use edalab_telemetry::store_span;
 use rust_decimal::Decimal;
+use tracing::Instrument;
 
 use super::breaker::CircuitBreaker;
 use super::store::StoredDecision;
-use super::{CreditBureau, SagaState, inc};
+use super::{CreditBureau, SERVICE, SagaState, inc};
 
 pub(super) struct PaymentService {
     state: SagaState,
@@ -142,6 +144,7 @@ impl Handler for PaymentService {
                 authorized_amount,
                 &decision,
             )
+            .instrument(store_span(SERVICE, "record_decision"))
             .await
         {
             return Outcome::retry(e.to_string());

@@ -7,8 +7,10 @@ use edalab_bus::Message;
 use edalab_bus::runtime::{Handler, Outcome};
 use edalab_domain::events::saga::SagaEvent;
 use edalab_domain::saga::{OrderTracking, TrackedEvent};
+use edalab_telemetry::store_span;
+use tracing::Instrument;
 
-use super::{SagaState, inc};
+use super::{SERVICE, SagaState, inc};
 
 pub(super) struct TrackingService {
     state: SagaState,
@@ -69,6 +71,7 @@ impl Handler for TrackingService {
             .state
             .store
             .record_event(event.event_id(), event.key(), event.topic(), &message.value)
+            .instrument(store_span(SERVICE, "record_event"))
             .await
         {
             Ok(true) => Outcome::Done,

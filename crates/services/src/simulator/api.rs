@@ -250,6 +250,7 @@ fn parse_start(body: &Bytes) -> Result<StartRequest, ApiError> {
 #[utoipa::path(
     post,
     path = "/api/v1/simulation/start",
+    operation_id = "start_simulation",
     tag = "simulator",
     request_body = StartBody,
     responses(
@@ -270,6 +271,7 @@ async fn start(
 #[utoipa::path(
     post,
     path = "/api/v1/simulation/stop",
+    operation_id = "stop_simulation",
     tag = "simulator",
     responses(
         (status = 200, description = "Stopped", body = StopResponse),
@@ -286,6 +288,7 @@ async fn stop(
 #[utoipa::path(
     get,
     path = "/api/v1/simulation/status",
+    operation_id = "simulation_status",
     tag = "simulator",
     responses((status = 200, description = "Status", body = StatusResponse))
 )]
@@ -297,6 +300,7 @@ async fn status(State(control): State<Arc<SimulationControl>>) -> Json<StatusRes
 #[utoipa::path(
     post,
     path = "/api/v1/events/produce",
+    operation_id = "produce_events",
     tag = "simulator",
     request_body = ProduceBody,
     responses(

@@ -42,7 +42,7 @@ pub fn seed_openapi_router(state: TransactionsState) -> OpenApiRouter {
     let mut at_seed_path = utoipa::openapi::OpenApi::default();
     for (_, mut item) in std::mem::take(&mut api.paths.paths) {
         if let Some(operation) = item.post.as_mut() {
-            operation.operation_id = Some("submit_at_seed_path".to_owned());
+            operation.operation_id = Some("submit_transaction_at_seed_path".to_owned());
         }
         at_seed_path.paths.paths.insert(SEED_PATH.to_owned(), item);
     }
@@ -100,6 +100,7 @@ pub struct SubmitAccepted {
 #[utoipa::path(
     post,
     path = "/api/v1/transactions",
+    operation_id = "submit_transaction",
     tag = "transactions",
     request_body = SubmitTransactionBody,
     responses(
@@ -174,6 +175,7 @@ pub async fn submit_transaction(
 #[utoipa::path(
     get,
     path = "/api/v1/transactions/{id}",
+    operation_id = "show_transaction",
     tag = "transactions",
     params(("id" = String, Path, description = "The `transactionId` answered by the submit")),
     responses(
@@ -212,6 +214,7 @@ pub struct TransactionAnalytics {
 #[utoipa::path(
     get,
     path = "/api/v1/transactions/analytics",
+    operation_id = "transaction_analytics",
     tag = "transactions",
     responses(
         (status = 200, description = "Totals and counters", body = TransactionAnalytics),

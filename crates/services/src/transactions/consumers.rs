@@ -25,9 +25,11 @@ use edalab_domain::events::topics;
 use edalab_domain::events::transactions::{
     NotificationKind, TransactionNotification, TransactionProcessed,
 };
+use edalab_telemetry::store_span;
+use tracing::Instrument;
 
 use super::store::{Effect, TransactionStore};
-use super::{CONSUMERS_GROUP, Counters, TransactionsState};
+use super::{CONSUMERS_GROUP, Counters, SERVICE, TransactionsState};
 
 /// Namespace of the notification ids (UUID v5 of `notification:<transactionId>`).
 const NOTIFICATION_NAMESPACE: uuid::Uuid =
@@ -103,7 +105,11 @@ impl EventConsumers {
             .produce(topics::NOTIFICATIONS, vec![record])
             .await
             .map_err(|e| Outcome::retry(format!("publishing the notification: {e}")))?;
-        match store.record_effect(Effect::Notification, id).await {
+        match store
+            .record_effect(Effect::Notification, id)
+            .instrument(store_span(SERVICE, "record_effect"))
+            .await
+        {
             Ok(true) => Counters::inc(&self.state.counters.notifications_total),
             Ok(false) => {}
             Err(e) => return Err(Outcome::retry(e.to_string())),
@@ -220,7 +226,13 @@ impl Handler for EventConsumers {
             return outcome;
         }
 
-        match self.state.store.apply_to_totals(&id, &event).await {
+        match self
+            .state
+            .store
+            .apply_to_totals(&id, &event)
+            .instrument(store_span(SERVICE, "apply_to_totals"))
+            .await
+        {
             Ok(_) => Outcome::Done,
             Err(e) => Outcome::retry(e.to_string()),
         }

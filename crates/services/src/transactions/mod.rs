@@ -54,6 +54,9 @@ pub use store::{
     TransactionStore, TransactionView,
 };
 
+/// The service name its metrics, traces and logs carry (`edalab serve transactions`).
+pub const SERVICE: &str = "transactions";
+
 /// Dead letters of the `transactions-events` consumers (analytics, notifications, archive);
 /// kept apart from `transactions-dlq` so a consumer's failure never marks a transaction
 /// `FAILED`.
@@ -174,6 +177,7 @@ pub async fn start(env: &Env) -> Result<Transactions, StartError> {
         on_dead_letter: failed(&state),
     };
     let (processor, processor_stats) = pipeline::consume(
+        SERVICE,
         "transactions-processor",
         env.queues.as_ref(),
         &queue,
@@ -189,6 +193,7 @@ pub async fn start(env: &Env) -> Result<Transactions, StartError> {
         DlqRouting::to_topic(EVENTS_DLQ),
     );
     let (consumers, consumers_stats) = pipeline::spawn_runtime(
+        SERVICE,
         "transaction-processors",
         bus.clone(),
         consumers_config,

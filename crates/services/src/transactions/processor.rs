@@ -10,8 +10,10 @@ use edalab_bus::{Message, Record};
 use edalab_domain::events::topics;
 use edalab_domain::events::transactions::{FraudAlert, QueuedTransaction, TransactionProcessed};
 use edalab_domain::transaction::revalidate;
+use edalab_telemetry::store_span;
+use tracing::Instrument;
 
-use super::{Counters, PROCESSOR_ID, TransactionsState};
+use super::{Counters, PROCESSOR_ID, SERVICE, TransactionsState};
 use crate::pipeline::key_text;
 
 pub(super) struct Processor {
@@ -113,6 +115,7 @@ impl Handler for Processor {
             .state
             .store
             .mark_processed(&processed.transaction_id, processed.processed_at)
+            .instrument(store_span(SERVICE, "mark_processed"))
             .await
         {
             return Outcome::retry(e.to_string());

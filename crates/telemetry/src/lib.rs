@@ -1,21 +1,28 @@
-//! Telemetry every service shares: metrics ([`metrics`]), W3C trace context ([`trace`]),
-//! JSON logs ([`logging`]), OTLP span export ([`otlp`], off by default), and two wrappers that make a service observable without it
-//! spelling a metric name or a header:
+//! Telemetry every service shares, in a crate below the services (they depend on it, it
+//! depends only on the bus port): metrics ([`metrics`]), W3C trace context ([`trace`]),
+//! JSON logs ([`logging`]), OTLP span export ([`otlp`], off by default), typed events whose
+//! `emit()` writes a log line and its metrics together ([`events`]), and the wrappers that
+//! make a service observable without it spelling a metric name or a header:
 //!
 //! - [`InstrumentedBus`] wraps a [`Bus`]: every produced record gets a `traceparent`
-//!   header (a child of the current trace, or a new root) and is counted in
-//!   `edalab_messages_produced_total{service,topic}`;
-//! - [`Measured`] wraps a per-message [`Handler`]: it continues the message's trace,
-//!   counts `edalab_messages_consumed_total`, records both latency histograms and counts
-//!   `edalab_processing_errors_total` for `Retry`/`Reject`; [`MeasuredBatch`] does the same
-//!   for a [`BatchHandler`] (the batch runs in the trace of its first message, linked to the
-//!   traces of the others).
+//!   header (a child of the current trace, or a new root) and is counted, records and
+//!   bytes, under `{service, topic}`;
+//! - [`Measured`] wraps a per-message [`Handler`] of a service's consumer group: it
+//!   continues the message's trace, counts `edalab_messages_consumed_total` and bytes,
+//!   records both latency histograms and counts `edalab_processing_errors_total` for
+//!   `Retry`/`Reject`, under `{service, group, topic}`; [`MeasuredBatch`] does the same for
+//!   a [`BatchHandler`] (the batch runs in the trace of its first message, linked to the
+//!   traces of the others). The pipelines' plumbing puts every consumer under one of them.
 //!
 //! Spans: `http.request` (router), `produce` ([`InstrumentedBus`]), `consume` /
-//! `consume.batch` (the wrappers), and whatever the handlers open inside (the ledger's
-//! `ledger.batch` and `store.commit`). Exported, they form one trace per request across
+//! `consume.batch` (the wrappers), `store.commit` ([`store_span`], and the ledger's own
+//! under its `ledger.batch`). Exported, they form one trace per request across
 //! processes and the bus (`docs/observability.md`).
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod config;
+pub mod events;
 pub mod logging;
 pub mod metrics;
 pub mod otlp;
@@ -32,8 +39,9 @@ use edalab_bus::port::{
 use edalab_bus::runtime::{BatchHandler, Handler, Outcome};
 use tracing::Instrument;
 
-pub use self::metrics::{
-    message_consumed, message_processed, message_produced, messages_produced, processing_error,
+use self::events::{
+    ConsumedAt, ConsumerStarted, Failure, MessageConsumed, MessageProcessed, MessagesProduced,
+    ProcessingFailed,
 };
 pub use self::trace::TraceParent;
 
@@ -125,7 +133,6 @@ pub struct InstrumentedBus {
 
 impl InstrumentedBus {
     pub fn new(inner: Arc<dyn Bus>, service: &str) -> Self {
-        self::metrics::register_service(service);
         Self {
             inner,
             service: Arc::from(service),
@@ -163,8 +170,15 @@ impl Producer for InstrumentedBus {
             }
         }
         let count = records.len() as u64;
+        let bytes = records.iter().map(record_bytes).sum::<usize>() as u64;
         let deliveries = self.inner.produce(topic, records).instrument(span).await?;
-        messages_produced(&self.service, topic, count);
+        MessagesProduced {
+            service: &self.service,
+            topic,
+            count,
+            bytes,
+        }
+        .emit();
         Ok(deliveries)
     }
 }
@@ -185,19 +199,75 @@ impl Bus for InstrumentedBus {
     }
 }
 
-/// A [`Handler`] measured for `service`, run in the trace its message carries.
-pub struct Measured<H> {
-    inner: H,
-    service: Arc<str>,
+/// The bytes a record weighs on the bus: key, value and headers (names and values).
+fn record_bytes(record: &Record) -> usize {
+    record.key.as_ref().map_or(0, Vec::len) + record.value.len() + headers_bytes(&record.headers)
 }
 
-impl<H> Measured<H> {
-    pub fn new(service: &str, inner: H) -> Self {
-        self::metrics::register_service(service);
+/// The bytes a consumed message weighs: key, value and headers.
+pub fn message_bytes(message: &Message) -> usize {
+    message.key.as_ref().map_or(0, Vec::len) + message.value.len() + headers_bytes(&message.headers)
+}
+
+fn headers_bytes(headers: &edalab_bus::port::Headers) -> usize {
+    headers
+        .iter()
+        .map(|(name, value)| name.len() + value.len())
+        .sum()
+}
+
+/// Who runs a measured handler: its service and consumer group, the labels of its series.
+#[derive(Clone, Debug)]
+struct Owner {
+    service: Arc<str>,
+    group: Arc<str>,
+}
+
+impl Owner {
+    fn new(service: &str, group: &str) -> Self {
+        ConsumerStarted { service, group }.emit();
         Self {
-            inner,
             service: Arc::from(service),
+            group: Arc::from(group),
         }
+    }
+
+    fn at<'a>(&'a self, topic: &'a str) -> ConsumedAt<'a> {
+        ConsumedAt {
+            service: &self.service,
+            group: &self.group,
+            topic,
+        }
+    }
+
+    /// Counts `message` as consumed (and its age as its end-to-end latency).
+    fn consumed(&self, message: &Message) {
+        MessageConsumed {
+            at: self.at(&message.topic),
+            latency: age_of(message.timestamp_ms),
+            bytes: message_bytes(message),
+        }
+        .emit();
+    }
+
+    /// Records the handling time of `message` and, for a failure, its error.
+    fn handled(&self, message: &Message, elapsed: Duration, outcome: Option<&Outcome>) {
+        let at = self.at(&message.topic);
+        MessageProcessed { at, elapsed }.emit();
+        let (failure, reason) = match outcome {
+            Some(Outcome::Done) => return,
+            Some(Outcome::Retry(reason)) => (Failure::Retry, reason.as_str()),
+            Some(Outcome::Reject(reason)) => (Failure::Reject, reason.as_str()),
+            // A missing outcome is taken as `Retry` by the runtime.
+            None => (Failure::Retry, "no outcome for this message"),
+        };
+        ProcessingFailed {
+            at,
+            offset: i64::try_from(message.offset).ok(),
+            failure,
+            reason,
+        }
+        .emit();
     }
 }
 
@@ -207,15 +277,31 @@ pub fn age_of(timestamp_ms: i64) -> Duration {
     Duration::from_millis(u64::try_from(now_ms.saturating_sub(timestamp_ms)).unwrap_or(0))
 }
 
+/// A [`Handler`] measured for `service` in consumer group `group`, run in the trace its
+/// message carries.
+pub struct Measured<H> {
+    inner: H,
+    owner: Owner,
+}
+
+impl<H> Measured<H> {
+    pub fn new(service: &str, group: &str, inner: H) -> Self {
+        Self {
+            inner,
+            owner: Owner::new(service, group),
+        }
+    }
+}
+
 #[async_trait]
 impl<H: Handler> Handler for Measured<H> {
     async fn handle(&self, message: &Message) -> Outcome {
-        let topic: &str = &message.topic;
-        message_consumed(&self.service, topic, age_of(message.timestamp_ms));
+        self.owner.consumed(message);
         let span = tracing::info_span!(
             "consume",
-            service = %self.service,
-            topic,
+            service = %self.owner.service,
+            group = %self.owner.group,
+            topic = %message.topic,
             partition = message.partition,
             offset = message.offset,
             trace_id = tracing::field::Empty,
@@ -228,18 +314,8 @@ impl<H: Handler> Handler for Measured<H> {
         span.record("trace_id", context.trace_id_hex().as_str());
         let started = Instant::now();
         let outcome = trace::scope(context, self.inner.handle(message).instrument(span)).await;
-        message_processed(&self.service, topic, started.elapsed());
-        match &outcome {
-            Outcome::Done => {}
-            Outcome::Retry(reason) => {
-                processing_error(&self.service, topic, "retry");
-                tracing::warn!(service = %self.service, topic, offset = message.offset, reason, "handler asked for a retry");
-            }
-            Outcome::Reject(reason) => {
-                processing_error(&self.service, topic, "reject");
-                tracing::warn!(service = %self.service, topic, offset = message.offset, reason, "handler rejected a message");
-            }
-        }
+        self.owner
+            .handled(message, started.elapsed(), Some(&outcome));
         outcome
     }
 }
@@ -247,32 +323,59 @@ impl<H: Handler> Handler for Measured<H> {
 /// Most other traces a batch span links to.
 pub const BATCH_LINKS_MAX: usize = 32;
 
-/// A [`BatchHandler`] measured for `service`. The processing latency recorded per message is
-/// the batch's time divided by its size (a batch is applied as one unit); the batch runs in
-/// the trace of its first message, and each message's own trace id is logged at debug level.
+/// A [`BatchHandler`] measured for `service` in consumer group `group`. The processing
+/// latency recorded per message is the batch's time divided by its size (a batch is applied
+/// as one unit); the batch runs in the trace of its first message, linked to the others'.
 pub struct MeasuredBatch<H> {
     inner: H,
-    service: Arc<str>,
+    owner: Owner,
 }
 
 impl<H> MeasuredBatch<H> {
-    pub fn new(service: &str, inner: H) -> Self {
-        self::metrics::register_service(service);
+    pub fn new(service: &str, group: &str, inner: H) -> Self {
         Self {
             inner,
-            service: Arc::from(service),
+            owner: Owner::new(service, group),
         }
     }
+}
+
+/// The span a batch runs in: a child of its first message's trace, linked to the (at most
+/// [`BATCH_LINKS_MAX`]) other traces of the batch.
+fn batch_span(owner: &Owner, batch: &[Message]) -> (tracing::Span, TraceParent) {
+    let span = tracing::info_span!(
+        "consume.batch",
+        service = %owner.service,
+        group = %owner.group,
+        messages = batch.len(),
+        trace_id = tracing::field::Empty,
+    );
+    let parent = batch.first().and_then(TraceParent::extract);
+    if let Some(parent) = parent {
+        otlp::set_remote_parent(&span, parent);
+    }
+    let mut linked = std::collections::HashSet::new();
+    for other in batch.iter().skip(1).filter_map(TraceParent::extract) {
+        if linked.len() >= BATCH_LINKS_MAX {
+            break;
+        }
+        if Some(other.trace_id) != parent.map(|p| p.trace_id) && linked.insert(other.trace_id) {
+            otlp::add_link(&span, other);
+        }
+    }
+    let context = otlp::handed_on(&span, parent);
+    span.record("trace_id", context.trace_id_hex().as_str());
+    (span, context)
 }
 
 #[async_trait]
 impl<H: BatchHandler> BatchHandler for MeasuredBatch<H> {
     async fn handle(&self, batch: &[Message]) -> Vec<Outcome> {
         for message in batch {
-            message_consumed(&self.service, &message.topic, age_of(message.timestamp_ms));
+            self.owner.consumed(message);
             if let Some(context) = TraceParent::extract(message) {
                 tracing::debug!(
-                    service = %self.service,
+                    service = %self.owner.service,
                     topic = %message.topic,
                     offset = message.offset,
                     trace_id = %context.trace_id_hex(),
@@ -280,44 +383,19 @@ impl<H: BatchHandler> BatchHandler for MeasuredBatch<H> {
                 );
             }
         }
-        let span = tracing::info_span!(
-            "consume.batch",
-            service = %self.service,
-            messages = batch.len(),
-            trace_id = tracing::field::Empty,
-        );
-        let parent = batch.first().and_then(TraceParent::extract);
-        if let Some(parent) = parent {
-            otlp::set_remote_parent(&span, parent);
-        }
-        // The other messages' traces, as links (bounded: a batch may hold thousands).
-        let mut linked = std::collections::HashSet::new();
-        for other in batch.iter().skip(1).filter_map(TraceParent::extract) {
-            if linked.len() >= BATCH_LINKS_MAX {
-                break;
-            }
-            if Some(other.trace_id) != parent.map(|p| p.trace_id) && linked.insert(other.trace_id) {
-                otlp::add_link(&span, other);
-            }
-        }
-        let context = otlp::handed_on(&span, parent);
-        span.record("trace_id", context.trace_id_hex().as_str());
+        let (span, context) = batch_span(&self.owner, batch);
         let started = Instant::now();
         let outcomes = trace::scope(context, self.inner.handle(batch).instrument(span)).await;
         let share = started.elapsed() / u32::try_from(batch.len().max(1)).unwrap_or(u32::MAX);
         for (i, message) in batch.iter().enumerate() {
-            message_processed(&self.service, &message.topic, share);
-            // A missing outcome is taken as `Retry` by the runtime.
-            match outcomes.get(i) {
-                Some(Outcome::Done) => {}
-                Some(Outcome::Reject(_)) => {
-                    processing_error(&self.service, &message.topic, "reject")
-                }
-                Some(Outcome::Retry(_)) | None => {
-                    processing_error(&self.service, &message.topic, "retry")
-                }
-            }
+            self.owner.handled(message, share, outcomes.get(i));
         }
         outcomes
     }
+}
+
+/// The span of a store write made while handling a message: a child of the message's
+/// `consume` span (so of its trace), named like the ledger's, with what is written.
+pub fn store_span(service: &str, operation: &'static str) -> tracing::Span {
+    tracing::info_span!("store.commit", service, operation)
 }

@@ -6,7 +6,6 @@
 //! [`install`]; every gateway built in the same process (tests build many) shares it.
 
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use edalab_bus::port::Admin;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -15,15 +14,39 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 pub mod names {
     /// Counter `{service, topic}`: records produced (acknowledged by the bus).
     pub const MESSAGES_PRODUCED_TOTAL: &str = "edalab_messages_produced_total";
-    /// Counter `{service, topic}`: messages handed to a handler.
+    /// Counter `{service, group, topic}`: messages handed to a handler.
     pub const MESSAGES_CONSUMED_TOTAL: &str = "edalab_messages_consumed_total";
-    /// Histogram `{service, topic}`: message timestamp → start of handling (end to end).
+    /// Histogram `{service, group, topic}`: message timestamp → start of handling (end to
+    /// end).
     pub const MESSAGE_LATENCY_SECONDS: &str = "edalab_message_latency_seconds";
-    /// Histogram `{service, topic}`: time spent in the handler.
+    /// Histogram `{service, group, topic}`: time spent in the handler.
     pub const PROCESSING_LATENCY_SECONDS: &str = "edalab_processing_latency_seconds";
-    /// Counter `{service, topic, outcome}`: handler outcomes other than done
-    /// (`retry`, `reject`).
+    /// Counter `{service, group, topic, outcome}`: handler outcomes other than done
+    /// (`retry`, `reject`; `poll` for a tail that cannot read).
     pub const PROCESSING_ERRORS_TOTAL: &str = "edalab_processing_errors_total";
+    /// Counter `{service, topic}`: bytes (key, value, headers) of the records produced.
+    pub const BUS_BYTES_IN_TOTAL: &str = "edalab_bus_bytes_in_total";
+    /// Counter `{service, group, topic}`: bytes (key, value, headers) of the messages
+    /// consumed.
+    pub const BUS_BYTES_OUT_TOTAL: &str = "edalab_bus_bytes_out_total";
+    /// Counter `{outcome}`: banking events the ledger committed (`applied`, `refused`,
+    /// `duplicate`).
+    pub const LEDGER_EVENTS_TOTAL: &str = "edalab_ledger_events_total";
+    /// Counter `{code}`: the ledger's business refusals by reason.
+    pub const LEDGER_REFUSALS_TOTAL: &str = "edalab_ledger_refusals_total";
+    /// Counters (S2-04): intake orders recorded with each status.
+    pub const ORDERS_PROCESSED_TOTAL: &str = "edalab_orders_processed_total";
+    pub const ORDERS_REJECTED_TOTAL: &str = "edalab_orders_rejected_total";
+    pub const ORDERS_DUPLICATE_TOTAL: &str = "edalab_orders_duplicate_total";
+    /// Gauge: tasks alive on the process's tokio runtime.
+    pub const TOKIO_ALIVE_TASKS: &str = "edalab_tokio_alive_tasks";
+    /// Gauge: tasks waiting in the runtime's global queue.
+    pub const TOKIO_GLOBAL_QUEUE_DEPTH: &str = "edalab_tokio_global_queue_depth";
+    /// The process's own series (CPU seconds, resident memory, open file descriptors,
+    /// threads, start time), the Prometheus client libraries' names (`metrics-process`).
+    pub const PROCESS_CPU_SECONDS_TOTAL: &str = "process_cpu_seconds_total";
+    pub const PROCESS_RESIDENT_MEMORY_BYTES: &str = "process_resident_memory_bytes";
+    pub const PROCESS_OPEN_FDS: &str = "process_open_fds";
     /// Gauge `{group, topic, partition}`: high watermark − committed offset.
     pub const CONSUMER_LAG: &str = "edalab_consumer_lag";
     /// Gauge `{topic}`: messages in a dead-letter topic not yet redriven.
@@ -76,6 +99,7 @@ pub fn install() -> Result<PrometheusHandle, MetricsError> {
                 .install_recorder()
                 .map_err(|e| e.to_string())?;
             describe();
+            process_collector().describe();
             Ok(handle)
         })
         .clone()
@@ -88,6 +112,48 @@ fn describe() {
         names::MESSAGES_PRODUCED_TOTAL,
         Unit::Count,
         "Records produced, acknowledged by the bus."
+    );
+    describe_counter!(
+        names::BUS_BYTES_IN_TOTAL,
+        Unit::Bytes,
+        "Bytes of the records produced (key, value, headers)."
+    );
+    describe_counter!(
+        names::BUS_BYTES_OUT_TOTAL,
+        Unit::Bytes,
+        "Bytes of the messages consumed (key, value, headers)."
+    );
+    describe_counter!(
+        names::LEDGER_EVENTS_TOTAL,
+        Unit::Count,
+        "Banking events the ledger committed, by outcome."
+    );
+    describe_counter!(
+        names::LEDGER_REFUSALS_TOTAL,
+        Unit::Count,
+        "Business refusals of the ledger, by reason."
+    );
+    describe_counter!(
+        names::ORDERS_PROCESSED_TOTAL,
+        "Orders recorded PROCESSED (S2-04)"
+    );
+    describe_counter!(
+        names::ORDERS_REJECTED_TOTAL,
+        "Orders recorded REJECTED and dead-lettered (S2-04)"
+    );
+    describe_counter!(
+        names::ORDERS_DUPLICATE_TOTAL,
+        "Orders recorded DUPLICATE: order_id already recorded (S2-04)"
+    );
+    describe_gauge!(
+        names::TOKIO_ALIVE_TASKS,
+        Unit::Count,
+        "Tasks alive on the tokio runtime."
+    );
+    describe_gauge!(
+        names::TOKIO_GLOBAL_QUEUE_DEPTH,
+        Unit::Count,
+        "Tasks waiting in the tokio runtime's global queue."
     );
     describe_counter!(
         names::MESSAGES_CONSUMED_TOTAL,
@@ -146,44 +212,6 @@ fn describe() {
     );
 }
 
-/// `service` produced `count` records to `topic`.
-pub fn messages_produced(service: &str, topic: &str, count: u64) {
-    metrics::counter!(names::MESSAGES_PRODUCED_TOTAL, "service" => service.to_owned(), "topic" => topic.to_owned())
-        .increment(count);
-}
-
-/// `service` produced one record to `topic`.
-pub fn message_produced(service: &str, topic: &str) {
-    messages_produced(service, topic, 1);
-}
-
-/// `service` took one message of `topic` for handling, `latency` after its timestamp.
-pub fn message_consumed(service: &str, topic: &str, latency: Duration) {
-    metrics::counter!(names::MESSAGES_CONSUMED_TOTAL, "service" => service.to_owned(), "topic" => topic.to_owned())
-        .increment(1);
-    metrics::histogram!(names::MESSAGE_LATENCY_SECONDS, "service" => service.to_owned(), "topic" => topic.to_owned())
-        .record(latency.as_secs_f64());
-}
-
-/// `service` spent `elapsed` handling one message of `topic`.
-pub fn message_processed(service: &str, topic: &str, elapsed: Duration) {
-    metrics::histogram!(names::PROCESSING_LATENCY_SECONDS, "service" => service.to_owned(), "topic" => topic.to_owned())
-        .record(elapsed.as_secs_f64());
-}
-
-/// A handler of `service` failed on a message of `topic` (`outcome`: `retry`, `reject`).
-pub fn processing_error(service: &str, topic: &str, outcome: &'static str) {
-    metrics::counter!(names::PROCESSING_ERRORS_TOTAL, "service" => service.to_owned(), "topic" => topic.to_owned(), "outcome" => outcome)
-        .increment(1);
-}
-
-/// Makes `service`'s error counter exist at 0, so dashboards and alerts see the series
-/// before the first error.
-pub fn register_service(service: &str) {
-    metrics::counter!(names::PROCESSING_ERRORS_TOTAL, "service" => service.to_owned(), "topic" => "", "outcome" => "none")
-        .absolute(0);
-}
-
 pub fn consumer_lag(group: &str, topic: &str, partition: u32, lag: u64) {
     metrics::gauge!(names::CONSUMER_LAG, "group" => group.to_owned(), "topic" => topic.to_owned(), "partition" => partition.to_string())
         .set(lag as f64);
@@ -214,6 +242,22 @@ pub fn http_refused(code: &'static str) {
 /// A handler panicked and the client got a 500.
 pub fn http_panic() {
     metrics::counter!(names::HTTP_PANICS_TOTAL).increment(1);
+}
+
+fn process_collector() -> &'static metrics_process::Collector {
+    static COLLECTOR: OnceLock<metrics_process::Collector> = OnceLock::new();
+    COLLECTOR.get_or_init(metrics_process::Collector::default)
+}
+
+/// Refreshes the process's gauges (CPU, memory, file descriptors, threads) and the tokio
+/// runtime's (alive tasks, global queue), read at each scrape.
+pub fn refresh_process_gauges() {
+    process_collector().collect();
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        let runtime = runtime.metrics();
+        metrics::gauge!(names::TOKIO_ALIVE_TASKS).set(runtime.num_alive_tasks() as f64);
+        metrics::gauge!(names::TOKIO_GLOBAL_QUEUE_DEPTH).set(runtime.global_queue_depth() as f64);
+    }
 }
 
 /// Whether `topic` is a dead-letter topic: `system.dlq`, `*.dlq`, `*-dlq`.
