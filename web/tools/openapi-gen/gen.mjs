@@ -6,9 +6,8 @@
 //   node tools/openapi-gen/gen.mjs <openapi.json> <out.ts> [--check]
 //
 // openapi-typescript names each operation by its operationId in `operations`; an operationId
-// used twice (which OpenAPI forbids) would declare the same property twice and the output
-// would not compile, so such operations are left unnamed (typed inline under `paths`) and
-// listed on stderr. A document with unique operationIds is passed through untouched.
+// used twice (which OpenAPI forbids, and crates/edalab/tests/edalab/up.rs refuses) would
+// declare the same property twice, so the generator stops and names it.
 import fs from 'node:fs';
 import openapiTS, { astToString, COMMENT_HEADER } from 'openapi-typescript';
 
@@ -28,8 +27,8 @@ const uses = new Map();
 for (const op of operations) uses.set(op.operationId, (uses.get(op.operationId) ?? 0) + 1);
 const duplicated = [...uses].filter(([, n]) => n > 1).map(([id]) => id);
 if (duplicated.length) {
-  console.error(`${input}: operationIds used more than once (typed inline, not in \`operations\`): ${duplicated.join(', ')}`);
-  for (const op of operations) if (duplicated.includes(op.operationId)) delete op.operationId;
+  console.error(`${input}: operationIds used more than once: ${duplicated.join(', ')} (fix them on the Rust side)`);
+  process.exit(1);
 }
 
 const generated = COMMENT_HEADER + astToString(await openapiTS(doc, { emptyObjectsUnknown: true, silent: true }));
