@@ -82,7 +82,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** An account's transactions, newest first (`limit` 1..=1000, default 10) */
+        /** An account's transactions, newest first */
         get: operations["account_transactions_bancaire"];
         put?: never;
         post?: never;
@@ -170,7 +170,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** An account's transactions, newest first (`limit` 1..=1000, default 10) */
+        /** An account's transactions, newest first */
         get: operations["account_transactions"];
         put?: never;
         post?: never;
@@ -725,6 +725,23 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description An account as the API shows it. */
+        AccountBody: {
+            client_id: string;
+            created_at: string;
+            devise: string;
+            /** @description Present when the account has one. */
+            iban?: string;
+            id: string;
+            solde: string;
+            statut: string;
+            type_compte: string;
+            updated_at: string;
+        };
+        /** @description An account's transactions, newest first. */
+        AccountTransactions: {
+            transactions: components["schemas"]["TransactionBody"][];
+        };
         /** @enum {string} */
         Action: "subscribe" | "unsubscribe";
         /** @description The bus or the store, summarised. */
@@ -734,21 +751,26 @@ export interface components {
             status: string;
         };
         /**
+         * @description The breaker's state; on the wire `closed`, `open` or `half_open`.
+         * @enum {string}
+         */
+        BreakerState: "closed" | "open" | "half_open";
+        /**
          * @description `PUT /api/v1/saga/credit-bureau` body; absent fields keep their value, no other field
          *     is accepted.
          */
         BureauChange: {
-            failing?: boolean | null;
+            failing?: boolean;
             /**
              * Format: int64
              * @description 0..=10000
              */
-            latency_ms?: number | null;
+            latency_ms?: number;
         };
         /** @description The credit bureau's injected faults and the breaker in front of it. */
         BureauSettings: {
-            /** @description The circuit breaker: `closed`, `open` or `half_open`. */
-            breaker: string;
+            /** @description The circuit breaker's state. */
+            breaker: components["schemas"]["BreakerState"];
             /** @description Every credit check fails while `true`. */
             failing: boolean;
             /**
@@ -807,17 +829,17 @@ export interface components {
              * @example 4
              */
             b: number;
-            /**
-             * @description `add`, `subtract`, `multiply` or `divide`.
-             * @example divide
-             */
-            operation: string;
+            operation: components["schemas"]["OperationName"];
         };
         /**
          * @description Status of a calculation. Wire: `PENDING`, `COMPLETED`, `FAILED`.
          * @enum {string}
          */
         CalculationStatus: "PENDING" | "COMPLETED" | "FAILED";
+        /** @description A client's accounts. */
+        ClientAccounts: {
+            comptes: components["schemas"]["AccountBody"][];
+        };
         /** @description A message from a WebSocket client: `{"action": "subscribe", "topics": ["*"]}`. */
         ClientMessage: {
             action: components["schemas"]["Action"];
@@ -826,13 +848,11 @@ export interface components {
         };
         /** @description `{"compatibility": "NONE"}` (what `PUT /config` takes and answers); no other field. */
         CompatibilityBody: {
-            /** @description NONE, BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE. */
-            compatibility: string;
+            compatibility: components["schemas"]["LevelName"];
         };
         /** @description `{"compatibilityLevel": "BACKWARD"}` (what `GET /config` answers). */
         CompatibilityLevelBody: {
-            /** @description NONE, BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE. */
-            compatibilityLevel: string;
+            compatibilityLevel: components["schemas"]["LevelName"];
         };
         /** @description A component's state in the report. */
         ComponentHealth: {
@@ -852,7 +872,7 @@ export interface components {
         CreateOrderBody: {
             /**
              * Format: double
-             * @description A JSON number > 0.
+             * @description A JSON number > 0 with at most 2 decimals, under 10^16.
              * @example 99.99
              */
             amount: number;
@@ -876,6 +896,20 @@ export interface components {
             count: number;
             currency: string;
             total: string;
+        };
+        /** @description One input at fault: what it is and what was expected of it. */
+        Detail: {
+            /**
+             * @description The input as the client wrote it: a body field's JSON path (`accountFrom`,
+             *     `items[1].qty`), a path or query parameter, a header, or `body`.
+             * @example amount
+             */
+            field: string;
+            /**
+             * @description What is wrong with it, or what was expected.
+             * @example must be a positive number
+             */
+            message: string;
         };
         /**
          * @description One dead letter: where it is, where it came from, why it failed (ADR 005's `dlq.*`
@@ -951,26 +985,25 @@ export interface components {
         DlqTopics: {
             dlqs: components["schemas"]["DlqTopic"][];
         };
-        /** @description The body of every error response. */
+        /** @description The body of every error response (but the registry's). */
         ErrorBody: {
-            /** @description Stable machine-readable code (`invalid_json`, `route_not_found`, ...). */
-            code: string;
-            /** @description Per-field or per-cause details; an empty object when there are none. */
-            details: Record<string, unknown>;
+            /** @description Stable machine-readable code. */
+            code: components["schemas"]["ErrorCode"];
+            /** @description One entry per input at fault; empty when none in particular is. */
+            details: components["schemas"]["Detail"][];
             /** @description What went wrong, for people. */
             error: string;
         };
         /**
-         * @description One failing field of a 400: the JSON path of the input as the client wrote it
-         *     (`accountFrom`, `items[1]`, `body` when the body is not JSON) and what was expected. The
-         *     schema of `edalab_domain::validation::FieldError`.
+         * @description Stable error codes: the `code` of every error body.
+         * @enum {string}
          */
-        FieldDetail: {
-            /** @example amount */
-            field: string;
-            /** @example must be a positive number */
-            message: string;
-        };
+        ErrorCode: "bad_request" | "invalid_json" | "unsupported_media_type" | "validation_failed" | "not_found" | "route_not_found" | "method_not_allowed" | "conflict" | "simulation_running" | "simulation_not_running" | "payload_too_large" | "request_timeout" | "too_many_requests" | "internal" | "bad_gateway" | "service_unavailable" | "gateway_timeout" | "unauthorized" | "forbidden_origin" | "misdirected_request";
+        /**
+         * @description The event types `produce` accepts (`EventKind::ALL`'s wire names; documentation only).
+         * @enum {string}
+         */
+        EventTypeName: "CompteOuvert" | "DepotEffectue" | "RetraitEffectue" | "VirementEmis" | "PaiementPrimeEffectue" | "CompteFerme" | "Transaction" | "Calculation" | "OrderFile" | "Order";
         /** @description `GET /api/v1/health`. */
         HealthReport: {
             bus: components["schemas"]["BackendHealth"];
@@ -1021,6 +1054,16 @@ export interface components {
         IsCompatibleBody: {
             is_compatible: boolean;
         };
+        /**
+         * @description The compatibility levels (documentation only; parsed by `CompatibilityLevel`).
+         * @enum {string}
+         */
+        LevelName: "NONE" | "BACKWARD" | "BACKWARD_TRANSITIVE" | "FORWARD" | "FORWARD_TRANSITIVE" | "FULL" | "FULL_TRANSITIVE";
+        /**
+         * @description The four operations (the domain's `Operation` on the wire; documentation only).
+         * @enum {string}
+         */
+        OperationName: "add" | "subtract" | "multiply" | "divide";
         /** @description 201 body of `POST /orders` (S4-01). */
         OrderCreatedBody: {
             /** @description UUID of its `OrderCreated` event on `orders.created`. */
@@ -1087,21 +1130,10 @@ export interface components {
             type: string;
         };
         /**
-         * @description The HTTP error body of every pipeline route: `{error, code, details}`; `details`
-         *     names each failing field (S0-01's `{"error", "details": [...]}` plus a stable `code`).
-         *     In the OpenAPI document as `PipelineError`.
+         * @description The traffic patterns a start accepts (`TrafficPattern::NAMES`; documentation only).
+         * @enum {string}
          */
-        PipelineError: {
-            /**
-             * @description `VALIDATION_FAILED` (400), `NOT_FOUND` (404) or `UNAVAILABLE` (503).
-             * @example VALIDATION_FAILED
-             */
-            code: string;
-            /** @description One entry per failing field (400); empty otherwise. */
-            details: components["schemas"]["FieldDetail"][];
-            /** @description What went wrong, for people. */
-            error: string;
-        };
+        PatternName: "constant" | "ramp" | "burst" | "sine";
         /** @description `POST /api/v1/events/produce` body. No other field is accepted. */
         ProduceBody: {
             /**
@@ -1109,12 +1141,8 @@ export interface components {
              * @description `1..=10000`.
              */
             count: number;
-            /**
-             * @description `CompteOuvert`, `DepotEffectue`, `RetraitEffectue`, `VirementEmis`,
-             *     `PaiementPrimeEffectue`, `CompteFerme`, `Transaction`, `Calculation`, `OrderFile`,
-             *     `Order`.
-             */
-            event_type: string;
+            /** @description What to produce: a banking event (the ledger's), or an item of S0, S1, S2 or S4. */
+            event_type: components["schemas"]["EventTypeName"];
         };
         ProduceResponse: {
             /**
@@ -1134,7 +1162,9 @@ export interface components {
              */
             events_refused: number;
             /** @description Items that could not be sent, by route. */
-            events_skipped: Record<string, unknown>;
+            events_skipped: {
+                [key: string]: number;
+            };
             /**
              * @description What the receiving side calls each accepted S0/S2/S4 item, in order:
              *     `transactionId`, `orderId`, the order file's name. Empty for bus events.
@@ -1215,27 +1245,20 @@ export interface components {
          *     (ADR 019).
          */
         SchemaRequest: {
-            /**
-             * Format: int64
-             * @description Confluent's import mode: not supported (42201 when set).
-             */
-            id?: number | null;
-            /** @description Confluent's data-contract metadata: not supported (42201 when set). */
+            id?: null;
             metadata?: Record<string, unknown> | null;
-            /** @description Schema references: not supported (42201 when non-empty). */
             references?: Record<string, unknown>[] | null;
-            /** @description Confluent's data-contract rules: not supported (42201 when set). */
             ruleSet?: Record<string, unknown> | null;
             /** @description The Avro schema, as JSON text. */
             schema: string;
-            /** @description `AVRO` (the default); other types are refused (42201). */
-            schemaType?: string | null;
-            /**
-             * Format: int64
-             * @description Confluent's import mode: not supported (42201 when set).
-             */
-            version?: number | null;
+            schemaType?: null | components["schemas"]["SchemaTypeName"];
+            version?: null;
         };
+        /**
+         * @description The schema types this registry holds (documentation only).
+         * @enum {string}
+         */
+        SchemaTypeName: "AVRO";
         /** @description `{subject, id, version, schema}`. */
         SchemaVersionBody: {
             /** Format: int32 */
@@ -1283,8 +1306,8 @@ export interface components {
              *     until stopped [default: the scenario's `duration_s`].
              */
             duration?: number | null;
-            /** @description `constant`, `ramp`, `burst` or `sine` [default: the scenario's shape]. */
-            pattern?: string | null;
+            /** @description The traffic shape [default: the scenario's]. */
+            pattern?: components["schemas"]["PatternName"];
             /**
              * Format: double
              * @description Events per second, `0 < rate <= simulator.rate_per_second_max` (50 000 at most;
@@ -1323,7 +1346,9 @@ export interface components {
              * @description Events produced (sent: produced on the bus, answered by the HTTP API, written as a
              *     file), by event type.
              */
-            events_by_type: Record<string, unknown>;
+            events_by_type: {
+                [key: string]: number;
+            };
             /**
              * Format: int64
              * @description Events the run will produce when it has a duration (the pattern's integral), for
@@ -1334,19 +1359,25 @@ export interface components {
              * @description Items the route sink could not deliver (platform unreachable, 5xx, file not
              *     written), by route.
              */
-            events_failed: Record<string, unknown>;
+            events_failed: {
+                [key: string]: number;
+            };
             /** Format: int64 */
             events_produced: number;
             /**
              * @description Of the sent items, those the receiving API refused at once (HTTP 4xx: the scenario's
              *     invalid and poison S0/S4 items), by event type.
              */
-            events_refused: Record<string, unknown>;
+            events_refused: {
+                [key: string]: number;
+            };
             /**
              * @description Items generated but not sent, by route: no bus topic, or no sink for an HTTP or file
              *     route (see the module documentation).
              */
-            events_skipped: Record<string, unknown>;
+            events_skipped: {
+                [key: string]: number;
+            };
             pattern?: string | null;
             /** Format: double */
             rate?: number | null;
@@ -1406,7 +1437,7 @@ export interface components {
             accountTo: string;
             /**
              * Format: double
-             * @description A JSON number > 0 with at most 2 decimals.
+             * @description A JSON number > 0 with at most 2 decimals, under 10^16.
              * @example 100.5
              */
             amount: number;
@@ -1443,6 +1474,15 @@ export interface components {
             submitted: number;
             /** @description One entry per currency, by currency code. */
             totals: components["schemas"]["CurrencyTotal"][];
+        };
+        /** @description One transaction of an account. */
+        TransactionBody: {
+            created_at: string;
+            devise: string;
+            id: string;
+            montant: string;
+            reference?: string | null;
+            type: string;
         };
         /** @description `GET /api/v1/transactions/{id}`'s body (the seed's camelCase). */
         TransactionView: {
@@ -1534,32 +1574,48 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The client's id */
                 client_id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Found */
+            /** @description The accounts */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ClientAccounts"];
+                };
             };
-            /** @description A bad id (control characters, over 128 characters) or `limit`: `details` names it */
+            /** @description `client_id` is not an id (control characters, over 128 characters) */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
-            /** @description Unknown id */
+            /** @description No account of this client */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The store failed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             /** @description Any error: `{error, code, details}` with a stable `code` */
             default: {
@@ -1577,32 +1633,48 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The account's id */
                 id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Found */
+            /** @description The account */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["AccountBody"];
+                };
             };
-            /** @description A bad id (control characters, over 128 characters) or `limit`: `details` names it */
+            /** @description `id` is not an id (control characters, over 128 characters) */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
-            /** @description Unknown id */
+            /** @description No such account */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The store failed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             /** @description Any error: `{error, code, details}` with a stable `code` */
             default: {
@@ -1618,36 +1690,53 @@ export interface operations {
     account_transactions_bancaire: {
         parameters: {
             query?: {
+                /** @description How many, newest first (default 10) */
                 limit?: number;
             };
             header?: never;
             path: {
+                /** @description The account's id */
                 id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Found */
+            /** @description The transactions */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["AccountTransactions"];
+                };
             };
-            /** @description A bad id (control characters, over 128 characters) or `limit`: `details` names it */
+            /** @description `id` is not an id, or `limit` is not within 1..=1000 */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
-            /** @description Unknown id */
+            /** @description No such account */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The store failed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             /** @description Any error: `{error, code, details}` with a stable `code` */
             default: {
@@ -1688,7 +1777,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PipelineError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The store or the bus refused */
@@ -1697,7 +1786,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PipelineError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Any error: `{error, code, details}` with a stable `code` */
@@ -1738,7 +1827,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PipelineError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description No such calculation */
@@ -1747,7 +1836,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PipelineError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The store failed */
@@ -1756,7 +1845,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PipelineError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Any error: `{error, code, details}` with a stable `code` */
@@ -1775,32 +1864,48 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The client's id */
                 client_id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Found */
+            /** @description The accounts */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ClientAccounts"];
+                };
             };
-            /** @description A bad id (control characters, over 128 characters) or `limit`: `details` names it */
+            /** @description `client_id` is not an id (control characters, over 128 characters) */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
-            /** @description Unknown id */
+            /** @description No account of this client */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The store failed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             /** @description Any error: `{error, code, details}` with a stable `code` */
             default: {
@@ -1818,32 +1923,48 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The account's id */
                 id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Found */
+            /** @description The account */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["AccountBody"];
+                };
             };
-            /** @description A bad id (control characters, over 128 characters) or `limit`: `details` names it */
+            /** @description `id` is not an id (control characters, over 128 characters) */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
-            /** @description Unknown id */
+            /** @description No such account */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The store failed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             /** @description Any error: `{error, code, details}` with a stable `code` */
             default: {
@@ -1859,36 +1980,53 @@ export interface operations {
     account_transactions: {
         parameters: {
             query?: {
+                /** @description How many, newest first (default 10) */
                 limit?: number;
             };
             header?: never;
             path: {
+                /** @description The account's id */
                 id: string;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Found */
+            /** @description The transactions */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["AccountTransactions"];
+                };
             };
-            /** @description A bad id (control characters, over 128 characters) or `limit`: `details` names it */
+            /** @description `id` is not an id, or `limit` is not within 1..=1000 */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
-            /** @description Unknown id */
+            /** @description No such account */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The store failed */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             /** @description Any error: `{error, code, details}` with a stable `code` */
             default: {
@@ -2084,7 +2222,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The bus refused, or an S0/S2/S4 item could not be delivered */
@@ -2093,7 +2231,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Any error: `{error, code, details}` with a stable `code` */
@@ -2172,7 +2310,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PipelineError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description No order with this id was ingested */
@@ -2181,7 +2319,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PipelineError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The store failed */
@@ -2190,7 +2328,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PipelineError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Any error: `{error, code, details}` with a stable `code` */
@@ -2289,7 +2427,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PipelineError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The store failed */
@@ -2298,7 +2436,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PipelineError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Any error: `{error, code, details}` with a stable `code` */
@@ -2340,7 +2478,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PipelineError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The bus refused */
@@ -2349,7 +2487,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PipelineError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Any error: `{error, code, details}` with a stable `code` */
@@ -2390,7 +2528,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PipelineError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description No event of this order was tracked */
@@ -2399,7 +2537,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PipelineError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The store failed */
@@ -2408,7 +2546,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PipelineError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Any error: `{error, code, details}` with a stable `code` */
@@ -2473,12 +2611,14 @@ export interface operations {
                     "application/json": components["schemas"]["BureauSettings"];
                 };
             };
-            /** @description `{error, code: VALIDATION_FAILED, details: [{field, message}]}`; nothing changed */
+            /** @description A field is invalid: `details` names it; nothing changed */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             /** @description Any error: `{error, code, details}` with a stable `code` */
             default: {
@@ -2519,7 +2659,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description A simulation is already running */
@@ -2528,7 +2668,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Any error: `{error, code, details}` with a stable `code` */
@@ -2595,7 +2735,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, unknown>;
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Any error: `{error, code, details}` with a stable `code` */
@@ -2637,7 +2777,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PipelineError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The store or the bus refused */
@@ -2646,7 +2786,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PipelineError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Any error: `{error, code, details}` with a stable `code` */
@@ -2684,7 +2824,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PipelineError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Any error: `{error, code, details}` with a stable `code` */
@@ -2725,7 +2865,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PipelineError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description No such transaction */
@@ -2734,7 +2874,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PipelineError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The store failed */
@@ -2743,7 +2883,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PipelineError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Any error: `{error, code, details}` with a stable `code` */
@@ -2822,7 +2962,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PipelineError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The store failed */
@@ -2831,7 +2971,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PipelineError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Any error: `{error, code, details}` with a stable `code` */
@@ -2873,7 +3013,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PipelineError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The bus refused */
@@ -2882,7 +3022,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PipelineError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Any error: `{error, code, details}` with a stable `code` */
@@ -2923,7 +3063,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PipelineError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description No event of this order was tracked */
@@ -2932,7 +3072,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PipelineError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The store failed */
@@ -2941,7 +3081,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PipelineError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Any error: `{error, code, details}` with a stable `code` */
@@ -2962,7 +3102,7 @@ export interface operations {
             path: {
                 /** @description `<topic>-value` */
                 subject: string;
-                /** @description 1..2^31-1, `latest` or -1 */
+                /** @description 1..2^31-1 (the pattern spells that range), `latest` or -1 */
                 version: string;
             };
             cookie?: never;
@@ -2988,7 +3128,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RegistryErrorBody"];
+                    "application/vnd.schemaregistry.v1+json": components["schemas"]["RegistryErrorBody"];
                 };
             };
             /** @description 42201: invalid schema; 42202: not a version */
@@ -2997,7 +3137,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RegistryErrorBody"];
+                    "application/vnd.schemaregistry.v1+json": components["schemas"]["RegistryErrorBody"];
                 };
             };
             /** @description `{error_code, message}` */
@@ -3006,7 +3146,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RegistryErrorBody"];
+                    "application/vnd.schemaregistry.v1+json": components["schemas"]["RegistryErrorBody"];
                 };
             };
         };
@@ -3035,7 +3175,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RegistryErrorBody"];
+                    "application/vnd.schemaregistry.v1+json": components["schemas"]["RegistryErrorBody"];
                 };
             };
         };
@@ -3068,7 +3208,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RegistryErrorBody"];
+                    "application/vnd.schemaregistry.v1+json": components["schemas"]["RegistryErrorBody"];
                 };
             };
             /** @description `{error_code, message}` */
@@ -3077,7 +3217,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RegistryErrorBody"];
+                    "application/vnd.schemaregistry.v1+json": components["schemas"]["RegistryErrorBody"];
                 };
             };
         };
@@ -3112,7 +3252,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RegistryErrorBody"];
+                    "application/vnd.schemaregistry.v1+json": components["schemas"]["RegistryErrorBody"];
                 };
             };
             /** @description `{error_code, message}` */
@@ -3121,7 +3261,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RegistryErrorBody"];
+                    "application/vnd.schemaregistry.v1+json": components["schemas"]["RegistryErrorBody"];
                 };
             };
         };
@@ -3157,7 +3297,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RegistryErrorBody"];
+                    "application/vnd.schemaregistry.v1+json": components["schemas"]["RegistryErrorBody"];
                 };
             };
             /** @description `{error_code, message}` */
@@ -3166,7 +3306,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RegistryErrorBody"];
+                    "application/vnd.schemaregistry.v1+json": components["schemas"]["RegistryErrorBody"];
                 };
             };
         };
@@ -3198,7 +3338,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RegistryErrorBody"];
+                    "application/vnd.schemaregistry.v1+json": components["schemas"]["RegistryErrorBody"];
                 };
             };
             /** @description `{error_code, message}` */
@@ -3207,7 +3347,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RegistryErrorBody"];
+                    "application/vnd.schemaregistry.v1+json": components["schemas"]["RegistryErrorBody"];
                 };
             };
         };
@@ -3236,7 +3376,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RegistryErrorBody"];
+                    "application/vnd.schemaregistry.v1+json": components["schemas"]["RegistryErrorBody"];
                 };
             };
         };
@@ -3272,7 +3412,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RegistryErrorBody"];
+                    "application/vnd.schemaregistry.v1+json": components["schemas"]["RegistryErrorBody"];
                 };
             };
             /** @description `{error_code, message}` */
@@ -3281,7 +3421,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RegistryErrorBody"];
+                    "application/vnd.schemaregistry.v1+json": components["schemas"]["RegistryErrorBody"];
                 };
             };
         };
@@ -3313,7 +3453,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RegistryErrorBody"];
+                    "application/vnd.schemaregistry.v1+json": components["schemas"]["RegistryErrorBody"];
                 };
             };
             /** @description `{error_code, message}` */
@@ -3322,7 +3462,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RegistryErrorBody"];
+                    "application/vnd.schemaregistry.v1+json": components["schemas"]["RegistryErrorBody"];
                 };
             };
         };
@@ -3358,7 +3498,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RegistryErrorBody"];
+                    "application/vnd.schemaregistry.v1+json": components["schemas"]["RegistryErrorBody"];
                 };
             };
             /** @description 42201: not a valid Avro schema */
@@ -3367,7 +3507,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RegistryErrorBody"];
+                    "application/vnd.schemaregistry.v1+json": components["schemas"]["RegistryErrorBody"];
                 };
             };
             /** @description `{error_code, message}` */
@@ -3376,7 +3516,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RegistryErrorBody"];
+                    "application/vnd.schemaregistry.v1+json": components["schemas"]["RegistryErrorBody"];
                 };
             };
         };
@@ -3388,7 +3528,7 @@ export interface operations {
             path: {
                 /** @description `<topic>-value` */
                 subject: string;
-                /** @description 1..2^31-1, `latest` or -1 */
+                /** @description 1..2^31-1 (the pattern spells that range), `latest` or -1 */
                 version: string;
             };
             cookie?: never;
@@ -3410,7 +3550,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RegistryErrorBody"];
+                    "application/vnd.schemaregistry.v1+json": components["schemas"]["RegistryErrorBody"];
                 };
             };
             /** @description 42202: not a version */
@@ -3419,7 +3559,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RegistryErrorBody"];
+                    "application/vnd.schemaregistry.v1+json": components["schemas"]["RegistryErrorBody"];
                 };
             };
             /** @description `{error_code, message}` */
@@ -3428,7 +3568,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RegistryErrorBody"];
+                    "application/vnd.schemaregistry.v1+json": components["schemas"]["RegistryErrorBody"];
                 };
             };
         };
@@ -3461,7 +3601,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PipelineError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description The store or the bus refused */
@@ -3470,7 +3610,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PipelineError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Any error: `{error, code, details}` with a stable `code` */

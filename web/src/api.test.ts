@@ -66,7 +66,7 @@ describe('api client against a mocked gateway', () => {
 /** `{error, code, details}` as the gateway answers a refused request (the schema ErrorBody). */
 const VALIDATION = {
   error: 'Invalid request body',
-  code: 'VALIDATION_FAILED',
+  code: 'validation_failed',
   details: [
     { field: 'count', message: 'must be between 1 and 10000' },
     { field: 'event_type', message: 'unknown event type' },
@@ -82,15 +82,15 @@ describe('the error reader (readApiError)', () => {
     expect(err).toBeInstanceOf(Error);
     expect(err.status).toBe(400);
     expect(err.message).toBe('Invalid request body');
-    expect(err.code).toBe('VALIDATION_FAILED');
+    expect(err.code).toBe('validation_failed');
     expect(err.details).toEqual(VALIDATION.details);
   });
 
   it('is what every request throws, with the code and details the server sent', async () => {
     server.use(http.post('*/api/v1/events/produce', () => HttpResponse.json(VALIDATION, { status: 400 })));
-    const err = await api.produce({ event_type: 'Nope', count: 0 }).catch((e: unknown) => e);
+    const err = await api.produce({ event_type: 'CompteOuvert', count: 0 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiError);
-    expect(err).toMatchObject({ status: 400, message: 'Invalid request body', code: 'VALIDATION_FAILED', details: VALIDATION.details });
+    expect(err).toMatchObject({ status: 400, message: 'Invalid request body', code: 'validation_failed', details: VALIDATION.details });
   });
 
   it('reads the errors of /metrics too', async () => {
@@ -132,7 +132,7 @@ describe('the error reader (readApiError)', () => {
   });
 
   it('keeps only the well-formed entries of details', async () => {
-    const body = { error: 'bad', code: 'VALIDATION_FAILED', details: [null, 3, 'text', [], { field: 1 }, { field: 'amount' }, { field: 'a', message: 'b', extra: true }] };
+    const body = { error: 'bad', code: 'validation_failed', details: [null, 3, 'text', [], { field: 1 }, { field: 'amount' }, { field: 'a', message: 'b', extra: true }] };
     const err = await readApiError(response(JSON.stringify(body), 400));
     expect(err.details).toEqual([
       { field: 'amount', message: '' },

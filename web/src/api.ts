@@ -7,15 +7,19 @@
 import type { components } from './api-types';
 import { authHeaders, useAuth } from './auth';
 
+/**
+ * The banking events `POST /api/v1/events/produce` makes by hand. `VirementRecu` is not one:
+ * the ledger emits it as the other side of a `VirementEmis`. Typed by the server's list
+ * (`EventTypeName`), so a name it would refuse does not compile.
+ */
 export const BANKING_EVENT_TYPES = [
   'CompteOuvert',
   'DepotEffectue',
   'RetraitEffectue',
   'VirementEmis',
-  'VirementRecu',
   'PaiementPrimeEffectue',
   'CompteFerme',
-] as const;
+] as const satisfies readonly Schemas['EventTypeName'][];
 export type BankingEventType = (typeof BANKING_EVENT_TYPES)[number];
 
 export const SCENARIOS = ['default', 'banking-day', 'fraud-burst', 'transactions', 'calculator', 'order-files', 'orders'] as const;
@@ -65,16 +69,21 @@ export type HealthResponse = Schemas['HealthReport'];
 export type SessionResponse = Schemas['Session'];
 /** The body of every error response: `{error, code, details: [{field, message}]}`. */
 export type ErrorBody = Schemas['ErrorBody'];
-/** One entry of an error's `details`: the failing field and what was expected of it. */
-export type FieldDetail = Schemas['FieldDetail'];
+/** One entry of an error's `details`: the input at fault and what was expected of it. */
+export type FieldDetail = Schemas['Detail'];
+/** The stable codes of `ErrorBody.code`. */
+export type ErrorCode = Schemas['ErrorCode'];
 
 /** A response that is not 2xx, read by {@link readApiError}. */
 export class ApiError extends Error {
   constructor(
     public readonly status: number,
     message: string,
-    /** The ErrorBody's stable `code`; `null` when the body was not an ErrorBody (a proxy's page). */
-    public readonly code: ErrorBody['code'] | null = null,
+    /**
+     * The ErrorBody's stable `code` (one of {@link ErrorCode}, or a code added after this
+     * build); `null` when the body was not an ErrorBody (a proxy's page).
+     */
+    public readonly code: ErrorCode | (string & {}) | null = null,
     /** The ErrorBody's `details`, one per failing field; empty when there are none. */
     public readonly details: FieldDetail[] = [],
   ) {

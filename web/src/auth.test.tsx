@@ -19,7 +19,7 @@ function requireToken() {
       const auth = request.headers.get('authorization');
       seen.push(auth);
       if (auth !== `Bearer ${TOKEN}`) {
-        return HttpResponse.json({ error: 'a bearer token is required', code: 'unauthorized', details: {} }, { status: 401 });
+        return HttpResponse.json({ error: 'a bearer token is required', code: 'unauthorized', details: [] }, { status: 401 });
       }
       return HttpResponse.json({ events_produced: 1, event_ids: ['e-1'] });
     }),

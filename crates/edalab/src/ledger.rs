@@ -18,7 +18,7 @@ use edalab_gateway::telemetry::{InstrumentedBus, MeasuredBatch};
 use edalab_gateway::{HealthCheck, Mount, Role};
 use edalab_schema::SchemaCatalog;
 use edalab_services::ledger::{
-    ApiState, LedgerCounters, LedgerHandler, LedgerPositions, OutboxPublisher, query_paths,
+    ApiState, LedgerCounters, LedgerHandler, LedgerPositions, OutboxPublisher, query_doc,
     query_routes,
 };
 use edalab_store::LedgerStore;
@@ -192,60 +192,10 @@ impl HealthCheck for StoreHealth {
 pub fn mount(store: Arc<dyn LedgerStore>, bus_backend: &'static str) -> Mount {
     let state = ApiState { store, bus_backend };
     let mut router = axum::Router::new();
-    let mut paths = utoipa::openapi::path::PathsBuilder::new();
+    let mut openapi = utoipa::openapi::OpenApiBuilder::new().build();
     for (prefix, id_suffix) in [("/api/v1", ""), ("/api/v1/bancaire", "_bancaire")] {
         router = router.merge(query_routes(prefix, state.clone()));
-        for (path, operation, parameter, summary) in query_paths(prefix) {
-            let id = format!("{operation}{id_suffix}");
-            paths = paths.path(path, get_operation(&id, parameter, summary));
-        }
+        openapi.merge(query_doc(prefix, id_suffix));
     }
-    let openapi = utoipa::openapi::OpenApiBuilder::new()
-        .paths(paths.build())
-        .build();
     Mount::from_parts("ledger", router, openapi)
-}
-
-fn get_operation(id: &str, parameter: &str, summary: &str) -> utoipa::openapi::PathItem {
-    use edalab_domain::validation::{ID_CHARS_MAX, LIST_LIMIT_MAX};
-    use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
-    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
-    use utoipa::openapi::{Required, ResponseBuilder};
-    let id_schema = ObjectBuilder::new()
-        .schema_type(SchemaType::Type(Type::String))
-        .min_length(Some(1))
-        .max_length(Some(ID_CHARS_MAX));
-    let mut operation = OperationBuilder::new()
-        .operation_id(Some(id))
-        .tag("bancaire")
-        .summary(Some(summary))
-        .parameter(
-            ParameterBuilder::new()
-                .name(parameter)
-                .parameter_in(ParameterIn::Path)
-                .required(Required::True)
-                .schema(Some(id_schema)),
-        )
-        .response("200", ResponseBuilder::new().description("Found"))
-        .response(
-            "400",
-            ResponseBuilder::new().description(
-                "A bad id (control characters, over 128 characters) or `limit`: `details` names it",
-            ),
-        )
-        .response("404", ResponseBuilder::new().description("Unknown id"));
-    if summary.contains("limit") {
-        let limit_schema = ObjectBuilder::new()
-            .schema_type(SchemaType::Type(Type::Integer))
-            .minimum(Some(1))
-            .maximum(Some(LIST_LIMIT_MAX));
-        operation = operation.parameter(
-            ParameterBuilder::new()
-                .name("limit")
-                .parameter_in(ParameterIn::Query)
-                .required(Required::False)
-                .schema(Some(limit_schema)),
-        );
-    }
-    utoipa::openapi::PathItem::new(HttpMethod::Get, operation)
 }

@@ -14,7 +14,6 @@ use edalab_bus::port::{Bus, BusError};
 use edalab_bus::runtime::{
     RedriveFilter, RuntimeError, list_pending, pending_depth, redrive as redrive_log,
 };
-use serde_json::json;
 use std::sync::Arc;
 use tokio::sync::Mutex;
 
@@ -57,7 +56,7 @@ impl LogDeadLetters {
             return Err(ApiError::bad_request(format!(
                 "`{topic}` is not a dead-letter topic (DLQ names end in `.dlq` or `-dlq`)"
             ))
-            .with_details(json!({ "topic": "not a dead-letter topic" })));
+            .with_detail("topic", "not a dead-letter topic"));
         }
         Ok(u32::try_from(description.partitions.len()).unwrap_or(u32::MAX))
     }
@@ -66,7 +65,7 @@ impl LogDeadLetters {
 pub(crate) fn bus_error(error: BusError) -> ApiError {
     match error {
         BusError::UnknownTopic(topic) => ApiError::not_found(format!("unknown topic `{topic}`"))
-            .with_details(json!({ "topic": topic })),
+            .with_detail("topic", "no such topic"),
         other => ApiError::unavailable(format!("the bus refused: {other}")),
     }
 }

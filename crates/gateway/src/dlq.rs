@@ -25,7 +25,6 @@ use axum::extract::{Path, Query, State};
 use edalab_bus::runtime::{DlqEntry, RedriveReport};
 use edalab_domain::validation;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use tokio::sync::Mutex;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -176,6 +175,7 @@ pub struct ListParams {
 pub struct RedriveRequest {
     /// Messages per second at most, 1..=1000 (default 100).
     #[schema(minimum = 1, maximum = 1000)]
+    #[serde(default, deserialize_with = "edalab_http::optional_integer")]
     pub rate_per_second: Option<u32>,
 }
 
@@ -208,31 +208,22 @@ fn parse_limit(raw: Option<&str>) -> Result<usize, ApiError> {
     let default = u32::try_from(LIST_LIMIT_DEFAULT).unwrap_or(validation::LIST_LIMIT_MAX);
     validation::parse_limit(raw, default)
         .map(|limit| usize::try_from(limit).unwrap_or(LIST_LIMIT_MAX))
-        .map_err(|message| {
-            ApiError::bad_request(format!("invalid `limit`: {message}"))
-                .with_details(json!({ "limit": message }))
-        })
+        .map_err(|message| ApiError::invalid("limit", message))
 }
 
 fn parse_redrive_body(body: &[u8]) -> Result<u32, ApiError> {
     let request = if body.iter().all(u8::is_ascii_whitespace) {
         RedriveRequest::default()
     } else {
-        serde_json::from_slice::<RedriveRequest>(body).map_err(|e| {
-            ApiError::new(
-                crate::error::ErrorCode::InvalidJson,
-                format!("invalid redrive body: {e}"),
-            )
-            .with_details(json!({ "body": e.to_string() }))
-        })?
+        // `null` is no body, as the document's `oneOf: [null, RedriveRequest]` says.
+        serde_json::from_slice::<Option<RedriveRequest>>(body)
+            .map_err(|e| ApiError::invalid_json(format!("invalid redrive body: {e}")))?
+            .unwrap_or_default()
     };
     let rate = request.rate_per_second.unwrap_or(REDRIVE_RATE_DEFAULT);
     if !(1..=REDRIVE_RATE_MAX).contains(&rate) {
         let message = format!("must be between 1 and {REDRIVE_RATE_MAX}, got {rate}");
-        return Err(
-            ApiError::bad_request(format!("invalid `rate_per_second`: {message}"))
-                .with_details(json!({ "rate_per_second": message })),
-        );
+        return Err(ApiError::invalid("rate_per_second", message));
     }
     Ok(rate)
 }
@@ -327,8 +318,11 @@ mod tests {
         assert_eq!(parse_limit(Some("1000")).unwrap(), 1_000);
         for bad in ["0", "1001", "-1", "ten", ""] {
             let error = parse_limit(Some(bad)).unwrap_err();
-            assert_eq!(error.code.as_str(), "bad_request", "{bad}");
-            assert!(error.details.get("limit").is_some(), "{bad}: {error}");
+            assert_eq!(error.code.as_str(), "validation_failed", "{bad}");
+            assert!(
+                error.details.iter().any(|d| d.field == "limit"),
+                "{bad}: {error}"
+            );
         }
     }
 
@@ -338,9 +332,9 @@ mod tests {
         assert_eq!(parse_redrive_body(b"{}").unwrap(), REDRIVE_RATE_DEFAULT);
         assert_eq!(parse_redrive_body(br#"{"rate_per_second": 7}"#).unwrap(), 7);
         let error = parse_redrive_body(br#"{"rate_per_second": 0}"#).unwrap_err();
-        assert!(error.details.get("rate_per_second").is_some());
+        assert!(error.details.iter().any(|d| d.field == "rate_per_second"));
         let error = parse_redrive_body(br#"{"rate_per_second": 5000}"#).unwrap_err();
-        assert!(error.details.get("rate_per_second").is_some());
+        assert!(error.details.iter().any(|d| d.field == "rate_per_second"));
         let error = parse_redrive_body(br#"{"rate": 5}"#).unwrap_err();
         assert_eq!(error.code.as_str(), "invalid_json");
         assert!(error.message.contains("rate"), "{}", error.message);

@@ -9,7 +9,7 @@
 //! - Each forwarded request has its own timeout (`gateway.upstream_timeout_ms`), shorter than
 //!   the gateway's request timeout (validated).
 //! - Failures are JSON like every gateway error: the upstream refuses connections or cannot
-//!   be reached → 503 `service_unavailable` with `details: {service, url}`; no answer in
+//!   be reached → 503 `service_unavailable` with `details` naming the `service`; no answer in
 //!   time → 504 `gateway_timeout`; any other transport failure → 502 `bad_gateway`.
 //! - [`UpstreamHealth`] adds the upstream's own `/api/v1/health` to the gateway's.
 
@@ -23,7 +23,6 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use serde_json::json;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::{OpenApi, PathItem, PathsBuilder, Required, ResponseBuilder};
 
@@ -180,11 +179,14 @@ impl Upstream {
                 self.inner.service, self.inner.url
             ),
         )
-        .with_details(json!({ "service": self.inner.service, "url": self.inner.url }))
+        .with_detail(
+            "service",
+            format!("`{}` at {}", self.inner.service, self.inner.url),
+        )
     }
 
     fn classify(&self, error: &reqwest::Error) -> ApiError {
-        let details = json!({ "service": self.inner.service, "url": self.inner.url });
+        let service = format!("`{}` at {}", self.inner.service, self.inner.url);
         if error.is_timeout() {
             ApiError::new(
                 ErrorCode::GatewayTimeout,
@@ -195,7 +197,7 @@ impl Upstream {
                     self.inner.timeout.as_millis()
                 ),
             )
-            .with_details(details)
+            .with_detail("service", service.clone())
         } else if error.is_connect() {
             self.unavailable(edalab_domain::validation::error_chain(error))
         } else {
@@ -208,7 +210,7 @@ impl Upstream {
                     edalab_domain::validation::error_chain(error)
                 ),
             )
-            .with_details(details)
+            .with_detail("service", service)
         }
     }
 }
@@ -287,8 +289,9 @@ async fn read_limited(
                     upstream.inner.service
                 ),
             )
-            .with_details(
-                json!({ "service": upstream.inner.service, "url": upstream.inner.url }),
+            .with_detail(
+                "service",
+                format!("`{}` at {}", upstream.inner.service, upstream.inner.url),
             ));
         }
         buffer.extend_from_slice(&chunk);

@@ -30,6 +30,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -170,25 +171,77 @@ pub struct SchemaRequest {
     pub schema: String,
     /// `AVRO` (the default); other types are refused (42201).
     #[serde(default)]
+    #[schema(value_type = Option<SchemaTypeName>)]
     pub schema_type: Option<String>,
     /// Schema references: not supported (42201 when non-empty).
     #[serde(default)]
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(schema_with = empty_list)]
     pub references: Option<Vec<serde_json::Value>>,
     /// Confluent's data-contract metadata: not supported (42201 when set).
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = empty_object)]
     pub metadata: Option<serde_json::Value>,
     /// Confluent's data-contract rules: not supported (42201 when set).
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = empty_object)]
     pub rule_set: Option<serde_json::Value>,
     /// Confluent's import mode: not supported (42201 when set).
     #[serde(default)]
+    #[schema(schema_with = null_only)]
     pub version: Option<i64>,
     /// Confluent's import mode: not supported (42201 when set).
     #[serde(default)]
+    #[schema(schema_with = null_only)]
     pub id: Option<i64>,
+}
+
+/// The schema types this registry holds (documentation only).
+#[derive(ToSchema)]
+#[schema(rename_all = "UPPERCASE")]
+#[allow(dead_code)]
+enum SchemaTypeName {
+    Avro,
+}
+
+/// The compatibility levels (documentation only; parsed by `CompatibilityLevel`).
+#[derive(ToSchema)]
+#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
+#[allow(dead_code)]
+enum LevelName {
+    None,
+    Backward,
+    BackwardTransitive,
+    Forward,
+    ForwardTransitive,
+    Full,
+    FullTransitive,
+}
+
+/// A request field this registry accepts only absent or `null` (documentation).
+fn null_only() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::Null))
+        .build()
+}
+
+/// A request field this registry accepts only absent, `null` or `{}` (documentation).
+fn empty_object() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .max_properties(Some(0))
+        .build()
+}
+
+/// A request field this registry accepts only absent, `null` or `[]` (documentation).
+fn empty_list() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, Object, SchemaType, Type};
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(Object::new())
+        .max_items(Some(0))
+        .build()
 }
 
 impl SchemaRequest {
@@ -275,7 +328,7 @@ pub struct IsCompatibleBody {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CompatibilityLevelBody {
-    /// NONE, BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE.
+    #[schema(value_type = LevelName)]
     pub compatibility_level: String,
 }
 
@@ -283,7 +336,7 @@ pub struct CompatibilityLevelBody {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompatibilityBody {
-    /// NONE, BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE.
+    #[schema(value_type = LevelName)]
     pub compatibility: String,
 }
 
@@ -316,7 +369,7 @@ fn parse_version(text: &str) -> Result<Version, Failure> {
     tag = "registry",
     responses(
         (status = 200, description = "Every subject, sorted", content_type = "application/vnd.schemaregistry.v1+json", body = Vec<String>),
-        (status = "default", description = "`{error_code, message}`", body = RegistryErrorBody),
+        (status = "default", description = "`{error_code, message}`", content_type = "application/vnd.schemaregistry.v1+json", body = RegistryErrorBody),
     )
 )]
 async fn subjects(State(registry): State<Registry>) -> Reply<Vec<String>> {
@@ -328,11 +381,11 @@ async fn subjects(State(registry): State<Registry>) -> Reply<Vec<String>> {
     get,
     path = "/registry/subjects/{subject}/versions",
     tag = "registry",
-    params(("subject" = String, Path, description = "`<topic>-value`")),
+    params(("subject" = String, Path, min_length = 1, max_length = 255, pattern = r"^[^\x00-\x1F\x7F-\x9F]+$", description = "`<topic>-value`")),
     responses(
         (status = 200, description = "Version numbers, ascending", content_type = "application/vnd.schemaregistry.v1+json", body = Vec<u32>),
-        (status = 404, description = "40401: no such subject", body = RegistryErrorBody),
-        (status = "default", description = "`{error_code, message}`", body = RegistryErrorBody),
+        (status = 404, description = "40401: no such subject", content_type = "application/vnd.schemaregistry.v1+json", body = RegistryErrorBody),
+        (status = "default", description = "`{error_code, message}`", content_type = "application/vnd.schemaregistry.v1+json", body = RegistryErrorBody),
     )
 )]
 async fn versions(
@@ -347,13 +400,13 @@ async fn versions(
     post,
     path = "/registry/subjects/{subject}/versions",
     tag = "registry",
-    params(("subject" = String, Path, description = "`<topic>-value`")),
+    params(("subject" = String, Path, min_length = 1, max_length = 255, pattern = r"^[^\x00-\x1F\x7F-\x9F]+$", description = "`<topic>-value`")),
     request_body(content = SchemaRequest, content_type = "application/vnd.schemaregistry.v1+json"),
     responses(
         (status = 200, description = "The schema's global id", content_type = "application/vnd.schemaregistry.v1+json", body = IdBody),
-        (status = 409, description = "409: incompatible with an earlier version; the message says how", body = RegistryErrorBody),
-        (status = 422, description = "42201: not a valid Avro schema", body = RegistryErrorBody),
-        (status = "default", description = "`{error_code, message}`", body = RegistryErrorBody),
+        (status = 409, description = "409: incompatible with an earlier version; the message says how", content_type = "application/vnd.schemaregistry.v1+json", body = RegistryErrorBody),
+        (status = 422, description = "42201: not a valid Avro schema", content_type = "application/vnd.schemaregistry.v1+json", body = RegistryErrorBody),
+        (status = "default", description = "`{error_code, message}`", content_type = "application/vnd.schemaregistry.v1+json", body = RegistryErrorBody),
     )
 )]
 async fn register(
@@ -372,14 +425,14 @@ async fn register(
     path = "/registry/subjects/{subject}/versions/{version}",
     tag = "registry",
     params(
-        ("subject" = String, Path, description = "`<topic>-value`"),
-        ("version" = String, Path, description = "1..2^31-1, `latest` or -1"),
+        ("subject" = String, Path, min_length = 1, max_length = 255, pattern = r"^[^\x00-\x1F\x7F-\x9F]+$", description = "`<topic>-value`"),
+        ("version" = String, Path, pattern = r"^(latest|-1|[1-9][0-9]{0,8}|1[0-9]{9}|20[0-9]{8}|21[0-3][0-9]{7}|214[0-6][0-9]{6}|2147[0-3][0-9]{5}|21474[0-7][0-9]{4}|214748[0-2][0-9]{3}|2147483[0-5][0-9]{2}|21474836[0-3][0-9]|214748364[0-7])$", description = "1..2^31-1 (the pattern spells that range), `latest` or -1"),
     ),
     responses(
         (status = 200, description = "The version", content_type = "application/vnd.schemaregistry.v1+json", body = SchemaVersionBody),
-        (status = 404, description = "40401: no such subject; 40402: no such version", body = RegistryErrorBody),
-        (status = 422, description = "42202: not a version", body = RegistryErrorBody),
-        (status = "default", description = "`{error_code, message}`", body = RegistryErrorBody),
+        (status = 404, description = "40401: no such subject; 40402: no such version", content_type = "application/vnd.schemaregistry.v1+json", body = RegistryErrorBody),
+        (status = 422, description = "42202: not a version", content_type = "application/vnd.schemaregistry.v1+json", body = RegistryErrorBody),
+        (status = "default", description = "`{error_code, message}`", content_type = "application/vnd.schemaregistry.v1+json", body = RegistryErrorBody),
     )
 )]
 async fn version(
@@ -395,12 +448,12 @@ async fn version(
     post,
     path = "/registry/subjects/{subject}",
     tag = "registry",
-    params(("subject" = String, Path, description = "`<topic>-value`")),
+    params(("subject" = String, Path, min_length = 1, max_length = 255, pattern = r"^[^\x00-\x1F\x7F-\x9F]+$", description = "`<topic>-value`")),
     request_body(content = SchemaRequest, content_type = "application/vnd.schemaregistry.v1+json"),
     responses(
         (status = 200, description = "The version holding this schema", content_type = "application/vnd.schemaregistry.v1+json", body = SchemaVersionBody),
-        (status = 404, description = "40401: no such subject; 40403: the schema is not under it", body = RegistryErrorBody),
-        (status = "default", description = "`{error_code, message}`", body = RegistryErrorBody),
+        (status = 404, description = "40401: no such subject; 40403: the schema is not under it", content_type = "application/vnd.schemaregistry.v1+json", body = RegistryErrorBody),
+        (status = "default", description = "`{error_code, message}`", content_type = "application/vnd.schemaregistry.v1+json", body = RegistryErrorBody),
     )
 )]
 async fn lookup(
@@ -420,8 +473,8 @@ async fn lookup(
     params(("id" = u32, Path, description = "Global schema id")),
     responses(
         (status = 200, description = "The schema", content_type = "application/vnd.schemaregistry.v1+json", body = SchemaBody),
-        (status = 404, description = "40403: no schema with this id", body = RegistryErrorBody),
-        (status = "default", description = "`{error_code, message}`", body = RegistryErrorBody),
+        (status = 404, description = "40403: no schema with this id", content_type = "application/vnd.schemaregistry.v1+json", body = RegistryErrorBody),
+        (status = "default", description = "`{error_code, message}`", content_type = "application/vnd.schemaregistry.v1+json", body = RegistryErrorBody),
     )
 )]
 async fn schema_by_id(
@@ -444,15 +497,15 @@ async fn schema_by_id(
     path = "/registry/compatibility/subjects/{subject}/versions/{version}",
     tag = "registry",
     params(
-        ("subject" = String, Path, description = "`<topic>-value`"),
-        ("version" = String, Path, description = "1..2^31-1, `latest` or -1"),
+        ("subject" = String, Path, min_length = 1, max_length = 255, pattern = r"^[^\x00-\x1F\x7F-\x9F]+$", description = "`<topic>-value`"),
+        ("version" = String, Path, pattern = r"^(latest|-1|[1-9][0-9]{0,8}|1[0-9]{9}|20[0-9]{8}|21[0-3][0-9]{7}|214[0-6][0-9]{6}|2147[0-3][0-9]{5}|21474[0-7][0-9]{4}|214748[0-2][0-9]{3}|2147483[0-5][0-9]{2}|21474836[0-3][0-9]|214748364[0-7])$", description = "1..2^31-1 (the pattern spells that range), `latest` or -1"),
     ),
     request_body(content = SchemaRequest, content_type = "application/vnd.schemaregistry.v1+json"),
     responses(
         (status = 200, description = "The verdict under the subject's level", content_type = "application/vnd.schemaregistry.v1+json", body = IsCompatibleBody),
-        (status = 404, description = "40401: no such subject; 40402: no such version", body = RegistryErrorBody),
-        (status = 422, description = "42201: invalid schema; 42202: not a version", body = RegistryErrorBody),
-        (status = "default", description = "`{error_code, message}`", body = RegistryErrorBody),
+        (status = 404, description = "40401: no such subject; 40402: no such version", content_type = "application/vnd.schemaregistry.v1+json", body = RegistryErrorBody),
+        (status = 422, description = "42201: invalid schema; 42202: not a version", content_type = "application/vnd.schemaregistry.v1+json", body = RegistryErrorBody),
+        (status = "default", description = "`{error_code, message}`", content_type = "application/vnd.schemaregistry.v1+json", body = RegistryErrorBody),
     )
 )]
 async fn check_compatibility(
@@ -480,7 +533,7 @@ fn parse_level(bytes: &[u8]) -> Result<Compatibility, Failure> {
     tag = "registry",
     responses(
         (status = 200, description = "The global level", content_type = "application/vnd.schemaregistry.v1+json", body = CompatibilityLevelBody),
-        (status = "default", description = "`{error_code, message}`", body = RegistryErrorBody),
+        (status = "default", description = "`{error_code, message}`", content_type = "application/vnd.schemaregistry.v1+json", body = RegistryErrorBody),
     )
 )]
 async fn get_config(State(registry): State<Registry>) -> Reply<CompatibilityLevelBody> {
@@ -498,8 +551,8 @@ async fn get_config(State(registry): State<Registry>) -> Reply<CompatibilityLeve
     request_body(content = CompatibilityBody, content_type = "application/vnd.schemaregistry.v1+json"),
     responses(
         (status = 200, description = "The level set", content_type = "application/vnd.schemaregistry.v1+json", body = CompatibilityBody),
-        (status = 422, description = "42203: not a level", body = RegistryErrorBody),
-        (status = "default", description = "`{error_code, message}`", body = RegistryErrorBody),
+        (status = 422, description = "42203: not a level", content_type = "application/vnd.schemaregistry.v1+json", body = RegistryErrorBody),
+        (status = "default", description = "`{error_code, message}`", content_type = "application/vnd.schemaregistry.v1+json", body = RegistryErrorBody),
     )
 )]
 async fn put_config(State(registry): State<Registry>, bytes: Bytes) -> Reply<CompatibilityBody> {
@@ -516,18 +569,24 @@ async fn put_config(State(registry): State<Registry>, bytes: Bytes) -> Reply<Com
     get,
     path = "/registry/config/{subject}",
     tag = "registry",
-    params(("subject" = String, Path, description = "`<topic>-value`"), SubjectConfigParams),
+    params(("subject" = String, Path, min_length = 1, max_length = 255, pattern = r"^[^\x00-\x1F\x7F-\x9F]+$", description = "`<topic>-value`"), SubjectConfigParams),
     responses(
         (status = 200, description = "The subject's level", content_type = "application/vnd.schemaregistry.v1+json", body = CompatibilityLevelBody),
-        (status = 404, description = "40408: the subject has no level of its own (and no defaultToGlobal=true)", body = RegistryErrorBody),
-        (status = "default", description = "`{error_code, message}`", body = RegistryErrorBody),
+        (status = 404, description = "40408: the subject has no level of its own (and no defaultToGlobal=true)", content_type = "application/vnd.schemaregistry.v1+json", body = RegistryErrorBody),
+        (status = "default", description = "`{error_code, message}`", content_type = "application/vnd.schemaregistry.v1+json", body = RegistryErrorBody),
     )
 )]
 async fn get_subject_config(
     State(registry): State<Registry>,
     Path(subject): Path<String>,
-    Query(params): Query<SubjectConfigParams>,
+    params: Result<Query<SubjectConfigParams>, QueryRejection>,
 ) -> Reply<CompatibilityLevelBody> {
+    let Query(params) = params.map_err(|e| {
+        Failure(RegistryError::BadRequest(format!(
+            "invalid query: {}",
+            e.body_text()
+        )))
+    })?;
     let default_to_global = match params.default_to_global.as_deref() {
         None => false,
         Some(text) => text.parse::<bool>().map_err(|_| {
@@ -552,12 +611,12 @@ async fn get_subject_config(
     put,
     path = "/registry/config/{subject}",
     tag = "registry",
-    params(("subject" = String, Path, description = "`<topic>-value`")),
+    params(("subject" = String, Path, min_length = 1, max_length = 255, pattern = r"^[^\x00-\x1F\x7F-\x9F]+$", description = "`<topic>-value`")),
     request_body(content = CompatibilityBody, content_type = "application/vnd.schemaregistry.v1+json"),
     responses(
         (status = 200, description = "The level set", content_type = "application/vnd.schemaregistry.v1+json", body = CompatibilityBody),
-        (status = 422, description = "42203: not a level", body = RegistryErrorBody),
-        (status = "default", description = "`{error_code, message}`", body = RegistryErrorBody),
+        (status = 422, description = "42203: not a level", content_type = "application/vnd.schemaregistry.v1+json", body = RegistryErrorBody),
+        (status = "default", description = "`{error_code, message}`", content_type = "application/vnd.schemaregistry.v1+json", body = RegistryErrorBody),
     )
 )]
 async fn put_subject_config(
@@ -571,4 +630,29 @@ async fn put_subject_config(
     Ok(ok(CompatibilityBody {
         compatibility: level.to_string(),
     }))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn enum_values<T: utoipa::PartialSchema>() -> Vec<String> {
+        let schema = serde_json::to_value(T::schema()).unwrap();
+        schema["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("not an enum: {schema}"))
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn the_documented_levels_are_the_parsed_ones() {
+        let levels: Vec<String> = Compatibility::ALL
+            .iter()
+            .map(|l| l.as_str().to_owned())
+            .collect();
+        assert_eq!(enum_values::<LevelName>(), levels);
+    }
 }

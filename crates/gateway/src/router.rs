@@ -579,6 +579,6 @@ async fn fallback(State(state): State<AppState>, request: Request) -> Response {
         ErrorCode::RouteNotFound,
         format!("no route for {method} {path}"),
     )
-    .with_details(serde_json::json!({ "method": method.as_str(), "path": path }))
+    .with_detail("path", format!("no {method} route has this path: {path}"))
     .into_response()
 }

@@ -25,7 +25,7 @@ describe('FaultControls', () => {
   });
 
   it('says when the back end does not offer it', async () => {
-    server.use(http.get('*/api/v1/saga/credit-bureau', () => HttpResponse.json({ error: 'no route', code: 'route_not_found', details: {} }, { status: 404 })));
+    server.use(http.get('*/api/v1/saga/credit-bureau', () => HttpResponse.json({ error: 'no route', code: 'route_not_found', details: [] }, { status: 404 })));
     renderWithQuery(<FaultControls />);
     expect(await screen.findByText(/Not available: no route/)).toBeInTheDocument();
     expect(screen.queryByRole('checkbox')).not.toBeInTheDocument();

@@ -12,7 +12,7 @@ describe('Producer', () => {
   it('offers the seven banking event types', () => {
     renderWithQuery(<Producer />);
     const opts = Array.from((screen.getByLabelText('Event type') as HTMLSelectElement).options).map((o) => o.value);
-    expect(opts).toEqual(['CompteOuvert', 'DepotEffectue', 'RetraitEffectue', 'VirementEmis', 'VirementRecu', 'PaiementPrimeEffectue', 'CompteFerme']);
+    expect(opts).toEqual(['CompteOuvert', 'DepotEffectue', 'RetraitEffectue', 'VirementEmis', 'PaiementPrimeEffectue', 'CompteFerme']);
   });
 
   it('produces and shows a success toast', async () => {

@@ -69,7 +69,7 @@ export const handlers = [
   http.put('*/api/v1/saga/credit-bureau', async ({ request }) => {
     const body = (await request.json()) as { failing?: unknown };
     if (body.failing !== undefined && typeof body.failing !== 'boolean')
-      return HttpResponse.json({ error: 'Invalid credit-bureau settings', code: 'VALIDATION_FAILED', details: [{ field: 'failing', message: 'must be true or false' }] }, { status: 400 });
+      return HttpResponse.json({ error: 'Invalid credit-bureau settings', code: 'validation_failed', details: [{ field: 'failing', message: 'must be true or false' }] }, { status: 400 });
     if (typeof body.failing === 'boolean') fake.bureauFailing = body.failing;
     return HttpResponse.json({ failing: fake.bureauFailing, latency_ms: 0, breaker: 'closed' });
   }),

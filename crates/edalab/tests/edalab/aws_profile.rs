@@ -281,7 +281,7 @@ async fn dlq_over_rest(http: &reqwest::Client, process: &Process, dlq: &str, lis
     )
     .await;
     assert_eq!(status, reqwest::StatusCode::BAD_REQUEST, "{refused}");
-    assert!(refused["details"]["limit"].is_string(), "{refused}");
+    assert_eq!(refused["details"][0]["field"], "limit", "{refused}");
     let unknown = process.url("/api/v1/dlq/no-such-dlq/messages");
     let (status, refused) = json_of(http.get(unknown).send().await.expect("GET")).await;
     assert_eq!(status, reqwest::StatusCode::NOT_FOUND, "{refused}");

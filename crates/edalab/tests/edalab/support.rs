@@ -35,7 +35,7 @@ pub fn program(program: &Path, dir: &Path) -> Command {
 
 /// A started `edalab` process and its base URL.
 pub struct Process {
-    pub child: Child,
+    pub child: KillOnDrop,
     pub base: String,
     /// What it printed up to its API URL.
     pub printed: Vec<String>,
@@ -71,7 +71,7 @@ impl Process {
             }
         };
         Self {
-            child,
+            child: KillOnDrop(child),
             base,
             printed,
             lines,
@@ -119,5 +119,31 @@ impl Process {
     pub fn kill(mut self) {
         self.child.kill().expect("SIGKILL");
         let _ = self.child.wait();
+    }
+}
+
+/// A child process killed when dropped: a test that fails before `stop` or `kill` must not
+/// leave it running (it would hold the test harness's output pipe open and outlive the run).
+pub struct KillOnDrop(pub Child);
+
+impl std::ops::Deref for KillOnDrop {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for KillOnDrop {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
     }
 }

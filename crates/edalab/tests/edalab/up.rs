@@ -5,15 +5,15 @@
 //! into an empty directory serves the web UI built into it (ADR 022).
 
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-use crate::support::{Process, edalab, program};
+use crate::support::{KillOnDrop, Process, edalab, program};
 
 /// Starts `command` (an `up` on port 0) and waits for its API URL: the child, what it
 /// printed so far, the rest of its lines, and its base URL.
-fn start_up(command: Command) -> (Child, Vec<String>, Receiver<String>, String) {
+fn start_up(command: Command) -> (KillOnDrop, Vec<String>, Receiver<String>, String) {
     let up = Process::start(command);
     (up.child, up.printed, up.lines, up.base)
 }
@@ -159,6 +159,28 @@ fn the_committed_document_is_this_one(served: &serde_json::Value) {
     );
 }
 
+/// A path parameter naming a resource by id documents the id rule the handler applies
+/// (`edalab_http::path_id`): a length bound and the one id pattern.
+fn ids_follow_the_id_rule(operation_name: &str, operation: &serde_json::Value) {
+    let Some(parameters) = operation["parameters"].as_array() else {
+        return;
+    };
+    for parameter in parameters {
+        let name = parameter["name"].as_str().unwrap_or_default();
+        if parameter["in"] != "path" || !["id", "order_id", "client_id"].contains(&name) {
+            continue;
+        }
+        let schema = &parameter["schema"];
+        assert_eq!(
+            schema["pattern"],
+            edalab_gateway::error::ID_PATTERN,
+            "{operation_name}: `{name}`"
+        );
+        assert_eq!(schema["minLength"], 1, "{operation_name}: `{name}`");
+        assert!(schema["maxLength"].is_u64(), "{operation_name}: `{name}`");
+    }
+}
+
 /// Every (method, path) of `/api/v1/openapi.json` is routed, every other method on those
 /// paths is 405, and the pipelines' routes are in the document. POSTs go without a body, so
 /// they are 400s (or 409) with no effect.
@@ -182,6 +204,10 @@ async fn documented_is_served(base: &str) {
                 .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
             if let Some(other) = operation_ids.insert(id.to_owned(), format!("{method} {path}")) {
                 panic!("operationId `{id}` of {method} {path} is also {other}'s");
+            }
+            // The registry's ids are Confluent's numbers, not the platform's id rule.
+            if !path.starts_with("/registry/") {
+                ids_follow_the_id_rule(&format!("{method} {path}"), operation);
             }
         }
     }

@@ -226,7 +226,10 @@ fn media_type_error(path: &str, headers: &HeaderMap) -> Option<ApiError> {
                 accepted.join(" or ")
             ),
         )
-        .with_details(serde_json::json!({ "content_type": given, "accepted": accepted })),
+        .with_detail(
+            "content-type",
+            format!("{given:?}; accepted: {}", accepted.join(", ")),
+        ),
     )
 }
 
@@ -294,7 +297,7 @@ fn refusal(guard: &Guard, request: &Request) -> Option<ApiError> {
                          security.allowed_hosts if it is yours"
                     ),
                 )
-                .with_details(serde_json::json!({ "host": given })),
+                .with_detail("host", format!("{given:?} is not an allowed host")),
             );
         }
         _ => {}
@@ -314,7 +317,7 @@ fn refusal(guard: &Guard, request: &Request) -> Option<ApiError> {
                          server.cors_origins if it is yours"
                     ),
                 )
-                .with_details(serde_json::json!({ "origin": origin })),
+                .with_detail("origin", format!("{origin:?} is not an allowed origin")),
             );
         }
     }

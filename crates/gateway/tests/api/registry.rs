@@ -718,7 +718,8 @@ async fn the_registry_routes_are_documented_with_confluent_errors() {
     let json: Value = serde_json::from_str(&text).expect("JSON");
     for (method, path) in &expected {
         let default = &json["paths"][path][method.to_lowercase()]["responses"]["default"];
-        let schema = default["content"]["application/json"]["schema"]["$ref"].as_str();
+        let schema =
+            default["content"]["application/vnd.schemaregistry.v1+json"]["schema"]["$ref"].as_str();
         assert_eq!(
             schema,
             Some("#/components/schemas/RegistryErrorBody"),

@@ -34,8 +34,9 @@ pub const LOG_FILE: &str = "schemas.jsonl";
 /// collides with an id handed out at run time.
 pub const REGISTERED_ID_MIN: u32 = 1_000;
 
-/// Subject names longer than this are refused (42208), as are empty ones.
-pub const SUBJECT_BYTES_MAX: usize = 255;
+/// Subject names longer than this, in characters, are refused (42208), as are empty ones
+/// and those holding a control character (the registry API documents the same rule).
+pub const SUBJECT_CHARS_MAX: usize = 255;
 
 /// One line of the log.
 #[derive(Debug, Serialize, Deserialize)]
@@ -209,7 +210,7 @@ fn version_number(n: usize) -> u32 {
 
 fn check_subject(subject: &str) -> Result<(), RegistryError> {
     if subject.is_empty()
-        || subject.len() > SUBJECT_BYTES_MAX
+        || subject.chars().nth(SUBJECT_CHARS_MAX).is_some()
         || subject.chars().any(char::is_control)
     {
         return Err(RegistryError::InvalidSubject(subject.to_owned()));
@@ -469,6 +470,10 @@ impl SchemaRegistry for LocalRegistry {
     }
 
     async fn compatibility(&self, subject: Option<&str>) -> Result<Compatibility, RegistryError> {
+        // A name no subject can have is refused (42208), not answered with a level.
+        if let Some(subject) = subject {
+            check_subject(subject)?;
+        }
         let state = self.state.lock().await;
         match subject {
             None => Ok(state.global),

@@ -41,8 +41,7 @@ pub fn router(state: CalculatorState) -> Router {
 #[allow(dead_code)] // documentation only: parsed by `CalculatorOperation::parse_request`.
 #[serde(deny_unknown_fields)] // documents `additionalProperties: false`
 pub struct CalculationBody {
-    /// `add`, `subtract`, `multiply` or `divide`.
-    #[schema(example = "divide")]
+    #[schema(example = "divide", value_type = OperationName)]
     operation: String,
     /// A JSON number (integer or decimal).
     #[schema(example = 10)]
@@ -50,6 +49,17 @@ pub struct CalculationBody {
     /// A JSON number; 0 with `divide` is accepted here and fails in the worker (→ DLQ).
     #[schema(example = 4)]
     b: f64,
+}
+
+/// The four operations (the domain's `Operation` on the wire; documentation only).
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum OperationName {
+    Add,
+    Subtract,
+    Multiply,
+    Divide,
 }
 
 /// 202 body of `POST /api/v1/calculator`.
@@ -70,8 +80,8 @@ pub struct CalculationAccepted {
     request_body = CalculationBody,
     responses(
         (status = 202, description = "Queued, status PENDING", body = CalculationAccepted),
-        (status = 400, description = "Missing body, bad JSON or invalid fields: `details` names each", body = ApiError),
-        (status = 503, description = "The store or the bus refused", body = ApiError),
+        (status = 400, description = "Missing body, bad JSON or invalid fields: `details` names each", body = edalab_http::ErrorBody),
+        (status = 503, description = "The store or the bus refused", body = edalab_http::ErrorBody),
     )
 )]
 async fn submit(
@@ -143,12 +153,12 @@ fn calculation_id(now: chrono::DateTime<chrono::Utc>) -> uuid::Uuid {
     path = "/api/v1/calculator/{id}",
     operation_id = "show_calculation",
     tag = "calculator",
-    params(("id" = String, Path, description = "The id answered by the submit")),
+    params(("id" = String, Path, min_length = 1, max_length = 128, pattern = r"^[^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*[^\s\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069][^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*$", description = "The id answered by the submit")),
     responses(
         (status = 200, description = "The calculation", body = Calculation),
-        (status = 400, description = "`id` is not an id (control characters, over 128 characters)", body = ApiError),
-        (status = 404, description = "No such calculation", body = ApiError),
-        (status = 503, description = "The store failed", body = ApiError),
+        (status = 400, description = "`id` is not an id (control characters, over 128 characters)", body = edalab_http::ErrorBody),
+        (status = 404, description = "No such calculation", body = edalab_http::ErrorBody),
+        (status = 503, description = "The store failed", body = edalab_http::ErrorBody),
     )
 )]
 async fn show(

@@ -58,12 +58,12 @@ pub struct IntakeStats {
     path = "/api/v1/intake/orders/{order_id}",
     operation_id = "show_intake_order",
     tag = "intake",
-    params(("order_id" = String, Path, description = "The `order_id` of the order file")),
+    params(("order_id" = String, Path, min_length = 1, max_length = 260, pattern = r"^[^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*[^\s\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069][^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*$", description = "The `order_id` of the order file")),
     responses(
         (status = 200, description = "The recorded order", body = IntakeOrderView),
-        (status = 400, description = "`order_id` is not an id (control characters, over 260 characters)", body = ApiError),
-        (status = 404, description = "No order with this id was ingested", body = ApiError),
-        (status = 503, description = "The store failed", body = ApiError),
+        (status = 400, description = "`order_id` is not an id (control characters, over 260 characters)", body = edalab_http::ErrorBody),
+        (status = 404, description = "No order with this id was ingested", body = edalab_http::ErrorBody),
+        (status = 503, description = "The store failed", body = edalab_http::ErrorBody),
     )
 )]
 async fn show(

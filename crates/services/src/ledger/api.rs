@@ -20,10 +20,12 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, SecondsFormat, Utc};
 use edalab_domain::ledger::{AccountId, ClientId, LedgerTransaction};
-use edalab_domain::validation::{ID_CHARS_MAX, check_id, parse_limit};
+use edalab_domain::validation::{ID_CHARS_MAX, parse_limit};
+use edalab_http::{ApiError, ErrorBody};
 use edalab_store::{LedgerStore, StoreError, StoredAccount, TransactionLimit};
 use serde::Serialize;
 use serde_json::json;
+use utoipa::{OpenApi, ToSchema};
 
 /// What the API serves and reports.
 #[derive(Clone)]
@@ -64,81 +66,32 @@ pub fn query_routes(prefix: &str, state: ApiState) -> Router {
         .with_state(state)
 }
 
-/// The paths of [`query_routes`] under `prefix`, in OpenAPI form (for a gateway's
-/// document): `(path, operation, path parameter, summary)`; the operation is the handler's
-/// name, to which the mount adds what makes it unique across prefixes.
-pub fn query_paths(prefix: &str) -> [(String, &'static str, &'static str, &'static str); 3] {
-    [
-        (
-            format!("{prefix}/comptes/{{id}}"),
-            "show_account",
-            "id",
-            "An account: balance (decimal string), status, currency",
-        ),
-        (
-            format!("{prefix}/comptes/{{id}}/transactions"),
-            "account_transactions",
-            "id",
-            "An account's transactions, newest first (`limit` 1..=1000, default 10)",
-        ),
-        (
-            format!("{prefix}/clients/{{client_id}}/comptes"),
-            "client_accounts",
-            "client_id",
-            "A client's accounts",
-        ),
-    ]
-}
+#[derive(OpenApi)]
+#[openapi(paths(account, transactions, accounts_of_client))]
+struct QueryDoc;
 
-/// A JSON error: `{error, code, details}` with a stable `code`.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-    details: serde_json::Value,
-}
-
-impl ApiError {
-    fn not_found(what: &str, id: &str) -> Self {
-        Self {
-            status: StatusCode::NOT_FOUND,
-            code: "NOT_FOUND",
-            message: format!("{what} {id} not found"),
-            details: json!({ "id": id }),
+/// The OpenAPI document of [`query_routes`] under `prefix` (for a gateway's document): the
+/// operations are annotated under `/api/v1`; under another prefix each operation id gets
+/// `id_suffix`, so that a document holding both copies names every operation once.
+pub fn query_doc(prefix: &str, id_suffix: &str) -> utoipa::openapi::OpenApi {
+    let mut doc = QueryDoc::openapi();
+    let paths = std::mem::take(&mut doc.paths.paths);
+    for (path, mut item) in paths {
+        if let Some(id) = item.get.as_mut().and_then(|o| o.operation_id.as_mut()) {
+            id.push_str(id_suffix);
         }
+        let path = path.replacen("/api/v1", prefix, 1);
+        doc.paths.paths.insert(path, item);
     }
-
-    fn bad_parameter(field: &str, message: String) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            code: "INVALID_PARAMETER",
-            message: format!("invalid parameter `{field}`: {message}"),
-            details: json!([{ "field": field, "message": message }]),
-        }
-    }
+    doc
 }
 
-impl From<StoreError> for ApiError {
-    fn from(error: StoreError) -> Self {
-        let (status, code) = if error.is_transient() {
-            (StatusCode::SERVICE_UNAVAILABLE, "STORE_UNAVAILABLE")
-        } else {
-            (StatusCode::INTERNAL_SERVER_ERROR, "STORE_ERROR")
-        };
-        Self {
-            status,
-            code,
-            message: error.to_string(),
-            details: json!({}),
-        }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = json!({ "error": self.message, "code": self.code, "details": self.details });
-        (self.status, Json(body)).into_response()
+/// A store failure as an answer: 503 when it may pass, 500 otherwise.
+fn store_error(error: StoreError) -> ApiError {
+    if error.is_transient() {
+        ApiError::unavailable(error)
+    } else {
+        ApiError::internal(error.to_string())
     }
 }
 
@@ -146,8 +99,9 @@ fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-#[derive(Serialize)]
-struct AccountBody {
+/// An account as the API shows it.
+#[derive(Serialize, ToSchema)]
+pub struct AccountBody {
     id: String,
     client_id: String,
     type_compte: &'static str,
@@ -156,7 +110,9 @@ struct AccountBody {
     statut: &'static str,
     created_at: String,
     updated_at: String,
+    /// Present when the account has one.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, nullable = false)]
     iban: Option<String>,
 }
 
@@ -177,10 +133,12 @@ impl From<StoredAccount> for AccountBody {
     }
 }
 
-#[derive(Serialize)]
-struct TransactionBody {
+/// One transaction of an account.
+#[derive(Serialize, ToSchema)]
+pub struct TransactionBody {
     id: String,
     #[serde(rename = "type")]
+    #[schema(rename = "type")]
     kind: &'static str,
     montant: String,
     devise: &'static str,
@@ -229,15 +187,41 @@ async fn health(State(state): State<ApiState>) -> Response {
 /// A path id: a text that breaks the id rule (control characters, over 128 characters) is
 /// a 400 naming `parameter`; a valid id too long for the column is simply not found.
 fn path_id(parameter: &str, id: &str) -> Result<(), ApiError> {
-    check_id(id, ID_CHARS_MAX).map_err(|message| ApiError::bad_parameter(parameter, message))
+    edalab_http::path_id(parameter, id, ID_CHARS_MAX).map(|_| ())
 }
 
 fn account_id(id: &str) -> Result<AccountId, ApiError> {
     path_id("id", id)?;
     // An id the domain cannot hold cannot name a stored account.
-    AccountId::parse(id).map_err(|_| ApiError::not_found("account", id))
+    AccountId::parse(id).map_err(|_| ApiError::no_such("account", id))
 }
 
+/// An account's transactions, newest first.
+#[derive(Serialize, ToSchema)]
+pub struct AccountTransactions {
+    transactions: Vec<TransactionBody>,
+}
+
+/// A client's accounts.
+#[derive(Serialize, ToSchema)]
+pub struct ClientAccounts {
+    comptes: Vec<AccountBody>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/comptes/{id}",
+    operation_id = "show_account",
+    tag = "bancaire",
+    summary = "An account: balance (decimal string), status, currency",
+    params(("id" = String, Path, min_length = 1, max_length = 128, pattern = r"^[^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*[^\s\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069][^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*$", description = "The account's id")),
+    responses(
+        (status = 200, description = "The account", body = AccountBody),
+        (status = 400, description = "`id` is not an id (control characters, over 128 characters)", body = ErrorBody),
+        (status = 404, description = "No such account", body = ErrorBody),
+        (status = 503, description = "The store failed", body = ErrorBody),
+    )
+)]
 async fn account(
     State(state): State<ApiState>,
     Path(id): Path<String>,
@@ -245,51 +229,91 @@ async fn account(
     let stored = state
         .store
         .account(&account_id(&id)?)
-        .await?
-        .ok_or_else(|| ApiError::not_found("account", &id))?;
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| ApiError::no_such("account", &id))?;
     Ok(Json(stored.into()))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/comptes/{id}/transactions",
+    operation_id = "account_transactions",
+    tag = "bancaire",
+    summary = "An account's transactions, newest first",
+    params(
+        ("id" = String, Path, min_length = 1, max_length = 128, pattern = r"^[^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*[^\s\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069][^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*$", description = "The account's id"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "How many, newest first (default 10)"),
+    ),
+    responses(
+        (status = 200, description = "The transactions", body = AccountTransactions),
+        (status = 400, description = "`id` is not an id, or `limit` is not within 1..=1000", body = ErrorBody),
+        (status = 404, description = "No such account", body = ErrorBody),
+        (status = 503, description = "The store failed", body = ErrorBody),
+    )
+)]
 async fn transactions(
     State(state): State<ApiState>,
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<AccountTransactions>, ApiError> {
     let default = u32::from(TransactionLimit::default().get());
     let limit = parse_limit(query.get("limit").map(String::as_str), default)
         .and_then(|limit| TransactionLimit::parse(i64::from(limit)))
-        .map_err(|message| ApiError::bad_parameter("limit", message))?;
+        .map_err(|message| ApiError::invalid("limit", message))?;
     let account_id = account_id(&id)?;
-    if state.store.account(&account_id).await?.is_none() {
-        return Err(ApiError::not_found("account", &id));
+    if state
+        .store
+        .account(&account_id)
+        .await
+        .map_err(store_error)?
+        .is_none()
+    {
+        return Err(ApiError::no_such("account", &id));
     }
     let transactions: Vec<TransactionBody> = state
         .store
         .transactions(&account_id, limit)
-        .await?
+        .await
+        .map_err(store_error)?
         .into_iter()
         .map(Into::into)
         .collect();
-    Ok(Json(json!({ "transactions": transactions })))
+    Ok(Json(AccountTransactions { transactions }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/clients/{client_id}/comptes",
+    operation_id = "client_accounts",
+    tag = "bancaire",
+    summary = "A client's accounts",
+    params(("client_id" = String, Path, min_length = 1, max_length = 128, pattern = r"^[^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*[^\s\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069][^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*$", description = "The client's id")),
+    responses(
+        (status = 200, description = "The accounts", body = ClientAccounts),
+        (status = 400, description = "`client_id` is not an id (control characters, over 128 characters)", body = ErrorBody),
+        (status = 404, description = "No account of this client", body = ErrorBody),
+        (status = 503, description = "The store failed", body = ErrorBody),
+    )
+)]
 async fn accounts_of_client(
     State(state): State<ApiState>,
     Path(client_id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<ClientAccounts>, ApiError> {
     path_id("client_id", &client_id)?;
-    let client = ClientId::parse(client_id.clone())
-        .map_err(|_| ApiError::not_found("client", &client_id))?;
+    let client =
+        ClientId::parse(client_id.clone()).map_err(|_| ApiError::no_such("client", &client_id))?;
     let comptes: Vec<AccountBody> = state
         .store
         .accounts_of_client(&client)
-        .await?
+        .await
+        .map_err(store_error)?
         .into_iter()
         .map(Into::into)
         .collect();
     if comptes.is_empty() {
         // A client is known to the ledger only through its accounts.
-        return Err(ApiError::not_found("client", &client_id));
+        return Err(ApiError::no_such("client", &client_id));
     }
-    Ok(Json(json!({ "comptes": comptes })))
+    Ok(Json(ClientAccounts { comptes }))
 }

@@ -26,7 +26,7 @@ pub mod outbox;
 pub mod positions;
 pub mod reconcile;
 
-pub use api::{ApiState, query_paths, query_routes, router, router_with};
+pub use api::{ApiState, query_doc, query_routes, router, router_with};
 pub use apply::{CommitSummary, EventOutcome, SourcedEvent, commit_events, decode_event};
 pub use bench::{LedgerBenchStats, bench_apply};
 pub use handler::{LedgerCounters, LedgerCountersSnapshot, LedgerHandler};

@@ -1,7 +1,7 @@
 //! Plumbing the four seed pipelines (S0 transactions, S1 calculator, S2 intake, S4 saga)
 //! share, so none of them grows private plumbing: the shutdown signal, the handles `start`
 //! returns, idempotent topic creation, a consumer-runtime task, the DLQ tracker that turns
-//! dead letters into a "failed with reason" status, the HTTP error body, the SQLite
+//! dead letters into a "failed with reason" status, the SQLite
 //! connection setup of the pipelines' small stores, and the choice of SQLite or PostgreSQL
 //! for those stores ([`StoreChoice`]).
 //!
@@ -14,18 +14,14 @@ pub mod stores;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use axum::Json;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use edalab_bus::runtime::{BatchHandler, ConsumerRuntime, RuntimeConfig, RuntimeStats};
 use edalab_bus::{Bus, BusError, BusQueues, QueueConsumer, QueueSpec, Queues, TopicConfig};
-use edalab_domain::validation::{FieldError, ValidationErrors};
 use edalab_telemetry::{Measured, MeasuredBatch};
-use serde::Serialize;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use crate::simulator::clock::{Clock, ManualClock, SystemClock};
+pub use edalab_http::{ApiError, json_body, path_id};
 pub use stores::{PgStores, PgStoresConfig, StoreChoice};
 
 /// The clock a pipeline stamps its times with (transaction ids and timestamps, processing
@@ -374,104 +370,6 @@ pub fn open_sqlite(data_dir: &Path, file_name: &str) -> Result<rusqlite::Connect
     Ok(connection)
 }
 
-/// The HTTP error body of every pipeline route: `{error, code, details}`; `details`
-/// names each failing field (S0-01's `{"error", "details": [...]}` plus a stable `code`).
-/// In the OpenAPI document as `PipelineError`.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-#[schema(as = PipelineError)]
-pub struct ApiError {
-    #[serde(skip)]
-    pub status: StatusCode,
-    /// What went wrong, for people.
-    pub error: String,
-    /// `VALIDATION_FAILED` (400), `NOT_FOUND` (404) or `UNAVAILABLE` (503).
-    #[schema(value_type = String, example = "VALIDATION_FAILED")]
-    pub code: &'static str,
-    /// One entry per failing field (400); empty otherwise.
-    #[schema(value_type = Vec<FieldDetail>)]
-    pub details: Vec<FieldError>,
-}
-
-/// One failing field of a 400: the JSON path of the input as the client wrote it
-/// (`accountFrom`, `items[1]`, `body` when the body is not JSON) and what was expected. The
-/// schema of `edalab_domain::validation::FieldError`.
-#[derive(Debug, utoipa::ToSchema)]
-#[allow(dead_code)] // documentation only: `FieldError` is what is serialized.
-pub struct FieldDetail {
-    #[schema(example = "amount")]
-    field: String,
-    #[schema(example = "must be a positive number")]
-    message: String,
-}
-
-impl ApiError {
-    pub fn validation(error: impl Into<String>, errors: &ValidationErrors) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            error: error.into(),
-            code: "VALIDATION_FAILED",
-            details: errors.errors().to_vec(),
-        }
-    }
-
-    pub fn not_found(what: &str, id: &str) -> Self {
-        Self {
-            status: StatusCode::NOT_FOUND,
-            error: format!("{what} `{id}` not found"),
-            code: "NOT_FOUND",
-            details: Vec::new(),
-        }
-    }
-
-    pub fn unavailable(error: impl std::fmt::Display) -> Self {
-        tracing::warn!(%error, "request failed on a dependency");
-        Self {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            error: format!("temporarily unavailable: {error}"),
-            code: "UNAVAILABLE",
-            details: Vec::new(),
-        }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.status, Json(self)).into_response()
-    }
-}
-
-/// Parses a request body as JSON: an empty body or bad JSON is a 400 naming `body`
-/// (never a 500, S0-01). Routes take the body as bytes and call this, so axum's own
-/// plain-text rejections never reach a client.
-pub fn json_body(body: &[u8], error: &str) -> Result<serde_json::Value, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::validation(
-            error,
-            &ValidationErrors::single("body", "Missing request body"),
-        ));
-    }
-    serde_json::from_slice(body).map_err(|e| {
-        ApiError::validation(
-            error,
-            &ValidationErrors::single("body", format!("invalid JSON: {e}")),
-        )
-    })
-}
-
-/// A path parameter naming a resource by id, under the id rule
-/// ([`edalab_domain::validation::check_id`] with `chars_max`): otherwise a 400 naming the
-/// parameter, since such a text is no id at all (ADR 019).
-pub fn path_id<'a>(parameter: &str, id: &'a str, chars_max: usize) -> Result<&'a str, ApiError> {
-    edalab_domain::validation::check_id(id, chars_max)
-        .map(|()| id)
-        .map_err(|message| {
-            ApiError::validation(
-                "Invalid path parameter",
-                &ValidationErrors::single(parameter, message),
-            )
-        })
-}
-
 /// A store lookup by id as an answer: the row, a 404 naming `what` and `id` when there is
 /// none, a 503 when the store failed.
 pub fn found<T>(
@@ -481,7 +379,7 @@ pub fn found<T>(
 ) -> Result<T, ApiError> {
     looked_up
         .map_err(ApiError::unavailable)?
-        .ok_or_else(|| ApiError::not_found(what, id))
+        .ok_or_else(|| ApiError::no_such(what, id))
 }
 
 /// Locks a std mutex, recovering from poisoning (a panicked holder left SQLite's state

@@ -125,12 +125,12 @@ fn answer(
         Ok((_, axum::Json(body))) => Delivery::Accepted {
             reference: body[field].as_str().map(str::to_owned),
         },
-        Err(error) if error.status.is_client_error() => Delivery::Refused {
-            status: error.status.as_u16(),
-            reason: error.error,
+        Err(error) if error.status().is_client_error() => Delivery::Refused {
+            status: error.status().as_u16(),
+            reason: error.message,
         },
         Err(error) => Delivery::Failed {
-            reason: format!("{}: {}", error.status, error.error),
+            reason: format!("{}: {}", error.status(), error.message),
         },
     }
 }

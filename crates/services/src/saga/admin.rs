@@ -48,8 +48,8 @@ pub struct BureauSettings {
     pub failing: bool,
     /// Latency added to each credit check, milliseconds.
     pub latency_ms: u64,
-    /// The circuit breaker: `closed`, `open` or `half_open`.
-    pub breaker: String,
+    /// The circuit breaker's state.
+    pub breaker: BreakerState,
 }
 
 /// `PUT /api/v1/saga/credit-bureau` body; absent fields keep their value, no other field
@@ -58,9 +58,10 @@ pub struct BureauSettings {
 #[allow(dead_code)] // documentation only: the body is parsed field by field.
 #[serde(deny_unknown_fields)] // documents `additionalProperties: false`
 pub struct BureauChange {
+    #[schema(nullable = false)]
     pub failing: Option<bool>,
     /// 0..=10000
-    #[schema(minimum = 0, maximum = 10000)]
+    #[schema(minimum = 0, maximum = 10000, nullable = false)]
     pub latency_ms: Option<u64>,
 }
 
@@ -92,12 +93,7 @@ fn settings(state: &AdminState) -> BureauSettings {
     BureauSettings {
         failing: state.faults.failing.load(Ordering::Relaxed),
         latency_ms: state.faults.latency_ms.load(Ordering::Relaxed),
-        breaker: match state.breaker.state() {
-            BreakerState::Closed => "closed",
-            BreakerState::Open => "open",
-            BreakerState::HalfOpen => "half_open",
-        }
-        .to_owned(),
+        breaker: state.breaker.state(),
     }
 }
 
@@ -122,7 +118,10 @@ fn parse_change(body: &[u8]) -> Result<(Option<bool>, Option<u64>), ApiError> {
     };
     let latency_ms = match map.get("latency_ms") {
         None => None,
-        Some(v) => match v.as_u64().filter(|ms| *ms <= LATENCY_MS_MAX) {
+        Some(v) => match edalab_http::integral(v)
+            .as_u64()
+            .filter(|ms| *ms <= LATENCY_MS_MAX)
+        {
             Some(ms) => Some(ms),
             None => {
                 errors.push(
@@ -157,7 +156,7 @@ async fn get_bureau(State(state): State<AdminState>) -> Json<BureauSettings> {
     request_body = BureauChange,
     responses(
         (status = 200, description = "The settings after the change", body = BureauSettings),
-        (status = 400, description = "`{error, code: VALIDATION_FAILED, details: [{field, message}]}`; nothing changed"),
+        (status = 400, description = "A field is invalid: `details` names it; nothing changed", body = edalab_http::ErrorBody),
     )
 )]
 async fn put_bureau(
@@ -251,7 +250,12 @@ mod tests {
         ] {
             let (status, error) = call(&state, "PUT", body).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-            assert_eq!(error["code"], "VALIDATION_FAILED", "{body}");
+            let code = if body == "{" {
+                "invalid_json"
+            } else {
+                "validation_failed"
+            };
+            assert_eq!(error["code"], code, "{body}");
             let fields: Vec<&str> = error["details"]
                 .as_array()
                 .unwrap()

@@ -65,14 +65,42 @@ fn routes() -> OpenApiRouter<SagaState> {
 #[serde(deny_unknown_fields)] // documents `additionalProperties: false`
 pub struct CreateOrderBody {
     /// 1 to 128 characters, no control or bidirectional formatting character.
-    #[schema(example = "user-42", min_length = 1, max_length = 128)]
+    #[schema(
+        example = "user-42",
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*[^\s\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069][^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*$"
+    )]
     user_id: String,
-    /// A JSON number > 0.
-    #[schema(example = 99.99)]
+    /// A JSON number > 0 with at most 2 decimals, under 10^16.
+    #[schema(
+        example = 99.99,
+        minimum = 0.01,
+        exclusive_maximum = 10000000000000000.0
+    )]
     amount: f64,
-    /// 1 to 100 item names, each under the same rule as `userId`.
-    #[schema(example = json!(["laptop", "mouse"]), min_items = 1, max_items = 100)]
+    #[schema(schema_with = item_names)]
     items: Vec<String>,
+}
+
+/// `items`' schema: 1 to 100 strings, each under the id rule (`edalab_http::ID_PATTERN`,
+/// 1 to 128 characters).
+fn item_names() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
+    let item = ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::String))
+        .min_length(Some(1))
+        .max_length(Some(128))
+        .pattern(Some(edalab_http::ID_PATTERN));
+    ArrayBuilder::new()
+        .items(item)
+        .min_items(Some(1))
+        .max_items(Some(100))
+        .examples([serde_json::json!(["laptop", "mouse"])])
+        .description(Some(
+            "1 to 100 item names, each under the same rule as `userId`.",
+        ))
+        .build()
 }
 
 /// 201 body of `POST /orders` (S4-01).
@@ -157,8 +185,8 @@ pub struct OrderListBody {
     request_body = CreateOrderBody,
     responses(
         (status = 201, description = "Created; the saga runs asynchronously", body = OrderCreatedBody),
-        (status = 400, description = "Missing body, bad JSON or invalid fields: `details` names each", body = ApiError),
-        (status = 503, description = "The bus refused", body = ApiError),
+        (status = 400, description = "Missing body, bad JSON or invalid fields: `details` names each", body = edalab_http::ErrorBody),
+        (status = 503, description = "The bus refused", body = edalab_http::ErrorBody),
     )
 )]
 async fn create(
@@ -219,12 +247,12 @@ pub async fn create_order(
     path = "/orders/{order_id}/status",
     operation_id = "order_status",
     tag = "orders",
-    params(("order_id" = String, Path, description = "The `orderId` answered by the create")),
+    params(("order_id" = String, Path, min_length = 1, max_length = 128, pattern = r"^[^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*[^\s\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069][^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*$", description = "The `orderId` answered by the create")),
     responses(
         (status = 200, description = "The tracking view", body = OrderTrackingBody),
-        (status = 400, description = "`order_id` is not an id (control characters, over 128 characters)", body = ApiError),
-        (status = 404, description = "No event of this order was tracked", body = ApiError),
-        (status = 503, description = "The store failed", body = ApiError),
+        (status = 400, description = "`order_id` is not an id (control characters, over 128 characters)", body = edalab_http::ErrorBody),
+        (status = 404, description = "No event of this order was tracked", body = edalab_http::ErrorBody),
+        (status = 503, description = "The store failed", body = edalab_http::ErrorBody),
     )
 )]
 async fn status(
@@ -237,7 +265,7 @@ async fn status(
         .events_of(order_id)
         .await
         .map_err(ApiError::unavailable)?;
-    let view = fold(&rows).ok_or_else(|| ApiError::not_found("order", order_id))?;
+    let view = fold(&rows).ok_or_else(|| ApiError::no_such("order", order_id))?;
     Ok(Json(
         serde_json::to_value(view).map_err(ApiError::unavailable)?,
     ))
@@ -252,8 +280,8 @@ async fn status(
     params(("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Most orders listed, 1..=1000 [default: 100]")),
     responses(
         (status = 200, description = "The tracked orders, newest first", body = OrderListBody),
-        (status = 400, description = "`limit` is not an integer within 1..=1000", body = ApiError),
-        (status = 503, description = "The store failed", body = ApiError),
+        (status = 400, description = "`limit` is not an integer within 1..=1000", body = edalab_http::ErrorBody),
+        (status = 503, description = "The store failed", body = edalab_http::ErrorBody),
     )
 )]
 async fn list(

@@ -31,7 +31,9 @@ impl Default for BreakerConfig {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The breaker's state; on the wire `closed`, `open` or `half_open`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum BreakerState {
     Closed,
     Open,

@@ -9,8 +9,8 @@
 //!   rate_actual, …}`;
 //! - `POST /api/v1/events/produce {event_type, count}` → `{events_produced, event_ids}`.
 //!
-//! Errors are JSON `{error, code, details}` with the gateway's stable codes; a bad body is a
-//! 400 whose `details` is `[{field, message}]`, one entry per bad field. Bodies are parsed
+//! Errors are `edalab-http`'s `{error, code, details}`; a bad body is a 400 whose `details`
+//! is `[{field, message}]`, one entry per bad field. Bodies are parsed
 //! here, field by field, so that every error names its field (serde's own message does not
 //! always). Owns only HTTP: what a start means is `runner`'s.
 
@@ -19,11 +19,10 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use edalab_domain::validation::JsonObject;
+use edalab_http::{ApiError, ErrorCode};
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -34,93 +33,33 @@ use super::runner::{
 };
 use super::scenario::ScenarioSource;
 
-/// Stable error codes of this API (the gateway's vocabulary, plus two of its own).
-pub mod codes {
-    /// 400, `details: [{field, message}]`.
-    pub const BAD_REQUEST: &str = "bad_request";
-    /// 400: the body is not a JSON object.
-    pub const INVALID_JSON: &str = "invalid_json";
-    /// 409 on `start` while a simulation runs.
-    pub const SIMULATION_RUNNING: &str = "simulation_running";
-    /// 409 on `stop` while none runs.
-    pub const SIMULATION_NOT_RUNNING: &str = "simulation_not_running";
-    /// 503: the bus refused, or the route sink could not deliver.
-    pub const SERVICE_UNAVAILABLE: &str = "service_unavailable";
-    pub const INTERNAL: &str = "internal";
-}
-
-/// An error response, `{error, code, details}`.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-    details: Value,
-}
-
-impl ApiError {
-    fn fields(errors: Vec<FieldError>) -> Self {
-        let message = errors
-            .iter()
-            .map(|e| format!("`{}`: {}", e.field, e.message))
-            .collect::<Vec<_>>()
-            .join("; ");
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            code: codes::BAD_REQUEST,
-            message: format!("invalid request: {message}"),
-            details: json!(errors),
-        }
-    }
-
-    fn invalid_json(message: String) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            code: codes::INVALID_JSON,
-            message: format!("the body is not a valid JSON object: {message}"),
-            details: json!([{ "field": "body", "message": message }]),
-        }
-    }
-}
-
+/// What a refused simulation request answers.
 impl From<SimError> for ApiError {
     fn from(error: SimError) -> Self {
         let message = error.to_string();
         match error {
-            SimError::AlreadyRunning { simulation_id } => Self {
-                status: StatusCode::CONFLICT,
-                code: codes::SIMULATION_RUNNING,
-                message,
-                details: json!({ "simulation_id": simulation_id }),
-            },
-            SimError::NotRunning => Self {
-                status: StatusCode::CONFLICT,
-                code: codes::SIMULATION_NOT_RUNNING,
-                message,
-                details: json!({}),
-            },
-            SimError::Invalid(errors) => Self::fields(errors),
-            SimError::Bus(_) | SimError::Delivery(_) => Self {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                code: codes::SERVICE_UNAVAILABLE,
-                message,
-                details: json!({}),
-            },
-            SimError::Encode(_) => Self {
-                status: StatusCode::INTERNAL_SERVER_ERROR,
-                code: codes::INTERNAL,
-                message,
-                details: json!({}),
-            },
+            SimError::AlreadyRunning { simulation_id } => {
+                Self::new(ErrorCode::SimulationRunning, message)
+                    .with_detail("simulation_id", format!("`{simulation_id}` is running"))
+            }
+            SimError::NotRunning => Self::new(ErrorCode::SimulationNotRunning, message),
+            SimError::Invalid(errors) => invalid_fields(errors),
+            SimError::Bus(_) | SimError::Delivery(_) => {
+                Self::new(ErrorCode::ServiceUnavailable, message)
+            }
+            SimError::Encode(_) => Self::internal(message),
         }
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = json!({ "error": self.message, "code": self.code, "details": self.details });
-        (self.status, Json(body)).into_response()
-    }
+/// 400 `validation_failed` naming every bad field, each also in the message.
+fn invalid_fields(errors: Vec<FieldError>) -> ApiError {
+    let message = errors
+        .iter()
+        .map(|e| format!("`{}`: {}", e.field, e.message))
+        .collect::<Vec<_>>()
+        .join("; ");
+    ApiError::fields(format!("invalid request: {message}"), errors)
 }
 
 /// The body as a JSON object; anything else is a 400 naming `body`.
@@ -157,7 +96,7 @@ fn field<T: DeserializeOwned>(
     errors: &mut Vec<FieldError>,
 ) -> Option<T> {
     let value = map.get(name).filter(|v| !v.is_null())?;
-    match serde_json::from_value(value.clone()) {
+    match serde_json::from_value(edalab_http::integral(value)) {
         Ok(v) => Some(v),
         Err(_) => {
             errors.push(FieldError::new(
@@ -197,7 +136,8 @@ pub struct StartBody {
     /// until stopped [default: the scenario's `duration_s`].
     #[schema(minimum = 0, maximum = 2592000)]
     duration: Option<f64>,
-    /// `constant`, `ramp`, `burst` or `sine` [default: the scenario's shape].
+    /// The traffic shape [default: the scenario's].
+    #[schema(value_type = Option<PatternName>, nullable = false)]
     pattern: Option<String>,
     /// Seed of the random stream [default: from the clock; the status reports it].
     seed: Option<u64>,
@@ -208,13 +148,39 @@ pub struct StartBody {
 #[serde(deny_unknown_fields)] // documents `additionalProperties: false`
 #[allow(dead_code)] // documentation only: the body is parsed field by field.
 pub struct ProduceBody {
-    /// `CompteOuvert`, `DepotEffectue`, `RetraitEffectue`, `VirementEmis`,
-    /// `PaiementPrimeEffectue`, `CompteFerme`, `Transaction`, `Calculation`, `OrderFile`,
-    /// `Order`.
+    /// What to produce: a banking event (the ledger's), or an item of S0, S1, S2 or S4.
+    #[schema(value_type = EventTypeName)]
     event_type: String,
     /// `1..=10000`.
     #[schema(minimum = 1, maximum = 10000)]
     count: u64,
+}
+
+/// The traffic patterns a start accepts (`TrafficPattern::NAMES`; documentation only).
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum PatternName {
+    Constant,
+    Ramp,
+    Burst,
+    Sine,
+}
+
+/// The event types `produce` accepts (`EventKind::ALL`'s wire names; documentation only).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+enum EventTypeName {
+    CompteOuvert,
+    DepotEffectue,
+    RetraitEffectue,
+    VirementEmis,
+    PaiementPrimeEffectue,
+    CompteFerme,
+    Transaction,
+    Calculation,
+    OrderFile,
+    Order,
 }
 
 fn parse_start(body: &Bytes) -> Result<StartRequest, ApiError> {
@@ -242,7 +208,7 @@ fn parse_start(body: &Bytes) -> Result<StartRequest, ApiError> {
             pattern,
             seed,
         }),
-        _ => Err(ApiError::fields(errors)),
+        _ => Err(invalid_fields(errors)),
     }
 }
 
@@ -255,8 +221,8 @@ fn parse_start(body: &Bytes) -> Result<StartRequest, ApiError> {
     request_body = StartBody,
     responses(
         (status = 200, description = "Started", body = StartResponse),
-        (status = 400, description = "A field is invalid: `details` names it", body = Object),
-        (status = 409, description = "A simulation is already running", body = Object),
+        (status = 400, description = "A field is invalid: `details` names it", body = edalab_http::ErrorBody),
+        (status = 409, description = "A simulation is already running", body = edalab_http::ErrorBody),
     )
 )]
 async fn start(
@@ -275,7 +241,7 @@ async fn start(
     tag = "simulator",
     responses(
         (status = 200, description = "Stopped", body = StopResponse),
-        (status = 409, description = "No simulation is running", body = Object),
+        (status = 409, description = "No simulation is running", body = edalab_http::ErrorBody),
     )
 )]
 async fn stop(
@@ -305,8 +271,8 @@ async fn status(State(control): State<Arc<SimulationControl>>) -> Json<StatusRes
     request_body = ProduceBody,
     responses(
         (status = 200, description = "Produced", body = ProduceResponse),
-        (status = 400, description = "A field is invalid: `details` names it", body = Object),
-        (status = 503, description = "The bus refused, or an S0/S2/S4 item could not be delivered", body = Object),
+        (status = 400, description = "A field is invalid: `details` names it", body = edalab_http::ErrorBody),
+        (status = 503, description = "The bus refused, or an S0/S2/S4 item could not be delivered", body = edalab_http::ErrorBody),
     )
 )]
 async fn produce(
@@ -327,11 +293,11 @@ async fn produce(
         }
     }
     let (Some(event_type), Some(count)) = (event_type, count) else {
-        return Err(ApiError::fields(errors));
+        return Err(invalid_fields(errors));
     };
     errors.extend(produce_errors(&event_type, count));
     if !errors.is_empty() {
-        return Err(ApiError::fields(errors));
+        return Err(invalid_fields(errors));
     }
     // `produce_errors` accepted it: 1..=10 000.
     let count = u64::try_from(count).unwrap_or_default();
@@ -355,4 +321,31 @@ pub fn openapi_router(control: Arc<SimulationControl>) -> OpenApiRouter {
 /// The routes alone.
 pub fn router(control: Arc<SimulationControl>) -> axum::Router {
     openapi_router(control).split_for_parts().0
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::simulator::{EventKind, TrafficPattern};
+
+    fn enum_values<T: utoipa::PartialSchema>() -> Vec<String> {
+        let schema = serde_json::to_value(T::schema()).unwrap();
+        schema["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("not an enum: {schema}"))
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn the_documented_names_are_the_accepted_ones() {
+        let kinds: Vec<String> = EventKind::ALL
+            .iter()
+            .map(|k| k.wire_name().to_owned())
+            .collect();
+        assert_eq!(enum_values::<EventTypeName>(), kinds);
+        assert_eq!(enum_values::<PatternName>(), TrafficPattern::NAMES.to_vec());
+    }
 }

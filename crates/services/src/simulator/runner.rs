@@ -48,21 +48,8 @@ const CATCH_UP_BATCHES_MAX: usize = 16;
 /// Scenario used by `produce_now`, which keeps its own account book across calls.
 const PRODUCE_SCENARIO: &str = "default";
 
-/// One invalid request field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
+/// One invalid request field (the domain's).
+pub use edalab_domain::validation::FieldError;
 
 /// Why a control call was refused.
 #[derive(Debug, thiserror::Error)]
@@ -120,7 +107,7 @@ pub struct StopResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StatusResponse {
     /// `running` or `stopped`.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^(running|stopped)$")]
     pub status: &'static str,
     /// `null` before the first start.
     #[schema(value_type = Option<String>)]
@@ -145,19 +132,19 @@ pub struct StatusResponse {
     pub error: Option<String>,
     /// Events produced (sent: produced on the bus, answered by the HTTP API, written as a
     /// file), by event type.
-    #[schema(value_type = Object)]
+    #[schema(value_type = BTreeMap<String, u64>)]
     pub events_by_type: BTreeMap<&'static str, u64>,
     /// Of the sent items, those the receiving API refused at once (HTTP 4xx: the scenario's
     /// invalid and poison S0/S4 items), by event type.
-    #[schema(value_type = Object)]
+    #[schema(value_type = BTreeMap<String, u64>)]
     pub events_refused: BTreeMap<&'static str, u64>,
     /// Items generated but not sent, by route: no bus topic, or no sink for an HTTP or file
     /// route (see the module documentation).
-    #[schema(value_type = Object)]
+    #[schema(value_type = BTreeMap<String, u64>)]
     pub events_skipped: BTreeMap<&'static str, u64>,
     /// Items the route sink could not deliver (platform unreachable, 5xx, file not
     /// written), by route.
-    #[schema(value_type = Object)]
+    #[schema(value_type = BTreeMap<String, u64>)]
     pub events_failed: BTreeMap<&'static str, u64>,
     /// The last delivery failure's reason, if any.
     pub delivery_error: Option<String>,
@@ -178,7 +165,7 @@ pub struct ProduceResponse {
     /// Of the sent items, those the receiving API refused (always 0 for valid items).
     pub events_refused: u64,
     /// Items that could not be sent, by route.
-    #[schema(value_type = Object)]
+    #[schema(value_type = BTreeMap<String, u64>)]
     pub events_skipped: BTreeMap<&'static str, u64>,
 }
 

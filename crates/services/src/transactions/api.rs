@@ -66,18 +66,32 @@ pub fn router(state: TransactionsState) -> Router {
 #[schema(rename_all = "camelCase")]
 #[serde(deny_unknown_fields)] // documents `additionalProperties: false`
 pub struct SubmitTransactionBody {
-    /// A JSON number > 0 with at most 2 decimals.
-    #[schema(example = 100.5)]
+    /// A JSON number > 0 with at most 2 decimals, under 10^16.
+    #[schema(
+        example = 100.5,
+        minimum = 0.01,
+        exclusive_maximum = 10000000000000000.0
+    )]
     amount: f64,
     /// ISO 4217 code, 3 upper-case letters.
-    #[schema(example = "CAD")]
+    #[schema(example = "CAD", pattern = "^[A-Z]{3}$")]
     currency: String,
     /// Debited account: 1 to 128 characters, no control or bidirectional formatting
     /// character.
-    #[schema(example = "ACC-12345", min_length = 1, max_length = 128)]
+    #[schema(
+        example = "ACC-12345",
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*[^\s\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069][^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*$"
+    )]
     account_from: String,
     /// Credited account, same rules, and not `accountFrom`.
-    #[schema(example = "ACC-67890", min_length = 1, max_length = 128)]
+    #[schema(
+        example = "ACC-67890",
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*[^\s\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069][^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*$"
+    )]
     account_to: String,
 }
 
@@ -105,8 +119,8 @@ pub struct SubmitAccepted {
     request_body = SubmitTransactionBody,
     responses(
         (status = 202, description = "Queued, status PENDING", body = SubmitAccepted),
-        (status = 400, description = "Missing body, bad JSON or invalid fields: `details` names each", body = ApiError),
-        (status = 503, description = "The store or the bus refused", body = ApiError),
+        (status = 400, description = "Missing body, bad JSON or invalid fields: `details` names each", body = edalab_http::ErrorBody),
+        (status = 503, description = "The store or the bus refused", body = edalab_http::ErrorBody),
     )
 )]
 async fn submit(
@@ -177,12 +191,12 @@ pub async fn submit_transaction(
     path = "/api/v1/transactions/{id}",
     operation_id = "show_transaction",
     tag = "transactions",
-    params(("id" = String, Path, description = "The `transactionId` answered by the submit")),
+    params(("id" = String, Path, min_length = 1, max_length = 128, pattern = r"^[^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*[^\s\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069][^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*$", description = "The `transactionId` answered by the submit")),
     responses(
         (status = 200, description = "The transaction", body = TransactionView),
-        (status = 400, description = "`id` is not an id (control characters, over 128 characters)", body = ApiError),
-        (status = 404, description = "No such transaction", body = ApiError),
-        (status = 503, description = "The store failed", body = ApiError),
+        (status = 400, description = "`id` is not an id (control characters, over 128 characters)", body = edalab_http::ErrorBody),
+        (status = 404, description = "No such transaction", body = edalab_http::ErrorBody),
+        (status = 503, description = "The store failed", body = edalab_http::ErrorBody),
     )
 )]
 async fn show(
@@ -218,7 +232,7 @@ pub struct TransactionAnalytics {
     tag = "transactions",
     responses(
         (status = 200, description = "Totals and counters", body = TransactionAnalytics),
-        (status = 503, description = "The store failed", body = ApiError),
+        (status = 503, description = "The store failed", body = edalab_http::ErrorBody),
     )
 )]
 async fn analytics(

@@ -127,7 +127,8 @@ async fn bad_bodies_are_400s_naming_each_field() {
     assert_eq!(body["details"][0]["field"], "body", "{body}");
     let (status, body) = call(&app, "POST", "/api/v1/calculator", Some("{not json")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(body["code"], "VALIDATION_FAILED");
+    assert_eq!(body["code"], "invalid_json");
+    assert_eq!(body["details"][0]["field"], "body", "{body}");
     let (status, body) = call(
         &app,
         "POST",

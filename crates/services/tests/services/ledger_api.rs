@@ -82,7 +82,7 @@ async fn account_body(store: Arc<dyn LedgerStore>) {
     assert!(body["iban"].as_str().unwrap().starts_with("FR76"));
     let (status, body) = get(&app, "/api/v1/comptes/NOPE").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(body["code"], "NOT_FOUND");
+    assert_eq!(body["code"], "not_found");
     assert!(body["error"].as_str().unwrap().contains("NOPE"));
     assert!(body.get("details").is_some());
     // A text that breaks the id rule names nothing: 400 naming the parameter (ADR 019).
@@ -120,13 +120,13 @@ async fn transactions_body_and_limit(store: Arc<dyn LedgerStore>) {
         )
         .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "limit={bad}");
-        assert_eq!(body["code"], "INVALID_PARAMETER");
+        assert_eq!(body["code"], "validation_failed");
         assert!(body["error"].as_str().unwrap().contains("limit"));
         assert_eq!(body["details"][0]["field"], "limit");
     }
     let (status, body) = get(&app, "/api/v1/comptes/NOPE/transactions").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(body["code"], "NOT_FOUND");
+    assert_eq!(body["code"], "not_found");
 }
 
 async fn client_accounts(store: Arc<dyn LedgerStore>) {
@@ -139,7 +139,7 @@ async fn client_accounts(store: Arc<dyn LedgerStore>) {
     assert_eq!(comptes[1]["solde"], "35.00");
     let (status, body) = get(&app, "/api/v1/clients/CLI-NOPE/comptes").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(body["code"], "NOT_FOUND");
+    assert_eq!(body["code"], "not_found");
 }
 
 ledger_suite!(
@@ -238,7 +238,7 @@ async fn a_store_outage_is_retried_and_unhealthy() {
     assert_eq!(body["postgres"], "disconnected");
     let (status, body) = get(&app, "/api/v1/comptes/A").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(body["code"], "STORE_UNAVAILABLE");
+    assert_eq!(body["code"], "service_unavailable");
 }
 
 #[tokio::test]

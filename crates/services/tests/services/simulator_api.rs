@@ -158,7 +158,9 @@ async fn start_status_stop_and_409s() {
     assert_eq!(code, StatusCode::CONFLICT, "{again}");
     assert_eq!(again["code"], "simulation_running");
     assert!(again["error"].as_str().unwrap().contains("already running"));
-    assert_eq!(again["details"]["simulation_id"], id.as_str());
+    assert_eq!(again["details"][0]["field"], "simulation_id", "{again}");
+    let detail = again["details"][0]["message"].as_str().unwrap_or_default();
+    assert!(detail.contains(id.as_str()), "{again}");
 
     let first = wait_for(r, Duration::from_secs(20), "events", |s| {
         s["events_produced"].as_u64().unwrap_or(0) > 0
