@@ -32,6 +32,8 @@ pub struct SqsQueues {
     urls: Arc<Mutex<HashMap<String, String>>>,
     /// The DLQs `ensure` made or found, by name (for the DLQ routes).
     dead_letter_queues: Arc<Mutex<BTreeSet<String>>>,
+    /// The queues consumed through this value: `(queue, consumer group)`, for the lag gauge.
+    consumed: Arc<Mutex<BTreeSet<(String, String)>>>,
     /// Where workers record why a message was dead-lettered (SQS keeps no reason).
     reasons: Option<DeadLetterReasons>,
     worker: WorkerSettings,
@@ -54,6 +56,7 @@ impl SqsQueues {
             client,
             urls: Arc::default(),
             dead_letter_queues: Arc::default(),
+            consumed: Arc::default(),
             reasons: None,
             worker: WorkerSettings::default(),
         }
@@ -124,6 +127,27 @@ impl SqsQueues {
     /// Where dead letters' reasons are recorded, if anywhere.
     pub fn reasons(&self) -> Option<&DeadLetterReasons> {
         self.reasons.as_ref()
+    }
+
+    /// The queues consumed through this value, with their consumer's group.
+    pub fn consumed_queues(&self) -> Vec<(String, String)> {
+        self.consumed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// Messages of queue `name` waiting to be received (SQS's approximate count of visible
+    /// messages; those in flight are being handled): a queue consumer's lag.
+    pub async fn waiting(&self, name: &str) -> Result<u64, BusError> {
+        let url = self.url(name).await?;
+        let attributes = self.attributes(name, &url).await?;
+        Ok(attributes
+            .get(&QueueAttributeName::ApproximateNumberOfMessages)
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0))
     }
 
     /// The DLQs this value has ensured, by name.
@@ -418,6 +442,10 @@ impl Queues for SqsQueues {
     ) -> Result<Consuming, RuntimeError> {
         let dead_letter = spec.dead_letter_or_refuse()?.clone();
         let url = self.url(&spec.name).await?;
+        self.consumed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert((spec.name.clone(), consumer.group.clone()));
         let worker = SqsWorker::new(
             self.client.clone(),
             url,

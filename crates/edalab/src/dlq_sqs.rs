@@ -3,7 +3,8 @@
 //! taking them, and moved back to the queue they failed on (`edalab_aws::dead_letters`).
 //! SQS keeps no failure reason: the handlers record it (`edalab-dead-letters`), and the
 //! item's status (`GET /api/v1/calculator/{id}`, `/api/v1/transactions/{id}`,
-//! `/api/v1/intake/orders/{id}`) holds it too.
+//! `/api/v1/intake/orders/{id}`) holds it too. [`SqsGauges`] puts the queues' lag and the
+//! DLQs' depth on `/metrics`, as the bus's are.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -237,3 +238,36 @@ fn message(dlq: &str, letter: &SqsDeadLetter, reason: Option<&Reason>) -> DlqMes
 /// The error shown for a dead letter whose reason was not recorded.
 const NO_REASON: &str = "no reason recorded (SQS keeps none; the item's status in its \
                          service's API has it)";
+
+/// The SQS queues' gauges at a scrape: `edalab_consumer_lag{group, topic: the queue,
+/// partition: 0}` (messages waiting to be received) for every queue consumed, and
+/// `edalab_dlq_depth{topic: the DLQ}` (visible and in flight) for every DLQ ensured — the
+/// series the bus's topics have, so the dashboards and alert rules hold on the aws profile.
+pub struct SqsGauges {
+    queues: SqsQueues,
+}
+
+impl SqsGauges {
+    pub fn new(queues: SqsQueues) -> Self {
+        Self { queues }
+    }
+}
+
+#[async_trait]
+impl edalab_gateway::telemetry::metrics::GaugeSource for SqsGauges {
+    async fn refresh(&self) {
+        use edalab_gateway::telemetry::metrics::{consumer_lag, dlq_depth};
+        for (queue, group) in self.queues.consumed_queues() {
+            match self.queues.waiting(&queue).await {
+                Ok(waiting) => consumer_lag(&group, &queue, 0, waiting),
+                Err(e) => tracing::debug!(queue, error = %e, "cannot read the queue's lag"),
+            }
+        }
+        for dlq in self.queues.ensured_dead_letter_queues() {
+            match self.queues.dead_letter_depth(&dlq).await {
+                Ok(depth) => dlq_depth(&dlq, depth),
+                Err(e) => tracing::debug!(dlq, error = %e, "cannot read the DLQ's depth"),
+            }
+        }
+    }
+}

@@ -26,6 +26,7 @@ use crate::config::Config;
 use anyhow::Context as _;
 use edalab_bus::{Bus, Created};
 use edalab_gateway::dead_letters::DeadLetters;
+use edalab_gateway::telemetry::metrics::GaugeSource;
 use edalab_gateway::{AppState, Gateway, shutdown_signal, telemetry};
 use edalab_schema::SchemaCatalog;
 use edalab_services::pipeline::StoreChoice;
@@ -183,6 +184,8 @@ struct Parts {
     /// Where the DLQ routes find the work queues' DLQs when they are not topics of the bus
     /// (S0/S1/S2's queues on SQS).
     dead_letters: Option<Arc<dyn DeadLetters>>,
+    /// The gauges of those queues (lag, DLQ depth) for `/metrics`.
+    gauges: Option<Arc<dyn GaugeSource>>,
     running: Vec<(Service, Box<dyn Running>)>,
     pipeline_stores: StoreChoice,
     catalog: Arc<SchemaCatalog>,
@@ -200,9 +203,13 @@ impl Parts {
         } else {
             None
         };
-        let (queues, dead_letters) = match queues {
-            Some(open) => (Some(open.queues), Some(open.dead_letters)),
-            None => (None, None),
+        let (queues, dead_letters, gauges) = match queues {
+            Some(open) => (
+                Some(open.queues),
+                Some(open.dead_letters),
+                Some(open.gauges),
+            ),
+            None => (None, None, None),
         };
         let topics_created = if bus.is_read_only() {
             0
@@ -233,6 +240,7 @@ impl Parts {
             topic_count,
             topics_created,
             dead_letters,
+            gauges,
             running,
             pipeline_stores,
             catalog,
@@ -246,6 +254,9 @@ impl Parts {
             .catalog(Arc::clone(&self.catalog));
         if let Some(dead_letters) = &self.dead_letters {
             builder = builder.dead_letters(Arc::clone(dead_letters));
+        }
+        if let Some(gauges) = &self.gauges {
+            builder = builder.gauges(Arc::clone(gauges));
         }
         for (_, running) in &mut self.running {
             for mount in running.take_mounts() {

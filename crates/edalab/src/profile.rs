@@ -23,6 +23,7 @@ use edalab_bus::kafka::{KafkaBus, KafkaConfig};
 use edalab_bus::log::EmbeddedBus;
 use edalab_bus::{Admin, Bus, BusError, Queues};
 use edalab_gateway::dead_letters::DeadLetters;
+use edalab_gateway::telemetry::metrics::GaugeSource;
 use edalab_schema::SchemaRegistry;
 use edalab_services::calculator::CalculationStore;
 use edalab_services::intake::IntakeBackends;
@@ -83,10 +84,11 @@ pub enum ProfileName {
     Aws,
 }
 
-/// Work queues not on the bus, and the DLQ routes' view of them.
+/// Work queues not on the bus, the DLQ routes' view of them, and their gauges.
 pub struct OpenQueues {
     pub queues: Arc<dyn Queues>,
     pub dead_letters: Arc<dyn DeadLetters>,
+    pub gauges: Arc<dyn GaugeSource>,
 }
 
 /// The work queues of S0/S1/S2 (ADR 026): `None` keeps them on the bus (the pipelines'
@@ -139,6 +141,7 @@ async fn open_sqs(aws: &AwsConfig, bus: &Arc<dyn Bus>) -> anyhow::Result<OpenQue
     let queues = open_sqs_queues(aws).await?;
     Ok(OpenQueues {
         queues: Arc::new(queues.clone()),
+        gauges: Arc::new(crate::dlq_sqs::SqsGauges::new(queues.clone())),
         dead_letters: Arc::new(crate::dlq_sqs::SqsDeadLetters::new(queues, Arc::clone(bus))),
     })
 }

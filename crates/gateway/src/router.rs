@@ -95,6 +95,8 @@ struct StateInner {
     config: GatewaySettings,
     bus: Arc<dyn Bus>,
     dead_letters: Arc<dyn DeadLetters>,
+    /// Gauges refreshed at a scrape beside the bus's (the aws profile's SQS queues).
+    gauges: Vec<Arc<dyn telemetry::metrics::GaugeSource>>,
     hub: Hub,
     health: HealthRegistry,
     metrics: Option<PrometheusHandle>,
@@ -110,6 +112,7 @@ pub struct AppStateBuilder {
     config: GatewaySettings,
     bus: Arc<dyn Bus>,
     dead_letters: Option<Arc<dyn DeadLetters>>,
+    gauges: Vec<Arc<dyn telemetry::metrics::GaugeSource>>,
     catalog: Option<Arc<SchemaCatalog>>,
     health: HealthRegistry,
     mounts: Vec<Mount>,
@@ -126,6 +129,12 @@ impl AppStateBuilder {
     /// Where the DLQ routes find dead letters (default: the bus's DLQ topics).
     pub fn dead_letters(mut self, dead_letters: Arc<dyn DeadLetters>) -> Self {
         self.dead_letters = Some(dead_letters);
+        self
+    }
+
+    /// Adds gauges to refresh at each `/metrics` scrape (the bus's are refreshed already).
+    pub fn gauges(mut self, source: Arc<dyn telemetry::metrics::GaugeSource>) -> Self {
+        self.gauges.push(source);
         self
     }
 
@@ -167,6 +176,7 @@ impl AppStateBuilder {
                 config: self.config,
                 bus: self.bus,
                 dead_letters,
+                gauges: self.gauges,
                 hub,
                 health: self.health,
                 metrics,
@@ -214,6 +224,7 @@ impl AppState {
             config: config.clone(),
             bus,
             dead_letters: None,
+            gauges: Vec::new(),
             catalog: None,
             health,
             mounts: Vec::new(),
@@ -535,8 +546,12 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .into_response();
     };
     let timeout = Duration::from_millis(state.inner.config.metrics.refresh_timeout_ms);
-    let refresh = telemetry::metrics::refresh_bus_gauges(&*state.inner.bus, &[WS_GROUP_PREFIX]);
-    if tokio::time::timeout(timeout, refresh).await.is_err() {
+    let bus = telemetry::metrics::refresh_bus_gauges(&*state.inner.bus, &[WS_GROUP_PREFIX]);
+    let others = futures::future::join_all(state.inner.gauges.iter().map(|g| g.refresh()));
+    if tokio::time::timeout(timeout, futures::future::join(bus, others))
+        .await
+        .is_err()
+    {
         tracing::warn!(
             timeout_ms = timeout.as_millis() as u64,
             "bus gauges not refreshed in time"

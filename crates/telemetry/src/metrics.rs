@@ -260,6 +260,15 @@ pub fn refresh_process_gauges() {
     }
 }
 
+/// More gauges read at a scrape, from what is not the bus (the aws profile's SQS queues):
+/// the gateway calls every registered source, under the same timeout as the bus's.
+#[async_trait::async_trait]
+pub trait GaugeSource: Send + Sync {
+    /// Sets the source's gauges ([`consumer_lag`], [`dlq_depth`]...); errors are logged
+    /// and skipped, as [`refresh_bus_gauges`] does.
+    async fn refresh(&self);
+}
+
 /// Whether `topic` is a dead-letter topic: `system.dlq`, `*.dlq`, `*-dlq`.
 pub fn is_dlq_topic(topic: &str) -> bool {
     topic.ends_with(".dlq") || topic.ends_with("-dlq") || topic == "dlq"

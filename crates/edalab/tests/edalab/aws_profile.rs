@@ -256,6 +256,27 @@ async fn dlq_over_rest(http: &reqwest::Client, process: &Process, dlq: &str, lis
         .unwrap_or_else(|| panic!("{dlq} listed: {all}"));
     assert_eq!(ours["backend"], "sqs", "{ours}");
     assert_eq!(ours["depth"], 1, "{ours}");
+    // The same depth, and the queue's lag, on /metrics (the series the bus's DLQs have).
+    let metrics = http
+        .get(process.url("/metrics"))
+        .send()
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains(&format!("edalab_dlq_depth{{topic=\"{dlq}\"}} 1")),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("edalab_consumer_lag{")
+                && l.contains(r#"group="calculator-workers""#)
+                && l.contains(r#"topic="calculatrice-input-queue""#)),
+        "{metrics}"
+    );
     let url = process.url(&format!("/api/v1/dlq/{dlq}/messages"));
     let (status, page) = json_of(http.get(&url).send().await.expect("GET")).await;
     assert_eq!(status, reqwest::StatusCode::OK, "{page}");
