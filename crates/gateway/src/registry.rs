@@ -348,6 +348,22 @@ pub struct RegistryErrorBody {
     pub message: String,
 }
 
+/// Whether `path` is under the registry's prefix.
+pub fn owns(path: &str) -> bool {
+    path == "/registry" || path.starts_with("/registry/")
+}
+
+/// What a registry path no route has answers: Confluent's 404 (`{"error_code": 404,
+/// "message": "HTTP 404 Not Found…"}` with its content type), the shape Confluent's clients
+/// read — never the platform's error body, nor the web UI.
+pub fn unknown_path(method: &axum::http::Method, path: &str) -> Response {
+    let body = RegistryErrorBody {
+        error_code: 404,
+        message: format!("HTTP 404 Not Found: no registry route for {method} {path}"),
+    };
+    Answer(StatusCode::NOT_FOUND, body).into_response()
+}
+
 /// Query of `GET /registry/config/{subject}`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -585,6 +585,9 @@ async fn index(state: State<AppState>, request: Request) -> Response {
 async fn fallback(State(state): State<AppState>, request: Request) -> Response {
     let path = request.uri().path().to_owned();
     let method = request.method().clone();
+    if crate::registry::owns(&path) {
+        return crate::registry::unknown_path(&method, &path);
+    }
     if crate::ui::owns(&method, &path)
         && let Some(response) = crate::ui::serve(state.static_dir(), request).await
     {

@@ -42,7 +42,6 @@ async fn unknown_routes_are_json_404() {
     for path in [
         "/api/v1/nope",
         "/api/nope",
-        "/registry/nope",
         "/api/v1/health/extra",
         "/assets/missing.js",
     ] {

@@ -250,6 +250,22 @@ async fn confluent_paths_answer_confluent_shapes() {
 
 /// X-08 over HTTP: 409 naming the problem, then accepted under NONE.
 #[tokio::test]
+async fn unknown_registry_paths_are_confluent_404s() {
+    let (app, _dir) = app();
+    // What confluent-kafka's AvroSerializer asks first (issue 21): a route this registry
+    // does not have gets Confluent's JSON 404, never the web UI's page.
+    for path in [
+        "/registry/associations/resources/orders.created?resourceType=topic",
+        "/registry/nope",
+        "/registry",
+    ] {
+        let answer = call(&app, "GET", path, None).await;
+        let message = assert_error(&answer, StatusCode::NOT_FOUND, 404);
+        assert!(message.contains("no registry route"), "{path}: {message}");
+    }
+}
+
+#[tokio::test]
 async fn a_breaking_change_is_409_until_the_subject_is_set_to_none() {
     let (app, _dir) = app();
     let subject = DEPOSIT.subject();

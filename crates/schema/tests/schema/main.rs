@@ -5,4 +5,5 @@
 
 mod avro;
 mod binary;
+mod published;
 mod registry;
