@@ -60,6 +60,9 @@ pub enum Command {
     /// The embedded log's maintenance (`log repair`).
     #[command(subcommand)]
     Log(crate::repair::LogCommand),
+    /// The platform's Avro schemas against the schema registry: `schemas list`, `register`,
+    /// `check` (names each incompatible field), `diff`.
+    Schemas(crate::schemas::SchemasArgs),
     /// The seeds' serverless side on AWS or an emulator: `aws deploy`, `aws destroy`.
     #[command(subcommand)]
     Aws(crate::aws_cmd::AwsCommand),
@@ -207,6 +210,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Log(cmd) => crate::repair::run(&data_dir, cmd),
         Command::Aws(cmd) => crate::aws_cmd::run(&config(None)?, &cmd).await,
+        Command::Schemas(args) => crate::schemas::run(&config(None)?, args).await,
         Command::Bench(BenchCommand::Sim(args)) => crate::bench::run_sim(args),
         Command::Bench(BenchCommand::Sqs(args)) => {
             crate::bench_sqs::run(&config(None)?, &args).await

@@ -22,6 +22,7 @@ mod platform;
 mod produce;
 mod profile;
 mod repair;
+mod schemas;
 mod seed;
 mod serve;
 mod service;

@@ -20,6 +20,7 @@ mod deploy;
 mod kafka_profile;
 mod ledger;
 mod observability;
+mod schemas;
 mod serve;
 mod simulate;
 #[cfg(feature = "aws")]
