@@ -54,6 +54,19 @@ async fn until(app: &Router, uri: &str, check: impl Fn(&Value) -> bool) -> Value
     }
 }
 
+/// Waits (60 s at most) until `counter` reads `want`, and returns what it reads: the worker
+/// counts an order once its status is committed, so a reader of the status may be first.
+async fn counted(counter: &std::sync::atomic::AtomicU64, want: u64) -> u64 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let now = counter.load(Ordering::Relaxed);
+        if now == want || tokio::time::Instant::now() > deadline {
+            return now;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 fn config() -> IntakeConfig {
     IntakeConfig {
         scan_interval_ms: 50,
@@ -77,6 +90,21 @@ fn exported(handle: &PrometheusHandle) -> (Option<f64>, Option<f64>, Option<f64>
         counter(&text, "edalab_orders_rejected_total"),
         counter(&text, "edalab_orders_duplicate_total"),
     )
+}
+
+/// [`exported`] once it reads `want` (60 s at most): the event is emitted after the counter.
+async fn exported_until(
+    handle: &PrometheusHandle,
+    want: (Option<f64>, Option<f64>, Option<f64>),
+) -> (Option<f64>, Option<f64>, Option<f64>) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let now = exported(handle);
+        if now == want || tokio::time::Instant::now() > deadline {
+            return now;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 async fn queued(bus: &Arc<dyn Bus>) -> u64 {
@@ -119,8 +147,11 @@ async fn valid_invalid_duplicate_and_restart() {
     .await;
     assert_eq!(body["status"], "PROCESSED", "{body}");
     assert_eq!(body["content"]["amount"], 149.99);
-    assert_eq!(counters.orders_processed_total.load(Ordering::Relaxed), 1);
-    assert_eq!(exported(&metrics), (Some(1.0), Some(0.0), Some(0.0)));
+    assert_eq!(counted(&counters.orders_processed_total, 1).await, 1);
+    assert_eq!(
+        exported_until(&metrics, (Some(1.0), Some(0.0), Some(0.0))).await,
+        (Some(1.0), Some(0.0), Some(0.0))
+    );
     assert!(
         intake::inbox_dir(data)
             .join("processed/order-001.json")
@@ -139,8 +170,11 @@ async fn valid_invalid_duplicate_and_restart() {
         reasons.contains("amount") && reasons.contains("items"),
         "{reasons}"
     );
-    assert_eq!(counters.orders_rejected_total.load(Ordering::Relaxed), 1);
-    assert_eq!(exported(&metrics), (Some(1.0), Some(1.0), Some(0.0)));
+    assert_eq!(counted(&counters.orders_rejected_total, 1).await, 1);
+    assert_eq!(
+        exported_until(&metrics, (Some(1.0), Some(1.0), Some(0.0))).await,
+        (Some(1.0), Some(1.0), Some(0.0))
+    );
     assert!(
         intake::inbox_dir(data)
             .join("rejected/order-002.json")
@@ -166,9 +200,12 @@ async fn valid_invalid_duplicate_and_restart() {
     .await;
     assert_eq!(body["status"], "PROCESSED", "{body}");
     assert_eq!(body["duplicates"][0]["status"], "DUPLICATE", "{body}");
-    assert_eq!(counters.orders_duplicate_total.load(Ordering::Relaxed), 1);
+    assert_eq!(counted(&counters.orders_duplicate_total, 1).await, 1);
     assert_eq!(counters.orders_processed_total.load(Ordering::Relaxed), 1);
-    assert_eq!(exported(&metrics), (Some(1.0), Some(1.0), Some(1.0)));
+    assert_eq!(
+        exported_until(&metrics, (Some(1.0), Some(1.0), Some(1.0))).await,
+        (Some(1.0), Some(1.0), Some(1.0))
+    );
 
     // A redelivered file (same intake_id) is recorded once.
     let mut reader = bus
