@@ -215,10 +215,20 @@ fn parse_redrive_body(body: &[u8]) -> Result<u32, ApiError> {
     let request = if body.iter().all(u8::is_ascii_whitespace) {
         RedriveRequest::default()
     } else {
-        // `null` is no body, as the document's `oneOf: [null, RedriveRequest]` says.
-        serde_json::from_slice::<Option<RedriveRequest>>(body)
-            .map_err(|e| ApiError::invalid_json(format!("invalid redrive body: {e}")))?
-            .unwrap_or_default()
+        // `null` is no body, as the document's `oneOf: [null, RedriveRequest]` says; any
+        // other non-object (`[]`, which serde would read as a struct) is refused.
+        let value: serde_json::Value = serde_json::from_slice(body)
+            .map_err(|e| ApiError::invalid_json(format!("invalid redrive body: {e}")))?;
+        match value {
+            serde_json::Value::Null => RedriveRequest::default(),
+            serde_json::Value::Object(_) => serde_json::from_value(value)
+                .map_err(|e| ApiError::invalid_json(format!("invalid redrive body: {e}")))?,
+            _ => {
+                return Err(ApiError::invalid_json(
+                    "the redrive body must be a JSON object (or null)",
+                ));
+            }
+        }
     };
     let rate = request.rate_per_second.unwrap_or(REDRIVE_RATE_DEFAULT);
     if !(1..=REDRIVE_RATE_MAX).contains(&rate) {
@@ -310,6 +320,16 @@ async fn redrive_dlq(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_redrive_body_that_is_not_an_object_is_refused() {
+        for body in [&b"[]"[..], b"[1]", b"3", b"\"x\""] {
+            let error = parse_redrive_body(body).unwrap_err();
+            assert_eq!(error.code.as_str(), "invalid_json");
+        }
+        assert!(parse_redrive_body(b"null").is_ok());
+        assert!(parse_redrive_body(b"{}").is_ok());
+    }
 
     #[test]
     fn limits_are_bounded_and_named() {
