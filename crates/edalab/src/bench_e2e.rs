@@ -410,9 +410,10 @@ impl Platform {
             inner: Arc::new(bus.clone()),
             stamps: Arc::clone(&probe.stamps),
         });
-        let ledger = crate::ledger::start(shared, store.shared(), catalog, stop_rx, |inner| {
-            Timed { inner, probe }
-        });
+        let ledger =
+            crate::ledger::start(shared, store.shared(), catalog, None, stop_rx, |inner| {
+                Timed { inner, probe }
+            });
         Ok(Self {
             dir,
             bus,

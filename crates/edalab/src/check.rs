@@ -17,7 +17,6 @@ use edalab_bus::Bus;
 use edalab_bus::PartitionRead;
 use edalab_bus::port::Message;
 use edalab_domain::events::topics;
-use edalab_schema::SchemaCatalog;
 use edalab_services::ledger::reconcile;
 
 use crate::profile::Access;
@@ -81,7 +80,8 @@ async fn check_ledger(config: &Config, args: CheckLedgerArgs) -> anyhow::Result<
         .with_context(|| format!("reading the banking topics of the {}", opened.location()))?;
     opened.close().await.context("closing the bus")?;
     let store = crate::profile::open_ledger_store(config).await?;
-    let catalog = SchemaCatalog::builtin().context("loading the schema catalog")?;
+    let values = messages.iter().map(|m| &m.value[..]);
+    let catalog = crate::registration::reading_catalog(config, values).await?;
     let report = reconcile(&*store.shared(), &catalog, &messages)
         .await
         .context("reconciling the ledger")?;

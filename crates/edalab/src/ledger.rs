@@ -16,7 +16,7 @@ use edalab_bus::runtime::{
 use edalab_domain::events::topics;
 use edalab_gateway::telemetry::{InstrumentedBus, MeasuredBatch};
 use edalab_gateway::{HealthCheck, Mount, Role};
-use edalab_schema::SchemaCatalog;
+use edalab_schema::{SchemaCatalog, SchemaRegistry};
 use edalab_services::ledger::{
     ApiState, LedgerCounters, LedgerHandler, LedgerPositions, OutboxPublisher, query_doc,
     query_routes,
@@ -116,11 +116,14 @@ pub struct RunningLedger {
 /// `/metrics`) in a consumer runtime of group `ledger` over the seven banking topics from
 /// the earliest offset, positions in the store, DLQ `system.dlq`, and the outbox
 /// publisher. `wrap` may wrap the handler (the end-to-end benchmark times commits with it;
-/// `up` passes [`std::convert::identity`]). Both tasks stop when `stop` turns true.
+/// `up` passes [`std::convert::identity`]). With a `registry`, records framed with a schema
+/// id the catalog does not know are decoded with the writer schema the registry holds for
+/// it. Both tasks stop when `stop` turns true.
 pub fn start<H>(
     bus: Arc<dyn Bus>,
     store: Arc<dyn LedgerStore>,
     catalog: Arc<SchemaCatalog>,
+    registry: Option<Arc<dyn SchemaRegistry>>,
     stop: tokio::sync::watch::Receiver<bool>,
     wrap: impl FnOnce(MeasuredBatch<LedgerHandler>) -> H,
 ) -> RunningLedger
@@ -132,7 +135,10 @@ where
         let _ = rx.wait_for(|stop| *stop).await;
     };
     let ledger_bus: Arc<dyn Bus> = Arc::new(InstrumentedBus::new(bus, LEDGER_SERVICE));
-    let handler = LedgerHandler::new(Arc::clone(&store), catalog);
+    let mut handler = LedgerHandler::new(Arc::clone(&store), catalog);
+    if let Some(registry) = registry {
+        handler = handler.with_registry(registry);
+    }
     let counters = handler.counters();
     let outbox_ready = handler.outbox_ready();
     let dlq = DlqRouting::to_topic(topics::SYSTEM_DLQ);

@@ -21,6 +21,7 @@ mod output;
 mod platform;
 mod produce;
 mod profile;
+mod registration;
 mod repair;
 mod schemas;
 mod seed;

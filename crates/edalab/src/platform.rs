@@ -23,12 +23,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::Config;
+use crate::registration::Schemas;
 use anyhow::Context as _;
 use edalab_bus::{Bus, Created};
 use edalab_gateway::dead_letters::DeadLetters;
+use edalab_gateway::registry::RegistryHealth;
 use edalab_gateway::telemetry::metrics::GaugeSource;
 use edalab_gateway::{AppState, Gateway, shutdown_signal, telemetry};
-use edalab_schema::SchemaCatalog;
 use edalab_services::pipeline::StoreChoice;
 use tokio::sync::watch;
 
@@ -188,7 +189,7 @@ struct Parts {
     gauges: Option<Arc<dyn GaugeSource>>,
     running: Vec<(Service, Box<dyn Running>)>,
     pipeline_stores: StoreChoice,
-    catalog: Arc<SchemaCatalog>,
+    schemas: Schemas,
     stop_tx: watch::Sender<bool>,
 }
 
@@ -220,13 +221,15 @@ impl Parts {
         let (stop_tx, stop_rx) = watch::channel(false);
         let needs_stores = plan.services.iter().any(|s| s.is_pipeline());
         let pipeline_stores = profile::open_pipeline_stores(config, needs_stores).await?;
-        let catalog = Arc::new(SchemaCatalog::builtin().context("loading the schema catalog")?);
+        let schemas =
+            crate::registration::open(config, plan.services.contains(&Service::Gateway)).await?;
         let context = Context {
             config,
             bus: &shared,
             stores: &pipeline_stores,
             queues: queues.as_ref(),
-            catalog: &catalog,
+            catalog: &schemas.catalog,
+            registry: &schemas.registry,
             stop: &stop_rx,
         };
         let mut links = Links::default();
@@ -243,7 +246,7 @@ impl Parts {
             gauges,
             running,
             pipeline_stores,
-            catalog,
+            schemas,
             stop_tx,
         })
     }
@@ -251,7 +254,11 @@ impl Parts {
     /// The gateway's state: every service's routes and health checks.
     fn app_state(&mut self, config: &Config) -> anyhow::Result<AppState> {
         let mut builder = AppState::builder(&config.gateway_settings(), Arc::clone(&self.shared))
-            .catalog(Arc::clone(&self.catalog));
+            .catalog(Arc::clone(&self.schemas.catalog))
+            .health(Arc::new(RegistryHealth::new(
+                Arc::clone(&self.schemas.registry),
+                &self.schemas.location,
+            )));
         if let Some(dead_letters) = &self.dead_letters {
             builder = builder.dead_letters(Arc::clone(dead_letters));
         }

@@ -17,8 +17,9 @@ use edalab_domain::events::topics;
 use edalab_gateway::Mount;
 use edalab_gateway::forward::Upstream;
 use edalab_gateway::health::HealthCheck;
+use edalab_gateway::registry::LevelChanges;
 use edalab_gateway::telemetry::InstrumentedBus;
-use edalab_schema::SchemaCatalog;
+use edalab_schema::{SchemaCatalog, SchemaRegistry};
 use edalab_services::ledger::LEDGER_GROUP;
 use edalab_services::pipeline::{self, Handles, StoreChoice};
 use edalab_services::simulator::SimulationControl;
@@ -54,6 +55,8 @@ pub struct Context<'a> {
     /// The work queues on SQS (`--profile aws`); `None`: on the bus.
     pub queues: Option<&'a Arc<dyn Queues>>,
     pub catalog: &'a Arc<SchemaCatalog>,
+    /// The registry the catalog was registered on; consumers learn foreign ids from it.
+    pub registry: &'a Arc<dyn SchemaRegistry>,
     pub stop: &'a watch::Receiver<bool>,
 }
 
@@ -390,7 +393,8 @@ fn start_simulator(context: &Context<'_>, links: &Links) -> anyhow::Result<Box<d
         ..Default::default()
     };
     let control = SimulationControl::new(context.bus_of(Service::Simulator), options)
-        .context("starting the simulator")?;
+        .context("starting the simulator")?
+        .with_catalog(Arc::clone(context.catalog));
     if let (Some(transactions), Some(saga)) = (&links.transactions, &links.saga) {
         control.set_sink(Arc::new(
             edalab_services::pipeline::sim_sink::PipelineSink::new(
@@ -408,6 +412,7 @@ struct Ledger {
     store: crate::ledger::OpenStore,
     bus: Arc<dyn Bus>,
     catalog: Arc<SchemaCatalog>,
+    registry: Arc<dyn SchemaRegistry>,
     stop: watch::Receiver<bool>,
     bus_backend: &'static str,
     tasks: Option<LedgerTasks>,
@@ -425,6 +430,7 @@ async fn start_ledger(context: &Context<'_>) -> anyhow::Result<Box<dyn Running>>
         store: crate::profile::open_ledger_store(context.config).await?,
         bus: Arc::clone(context.bus),
         catalog: Arc::clone(context.catalog),
+        registry: Arc::clone(context.registry),
         stop: context.stop.clone(),
         bus_backend: context.config.bus.backend.as_str(),
         tasks: None,
@@ -457,6 +463,7 @@ impl Running for Ledger {
             Arc::clone(&self.bus),
             self.store.shared(),
             Arc::clone(&self.catalog),
+            Some(Arc::clone(&self.registry)),
             self.stop.clone(),
             std::convert::identity,
         );
@@ -522,10 +529,11 @@ struct Gateway {
 
 fn start_gateway(context: &Context<'_>) -> anyhow::Result<Box<dyn Running>> {
     let config = context.config;
-    let registry = edalab_gateway::registry::open(&config.registry, &config.bus.data_dir)
-        .context("opening the schema registry")?;
     Ok(Box::new(Gateway {
-        registry: Some(edalab_gateway::registry::mount(registry)),
+        registry: Some(edalab_gateway::registry::mount(
+            Arc::clone(context.registry),
+            LevelChanges::from_config(&config.registry, &config.security),
+        )),
         upstreams: Upstream::from_config(&config.gateway_settings())?,
     }))
 }

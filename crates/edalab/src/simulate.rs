@@ -108,7 +108,7 @@ pub async fn run(args: SimulateArgs, config: &Config) -> anyhow::Result<()> {
         target,
         bus_held: bus.is_none(),
     });
-    let result = simulate(args, bus.as_ref().map(OpenBus::shared), sink).await;
+    let result = simulate(args, config, bus.as_ref().map(OpenBus::shared), sink).await;
     if let Some(bus) = bus {
         bus.close().await.context("closing the bus")?;
     }
@@ -353,6 +353,7 @@ async fn open_for_writing(config: &Config, held_is_fine: bool) -> anyhow::Result
 
 async fn simulate(
     args: SimulateArgs,
+    config: &Config,
     bus: Option<Arc<dyn Bus>>,
     sink: Arc<CliSink>,
 ) -> anyhow::Result<()> {
@@ -377,6 +378,7 @@ async fn simulate(
         None => SimulationControl::without_bus(options),
     }
     .context("loading the schema catalog")?
+    .with_catalog(crate::registration::open(config, false).await?.catalog)
     .with_sink(sink.clone());
     control
         .start(StartRequest {

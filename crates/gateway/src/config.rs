@@ -188,6 +188,12 @@ pub struct RegistryConfig {
     pub timeout_ms: u64,
     /// Entries at most in each of the client's caches (id → schema, schema → id).
     pub cache_entries_max: usize,
+    /// How long a starting process keeps trying to register its schemas on a registry it
+    /// cannot reach (with a doubling pause) before the start fails.
+    pub register_timeout_ms: u64,
+    /// Lets `PUT /registry/config[/{subject}]` change compatibility levels without tokens
+    /// (with `security.tokens` set, token holders may always).
+    pub allow_level_changes: bool,
 }
 
 impl Default for RegistryConfig {
@@ -196,6 +202,8 @@ impl Default for RegistryConfig {
             url: String::new(),
             timeout_ms: 10_000,
             cache_entries_max: 10_000,
+            register_timeout_ms: 60_000,
+            allow_level_changes: false,
         }
     }
 }

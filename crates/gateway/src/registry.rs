@@ -22,6 +22,11 @@
 //! the expected JSON is 400 with `error_code` 400. Not Confluent's: deletions, modes,
 //! contexts, schema references and non-Avro schema types (42201).
 //!
+//! Changing a level switches a guard off for every producer (`NONE` lets any schema in), so
+//! it is a privileged write ([`LevelChanges`]): allowed when the gateway asks for tokens
+//! (`security.tokens`: only a token holder reaches the handler) or when
+//! `registry.allow_level_changes` is set, refused otherwise with 403 and `error_code` 40301.
+//!
 //! The handlers only translate HTTP to the [`SchemaRegistry`] port; which registry answers
 //! is configuration (`registry.url`, see [`open`]): the built-in [`LocalRegistry`], or an
 //! external Confluent registry through [`HttpRegistry`], in which case `/registry/` relays
@@ -31,7 +36,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRef, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use edalab_schema::registry::CONTENT_TYPE;
@@ -46,7 +51,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::config::RegistryConfig;
+use crate::health::{HealthCheck, Role};
 use crate::router::Mount;
+use crate::security::SecurityConfig;
 
 /// The directory of the built-in registry, under `bus.data_dir`.
 pub const DATA_SUBDIR: &str = "registry";
@@ -70,20 +77,108 @@ pub fn open(
     }
 }
 
+/// The registry answers (its global level is read): a component of `/api/v1/health`, so that
+/// an external registry that went away shows as `down` with the reason.
+pub struct RegistryHealth {
+    registry: Arc<dyn SchemaRegistry>,
+    backend: String,
+}
+
+impl RegistryHealth {
+    /// `location` is what the health report names as the backend (`built-in`, the URL).
+    pub fn new(registry: Arc<dyn SchemaRegistry>, location: &str) -> Self {
+        Self {
+            registry,
+            backend: location.to_owned(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl HealthCheck for RegistryHealth {
+    fn name(&self) -> &str {
+        "schema-registry"
+    }
+    fn role(&self) -> Role {
+        Role::Service
+    }
+    fn backend(&self) -> &str {
+        &self.backend
+    }
+    async fn check(&self) -> Result<(), String> {
+        self.registry
+            .compatibility(None)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Whether `PUT /registry/config[/{subject}]` may change a compatibility level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LevelChanges {
+    Allowed,
+    /// Refused with 403, `error_code` 40301, naming the settings that allow it.
+    Refused,
+}
+
+impl LevelChanges {
+    /// Allowed when `registry.allow_level_changes` is set or the gateway asks for tokens on
+    /// writes (then only a token holder gets as far as the handler).
+    pub fn from_config(registry: &RegistryConfig, security: &SecurityConfig) -> Self {
+        if registry.allow_level_changes || security.auth_required() {
+            Self::Allowed
+        } else {
+            Self::Refused
+        }
+    }
+
+    fn check(self) -> Result<(), Failure> {
+        match self {
+            Self::Allowed => Ok(()),
+            Self::Refused => Err(Failure(RegistryError::Forbidden(
+                "changing a compatibility level is disabled on this registry: configure \
+                 security.tokens (token holders may then change levels) or set \
+                 registry.allow_level_changes: true"
+                    .to_owned(),
+            ))),
+        }
+    }
+}
+
 /// The `/registry/` routes over `registry`, to mount in the gateway.
-pub fn mount(registry: Arc<dyn SchemaRegistry>) -> Mount {
-    Mount::new("registry", router(registry))
+pub fn mount(registry: Arc<dyn SchemaRegistry>, levels: LevelChanges) -> Mount {
+    Mount::new("registry", router(registry, levels))
 }
 
 /// The `/registry/` routes over `registry`, with their OpenAPI operations (to add layers
 /// before mounting).
-pub fn router(registry: Arc<dyn SchemaRegistry>) -> OpenApiRouter {
-    routes().with_state(registry)
+pub fn router(registry: Arc<dyn SchemaRegistry>, levels: LevelChanges) -> OpenApiRouter {
+    routes().with_state(RegistryState { registry, levels })
 }
 
 type Registry = Arc<dyn SchemaRegistry>;
 
-fn routes() -> OpenApiRouter<Registry> {
+/// The routes' state; handlers take the part they need.
+#[derive(Clone)]
+struct RegistryState {
+    registry: Registry,
+    levels: LevelChanges,
+}
+
+impl FromRef<RegistryState> for Registry {
+    fn from_ref(state: &RegistryState) -> Self {
+        Arc::clone(&state.registry)
+    }
+}
+
+impl FromRef<RegistryState> for LevelChanges {
+    fn from_ref(state: &RegistryState) -> Self {
+        state.levels
+    }
+}
+
+fn routes() -> OpenApiRouter<RegistryState> {
     OpenApiRouter::with_openapi(RegistryDoc::openapi())
         .routes(routes!(subjects))
         .routes(routes!(versions, register))
@@ -567,11 +662,17 @@ async fn get_config(State(registry): State<Registry>) -> Reply<CompatibilityLeve
     request_body(content = CompatibilityBody, content_type = "application/vnd.schemaregistry.v1+json"),
     responses(
         (status = 200, description = "The level set", content_type = "application/vnd.schemaregistry.v1+json", body = CompatibilityBody),
+        (status = 403, description = "40301: level changes are disabled (see `registry.allow_level_changes`)", content_type = "application/vnd.schemaregistry.v1+json", body = RegistryErrorBody),
         (status = 422, description = "42203: not a level", content_type = "application/vnd.schemaregistry.v1+json", body = RegistryErrorBody),
         (status = "default", description = "`{error_code, message}`", content_type = "application/vnd.schemaregistry.v1+json", body = RegistryErrorBody),
     )
 )]
-async fn put_config(State(registry): State<Registry>, bytes: Bytes) -> Reply<CompatibilityBody> {
+async fn put_config(
+    State(registry): State<Registry>,
+    State(levels): State<LevelChanges>,
+    bytes: Bytes,
+) -> Reply<CompatibilityBody> {
+    levels.check()?;
     let level = registry
         .set_compatibility(None, parse_level(&bytes)?)
         .await?;
@@ -631,15 +732,18 @@ async fn get_subject_config(
     request_body(content = CompatibilityBody, content_type = "application/vnd.schemaregistry.v1+json"),
     responses(
         (status = 200, description = "The level set", content_type = "application/vnd.schemaregistry.v1+json", body = CompatibilityBody),
+        (status = 403, description = "40301: level changes are disabled (see `registry.allow_level_changes`)", content_type = "application/vnd.schemaregistry.v1+json", body = RegistryErrorBody),
         (status = 422, description = "42203: not a level", content_type = "application/vnd.schemaregistry.v1+json", body = RegistryErrorBody),
         (status = "default", description = "`{error_code, message}`", content_type = "application/vnd.schemaregistry.v1+json", body = RegistryErrorBody),
     )
 )]
 async fn put_subject_config(
     State(registry): State<Registry>,
+    State(levels): State<LevelChanges>,
     Path(subject): Path<String>,
     bytes: Bytes,
 ) -> Reply<CompatibilityBody> {
+    levels.check()?;
     let level = registry
         .set_compatibility(Some(&subject), parse_level(&bytes)?)
         .await?;

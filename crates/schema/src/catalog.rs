@@ -4,15 +4,25 @@
 //! what the embedded registry serves. Against an external Confluent-compatible registry,
 //! the registration step registers each [`EventSchema::source`] under
 //! [`EventSchema::subject`] and hands the returned id to [`SchemaCatalog::assign_id`];
-//! encoding and decoding then use the registry's ids. The catalog itself never does I/O.
+//! encoding and decoding then use the registry's ids.
+//!
+//! A record may also arrive framed with an id the catalog did not frame it with: a later
+//! version of the subject, registered at run time by another producer (a newer edalab, or
+//! any Confluent client). The registry's resolver ([`crate::registry::learn_writers`])
+//! fetches that writer schema and hands it to [`SchemaCatalog::learn`]; from then on the
+//! id decodes with Avro schema resolution from the writer's schema to the catalog's own
+//! (added fields take their defaults, removed fields are skipped). The catalog itself never
+//! does I/O.
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use apache_avro::Schema;
 
 use crate::embedded::EventSchema;
 use crate::error::WireError;
+use crate::resolution::Resolution;
 
 /// A schema id as carried in bytes 1..5 of the Confluent wire format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -24,14 +34,46 @@ impl fmt::Display for SchemaId {
     }
 }
 
-/// Parsed schemas (parsed once, at construction) and their ids, both ways.
+/// Writer schemas a catalog keeps learned; past this [`SchemaCatalog::learn`] refuses new
+/// ones (a subject has a handful of versions: this is only a bound against a stream of
+/// forged ids).
+pub const LEARNED_SCHEMAS_MAX: usize = 1024;
+
+/// What the catalog knows of an id it did not frame with.
 #[derive(Debug, Clone)]
+enum Learned {
+    /// A version of `schema`'s record that resolves to the catalog's own.
+    Readable {
+        schema: EventSchema,
+        resolution: Arc<Resolution>,
+    },
+    /// A schema the catalog cannot read, and why (kept so that every record framed with it
+    /// is refused with the reason, without asking the registry again).
+    Unreadable(Arc<str>),
+}
+
+/// Parsed schemas (parsed once, at construction) and their ids, both ways, plus the writer
+/// schemas learned at run time.
+#[derive(Debug)]
 pub struct SchemaCatalog {
     /// Indexed by [`EventSchema::index`].
     schemas: Vec<Schema>,
     /// Indexed by [`EventSchema::index`].
     ids: Vec<SchemaId>,
     by_id: HashMap<SchemaId, EventSchema>,
+    /// A std lock, never held across an `.await`; read only for ids not in `by_id`.
+    learned: RwLock<HashMap<SchemaId, Learned>>,
+}
+
+impl Clone for SchemaCatalog {
+    fn clone(&self) -> Self {
+        Self {
+            schemas: self.schemas.clone(),
+            ids: self.ids.clone(),
+            by_id: self.by_id.clone(),
+            learned: RwLock::new(self.learned_map().clone()),
+        }
+    }
 }
 
 impl SchemaCatalog {
@@ -50,6 +92,36 @@ impl SchemaCatalog {
             schemas,
             ids,
             by_id,
+            learned: RwLock::new(HashMap::new()),
+        })
+    }
+
+    /// The same schemas framed with `ids` (the ids a registry returned at registration);
+    /// schemas not named keep their id. Fails if two schemas would share an id.
+    pub fn with_ids(
+        &self,
+        ids: impl IntoIterator<Item = (EventSchema, SchemaId)>,
+    ) -> Result<Self, WireError> {
+        let mut framed = self.ids.clone();
+        for (schema, id) in ids {
+            framed[schema.index()] = id;
+        }
+        let mut by_id = HashMap::with_capacity(framed.len());
+        for schema in EventSchema::ALL {
+            let id = framed[schema.index()];
+            if let Some(owner) = by_id.insert(id, schema) {
+                return Err(WireError::IdConflict {
+                    id,
+                    owner: owner.record_name(),
+                    requested: schema.record_name(),
+                });
+            }
+        }
+        Ok(Self {
+            schemas: self.schemas.clone(),
+            ids: framed,
+            by_id,
+            learned: RwLock::new(HashMap::new()),
         })
     }
 
@@ -89,9 +161,95 @@ impl SchemaCatalog {
         self.by_id.get(&id).copied()
     }
 
-    /// Resolves `id`, or fails with [`WireError::UnknownSchemaId`].
+    /// Resolves `id` (framed by the catalog or learned), or fails with
+    /// [`WireError::UnknownSchemaId`] or, for a learned schema it cannot read,
+    /// [`WireError::Unreadable`].
     pub fn resolve(&self, id: SchemaId) -> Result<EventSchema, WireError> {
-        self.by_id(id).ok_or(WireError::UnknownSchemaId(id))
+        if let Some(schema) = self.by_id(id) {
+            return Ok(schema);
+        }
+        Ok(self.writer(id)?.0)
+    }
+
+    /// Whether records framed with `id` need nothing from a registry: the catalog frames
+    /// with it, or learned it (readable or not).
+    pub fn knows(&self, id: SchemaId) -> bool {
+        self.by_id.contains_key(&id) || self.learned_map().contains_key(&id)
+    }
+
+    /// The record learned for `id`, and how to read its writer's records as the catalog's.
+    pub(crate) fn writer(&self, id: SchemaId) -> Result<(EventSchema, Arc<Resolution>), WireError> {
+        match self.learned_map().get(&id) {
+            Some(Learned::Readable { schema, resolution }) => Ok((*schema, Arc::clone(resolution))),
+            Some(Learned::Unreadable(reason)) => Err(WireError::Unreadable {
+                id,
+                reason: reason.to_string(),
+            }),
+            None => Err(WireError::UnknownSchemaId(id)),
+        }
+    }
+
+    /// Learns `writer` (fetched from a registry) as the schema of records framed with `id`:
+    /// it must be a version of one of the catalog's records (same full name) that Avro
+    /// schema resolution can read into the catalog's own. A schema that cannot be read is
+    /// remembered as such, and every record framed with it fails with the reason.
+    /// Learning an id the catalog frames with changes nothing.
+    pub fn learn(&self, id: SchemaId, writer: Schema) -> Result<EventSchema, WireError> {
+        if let Some(schema) = self.by_id(id) {
+            return Ok(schema);
+        }
+        let learned = self.readable(writer);
+        let mut map = self.learned.write().unwrap_or_else(PoisonError::into_inner);
+        if !map.contains_key(&id) && map.len() >= LEARNED_SCHEMAS_MAX {
+            return Err(WireError::Unreadable {
+                id,
+                reason: format!("{LEARNED_SCHEMAS_MAX} foreign schemas already learned"),
+            });
+        }
+        map.insert(id, learned.clone());
+        drop(map);
+        match learned {
+            Learned::Readable { schema, .. } => Ok(schema),
+            Learned::Unreadable(reason) => Err(WireError::Unreadable {
+                id,
+                reason: reason.to_string(),
+            }),
+        }
+    }
+
+    /// Remembers that records framed with `id` cannot be read, and why (the registry's
+    /// schema for it does not parse). Ids the catalog frames with are left alone.
+    pub fn refuse(&self, id: SchemaId, reason: &str) {
+        if self.by_id.contains_key(&id) {
+            return;
+        }
+        let mut map = self.learned.write().unwrap_or_else(PoisonError::into_inner);
+        if map.len() < LEARNED_SCHEMAS_MAX {
+            map.insert(id, Learned::Unreadable(reason.into()));
+        }
+    }
+
+    fn readable(&self, writer: Schema) -> Learned {
+        let Schema::Record(record) = &writer else {
+            return Learned::Unreadable("not a record schema".into());
+        };
+        let name = record.name.fullname(None);
+        let Some(schema) = EventSchema::ALL.into_iter().find(|s| s.to_string() == name) else {
+            return Learned::Unreadable(format!("record {name} is none of edalab's").into());
+        };
+        match Resolution::new(&writer, self.schema(schema)) {
+            Ok(resolution) => Learned::Readable {
+                schema,
+                resolution: Arc::new(resolution),
+            },
+            Err(error) => Learned::Unreadable(
+                format!("{name} as written cannot be read as edalab's {name}: {error}").into(),
+            ),
+        }
+    }
+
+    fn learned_map(&self) -> std::sync::RwLockReadGuard<'_, HashMap<SchemaId, Learned>> {
+        self.learned.read().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Every schema with its current id, in [`EventSchema::ALL`] order (for `schemas

@@ -40,7 +40,7 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::binary::{BodyReader, BodyWriter, metadata_len};
-use crate::catalog::SchemaCatalog;
+use crate::catalog::{SchemaCatalog, SchemaId};
 use crate::decimal::{self, MONEY_PRECISION, MONEY_SCALE};
 use crate::embedded::EventSchema;
 use crate::error::WireError;
@@ -104,29 +104,61 @@ pub fn encode_into<E: AvroEvent>(
     event.write_body(out).inspect_err(|_| out.truncate(start))
 }
 
-/// Decodes a Confluent-framed `E`, checking the header's schema id is `E`'s.
+/// Decodes a Confluent-framed `E`, checking the header's schema id is `E`'s: the id the
+/// catalog frames `E` with (read directly), or a version of `E`'s record the catalog
+/// learned ([`SchemaCatalog::learn`], read by Avro schema resolution).
 pub fn decode<E: AvroEvent>(catalog: &SchemaCatalog, bytes: &[u8]) -> Result<E, WireError> {
     let (id, body) = wire::unframe(bytes)?;
-    if id != catalog.id_of(E::SCHEMA) {
-        let found = catalog.resolve(id)?;
+    if id == catalog.id_of(E::SCHEMA) {
+        return E::read_body(body);
+    }
+    let found = catalog.resolve(id)?;
+    if found != E::SCHEMA {
         return Err(WireError::SchemaMismatch {
             id,
             expected: E::SCHEMA.record_name(),
             found: found.record_name(),
         });
     }
-    E::read_body(body)
+    E::from_avro(decode_resolved(catalog, id, body)?)
 }
 
 /// Decodes a Confluent-framed message into the generic Avro value of whichever schema its
-/// header names (for `tail`, the DLQ browser, and any reader without a Rust type).
+/// header names (for `tail`, the DLQ browser, and any reader without a Rust type); a
+/// learned version comes resolved to the catalog's schema.
 pub fn decode_value(
     catalog: &SchemaCatalog,
     bytes: &[u8],
 ) -> Result<(EventSchema, Value), WireError> {
     let (id, body) = wire::unframe(bytes)?;
     let schema = catalog.resolve(id)?;
-    Ok((schema, decode_body(catalog, schema, body)?))
+    if id == catalog.id_of(schema) {
+        return Ok((schema, decode_body(catalog, schema, body)?));
+    }
+    Ok((schema, decode_resolved(catalog, id, body)?))
+}
+
+/// Reads a body written with the writer schema learned for `id` and resolves it to the
+/// catalog's schema of the same record; refuses trailing bytes.
+fn decode_resolved(catalog: &SchemaCatalog, id: SchemaId, body: &[u8]) -> Result<Value, WireError> {
+    let (schema, resolution) = catalog.writer(id)?;
+    let record = schema.record_name();
+    bound_avro_allocations();
+    let mut reader = body;
+    let value = resolution
+        .read(&mut reader, catalog.schema(schema))
+        .map_err(|source| WireError::AvroDecode {
+            record,
+            field: format!("(written with schema id {id})"),
+            source,
+        })?;
+    if !reader.is_empty() {
+        return Err(WireError::TrailingBytes {
+            record,
+            len: reader.len(),
+        });
+    }
+    Ok(value)
 }
 
 /// The largest single allocation apache-avro may make while reading (its default is 512 MiB

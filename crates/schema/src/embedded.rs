@@ -199,6 +199,49 @@ impl EventSchema {
         }
     }
 
+    /// The subject's published compatibility level (`schemas/published/<subject>/
+    /// compatibility`), which the platform sets on a subject that has no level of its own;
+    /// `None`: the registry's global level (BACKWARD by default).
+    pub fn published_compatibility(self) -> Option<&'static str> {
+        let text = match self {
+            Self::AccountOpened => {
+                include_str!(
+                    "../../../schemas/published/bancaire.compte.ouvert-value/compatibility"
+                )
+            }
+            Self::AccountClosed => {
+                include_str!("../../../schemas/published/bancaire.compte.ferme-value/compatibility")
+            }
+            Self::DepositMade => include_str!(
+                "../../../schemas/published/bancaire.depot.effectue-value/compatibility"
+            ),
+            Self::WithdrawalMade => include_str!(
+                "../../../schemas/published/bancaire.retrait.effectue-value/compatibility"
+            ),
+            Self::TransferIssued => {
+                include_str!(
+                    "../../../schemas/published/bancaire.virement.emis-value/compatibility"
+                )
+            }
+            Self::TransferReceived => {
+                include_str!(
+                    "../../../schemas/published/bancaire.virement.recu-value/compatibility"
+                )
+            }
+            Self::PremiumPaid => include_str!(
+                "../../../schemas/published/bancaire.paiement-prime.effectue-value/compatibility"
+            ),
+            Self::OperationRejected => include_str!(
+                "../../../schemas/published/bancaire.operation.rejetee-value/compatibility"
+            ),
+            Self::TransactionProcessed
+            | Self::OrderCreated
+            | Self::PaymentAuthorized
+            | Self::PaymentRejected => return None,
+        };
+        Some(text.trim())
+    }
+
     /// Parses [`Self::source`].
     pub fn parse(self) -> Result<apache_avro::Schema, crate::WireError> {
         apache_avro::Schema::parse_str(self.source()).map_err(|source| {

@@ -27,6 +27,16 @@ pub enum WireError {
     #[error("unknown schema id {0}")]
     UnknownSchemaId(SchemaId),
 
+    /// The header names a schema a registry holds, but one the catalog cannot read (another
+    /// record, or a version Avro schema resolution cannot map to the catalog's).
+    #[error("schema id {id} cannot be read: {reason}")]
+    Unreadable {
+        /// The id in the header.
+        id: SchemaId,
+        /// Why.
+        reason: String,
+    },
+
     /// The header names a known schema, but not the one this topic or type expects.
     #[error("schema id {id} is {found}, expected {expected}")]
     SchemaMismatch {

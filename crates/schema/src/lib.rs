@@ -41,6 +41,7 @@ pub mod embedded;
 pub mod error;
 pub mod json;
 pub mod registry;
+mod resolution;
 pub mod wire;
 
 pub use catalog::{SchemaCatalog, SchemaId};

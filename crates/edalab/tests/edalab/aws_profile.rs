@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use edalab_aws::testing::MiniStack;
 use serde_json::{Value, json};
 
-use crate::support::{Process, edalab, json_of};
+use crate::support::{Process, edalab, json_of, text_at};
 
 /// `edalab serve <services> --profile aws` against `endpoint`, with an emulator's
 /// credentials in the environment (the AWS chain reads them there).
@@ -257,14 +257,7 @@ async fn dlq_over_rest(http: &reqwest::Client, process: &Process, dlq: &str, lis
     assert_eq!(ours["backend"], "sqs", "{ours}");
     assert_eq!(ours["depth"], 1, "{ours}");
     // The same depth, and the queue's lag, on /metrics (the series the bus's DLQs have).
-    let metrics = http
-        .get(process.url("/metrics"))
-        .send()
-        .await
-        .expect("GET /metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = text_at(http, &process.url("/metrics")).await;
     assert!(
         metrics.contains(&format!("edalab_dlq_depth{{topic=\"{dlq}\"}} 1")),
         "{metrics}"

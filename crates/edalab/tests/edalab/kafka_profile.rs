@@ -19,19 +19,18 @@ use serde_json::{Value, json};
 
 use crate::support::{Process, edalab, json_of};
 
-/// `edalab serve <services> --profile kafka` on `brokers` and `database`, on a free port.
 /// What a kafka-profile test runs against: a broker, a fresh PostgreSQL database and a scratch
 /// folder (dropped in the reverse order).
-struct Peers {
-    broker: Tansu,
-    database: TestDatabase,
-    dir: tempfile::TempDir,
+pub(crate) struct Peers {
+    pub broker: Tansu,
+    pub database: TestDatabase,
+    pub dir: tempfile::TempDir,
 }
 
 impl Peers {
     /// `None` (the test is skipped, saying why) when a peer is missing where that is allowed:
     /// tansu may not be missing under `CI=true`, and CI sets the PostgreSQL URL.
-    async fn start_or_skip(test: &str) -> Option<Self> {
+    pub async fn start_or_skip(test: &str) -> Option<Self> {
         let admin_url = postgres_url_or_skip(test)?;
         let broker = Tansu::start_or_skip(test)?;
         let database = TestDatabase::create(&admin_url)
@@ -46,6 +45,7 @@ impl Peers {
     }
 }
 
+/// `edalab serve <services> --profile kafka` on `brokers` and `database`, on a free port.
 fn serve_on_kafka(dir: &Path, services: &[&str], brokers: &str, database: &str) -> Command {
     let mut command = edalab(dir);
     command

@@ -59,6 +59,8 @@ async fn check_diff_and_register_name_an_incompatible_field() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut command = edalab(dir.path());
     command.args(["--data-dir", "data", "up", "--listen", "127.0.0.1:0"]);
+    // Level changes are refused by default (issue 21, part 7); this test needs one.
+    command.env("EDALAB__REGISTRY__ALLOW_LEVEL_CHANGES", "true");
     let up = Process::start(command);
     let registry = up.url("/registry");
 

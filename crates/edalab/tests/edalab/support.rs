@@ -107,6 +107,36 @@ impl Process {
     }
 }
 
+/// `POST /api/v1/events/produce` `{event_type, count}` on `process`, which must succeed;
+/// its answer (`event_ids`, ...).
+pub async fn produce_events(
+    http: &reqwest::Client,
+    process: &Process,
+    event_type: &str,
+    count: u64,
+) -> Value {
+    let response = http
+        .post(process.url("/api/v1/events/produce"))
+        .json(&json!({ "event_type": event_type, "count": count }))
+        .send()
+        .await
+        .expect("POST /api/v1/events/produce");
+    let (status, body) = json_of(response).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    body
+}
+
+/// The text at `url` (a `/metrics` page), which must answer.
+pub async fn text_at(http: &reqwest::Client, url: &str) -> String {
+    let response = http.get(url).send().await.expect("GET");
+    assert!(
+        response.status().is_success(),
+        "{url}: {}",
+        response.status()
+    );
+    response.text().await.expect("text")
+}
+
 pub async fn json_of(response: reqwest::Response) -> (reqwest::StatusCode, Value) {
     let status = response.status();
     let text = response.text().await.expect("body");

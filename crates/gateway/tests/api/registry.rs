@@ -31,15 +31,19 @@ fn with_field(schema: &str, field: Value) -> String {
 }
 
 /// The whole gateway router with the registry configured as `edalab up` does (built-in,
-/// in a fresh data directory).
+/// in a fresh data directory), level changes allowed.
 fn app() -> (Router, tempfile::TempDir) {
+    app_with(registry::LevelChanges::Allowed)
+}
+
+fn app_with(levels: registry::LevelChanges) -> (Router, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("dir");
     let mut config = Config::default();
     config.server.static_dir = dir.path().join("web/dist");
     let registry =
         registry::open(&config.registry, &dir.path().join("data")).expect("open the registry");
     let state = AppState::builder(&config, Arc::new(FakeBus::new()))
-        .mount(registry::mount(registry))
+        .mount(registry::mount(registry, levels))
         .build()
         .expect("state");
     (edalab_gateway::router(state), dir)
@@ -392,7 +396,7 @@ async fn bad_avro_names_are_42201_and_unknown_fields_400_on_a_real_port() {
     let registry: Arc<dyn SchemaRegistry> =
         Arc::new(LocalRegistry::open(dir.path()).expect("open"));
     let app = spawn_app_with(Setup {
-        mounts: vec![registry::mount(registry)],
+        mounts: vec![registry::mount(registry, registry::LevelChanges::Allowed)],
         fake_bus: true,
         ..Setup::default()
     })
@@ -491,7 +495,10 @@ fn counted_mount(registry: Arc<dyn SchemaRegistry>, count: Arc<AtomicUsize>) -> 
         count.fetch_add(1, Ordering::SeqCst);
         request
     });
-    Mount::new("registry", registry::router(registry).layer(layer))
+    Mount::new(
+        "registry",
+        registry::router(registry, registry::LevelChanges::Allowed).layer(layer),
+    )
 }
 
 /// The Confluent client against the gateway's own `/registry/` on a real port: every call
@@ -653,7 +660,10 @@ async fn with_registry_url_the_gateway_relays_to_the_external_registry() {
     let upstream: Arc<dyn SchemaRegistry> =
         Arc::new(LocalRegistry::open(upstream_dir.path()).expect("open"));
     let upstream_app = spawn_app_with(Setup {
-        mounts: vec![registry::mount(Arc::clone(&upstream))],
+        mounts: vec![registry::mount(
+            Arc::clone(&upstream),
+            registry::LevelChanges::Allowed,
+        )],
         fake_bus: true,
         ..Setup::default()
     })
@@ -663,7 +673,7 @@ async fn with_registry_url_the_gateway_relays_to_the_external_registry() {
     assert!(config.problems().is_empty(), "valid config");
     let relayed = registry::open(&config.registry, std::path::Path::new("unused")).expect("client");
     let state = AppState::builder(&config, Arc::new(FakeBus::new()))
-        .mount(registry::mount(relayed))
+        .mount(registry::mount(relayed, registry::LevelChanges::Allowed))
         .build()
         .expect("state");
     let app = edalab_gateway::router(state);
@@ -699,7 +709,7 @@ async fn the_registry_routes_are_documented_with_confluent_errors() {
         Arc::new(LocalRegistry::open(dir.path()).expect("open"));
     let config = Config::default();
     let state = AppState::builder(&config, Arc::new(FakeBus::new()))
-        .mount(registry::mount(registry))
+        .mount(registry::mount(registry, registry::LevelChanges::Allowed))
         .build()
         .expect("state");
     let doc = state.openapi();
@@ -742,4 +752,63 @@ async fn the_registry_routes_are_documented_with_confluent_errors() {
             "{method} {path}: {default}"
         );
     }
+}
+
+/// Issue 21, part 7: without tokens and without `registry.allow_level_changes`, a level
+/// change is refused with Confluent's 403 body naming the settings, and nothing changes.
+#[tokio::test]
+async fn level_changes_are_refused_unless_allowed() {
+    let (app, _dir) = app_with(registry::LevelChanges::Refused);
+    let subject = DEPOSIT.subject();
+    for path in [
+        "/registry/config".to_owned(),
+        format!("/registry/config/{subject}"),
+    ] {
+        let answer = call(&app, "PUT", &path, Some(r#"{"compatibility":"NONE"}"#)).await;
+        let message = assert_error(&answer, StatusCode::FORBIDDEN, 40301);
+        assert!(
+            message.contains("registry.allow_level_changes") && message.contains("security.tokens"),
+            "{message}"
+        );
+    }
+    let (_, _, body) = call(&app, "GET", "/registry/config", None).await;
+    assert_eq!(body["compatibilityLevel"], "BACKWARD");
+    let answer = call(&app, "GET", &format!("/registry/config/{subject}"), None).await;
+    assert_error(&answer, StatusCode::NOT_FOUND, 40408);
+    // Registering (what producers do) is not a level change: still allowed.
+    let schema = serde_json::json!({ "schema": DEPOSIT.source() }).to_string();
+    let (status, _, _) = call(
+        &app,
+        "POST",
+        &format!("/registry/subjects/{subject}/versions"),
+        Some(&schema),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[test]
+fn level_changes_follow_the_settings() {
+    use edalab_gateway::config::RegistryConfig;
+    use edalab_gateway::security::SecurityConfig;
+    let mut settings = RegistryConfig::default();
+    let mut security = SecurityConfig::default();
+    let decide = |r: &RegistryConfig, s: &SecurityConfig| registry::LevelChanges::from_config(r, s);
+    assert_eq!(
+        decide(&settings, &security),
+        registry::LevelChanges::Refused
+    );
+    settings.allow_level_changes = true;
+    assert_eq!(
+        decide(&settings, &security),
+        registry::LevelChanges::Allowed
+    );
+    settings.allow_level_changes = false;
+    security.tokens = vec![edalab_gateway::security::TokenHash::of(
+        "a-token-of-at-least-32-characters",
+    )];
+    assert_eq!(
+        decide(&settings, &security),
+        registry::LevelChanges::Allowed
+    );
 }

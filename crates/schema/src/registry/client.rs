@@ -223,6 +223,7 @@ fn error_from(status: StatusCode, bytes: &[u8], about: About<'_>) -> RegistryErr
                 .map(str::to_owned)
                 .unwrap_or(body.message),
         ),
+        40301 => RegistryError::Forbidden(body.message),
         42202 => RegistryError::InvalidVersion(version()),
         42208 => RegistryError::InvalidSubject(subject()),
         50001 => RegistryError::Store(

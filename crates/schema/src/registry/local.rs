@@ -401,8 +401,15 @@ impl SchemaRegistry for LocalRegistry {
         Ok(SchemaId(id))
     }
 
+    /// Read-only, an id not known yet is looked for again in the log as it is now: the
+    /// process that owns the registry may have registered it since this one opened it.
     async fn schema_by_id(&self, id: SchemaId) -> Result<String, RegistryError> {
-        let state = self.state.lock().await;
+        let mut state = self.state.lock().await;
+        if self.log.is_none() && !state.schemas.contains_key(&id.0) {
+            *state = Self::open_read_only(self.path.parent().unwrap_or(Path::new(".")))?
+                .state
+                .into_inner();
+        }
         state
             .schemas
             .get(&id.0)

@@ -20,6 +20,7 @@ pub mod client;
 pub mod compat;
 pub mod local;
 pub mod names;
+pub mod resolve;
 
 use std::fmt;
 use std::str::FromStr;
@@ -32,6 +33,7 @@ use crate::catalog::SchemaId;
 pub use client::{HttpRegistry, HttpRegistryConfig};
 pub use compat::Compatibility;
 pub use local::LocalRegistry;
+pub use resolve::{Registered, Registration, RegistrationError, learn_writers, register_catalog};
 
 /// The content type of Confluent's Schema Registry API (v1), requests and responses.
 pub const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
@@ -126,6 +128,10 @@ pub enum RegistryError {
     /// 50001: the registry's own storage failed.
     #[error("Error in the backend data store: {0}")]
     Store(String),
+    /// 40301: the request is not allowed here (a level change on a registry that does not
+    /// allow it).
+    #[error("{0}")]
+    Forbidden(String),
     /// A request body the registry cannot read (HTTP 400, code 400 as Confluent answers).
     #[error("{0}")]
     BadRequest(String),
@@ -156,6 +162,7 @@ impl RegistryError {
             Self::InvalidSubject(_) => 42208,
             Self::Store(_) => 50001,
             Self::BadRequest(_) => 400,
+            Self::Forbidden(_) => 40301,
             Self::Transport { .. } => 50003,
             Self::Remote { error_code, .. } => *error_code,
         }
@@ -174,6 +181,7 @@ impl RegistryError {
             | Self::InvalidCompatibility(_)
             | Self::InvalidSubject(_) => 422,
             Self::BadRequest(_) => 400,
+            Self::Forbidden(_) => 403,
             Self::Store(_) => 500,
             Self::Transport { .. } => 502,
             Self::Remote { status, .. } => *status,
@@ -346,6 +354,7 @@ mod tests {
             (RegistryError::InvalidVersion("x".into()), 42202, 422),
             (RegistryError::InvalidCompatibility("x".into()), 42203, 422),
             (RegistryError::Store("disk".into()), 50001, 500),
+            (RegistryError::Forbidden("no".into()), 40301, 403),
         ];
         for (error, code, status) in cases {
             assert_eq!(error.error_code(), code, "{error}");

@@ -7,3 +7,4 @@ mod avro;
 mod binary;
 mod published;
 mod registry;
+mod resolution;

@@ -109,6 +109,26 @@ fn every_published_subject_is_a_schema_of_the_platform() {
     }
 }
 
+/// The level the platform sets on a subject at start is the published one (the binary
+/// embeds the `compatibility` files; a new one must be added to
+/// `EventSchema::published_compatibility`).
+#[test]
+fn the_embedded_levels_are_the_published_ones() {
+    for schema in EventSchema::ALL {
+        let dir = published_root().join(schema.subject());
+        let file = std::fs::read_to_string(dir.join("compatibility")).ok();
+        assert_eq!(
+            schema.published_compatibility(),
+            file.as_deref().map(str::trim),
+            "{}",
+            schema.subject()
+        );
+        if let Some(text) = schema.published_compatibility() {
+            assert_eq!(text.parse::<Compatibility>().ok(), level(&dir).ok());
+        }
+    }
+}
+
 /// A copy of `schema`'s published folder in a temporary directory, at `level`.
 fn published_copy(schema: EventSchema, level: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -24,7 +24,8 @@ use async_trait::async_trait;
 use edalab_bus::port::Message;
 use edalab_bus::port::headers::TRACEPARENT;
 use edalab_bus::runtime::{BatchHandler, Outcome};
-use edalab_schema::SchemaCatalog;
+use edalab_schema::registry::learn_writers;
+use edalab_schema::{SchemaCatalog, SchemaRegistry};
 use edalab_store::{LedgerStore, StoreError};
 use edalab_telemetry::events::{LedgerEventCommitted, LedgerOutcome};
 use tokio::sync::Notify;
@@ -89,6 +90,9 @@ fn add(counter: &AtomicU64, n: usize) {
 pub struct LedgerHandler {
     store: Arc<dyn LedgerStore>,
     catalog: Arc<SchemaCatalog>,
+    /// Where the writer schemas of ids the catalog does not know are fetched from; `None`:
+    /// such records are dead-lettered as undecodable.
+    registry: Option<Arc<dyn SchemaRegistry>>,
     counters: Arc<LedgerCounters>,
     /// Woken after a commit that queued rejection events (the outbox publisher waits on it).
     outbox_ready: Arc<Notify>,
@@ -99,9 +103,17 @@ impl LedgerHandler {
         Self {
             store,
             catalog,
+            registry: None,
             counters: Arc::new(LedgerCounters::default()),
             outbox_ready: Arc::new(Notify::new()),
         }
+    }
+
+    /// Learns the schemas of ids the catalog does not know from `registry` (a producer one
+    /// version ahead, or any Confluent client's): see [`learn_writers`].
+    pub fn with_registry(mut self, registry: Arc<dyn SchemaRegistry>) -> Self {
+        self.registry = Some(registry);
+        self
     }
 
     pub fn counters(&self) -> Arc<LedgerCounters> {
@@ -151,6 +163,35 @@ impl LedgerHandler {
     }
 }
 
+impl LedgerHandler {
+    /// Fetches the writer schemas of the batch's unknown ids; fails (the batch is retried)
+    /// only when the registry cannot answer.
+    async fn learn_writers(&self, batch: &[Message]) -> Result<(), String> {
+        let Some(registry) = &self.registry else {
+            return Ok(());
+        };
+        // Collected first: a closure borrowing the batch inside this future is not `Send`
+        // for every lifetime (rustc's higher-ranked closure limitation).
+        let values: Vec<&[u8]> = batch.iter().map(|m| m.value.as_ref()).collect();
+        match learn_writers(&self.catalog, &**registry, values).await {
+            Ok(learned) => {
+                for id in learned {
+                    tracing::info!(
+                        schema_id = id.0,
+                        "ledger: learned a writer schema from the registry"
+                    );
+                }
+                Ok(())
+            }
+            Err(error) => {
+                add(&self.counters.retried_batches_total, 1);
+                tracing::warn!(%error, "ledger: schema registry unavailable, retrying the batch");
+                Err(format!("schema registry: {error}"))
+            }
+        }
+    }
+}
+
 /// The trace id in `message`'s `traceparent` header (`00-<trace id>-<span id>-<flags>`),
 /// for the `ledger.batch` span's `trace_id` field.
 fn trace_id_of(message: &Message) -> Option<&str> {
@@ -173,6 +214,9 @@ impl BatchHandler for LedgerHandler {
 
 impl LedgerHandler {
     async fn handle_batch(&self, batch: &[Message]) -> Vec<Outcome> {
+        if let Err(reason) = self.learn_writers(batch).await {
+            return vec![Outcome::Retry(reason); batch.len()];
+        }
         let mut outcomes = vec![Outcome::Done; batch.len()];
         let mut events = Vec::with_capacity(batch.len());
         let mut positions = Vec::with_capacity(batch.len());

@@ -5,6 +5,7 @@
 //! what is generated.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use edalab_domain::events::{
     AccountClosed, AccountOpened, BankingEvent, Channel, DepositMade, PremiumPaid, TransferIssued,
@@ -164,18 +165,19 @@ pub fn to_banking_event(op: &BankingOperation) -> BankingEvent {
 /// a registry client assigned).
 #[derive(Debug, Clone)]
 pub struct ItemEncoder {
-    catalog: SchemaCatalog,
+    catalog: Arc<SchemaCatalog>,
 }
 
 impl ItemEncoder {
     /// An encoder over the built-in schema catalog.
     pub fn builtin() -> Result<Self, EncodeError> {
         Ok(Self {
-            catalog: SchemaCatalog::builtin()?,
+            catalog: Arc::new(SchemaCatalog::builtin()?),
         })
     }
 
-    pub fn with_catalog(catalog: SchemaCatalog) -> Self {
+    /// An encoder framing with `catalog`'s ids (those the platform registered).
+    pub fn with_catalog(catalog: Arc<SchemaCatalog>) -> Self {
         Self { catalog }
     }
 

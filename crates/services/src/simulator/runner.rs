@@ -23,6 +23,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use edalab_bus::port::headers;
 use edalab_bus::{Bus, Record};
+use edalab_schema::SchemaCatalog;
 use serde::Serialize;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -354,6 +355,13 @@ impl SimulationControl {
             run: Mutex::new(None),
             manual: tokio::sync::Mutex::new(None),
         })
+    }
+
+    /// Frames banking events with `catalog`'s schema ids (those the platform registered on
+    /// its registry) instead of the built-in ones.
+    pub fn with_catalog(mut self, catalog: Arc<SchemaCatalog>) -> Self {
+        self.encoder = ItemEncoder::with_catalog(catalog);
+        self
     }
 
     /// Sends HTTP- and file-routed items (S0, S2, S4) to `sink`.
