@@ -103,7 +103,10 @@ async fn mount_everything(
     let simulator = Arc::new(SimulationControl::new(Arc::clone(&shared), options)?);
     let registry = edalab_gateway::registry::open(&config.registry, data_dir)?;
     let state = AppState::builder(config, shared)
-        .mount(edalab_gateway::registry::mount(registry))
+        .mount(edalab_gateway::registry::mount(
+            registry,
+            edalab_gateway::registry::LevelChanges::Allowed,
+        ))
         .mount(Mount::new(
             "simulator",
             edalab_services::simulator::api::openapi_router(simulator),
