@@ -17,6 +17,7 @@ mod chaos;
 mod cli;
 mod crash;
 mod deploy;
+mod guides;
 mod interop;
 mod kafka_profile;
 mod ledger;
