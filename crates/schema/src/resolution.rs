@@ -10,12 +10,12 @@
 //! ("Precision 18 too small to hold decimal values with 2 bytes", the wrong way round), so
 //! decimals are resolved as their `bytes` and turned back into decimals after.
 
-use apache_avro::schema::{ArraySchema, MapSchema, SchemaKind, UnionSchema};
+use apache_avro::schema::SchemaKind;
 use apache_avro::schema_compatibility::SchemaCompatibility;
 use apache_avro::types::Value;
 use apache_avro::{Decimal, Schema, from_avro_datum};
 
-use crate::registry::compat::underlying;
+use crate::registry::compat::{rewrite, underlying};
 
 /// How to read records of one writer schema as a reader schema.
 #[derive(Debug)]
@@ -108,29 +108,10 @@ fn logical_mismatch(writer: &Schema, reader: &Schema, path: &str) -> Option<Stri
 
 /// `schema` with every decimal replaced by its underlying type.
 fn decimals_as_bytes(schema: &Schema) -> Schema {
-    match schema {
-        Schema::Decimal(decimal) => (*decimal.inner).clone(),
-        Schema::Array(array) => Schema::Array(ArraySchema {
-            items: Box::new(decimals_as_bytes(&array.items)),
-            attributes: array.attributes.clone(),
-        }),
-        Schema::Map(map) => Schema::Map(MapSchema {
-            types: Box::new(decimals_as_bytes(&map.types)),
-            attributes: map.attributes.clone(),
-        }),
-        Schema::Union(union) => {
-            UnionSchema::new(union.variants().iter().map(decimals_as_bytes).collect())
-                .map_or_else(|_| schema.clone(), Schema::Union)
-        }
-        Schema::Record(record) => {
-            let mut record = record.clone();
-            for field in &mut record.fields {
-                field.schema = decimals_as_bytes(&field.schema);
-            }
-            Schema::Record(record)
-        }
-        other => other.clone(),
-    }
+    rewrite(schema, &|schema| match schema {
+        Schema::Decimal(decimal) => Some((*decimal.inner).clone()),
+        _ => None,
+    })
 }
 
 /// `value` (resolved to `decimals_as_bytes(reader)`) with the reader's decimals restored.

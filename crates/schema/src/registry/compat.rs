@@ -194,21 +194,21 @@ pub fn check(
 /// `SchemaCompatibility`, which Confluent's registry runs, ignores logical types and compares
 /// the underlying types, so this gives the verdicts a Confluent registry gives.
 pub fn underlying(schema: &Schema) -> Schema {
-    match schema {
-        Schema::Decimal(decimal) => underlying(&decimal.inner),
-        Schema::BigDecimal => Schema::Bytes,
-        Schema::Uuid => Schema::String,
-        Schema::Date | Schema::TimeMillis => Schema::Int,
+    rewrite(schema, &|schema| match schema {
+        Schema::Decimal(decimal) => Some(underlying(&decimal.inner)),
+        Schema::BigDecimal => Some(Schema::Bytes),
+        Schema::Uuid => Some(Schema::String),
+        Schema::Date | Schema::TimeMillis => Some(Schema::Int),
         Schema::TimeMicros
         | Schema::TimestampMillis
         | Schema::TimestampMicros
         | Schema::TimestampNanos
         | Schema::LocalTimestampMillis
         | Schema::LocalTimestampMicros
-        | Schema::LocalTimestampNanos => Schema::Long,
+        | Schema::LocalTimestampNanos => Some(Schema::Long),
         // apache-avro 0.17 keeps neither the name nor the attributes of a `duration`'s
         // `fixed`; all durations are `fixed(12)` and read each other.
-        Schema::Duration => Name::new("duration").map_or(Schema::Bytes, |name| {
+        Schema::Duration => Some(Name::new("duration").map_or(Schema::Bytes, |name| {
             Schema::Fixed(FixedSchema {
                 name,
                 aliases: None,
@@ -217,23 +217,36 @@ pub fn underlying(schema: &Schema) -> Schema {
                 default: None,
                 attributes: Default::default(),
             })
-        }),
+        })),
+        _ => None,
+    })
+}
+
+/// `schema` with each part replaced by what `leaf` answers for it, where it answers; the
+/// other arrays, maps, unions and records are walked into, everything else kept.
+pub(crate) fn rewrite(schema: &Schema, leaf: &dyn Fn(&Schema) -> Option<Schema>) -> Schema {
+    if let Some(replaced) = leaf(schema) {
+        return replaced;
+    }
+    match schema {
         Schema::Array(array) => Schema::Array(ArraySchema {
-            items: Box::new(underlying(&array.items)),
+            items: Box::new(rewrite(&array.items, leaf)),
             attributes: array.attributes.clone(),
         }),
         Schema::Map(map) => Schema::Map(MapSchema {
-            types: Box::new(underlying(&map.types)),
+            types: Box::new(rewrite(&map.types, leaf)),
             attributes: map.attributes.clone(),
         }),
         // A union whose branches collapse into duplicates (`[long, timestamp-millis]`)
         // stays as it is.
-        Schema::Union(union) => UnionSchema::new(union.variants().iter().map(underlying).collect())
-            .map_or_else(|_| schema.clone(), Schema::Union),
+        Schema::Union(union) => {
+            UnionSchema::new(union.variants().iter().map(|v| rewrite(v, leaf)).collect())
+                .map_or_else(|_| schema.clone(), Schema::Union)
+        }
         Schema::Record(record) => {
             let mut record = record.clone();
             for field in &mut record.fields {
-                field.schema = underlying(&field.schema);
+                field.schema = rewrite(&field.schema, leaf);
             }
             Schema::Record(record)
         }
