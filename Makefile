@@ -16,7 +16,7 @@ export EDALAB_MINISTACK ?= $(HOME)/.cache/edalab/bin/ministack
 .DEFAULT_GOAL := help
 
 .PHONY: aws-package
-.PHONY: help up build web test test-rust test-web test-iac test-alerts e2e lint fmt check-tools bench-bus bench-e2e-quick bench-e2e clean fuzz-smoke schemathesis
+.PHONY: help up build web test test-rust test-web test-iac test-alerts test-docs e2e lint fmt check-tools bench-bus bench-e2e-quick bench-e2e clean fuzz-smoke schemathesis
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -39,7 +39,7 @@ aws-package: ## The Lambda functions' zip for `edalab aws deploy` (cargo-lambda,
 	PATH=$(CARGO_LAMBDA_VENV)/bin:$$PATH $(CARGO) lambda build --release --x86-64 --output-format zip \
 	  -p edalab --bin edalab-lambda --features aws
 
-test: check-tools test-iac test-alerts test-rust fuzz-smoke bench-e2e-quick test-web e2e schemathesis ## Run every check and test: IaC gates, alert rules, Rust (fmt, clippy, tests, short fuzzing, quick e2e bench), web (types, Vitest), browser, schemathesis (every check)
+test: check-tools test-iac test-alerts test-docs test-rust fuzz-smoke bench-e2e-quick test-web e2e schemathesis ## Run every check and test: IaC gates, alert rules, Mermaid diagrams, Rust (fmt, clippy, tests, short fuzzing, quick e2e bench), web (types, Vitest), browser, schemathesis (every check)
 
 test-rust: check-tools ## fmt --check, clippy -D warnings, every Rust test (PostgreSQL included)
 	$(CARGO) fmt --all -- --check
@@ -51,6 +51,11 @@ test-rust: check-tools ## fmt --check, clippy -D warnings, every Rust test (Post
 test-alerts: check-tools ## Prometheus: the configuration and its alert rules checked, the rules' unit tests run (promtool)
 	promtool check config deploy/prometheus/prometheus.yml
 	promtool test rules deploy/prometheus/alerts.test.yml
+
+# tools/mermaid-check/README.md: each ```mermaid block of docs/**/*.md parsed and rendered by the
+# pinned mermaid in Debian's Chromium (playwright-core, no browser download); fails naming file:line.
+test-docs: check-tools ## Every Mermaid diagram of docs/ renders (mermaid 11 in Debian Chromium)
+	cd tools/mermaid-check && npm ci --no-audit --no-fund && node check.mjs ../../docs
 
 test-iac: check-tools ## Terraform, Step Functions and CI workflow gates (fmt, syntax, checkov policies, asl-validator, workflow schema), their broken-input tests, and seed 001's CDKTF stack synthesized and checked
 	scripts/iac/test-gates.sh

@@ -10,7 +10,9 @@
 //      to payments.dlq; the DLQ button/node shows depth 1 and the panel its reason; the failure
 //      is switched off, the breaker shown leaving `open`, Redrive → toast, "Empty.", depth 0,
 //      and the order is then authorized (the redrive really re-processed it);
-//   5. the WebSocket reconnects after the server restarts: SIGTERM, the header leaves
+//   5. issue 22: the ledger's consumer group paused (events wait as lag), resumed, scaled to 3
+//      members holding 7 partitions each and back; the Lab panel lists the guides and opens one;
+//   6. the WebSocket reconnects after the server restarts: SIGTERM, the header leaves
 //      `connected`, `edalab up` again on the same port and data dir, the header comes back.
 //
 //   EDALAB_BIN=target/debug/edalab node e2e/live.mjs      (run from web/, after `npm run build`)
@@ -162,7 +164,7 @@ try {
 
   await step('start a simulation from the UI: status and counter change', async () => {
     await page.getByLabel('Scenario').selectOption('default');
-    await page.getByLabel('Pattern').selectOption('constant');
+    await page.getByLabel('Pattern', { exact: true }).selectOption('constant');
     await page.getByLabel('Rate (events/s), exact').fill('40');
     await page.getByLabel('Duration (s, 0 = forever)').fill('0');
     await page.getByRole('button', { name: /start simulation/i }).click();
@@ -220,6 +222,42 @@ try {
     await page.getByTestId('toast-success').filter({ hasText: 'Produced 1 CompteOuvert event' }).waitFor({ timeout: 10_000 });
     await waitText(page.getByTestId('prod-sent'), /^1$/);
     await until(`${topic} counter +1`, async () => (await nodeCount(topic)) === last + 1);
+  });
+
+  await step('consumer group (issue 22): pause, events wait as lag, resume, scale to 3 and back', async () => {
+    const card = page.getByTestId('consumer-group-ledger');
+    await card.scrollIntoViewIfNeeded();
+    await waitText(card.getByTestId('group-state'), /^running$/);
+    await until('21 partitions listed', async () => (await card.getByTestId('partition-row').count()) === 21);
+    await card.getByRole('button', { name: 'Pause' }).click();
+    await waitText(card.getByTestId('group-state'), /^paused$/);
+    expect((await card.getByTestId('member-row').count()) === 0, 'a paused group still shows members');
+    await call('POST', '/api/v1/events/produce', { event_type: 'CompteOuvert', count: 5 });
+    await until('the lag shows the 5 waiting events', async () => Number(await text(card.getByTestId('lag-total'))) >= 5);
+    await card.getByRole('button', { name: 'Resume' }).click();
+    await waitText(card.getByTestId('group-state'), /^running$/);
+    await waitText(card.getByTestId('lag-total'), /^0$/, 20_000);
+    await card.getByLabel('Members').fill('3');
+    await card.getByRole('button', { name: 'Scale' }).click();
+    await page.getByTestId('toast-success').filter({ hasText: 'ledger now runs 3 members' }).waitFor({ timeout: 20_000 });
+    await until('3 members hold 7 partitions each', async () => {
+      const counts = await card.getByTestId('member-partition-count').allTextContents();
+      return counts.length === 3 && counts.every((c) => /^7\b/.test(c.trim()));
+    }, 20_000);
+    await card.screenshot({ path: shot.replace(/\.png$/, '-consumers.png') });
+    await card.getByLabel('Members').fill('1');
+    await card.getByRole('button', { name: 'Scale' }).click();
+    await until('back to one member', async () => (await card.getByTestId('member-row').count()) === 1, 20_000);
+  });
+
+  await step('lab (issue 22): the eleven guides and the index are listed, and one opens', async () => {
+    const list = page.getByTestId('lab-guide-list');
+    await list.scrollIntoViewIfNeeded();
+    await until('12 guides listed', async () => (await list.getByRole('button').count()) >= 12);
+    await list.getByRole('button', { name: /^01 — Publier/ }).click();
+    const guide = page.getByRole('article', { name: /01 — Publier/ });
+    await guide.getByRole('heading', { name: 'Le problème' }).waitFor({ timeout: 10_000 });
+    await waitText(guide.locator('pre').filter({ hasText: 'edalab consumers pause ledger' }).first(), /edalab consumers pause ledger/);
   });
 
   await step('a failed payment reaches payments.dlq; Redrive empties it and the order is authorized', async () => {

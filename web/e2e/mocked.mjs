@@ -2,7 +2,8 @@
 // playwright-core's page.route (REST, /metrics) and page.routeWebSocket (/ws) — no back end,
 // no extra packages. Covers issue 9's scenarios that do not need real services: start/stop,
 // produce (toast + counter), edges animate and counters grow, WebSocket reconnects after a cut,
-// DLQ node → messages → redrive, plus keyboard access. The same scenarios against a real
+// DLQ node → messages → redrive, keyboard access, and issue 22's consumer-group controls (pause,
+// scale, a refused scale) and lab guides. The same scenarios against a real
 // `edalab up` are in live.mjs; this one keeps what is hard to reach for real (exact start body,
 // a socket cut at a chosen moment, a DLQ message with a known reason) and checks the page
 // against the gateway's documented shapes (crates/gateway/src/dlq.rs).
@@ -26,6 +27,33 @@ const state = {
   lastStart: null,
   dlq: [{ partition: 0, offset: 7, key: 'acc-1', error: 'poison: amount is not a decimal', attempts: 3, origin_topic: 'bancaire.depot.effectue', origin_partition: 1, origin_offset: 12, group: 'ledger', first_failure_ms: Date.now() - 5000, last_failure_ms: Date.now() - 1000, value: null }],
 };
+// The consumer group `GET /api/v1/consumers` shows (crates/gateway/src/consumers.rs's shape).
+const ledger = {
+  group: 'ledger',
+  state: 'running',
+  members_target: 1,
+  instance: 'e2e-host:4242',
+  members: [],
+  partitions: [0, 1, 2, 3].map((partition) => ({ topic: 'bancaire.compte.ouvert', partition, committed: 10, high_watermark: 10, lag: 0, member: null })),
+  lag_total: 0,
+};
+/** Deals the partitions to `members_target` members (none when paused), as the server does. */
+function assign() {
+  const n = ledger.state === 'paused' ? 0 : ledger.members_target;
+  ledger.partitions = ledger.partitions.map((p, i) => ({ ...p, member: n ? (i % n) + 1 : null }));
+  ledger.members = Array.from({ length: n }, (_, i) => ({
+    member: i + 1,
+    partitions: ledger.partitions.filter((p) => p.member === i + 1).map((p) => `${p.topic}/${p.partition}`),
+    messages_done_total: ledger.members[i]?.messages_done_total ?? 0,
+    messages_in_flight: 0,
+  }));
+}
+assign();
+const guides = [
+  { id: '01-pub-sub', title: '01 — Pub/Sub : un fait, plusieurs lecteurs', summary: 'Un producteur publie un fait une fois ; chaque groupe le lit à son rythme.' },
+  { id: '03-partitions', title: '03 — Partitions et groupes de consommateurs', summary: 'Une partition est lue par un seul membre du groupe.' },
+];
+const guideMarkdown = '# 01 — Pub/Sub : un fait, plusieurs lecteurs\n\n## Le problème\n\nUn **producteur** ne connaît pas ses lecteurs.\n\n```bash\nedalab up\n```\n';
 const sockets = new Set();
 let pump = null;
 
@@ -107,6 +135,31 @@ try {
       state.dlq = [];
       return json(route, { scanned: n, redriven: n, skipped: 0, invalid: 0 });
     }
+    if (m === 'GET' && path === '/api/v1/consumers') {
+      // Members work while the group runs; a paused group's log grows.
+      for (const mb of ledger.members) mb.messages_done_total += 5;
+      if (ledger.state === 'paused') ledger.partitions[0] = { ...ledger.partitions[0], high_watermark: ledger.partitions[0].high_watermark + 1 };
+      for (const p of ledger.partitions) p.lag = p.high_watermark - (p.committed ?? 0);
+      ledger.lag_total = ledger.partitions.reduce((n, p) => n + p.lag, 0);
+      return json(route, { groups: [ledger] });
+    }
+    if (m === 'POST' && (path === '/api/v1/consumers/ledger/pause' || path === '/api/v1/consumers/ledger/resume')) {
+      ledger.state = path.endsWith('/pause') ? 'paused' : 'running';
+      assign();
+      return json(route, ledger);
+    }
+    if (m === 'PUT' && path === '/api/v1/consumers/ledger/members') {
+      const { members } = req.postDataJSON();
+      if (!Number.isInteger(members) || members < 1 || members > 16) {
+        const message = 'must be an integer between 1 and 16';
+        return json(route, { error: `invalid \`members\`: ${message}`, code: 'validation_failed', details: [{ field: 'members', message }] }, 400);
+      }
+      ledger.members_target = members;
+      assign();
+      return json(route, ledger);
+    }
+    if (m === 'GET' && path === '/api/v1/lab/guides') return json(route, { guides });
+    if (m === 'GET' && path === '/api/v1/lab/guides/01-pub-sub') return json(route, { id: '01-pub-sub', title: guides[0].title, markdown: guideMarkdown });
     if (m === 'GET' && path === '/api/v1/auth/session') return json(route, { auth_required: false, authenticated: true });
     return json(route, { error: `not faked: ${m} ${path}` }, 404);
   });
@@ -194,6 +247,37 @@ try {
     await page.getByTestId('toast-success').filter({ hasText: 'Redrove 1 message' }).waitFor({ timeout: 5000 });
     await panel.getByText('Empty.').waitFor({ timeout: 5000 });
     await page.getByRole('button', { name: /system\.dlq \(0\)/ }).waitFor({ timeout: 5000 });
+  });
+  await step('consumer group: members with throughput, pause (lag grows), resume, scale, refused scale', async () => {
+    const card = page.getByTestId('consumer-group-ledger');
+    await card.scrollIntoViewIfNeeded();
+    await waitText(card.getByTestId('group-state'), /^running$/);
+    await waitText(card.getByTestId('group-instance'), /e2e-host:4242/);
+    await waitText(card.getByTestId('member-rate'), /^\d/);
+    await card.getByRole('button', { name: 'Pause' }).click();
+    await waitText(card.getByTestId('group-state'), /^paused$/);
+    await waitText(card.getByTestId('lag-total'), /^[1-9]\d*$/);
+    expect((await card.getByTestId('member-row').count()) === 0, 'a paused group still shows members');
+    expect((await card.locator('[data-testid="partition-row"][data-lagging]').count()) >= 1, 'no lagging partition highlighted');
+    await card.getByRole('button', { name: 'Resume' }).click();
+    await waitText(card.getByTestId('group-state'), /^running$/);
+    await card.getByLabel('Members').fill('3');
+    await card.getByRole('button', { name: 'Scale' }).click();
+    await page.getByTestId('toast-success').filter({ hasText: 'ledger now runs 3 members' }).waitFor({ timeout: 5000 });
+    await waitText(card.getByTestId('members-target'), /^3$/);
+    expect((await card.getByTestId('member-row').count()) === 3, 'not 3 member rows');
+    await card.getByLabel('Members').fill('17');
+    await card.getByRole('button', { name: 'Scale' }).click();
+    await waitText(card.getByTestId('members-error'), /members: must be an integer between 1 and 16/);
+    await page.getByTestId('toast-error').filter({ hasText: 'invalid `members`' }).waitFor({ timeout: 5000 });
+  });
+  await step('lab: the guides are listed and one opens', async () => {
+    const list = page.getByTestId('lab-guide-list');
+    await list.scrollIntoViewIfNeeded();
+    await list.getByRole('button', { name: /01 — Pub\/Sub/ }).click();
+    const guide = page.getByRole('article', { name: /01 — Pub\/Sub/ });
+    await guide.getByRole('heading', { name: 'Le problème' }).waitFor({ timeout: 5000 });
+    await waitText(guide.locator('pre'), /edalab up/);
   });
   expect(pageErrors.length === 0, `page errors: ${pageErrors.join('; ')}`);
   console.log(`mocked e2e ok: ${steps.length} steps; screenshot ${shot}`);

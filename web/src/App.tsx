@@ -1,10 +1,12 @@
 import { useEffect, useState } from 'react';
+import { ConsumersPanel } from './components/ConsumersPanel';
 import { Dashboard } from './components/Dashboard';
 import { DlqPanel } from './components/DlqPanel';
 import { FaultControls } from './components/FaultControls';
 import { FlowGraph } from './components/FlowGraph';
 import { Footer } from './components/Footer';
 import { Header } from './components/Header';
+import { LabPanel } from './components/LabPanel';
 import { Producer } from './components/Producer';
 import { SimulationControls } from './components/SimulationControls';
 import { Toasts } from './components/Toasts';
@@ -32,6 +34,8 @@ export function App() {
           {/* A fixed height: React Flow fits the view once, so the box must not resize after. */}
           <div className="h-[62vh] min-h-[480px] shrink-0"><FlowGraph /></div>
           <Dashboard now={now} />
+          <ConsumersPanel />
+          <LabPanel />
         </main>
       </div>
       <Footer />

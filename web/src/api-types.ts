@@ -180,6 +180,91 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/consumers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every consumer group this process runs, with members, partitions and lag. */
+        get: operations["list_groups"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/consumers/{group}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One consumer group: members, their partitions, the lag per partition. */
+        get: operations["get_group"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/consumers/{group}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Runs N members of a group in this process (1..=16); they split its partitions. */
+        put: operations["scale_group"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/consumers/{group}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Pauses a group: every member finishes what it fetched, commits and leaves. */
+        post: operations["pause_group"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/consumers/{group}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Resumes a paused group from its committed positions. */
+        post: operations["resume_group"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/dlq": {
         parameters: {
             query?: never;
@@ -298,6 +383,40 @@ export interface paths {
         };
         /** The S2-04 counters: processed, rejected and duplicate orders, files queued. */
         get: operations["intake_stats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/lab/guides": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The pattern guides, in the suggested order (the index first). */
+        get: operations["list_guides"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/lab/guides/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One guide's Markdown. */
+        get: operations["get_guide"];
         put?: never;
         post?: never;
         delete?: never;
@@ -865,6 +984,25 @@ export interface components {
             /** @description `up` or `down`. */
             status: string;
         };
+        /** @description A consumer group run by this process. */
+        ConsumerGroup: {
+            group: string;
+            /** @description The process these members live in (`host:pid`). */
+            instance: string;
+            /** Format: int64 */
+            lag_total: number;
+            members: components["schemas"]["GroupMember"][];
+            /** @description Members run while not paused. */
+            members_target: number;
+            /** @description Every partition the group reads, with its lag and the member holding it. */
+            partitions: components["schemas"]["GroupPartition"][];
+            /** @description `running` or `paused`. */
+            state: string;
+        };
+        /** @description Every controllable group of this process. */
+        ConsumerGroups: {
+            groups: components["schemas"]["ConsumerGroup"][];
+        };
         /**
          * @description `POST /orders` body (S4-01). Read field by field, so a 400 names every failing field;
          *     no other field is accepted.
@@ -1004,6 +1142,43 @@ export interface components {
          * @enum {string}
          */
         EventTypeName: "CompteOuvert" | "DepotEffectue" | "RetraitEffectue" | "VirementEmis" | "PaiementPrimeEffectue" | "CompteFerme" | "Transaction" | "Calculation" | "OrderFile" | "Order";
+        /** @description One member of a group in this process. */
+        GroupMember: {
+            /**
+             * Format: int64
+             * @description Numbered from 1 in start order.
+             */
+            member: number;
+            /**
+             * Format: int64
+             * @description Messages its handler finished since it started.
+             */
+            messages_done_total: number;
+            /** Format: int64 */
+            messages_in_flight: number;
+            /** @description `topic/partition` of each partition it holds. */
+            partitions: string[];
+        };
+        /** @description One partition of a group. */
+        GroupPartition: {
+            /**
+             * Format: int64
+             * @description Offset of the next record the group will read (`null`: nothing committed).
+             */
+            committed?: number | null;
+            /** Format: int64 */
+            high_watermark: number;
+            /** Format: int64 */
+            lag: number;
+            /**
+             * Format: int64
+             * @description The member of this process holding it (`null`: none here — see the module doc).
+             */
+            member?: number | null;
+            /** Format: int32 */
+            partition: number;
+            topic: string;
+        };
         /** @description `GET /api/v1/health`. */
         HealthReport: {
             bus: components["schemas"]["BackendHealth"];
@@ -1053,6 +1228,25 @@ export interface components {
         /** @description `{"is_compatible": bool}`. */
         IsCompatibleBody: {
             is_compatible: boolean;
+        };
+        /** @description One guide's text. */
+        LabGuide: {
+            id: string;
+            /** @description The whole guide, Markdown (French). */
+            markdown: string;
+            title: string;
+        };
+        /** @description A guide in the list. */
+        LabGuideSummary: {
+            /** @description The file stem under `docs/patterns/` (`README` is the index). */
+            id: string;
+            /** @description Its first paragraph. */
+            summary: string;
+            /** @description The guide's `#` heading. */
+            title: string;
+        };
+        LabGuides: {
+            guides: components["schemas"]["LabGuideSummary"][];
         };
         /**
          * @description The compatibility levels (documentation only; parsed by `CompatibilityLevel`).
@@ -1233,6 +1427,11 @@ export interface components {
          * @enum {string}
          */
         Role: "bus" | "store" | "service";
+        /** @description `PUT /api/v1/consumers/{group}/members` body. */
+        ScaleRequest: {
+            /** @description 1..=16 */
+            members: number;
+        };
         /** @description `{"schema": "..."}`. */
         SchemaBody: {
             schema: string;
@@ -2039,6 +2238,248 @@ export interface operations {
             };
         };
     };
+    list_groups: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The groups of this process */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsumerGroups"];
+                };
+            };
+            /** @description The bus refused */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Any error: `{error, code, details}` with a stable `code` */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_group: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A consumer group, e.g. `ledger` */
+                group: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The group */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsumerGroup"];
+                };
+            };
+            /** @description No such group in this process */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The bus refused */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Any error: `{error, code, details}` with a stable `code` */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    scale_group: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A consumer group, e.g. `ledger` */
+                group: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScaleRequest"];
+            };
+        };
+        responses: {
+            /** @description The group with its new members */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsumerGroup"];
+                };
+            };
+            /** @description A bad body, naming `members` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such group in this process */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The process is stopping */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Any error: `{error, code, details}` with a stable `code` */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    pause_group: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A consumer group, e.g. `ledger` */
+                group: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The group, paused */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsumerGroup"];
+                };
+            };
+            /** @description No such group in this process */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Any error: `{error, code, details}` with a stable `code` */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    resume_group: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A consumer group, e.g. `ledger` */
+                group: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The group, running */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsumerGroup"];
+                };
+            };
+            /** @description No such group in this process */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The process is stopping */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Any error: `{error, code, details}` with a stable `code` */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_dlqs: {
         parameters: {
             query?: never;
@@ -2358,6 +2799,76 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["IntakeStats"];
+                };
+            };
+            /** @description Any error: `{error, code, details}` with a stable `code` */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_guides: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The guides */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LabGuides"];
+                };
+            };
+            /** @description Any error: `{error, code, details}` with a stable `code` */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_guide: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A guide's id, e.g. `01-pub-sub` */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The guide */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LabGuide"];
+                };
+            };
+            /** @description No such guide */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Any error: `{error, code, details}` with a stable `code` */

@@ -45,6 +45,18 @@ export const ENDPOINTS = {
   creditBureau: '/api/v1/saga/credit-bureau',
   /** Whether the server asks for a token and accepts ours (crates/gateway/src/security). */
   session: '/api/v1/auth/session',
+  /** The consumer groups of the process, members, partitions and lag (crates/gateway/src/consumers.rs). */
+  consumers: '/api/v1/consumers',
+  /** Every member drains, commits and leaves; the records wait in the log. No body. */
+  consumerPause: (group: string) => `/api/v1/consumers/${encodeURIComponent(group)}/pause`,
+  /** The members start again from the committed positions. No body. */
+  consumerResume: (group: string) => `/api/v1/consumers/${encodeURIComponent(group)}/resume`,
+  /** `PUT {"members": N}` (1..16): N members split the group's partitions. */
+  consumerMembers: (group: string) => `/api/v1/consumers/${encodeURIComponent(group)}/members`,
+  /** The pattern guides of docs/patterns (French): id, title, first paragraph. */
+  labGuides: '/api/v1/lab/guides',
+  /** One guide's full markdown. */
+  labGuide: (id: string) => `/api/v1/lab/guides/${encodeURIComponent(id)}`,
 } as const;
 
 /** The schemas of web/openapi.json (src/api-types.ts is generated from it: `npm run gen:api`). */
@@ -73,6 +85,23 @@ export type ErrorBody = Schemas['ErrorBody'];
 export type FieldDetail = Schemas['Detail'];
 /** The stable codes of `ErrorBody.code`. */
 export type ErrorCode = Schemas['ErrorCode'];
+
+/** One member of a group in this process. */
+export type GroupMemberView = Schemas['GroupMember'];
+/** One partition a group reads; `member` null: held by no member here. */
+export type GroupPartitionView = Schemas['GroupPartition'];
+/** A consumer group run by the process: what every control answers. */
+export type ConsumerGroupView = Schemas['ConsumerGroup'];
+/** `GET /api/v1/consumers`. */
+export type ConsumerGroupsView = Schemas['ConsumerGroups'];
+/** `PUT /api/v1/consumers/{group}/members` body. */
+export type ScaleRequestBody = Schemas['ScaleRequest'];
+/** One pattern guide in the list. */
+export type LabGuideSummaryView = Schemas['LabGuideSummary'];
+/** `GET /api/v1/lab/guides`. */
+export type LabGuidesView = Schemas['LabGuides'];
+/** `GET /api/v1/lab/guides/{id}`. */
+export type LabGuideView = Schemas['LabGuide'];
 
 /** A response that is not 2xx, read by {@link readApiError}. */
 export class ApiError extends Error {
@@ -182,5 +211,12 @@ export const api = {
   creditBureau: () => request<BureauSettings>(ENDPOINTS.creditBureau),
   setCreditBureau: (change: BureauChange) =>
     request<BureauSettings>(ENDPOINTS.creditBureau, { method: 'PUT', body: JSON.stringify(change) }),
+  consumers: () => request<ConsumerGroupsView>(ENDPOINTS.consumers),
+  pauseGroup: (group: string) => post<ConsumerGroupView>(ENDPOINTS.consumerPause(group)),
+  resumeGroup: (group: string) => post<ConsumerGroupView>(ENDPOINTS.consumerResume(group)),
+  scaleGroup: (group: string, members: number) =>
+    request<ConsumerGroupView>(ENDPOINTS.consumerMembers(group), { method: 'PUT', body: JSON.stringify({ members } satisfies ScaleRequestBody) }),
+  labGuides: () => request<LabGuidesView>(ENDPOINTS.labGuides),
+  labGuide: (id: string) => request<LabGuideView>(ENDPOINTS.labGuide(id)),
   metricsText: async (): Promise<string> => (await send(ENDPOINTS.metrics, { headers: { Accept: 'text/plain' } })).text(),
 };

@@ -41,6 +41,9 @@ pub enum Command {
     /// Consume a topic as a member of a consumer group, committing after each batch
     /// (like kafka-console-consumer --group).
     Consume(ConsumeArgs),
+    /// Consumer controls of a running platform (`--target`): a group's members, their
+    /// partitions and lag; pause, resume, scale to N members (`consumers scale ledger 3`).
+    Consumers(crate::consumers::ConsumersArgs),
     /// Dead-letter queues: list, show, redrive (needs the data directory for writing: it
     /// reads through a consumer group).
     Dlq(crate::dlq::DlqArgs),
@@ -202,6 +205,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Produce(args) => crate::produce::run(&config(None)?, args).await,
         Command::Tail(args) => crate::tail::run(&config(None)?, args).await,
         Command::Consume(args) => crate::consume::run(&config(None)?, args).await,
+        Command::Consumers(args) => crate::consumers::run(args).await,
         Command::Dlq(args) => crate::dlq::run_command(&config(None)?, args).await,
         Command::Check(cmd) => crate::check::run(&config(None)?, cmd).await,
         Command::Simulate(args) => crate::simulate::run(args, &config(None)?).await,

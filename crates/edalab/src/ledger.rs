@@ -11,7 +11,8 @@ use anyhow::Context;
 use async_trait::async_trait;
 use edalab_bus::Bus;
 use edalab_bus::runtime::{
-    BatchHandler, ConsumerRuntime, DlqRouting, RunSummary, RuntimeConfig, RuntimeError,
+    BatchHandler, ConsumerRuntime, DlqRouting, MemberPool, MemberRun, RunSummary, RuntimeConfig,
+    RuntimeError, RuntimeStats,
 };
 use edalab_domain::events::topics;
 use edalab_gateway::telemetry::{InstrumentedBus, MeasuredBatch};
@@ -24,6 +25,8 @@ use edalab_services::ledger::{
 use edalab_store::LedgerStore;
 use edalab_store::postgres::{PgConfig, PgLedgerStore};
 use edalab_store::sqlite::{SqliteConfig, SqliteLedgerStore};
+use futures::FutureExt as _;
+use futures::future::BoxFuture;
 
 /// The ledger's SQLite file inside a data directory when no store URL is given.
 pub const SQLITE_FILE: &str = "ledger.sqlite";
@@ -130,34 +133,94 @@ pub fn start<H>(
 where
     H: BatchHandler + 'static,
 {
-    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        // An error means the sender is gone: stop too.
-        let _ = rx.wait_for(|stop| *stop).await;
-    };
     let ledger_bus: Arc<dyn Bus> = Arc::new(InstrumentedBus::new(bus, LEDGER_SERVICE));
-    let mut handler = LedgerHandler::new(Arc::clone(&store), catalog);
-    if let Some(registry) = registry {
-        handler = handler.with_registry(registry);
-    }
+    let handler = handler(Arc::clone(&store), catalog, registry);
     let counters = handler.counters();
-    let outbox_ready = handler.outbox_ready();
+    let outbox = start_outbox(&handler, &store, &ledger_bus, stop.clone());
+    let config = runtime_config();
+    let handler = MeasuredBatch::new(LEDGER_SERVICE, &config.consumer.group, handler);
+    let runtime = ConsumerRuntime::new(ledger_bus, config, wrap(handler))
+        .with_position_store(Arc::new(LedgerPositions::new(store)));
+    let runtime = tokio::spawn(runtime.run(stopped(stop)));
+    RunningLedger {
+        runtime,
+        outbox,
+        counters,
+    }
+}
+
+/// The ledger as `up` and `serve ledger` run it: what [`start`] starts, with the consumer
+/// runtime as a [`MemberPool`] of group `ledger` (one member once begun) that the consumer
+/// controls scale, pause and resume (`/api/v1/consumers`, issue 22). The members share one
+/// handler's counters and outbox wake-up. The outbox publisher starts now; the members when
+/// the caller calls [`MemberPool::begin`].
+pub fn start_members(
+    bus: Arc<dyn Bus>,
+    store: Arc<dyn LedgerStore>,
+    catalog: Arc<SchemaCatalog>,
+    registry: Option<Arc<dyn SchemaRegistry>>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> LedgerMembers {
+    let ledger_bus: Arc<dyn Bus> = Arc::new(InstrumentedBus::new(bus, LEDGER_SERVICE));
+    let handler = handler(Arc::clone(&store), catalog, registry);
+    let outbox = start_outbox(&handler, &store, &ledger_bus, stop.clone());
+    let factory = move |member_stop: BoxFuture<'static, ()>| -> (Arc<RuntimeStats>, MemberRun) {
+        let config = runtime_config();
+        let measured = MeasuredBatch::new(LEDGER_SERVICE, &config.consumer.group, handler.clone());
+        let runtime = ConsumerRuntime::new(Arc::clone(&ledger_bus), config, measured)
+            .with_position_store(Arc::new(LedgerPositions::new(Arc::clone(&store))));
+        (runtime.stats(), runtime.run(member_stop).boxed())
+    };
+    LedgerMembers {
+        pool: MemberPool::new(&edalab_services::ledger::consumer(), 1, factory, stop),
+        outbox,
+    }
+}
+
+/// The running ledger service with its consumer members under control.
+pub struct LedgerMembers {
+    pub pool: Arc<MemberPool>,
+    /// The outbox publisher; ends when `stop` turns true.
+    pub outbox: tokio::task::JoinHandle<()>,
+}
+
+/// Completes when `stop` turns true or its sender is gone.
+async fn stopped(mut stop: tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
+fn handler(
+    store: Arc<dyn LedgerStore>,
+    catalog: Arc<SchemaCatalog>,
+    registry: Option<Arc<dyn SchemaRegistry>>,
+) -> LedgerHandler {
+    let handler = LedgerHandler::new(store, catalog);
+    match registry {
+        Some(registry) => handler.with_registry(registry),
+        None => handler,
+    }
+}
+
+/// Group `ledger` over the banking topics, DLQ `system.dlq`, the ledger's batch sizes.
+fn runtime_config() -> RuntimeConfig {
     let dlq = DlqRouting::to_topic(topics::SYSTEM_DLQ);
     let mut config = RuntimeConfig::new(edalab_services::ledger::consumer(), dlq);
     config.batch_size_max = LEDGER_BATCH_SIZE_MAX;
     config.in_flight_messages_max = LEDGER_IN_FLIGHT_MESSAGES_MAX;
     config.commit_interval_ms = LEDGER_COMMIT_INTERVAL_MS;
     config.poll_timeout_ms = 200;
-    let handler = MeasuredBatch::new(LEDGER_SERVICE, &config.consumer.group, handler);
-    let runtime = ConsumerRuntime::new(Arc::clone(&ledger_bus), config, wrap(handler))
-        .with_position_store(Arc::new(LedgerPositions::new(Arc::clone(&store))));
-    let runtime = tokio::spawn(runtime.run(stopped(stop.clone())));
-    let outbox = OutboxPublisher::new(store, ledger_bus as _);
-    let outbox = tokio::spawn(outbox.run(outbox_ready, OUTBOX_INTERVAL_MS, stopped(stop)));
-    RunningLedger {
-        runtime,
-        outbox,
-        counters,
-    }
+    config
+}
+
+/// The outbox publisher, woken by `handler`'s commits.
+fn start_outbox(
+    handler: &LedgerHandler,
+    store: &Arc<dyn LedgerStore>,
+    ledger_bus: &Arc<dyn Bus>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    let outbox = OutboxPublisher::new(Arc::clone(store), Arc::clone(ledger_bus) as _);
+    tokio::spawn(outbox.run(handler.outbox_ready(), OUTBOX_INTERVAL_MS, stopped(stop)))
 }
 
 /// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.

@@ -11,6 +11,7 @@ mod check;
 mod cli;
 pub mod config;
 mod consume;
+mod consumers;
 mod dlq;
 #[cfg(feature = "aws")]
 mod dlq_sqs;
@@ -29,6 +30,7 @@ mod serve;
 mod service;
 mod simulate;
 mod tail;
+mod target;
 mod topics;
 mod up;
 

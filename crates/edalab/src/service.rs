@@ -11,7 +11,7 @@ use crate::config::Config;
 use anyhow::Context as _;
 use async_trait::async_trait;
 use clap::ValueEnum;
-use edalab_bus::runtime::{RunSummary, RuntimeError};
+use edalab_bus::runtime::MemberPool;
 use edalab_bus::{Bus, QueueSpec, Queues, TopicConfig};
 use edalab_domain::events::topics;
 use edalab_gateway::Mount;
@@ -419,9 +419,8 @@ struct Ledger {
 }
 
 struct LedgerTasks {
-    runtime: JoinHandle<Result<RunSummary, RuntimeError>>,
-    /// Set once [`Running::failed`] saw the runtime end.
-    ended: bool,
+    /// The consumer group's members (one at first), under the consumer controls.
+    members: Arc<MemberPool>,
     outbox: JoinHandle<()>,
 }
 
@@ -439,8 +438,14 @@ async fn start_ledger(context: &Context<'_>) -> anyhow::Result<Box<dyn Running>>
 
 #[async_trait]
 impl Running for Ledger {
+    /// The ledger's queries, and the consumer controls over its members (built now with
+    /// the outbox publisher; `begin` starts the members once the gateway listens).
     fn take_mounts(&mut self) -> Vec<Mount> {
-        vec![crate::ledger::mount(self.store.shared(), self.bus_backend)]
+        let members = self.start_members();
+        vec![
+            crate::ledger::mount(self.store.shared(), self.bus_backend),
+            edalab_gateway::consumers::mount(vec![members], Arc::clone(&self.bus) as _),
+        ]
     }
 
     fn health(&self) -> Vec<Arc<dyn HealthCheck>> {
@@ -456,44 +461,28 @@ impl Running for Ledger {
         )]
     }
 
-    /// Starts the consumer runtime over the banking topics and the outbox publisher (the
-    /// wiring is [`crate::ledger::start`], shared with `bench e2e`).
     fn begin(&mut self) {
-        let running = crate::ledger::start(
-            Arc::clone(&self.bus),
-            self.store.shared(),
-            Arc::clone(&self.catalog),
-            Some(Arc::clone(&self.registry)),
-            self.stop.clone(),
-            std::convert::identity,
-        );
-        self.tasks = Some(LedgerTasks {
-            runtime: running.runtime,
-            ended: false,
-            outbox: running.outbox,
-        });
-    }
-
-    async fn failed(&mut self) -> anyhow::Error {
-        let Some(tasks) = self.tasks.as_mut() else {
-            return std::future::pending().await;
-        };
-        let result = (&mut tasks.runtime).await;
-        tasks.ended = true;
-        match result {
-            Ok(Ok(_)) => anyhow::anyhow!("the ledger consumer stopped unexpectedly"),
-            Ok(Err(error)) => anyhow::Error::new(error).context("the ledger consumer failed"),
-            Err(error) => anyhow::Error::new(error).context("the ledger consumer panicked"),
+        if let Some(tasks) = &self.tasks {
+            tasks.members.begin();
         }
     }
 
-    /// Waits for the runtime to drain and commit (unless it already ended), then for the
-    /// outbox publisher; closes the store.
+    async fn failed(&mut self) -> anyhow::Error {
+        let Some(tasks) = self.tasks.as_ref() else {
+            return std::future::pending().await;
+        };
+        anyhow::Error::new(tasks.members.failed().await).context("the ledger consumer failed")
+    }
+
+    /// Waits for the members to drain and commit, then for the outbox publisher; closes the
+    /// store.
     async fn stop(self: Box<Self>) -> anyhow::Result<()> {
         let mut result = Ok(());
         if let Some(tasks) = self.tasks {
-            if !tasks.ended {
-                result = drained(tasks.runtime.await);
+            if let Err(failure) = tasks.members.join().await {
+                result = Err(anyhow::Error::new(failure).context("the ledger consumer failed"));
+            } else {
+                tracing::info!("ledger consumers drained and committed");
             }
             if let Err(error) = tasks.outbox.await {
                 tracing::warn!(%error, "ledger outbox publisher panicked");
@@ -504,19 +493,23 @@ impl Running for Ledger {
     }
 }
 
-fn drained(
-    result: Result<Result<RunSummary, RuntimeError>, tokio::task::JoinError>,
-) -> anyhow::Result<()> {
-    match result {
-        Ok(Ok(summary)) => {
-            tracing::info!(
-                unfinished = summary.unfinished_messages,
-                "ledger consumer drained and committed"
-            );
-            Ok(())
-        }
-        Ok(Err(error)) => Err(anyhow::Error::new(error).context("the ledger consumer failed")),
-        Err(error) => Err(anyhow::Error::new(error).context("the ledger consumer panicked")),
+impl Ledger {
+    /// Builds the consumer members over the banking topics (not started) and starts the
+    /// outbox publisher (the wiring is [`crate::ledger::start_members`]).
+    fn start_members(&mut self) -> Arc<MemberPool> {
+        let running = crate::ledger::start_members(
+            Arc::clone(&self.bus),
+            self.store.shared(),
+            Arc::clone(&self.catalog),
+            Some(Arc::clone(&self.registry)),
+            self.stop.clone(),
+        );
+        let members = Arc::clone(&running.pool);
+        self.tasks = Some(LedgerTasks {
+            members: running.pool,
+            outbox: running.outbox,
+        });
+        members
     }
 }
 

@@ -37,6 +37,7 @@ use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::profile::{Access, OpenBus};
+use crate::target::{HttpTarget, Limits};
 
 /// How often the progress bar is refreshed.
 const REFRESH_INTERVAL: Duration = Duration::from_millis(200);
@@ -44,8 +45,6 @@ const REFRESH_INTERVAL: Duration = Duration::from_millis(200);
 const TARGET_IN_FLIGHT_MAX: usize = 16;
 /// Whole-request timeout towards `--target`.
 const TARGET_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// Connection timeout towards `--target`.
-const TARGET_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 #[derive(Args, Debug)]
 pub struct SimulateArgs {
@@ -94,7 +93,14 @@ pub async fn run(args: SimulateArgs, config: &Config) -> anyhow::Result<()> {
     let data_dir = &config.bus.data_dir;
     let target = match &args.target {
         Some(text) => {
-            let target = HttpTarget::parse(text, args.token.clone())?;
+            let target = HttpTarget::parse(
+                text,
+                args.token.clone(),
+                Limits {
+                    request_timeout: TARGET_REQUEST_TIMEOUT,
+                    in_flight_max: TARGET_IN_FLIGHT_MAX,
+                },
+            )?;
             target.check().await?;
             Some(target)
         }
@@ -199,92 +205,7 @@ impl RouteSink for CliSink {
     }
 }
 
-/// A running platform's base URL and an HTTP client with timeouts.
-struct HttpTarget {
-    /// `http://HOST:PORT`, no trailing slash.
-    base: String,
-    client: reqwest::Client,
-    /// Sent as `Authorization: Bearer` when given.
-    token: Option<String>,
-}
-
 impl HttpTarget {
-    /// Parses `--target`: an `http://HOST[:PORT]` URL with no path (a trailing `/` is fine).
-    fn parse(text: &str, token: Option<String>) -> anyhow::Result<Self> {
-        let bad = |why: &str| {
-            anyhow::anyhow!(
-                "--target `{text}`: {why} (expected http://HOST:PORT, e.g. http://127.0.0.1:8080)"
-            )
-        };
-        let url = reqwest::Url::parse(text).map_err(|e| bad(&e.to_string()))?;
-        if url.scheme() != "http" {
-            return Err(bad(&format!(
-                "scheme `{}` is not supported, only http",
-                url.scheme()
-            )));
-        }
-        if url.host_str().is_none_or(str::is_empty) {
-            return Err(bad("no host"));
-        }
-        if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
-            return Err(bad(
-                "must not have a path, query or fragment (the /api/v1 paths are added)",
-            ));
-        }
-        let client = reqwest::Client::builder()
-            .timeout(TARGET_REQUEST_TIMEOUT)
-            .connect_timeout(TARGET_CONNECT_TIMEOUT)
-            .pool_max_idle_per_host(TARGET_IN_FLIGHT_MAX)
-            .build()
-            .context("building the HTTP client")?;
-        Ok(Self {
-            base: url.origin().ascii_serialization(),
-            client,
-            token: token.filter(|t| !t.trim().is_empty()),
-        })
-    }
-
-    /// Fails with a message naming `--target` unless the platform answers its health route,
-    /// or naming `--token` when it wants a token it was not given (or refuses the one given).
-    async fn check(&self) -> anyhow::Result<()> {
-        let url = format!("{}/api/v1/health", self.base);
-        self.client.get(&url).send().await.map_err(|e| {
-            anyhow::anyhow!(
-                "--target {}: no platform answers {url}: {} (is `edalab up` running there?)",
-                self.base,
-                edalab_domain::validation::error_chain(&e)
-            )
-        })?;
-        let url = format!("{}/api/v1/auth/session", self.base);
-        let session: Option<serde_json::Value> =
-            match self.authorized(self.client.get(&url)).send().await {
-                Ok(response) if response.status().is_success() => response.json().await.ok(),
-                _ => None, // an older platform without the route: a 401 will say it
-            };
-        if let Some(session) = session
-            && session["auth_required"] == true
-            && session["authenticated"] != true
-        {
-            anyhow::bail!(
-                "--target {} requires a bearer token: {} (--token or EDALAB_TOKEN)",
-                self.base,
-                if self.token.is_some() {
-                    "the token given is refused"
-                } else {
-                    "none given"
-                }
-            );
-        }
-        Ok(())
-    }
-
-    fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        match &self.token {
-            Some(token) => request.bearer_auth(token),
-            None => request,
-        }
-    }
-
     async fn post(&self, item: &Outgoing) -> Delivery {
         let path = item.route.name();
         let url = format!("{}/api/v1{path}", self.base);

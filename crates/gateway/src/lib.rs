@@ -26,12 +26,14 @@
 //! their routers in as [`Mount`]s. It depends on no service crate.
 
 pub mod config;
+pub mod consumers;
 pub mod dead_letters;
 pub mod dlq;
 pub mod error;
 pub mod forward;
 pub mod health;
 pub mod hub;
+pub mod lab;
 pub mod launch;
 pub mod payload;
 pub mod registry;

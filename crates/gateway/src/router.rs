@@ -309,6 +309,7 @@ fn gateway_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(index))
         .routes(routes!(security::session))
         .merge(crate::dlq::routes())
+        .merge(crate::lab::routes())
 }
 
 /// Every `(METHOD, path)` of `doc`, sorted.

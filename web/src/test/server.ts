@@ -10,7 +10,13 @@ export const fake = {
   lastStart: null as unknown,
   dlq: [] as unknown[],
   bureauFailing: false,
+  /** The consumer groups `GET /api/v1/consumers` lists (crates/gateway/src/consumers.rs). */
+  groups: [ledgerGroup()] as FakeGroup[],
+  /** The last `PUT /api/v1/consumers/{group}/members` body. */
+  lastScale: null as unknown,
   reset() {
+    this.groups = [ledgerGroup()];
+    this.lastScale = null;
     this.bureauFailing = false;
     this.status = 'stopped';
     this.simulationId = null;
@@ -20,6 +26,63 @@ export const fake = {
     this.dlq = [];
   },
 };
+
+export interface FakeGroup {
+  group: string;
+  state: string;
+  members_target: number;
+  instance: string;
+  members: { member: number; partitions: string[]; messages_done_total: number; messages_in_flight: number }[];
+  partitions: { topic: string; partition: number; committed: number | null; high_watermark: number; lag: number; member: number | null }[];
+  lag_total: number;
+}
+
+/** The `ledger` group with one member holding two partitions, one of them 3 behind. */
+export function ledgerGroup(): FakeGroup {
+  return {
+    group: 'ledger',
+    state: 'running',
+    members_target: 1,
+    instance: 'host:1234',
+    members: [{ member: 1, partitions: ['bancaire.compte.ouvert/0', 'bancaire.depot.effectue/0'], messages_done_total: 123, messages_in_flight: 0 }],
+    partitions: [
+      { topic: 'bancaire.compte.ouvert', partition: 0, committed: 17, high_watermark: 20, lag: 3, member: 1 },
+      { topic: 'bancaire.depot.effectue', partition: 0, committed: null, high_watermark: 0, lag: 0, member: 1 },
+    ],
+    lag_total: 3,
+  };
+}
+
+/** The fake group after `members_target` changed: partitions dealt round-robin to the members. */
+function assign(g: FakeGroup): FakeGroup {
+  const n = g.state === 'paused' ? 0 : g.members_target;
+  const partitions = g.partitions.map((p, i) => ({ ...p, member: n ? (i % n) + 1 : null }));
+  const members = Array.from({ length: n }, (_, i) => ({
+    member: i + 1,
+    partitions: partitions.filter((p) => p.member === i + 1).map((p) => `${p.topic}/${p.partition}`),
+    messages_done_total: 0,
+    messages_in_flight: 0,
+  }));
+  return { ...g, members, partitions };
+}
+
+export const LAB_GUIDES = [
+  { id: '01-pub-sub', title: '01 — Pub/Sub : un fait, plusieurs lecteurs', summary: 'Un producteur publie un fait une fois ; chaque groupe le lit.' },
+  { id: '02-event-sourcing', title: '02 — Event sourcing et rejeu', summary: 'Le journal fait foi ; l’état est une projection.' },
+];
+export const LAB_GUIDE_MARKDOWN = `# 01 — Pub/Sub : un fait, plusieurs lecteurs
+
+## Le problème
+
+Un **producteur** ne doit pas connaître ses lecteurs.
+
+- le grand livre (\`ledger\`)
+- la détection de fraude
+
+\`\`\`bash
+edalab up
+\`\`\`
+`;
 
 export const METRICS_TEXT = `# HELP edalab_messages_produced_total Messages produced
 # TYPE edalab_messages_produced_total counter
@@ -81,6 +144,35 @@ export const handlers = [
     const n = fake.dlq.length;
     fake.dlq = [];
     return HttpResponse.json({ scanned: n, redriven: n, skipped: 0, invalid: 0 });
+  }),
+  // The consumer controls (crates/gateway/src/consumers.rs): same shapes, same errors.
+  http.get('*/api/v1/consumers', () => HttpResponse.json({ groups: fake.groups })),
+  http.post('*/api/v1/consumers/:group/:action', ({ params }) => {
+    const i = fake.groups.findIndex((g) => g.group === params.group);
+    if (i < 0) return HttpResponse.json({ error: `no consumer group \`${String(params.group)}\` runs in this process`, code: 'not_found', details: [] }, { status: 404 });
+    if (params.action !== 'pause' && params.action !== 'resume') return HttpResponse.json({ error: 'no route', code: 'route_not_found', details: [] }, { status: 404 });
+    fake.groups[i] = assign({ ...fake.groups[i], state: params.action === 'pause' ? 'paused' : 'running' });
+    return HttpResponse.json(fake.groups[i]);
+  }),
+  http.put('*/api/v1/consumers/:group/members', async ({ params, request }) => {
+    const body = (await request.json()) as { members?: unknown };
+    fake.lastScale = body;
+    const n = body.members;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 16) {
+      const message = 'must be an integer between 1 and 16';
+      return HttpResponse.json({ error: `invalid \`members\`: ${message}`, code: 'validation_failed', details: [{ field: 'members', message }] }, { status: 400 });
+    }
+    const i = fake.groups.findIndex((g) => g.group === params.group);
+    if (i < 0) return HttpResponse.json({ error: `no consumer group \`${String(params.group)}\` runs in this process`, code: 'not_found', details: [] }, { status: 404 });
+    fake.groups[i] = assign({ ...fake.groups[i], members_target: n });
+    return HttpResponse.json(fake.groups[i]);
+  }),
+  // The lab's guides (docs/patterns, served by the gateway).
+  http.get('*/api/v1/lab/guides', () => HttpResponse.json({ guides: LAB_GUIDES })),
+  http.get('*/api/v1/lab/guides/:id', ({ params }) => {
+    const g = LAB_GUIDES.find((x) => x.id === params.id);
+    if (!g) return HttpResponse.json({ error: `no guide \`${String(params.id)}\``, code: 'not_found', details: [] }, { status: 404 });
+    return HttpResponse.json({ id: g.id, title: g.title, markdown: g.id === '01-pub-sub' ? LAB_GUIDE_MARKDOWN : `# ${g.title}\n\n${g.summary}\n` });
   }),
 ];
 

@@ -178,6 +178,7 @@ impl<H: BatchHandler> ConsumerRuntime<H> {
             if let Err(error) = state.consumer.close().await {
                 tracing::warn!(%error, "closing the consumer after an error");
             }
+            self.stats.set_assignment([]);
         }
         result
     }
@@ -280,6 +281,7 @@ impl<H: BatchHandler> Loop<'_, H> {
             );
         }
         self.consumer.close().await?;
+        self.rt.stats.set_assignment([]);
         self.update_gauges();
         Ok(RunSummary {
             stats: self.rt.stats.snapshot(),
@@ -295,6 +297,9 @@ impl<H: BatchHandler> Loop<'_, H> {
     /// Follows the assignment, then takes in the polled messages.
     async fn ingest(&mut self, messages: Vec<Message>) -> Result<(), RuntimeError> {
         let assigned: BTreeSet<TopicPartition> = self.consumer.assignment().into_iter().collect();
+        if !assigned.iter().eq(self.partitions.keys()) {
+            self.rt.stats.set_assignment(assigned.iter().cloned());
+        }
         self.partitions.retain(|tp, _| {
             let keep = assigned.contains(tp);
             if !keep {

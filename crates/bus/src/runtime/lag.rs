@@ -5,9 +5,10 @@
 //! group and partition is the bus's to say ([`crate::port::Admin::group_lag`]);
 //! [`group_lag`] adds the total.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::port::{Admin, BusError, PartitionLag};
+use crate::port::{Admin, BusError, PartitionLag, TopicPartition};
 
 /// Counters of one consumer runtime. Cheap to share (`Arc`), updated as work happens.
 #[derive(Debug, Default)]
@@ -21,6 +22,8 @@ pub struct RuntimeStats {
     commits_total: AtomicU64,
     messages_in_flight: AtomicU64,
     messages_in_retry: AtomicU64,
+    /// The partitions the member holds now (empty before its first poll and after it left).
+    assignment: Mutex<Vec<TopicPartition>>,
 }
 
 /// A copy of [`RuntimeStats`] at one moment.
@@ -96,6 +99,22 @@ impl RuntimeStats {
     pub fn set_gauges(&self, in_flight: u64, in_retry: u64) {
         self.messages_in_flight.store(in_flight, Ordering::Relaxed);
         self.messages_in_retry.store(in_retry, Ordering::Relaxed);
+    }
+    /// The partitions the member holds now, in order.
+    pub fn assignment(&self) -> Vec<TopicPartition> {
+        self.assignment
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+    /// Records the member's assignment (after a rebalance; empty once it left the group).
+    pub fn set_assignment(&self, partitions: impl IntoIterator<Item = TopicPartition>) {
+        let mut held = self
+            .assignment
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        held.clear();
+        held.extend(partitions);
     }
 }
 

@@ -7,6 +7,7 @@
 //! - [`dlq`]: DLQ routing, the DLQ message format, list/show;
 //! - [`redrive`]: DLQ → origin topic at a bounded rate; what is still pending (depth);
 //! - [`lag`]: counters for the metrics layer, group lag;
+//! - [`members`]: several members of one group in one process — scale, pause, resume;
 //! - [`exactly_once`]: the inbox/position hook a store implements so that effects are
 //!   applied once.
 //!
@@ -17,6 +18,7 @@ pub mod dlq;
 pub mod exactly_once;
 pub mod handler;
 pub mod lag;
+pub mod members;
 mod partition;
 pub mod redrive;
 pub mod retry;
@@ -26,6 +28,10 @@ pub use dlq::{DlqEntry, DlqParseError, DlqRouting, Failure};
 pub use exactly_once::{Applied, AppliedId, Inbox, PositionStore, StoreError, apply_once};
 pub use handler::{BatchHandler, Handler, Outcome, PerMessage};
 pub use lag::{GroupLag, RuntimeStats, StatsSnapshot, group_lag};
+pub use members::{
+    ControlError, MEMBERS_MAX, MemberFactory, MemberFailure, MemberPool, MemberRun, MemberStatus,
+    PoolStatus,
+};
 pub use redrive::{RedriveFilter, RedriveReport, list_pending, pending_depth, redrive};
 pub use retry::RetryPolicy;
 

@@ -11,6 +11,7 @@ mod kafka;
 mod log_basic;
 mod log_runtime;
 mod log_safety;
+mod members;
 mod queues;
 mod runtime_exactly_once;
 mod runtime_redrive;

@@ -3,12 +3,14 @@
 //!
 //! - two `edalab serve ledger --profile kafka` processes in one consumer group and a
 //!   `serve simulator` process; during a simulation the ledger that joined first (the
-//!   group's leader) is killed with SIGKILL and the other takes its partitions over, resuming
+//!   group's leader) is killed with SIGKILL once each process's consumer controls
+//!   (`/api/v1/consumers/ledger`) show it holding its share of the partitions and the other takes its partitions over, resuming
 //!   from committed positions wherever they fall inside record batches; once the traffic is
 //!   applied `edalab check ledger --brokers` passes and the ledger holds exactly the events
 //!   the simulator had acknowledged (none lost, none applied twice);
 //! - a bad profile setting is refused with the key named.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -76,6 +78,46 @@ async fn check_ledger(dir: &Path, brokers: &str, database: &str) -> (bool, Value
     (output.status.success(), report)
 }
 
+/// The partitions the ledger members of `process` hold, as its `/api/v1/consumers/ledger`
+/// shows them, and how many partitions the group reads.
+async fn held_by(http: &reqwest::Client, process: &Process) -> (BTreeSet<String>, usize) {
+    let (status, body) = json_of(
+        http.get(process.url("/api/v1/consumers/ledger"))
+            .send()
+            .await
+            .expect("GET /api/v1/consumers/ledger"),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    let held = body["members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|m| m["partitions"].as_array().cloned().unwrap_or_default())
+        .filter_map(|p| p.as_str().map(str::to_owned))
+        .collect();
+    (held, body["partitions"].as_array().map_or(0, Vec::len))
+}
+
+/// Waits (30 s at most) until both processes hold a share of the group's partitions, no
+/// partition in both, and together all of them.
+async fn split_between(http: &reqwest::Client, first: &Process, second: &Process) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (a, total) = held_by(http, first).await;
+        let (b, _) = held_by(http, second).await;
+        let split = !a.is_empty() && !b.is_empty() && a.is_disjoint(&b);
+        if split && a.len() + b.len() == total && total > 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the two ledgers did not split the {total} partitions: {a:?} / {b:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_ledgers_share_the_partitions_and_a_sigkill_loses_and_doubles_nothing() {
     let Some(Peers {
@@ -139,9 +181,12 @@ async fn two_ledgers_share_the_partitions_and_a_sigkill_loses_and_doubles_nothin
         database.url(),
     ));
 
-    // Mid-run, once the second had time to take its share, the first ledger (the leader)
-    // dies without draining or committing anything.
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    // The seed's second pub/sub exercise on two processes: each process's consumer
+    // controls show its member holding a share, and the shares split the partitions.
+    split_between(&http, &ledger_1, &ledger_2).await;
+
+    // Mid-run, once the second took its share, the first ledger (the leader) dies without
+    // draining or committing anything.
     ledger_1.kill();
 
     let deadline = Instant::now() + Duration::from_secs(60);

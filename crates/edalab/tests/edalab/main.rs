@@ -15,6 +15,7 @@ mod aws_profile;
 mod aws_workflow;
 mod chaos;
 mod cli;
+mod consumers;
 mod crash;
 mod deploy;
 mod guides;

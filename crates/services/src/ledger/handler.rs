@@ -86,7 +86,9 @@ fn add(counter: &AtomicU64, n: usize) {
     counter.fetch_add(n as u64, Ordering::Relaxed);
 }
 
-/// The ledger service's [`BatchHandler`].
+/// The ledger service's [`BatchHandler`]. Clones share the counters and the outbox wake-up:
+/// one per member of the ledger's group (`MemberPool`), one ledger.
+#[derive(Clone)]
 pub struct LedgerHandler {
     store: Arc<dyn LedgerStore>,
     catalog: Arc<SchemaCatalog>,
