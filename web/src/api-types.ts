@@ -408,7 +408,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/lab/guides/{id}": {
+    "/api/v1/lab/guides/{guide}": {
         parameters: {
             query?: never;
             header?: never;
@@ -2846,8 +2846,8 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description A guide's id, e.g. `01-pub-sub` */
-                id: string;
+                /** @description A guide's id from the list, e.g. `01-pub-sub` */
+                guide: string;
             };
             cookie?: never;
         };

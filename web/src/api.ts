@@ -100,7 +100,7 @@ export type ScaleRequestBody = Schemas['ScaleRequest'];
 export type LabGuideSummaryView = Schemas['LabGuideSummary'];
 /** `GET /api/v1/lab/guides`. */
 export type LabGuidesView = Schemas['LabGuides'];
-/** `GET /api/v1/lab/guides/{id}`. */
+/** `GET /api/v1/lab/guides/{guide}`. */
 export type LabGuideView = Schemas['LabGuide'];
 
 /** A response that is not 2xx, read by {@link readApiError}. */

@@ -2,7 +2,7 @@
 //! UI's Lab panel lists and shows them wherever the platform runs (issue 22, part 5):
 //!
 //! - `GET /api/v1/lab/guides` → every guide: id, title, the first paragraph;
-//! - `GET /api/v1/lab/guides/{id}` → one guide's Markdown (404 naming an unknown id).
+//! - `GET /api/v1/lab/guides/{guide}` → one guide's Markdown (404 naming an unknown guide).
 //!
 //! The guides' exercises are run against a real platform by
 //! `crates/edalab/tests/edalab/guides.rs`; this module only serves the text.
@@ -148,19 +148,19 @@ async fn list_guides() -> Json<LabGuides> {
 /// One guide's Markdown.
 #[utoipa::path(
     get,
-    path = "/api/v1/lab/guides/{id}",
+    path = "/api/v1/lab/guides/{guide}",
     tag = "lab",
-    params(("id" = String, Path, description = "A guide's id, e.g. `01-pub-sub`")),
+    params(("guide" = String, Path, description = "A guide's id from the list, e.g. `01-pub-sub`")),
     responses(
         (status = 200, description = "The guide", body = LabGuide),
         (status = 404, description = "No such guide", body = ErrorBody),
     )
 )]
-async fn get_guide(Path(id): Path<String>) -> Result<Json<LabGuide>, ApiError> {
-    let Some((id, markdown)) = GUIDES.iter().find(|(known, _)| *known == id) else {
+async fn get_guide(Path(guide): Path<String>) -> Result<Json<LabGuide>, ApiError> {
+    let Some((id, markdown)) = GUIDES.iter().find(|(known, _)| *known == guide) else {
         let known: Vec<&str> = GUIDES.iter().map(|(id, _)| *id).collect();
         return Err(ApiError::not_found(format!(
-            "no guide `{id}` (guides: {})",
+            "no guide `{guide}` (guides: {})",
             known.join(", ")
         )));
     };
