@@ -2526,7 +2526,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description A DLQ topic, e.g. `payments.dlq` */
+                /** @description A DLQ topic (its name ends in `.dlq` or `-dlq`), e.g. `payments.dlq` */
                 topic: string;
             };
             cookie?: never;
@@ -2576,7 +2576,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description A DLQ topic, e.g. `payments.dlq` */
+                /** @description A DLQ topic (its name ends in `.dlq` or `-dlq`), e.g. `payments.dlq` */
                 topic: string;
             };
             cookie?: never;

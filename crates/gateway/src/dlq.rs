@@ -258,7 +258,7 @@ async fn list_dlqs(State(state): State<AppState>) -> Result<Json<DlqTopics>, Api
     get,
     path = "/api/v1/dlq/{topic}/messages",
     tag = "dlq",
-    params(("topic" = String, Path, description = "A DLQ topic, e.g. `payments.dlq`"), ListParams),
+    params(("topic" = String, Path, pattern = r"^.+[.-]dlq$", description = "A DLQ topic (its name ends in `.dlq` or `-dlq`), e.g. `payments.dlq`"), ListParams),
     responses(
         (status = 200, description = "Pending dead letters, oldest first per partition", body = DlqMessages),
         (status = 400, description = "Not a DLQ topic, or a bad `limit`", body = ErrorBody),
@@ -281,7 +281,7 @@ async fn messages(
     post,
     path = "/api/v1/dlq/{topic}/redrive",
     tag = "dlq",
-    params(("topic" = String, Path, description = "A DLQ topic, e.g. `payments.dlq`")),
+    params(("topic" = String, Path, pattern = r"^.+[.-]dlq$", description = "A DLQ topic (its name ends in `.dlq` or `-dlq`), e.g. `payments.dlq`")),
     request_body(content = Option<RedriveRequest>, description = "Optional; `{}` or no body for the defaults"),
     responses(
         (status = 200, description = "Counts of the redrive", body = RedriveResult),
