@@ -12,7 +12,9 @@
 //      and the order is then authorized (the redrive really re-processed it);
 //   5. issue 22: the ledger's consumer group paused (events wait as lag), resumed, scaled to 3
 //      members holding 7 partitions each and back; the Lab panel lists the guides and opens one;
-//   6. the WebSocket reconnects after the server restarts: SIGTERM, the header leaves
+//   6. issue 23: the Topics panel counts a topic, shows its newest message decoded from Avro, and
+//      its trace button filters by the trace id;
+//   7. the WebSocket reconnects after the server restarts: SIGTERM, the header leaves
 //      `connected`, `edalab up` again on the same port and data dir, the header comes back.
 //
 //   EDALAB_BIN=target/debug/edalab node e2e/live.mjs      (run from web/, after `npm run build`)
@@ -258,6 +260,23 @@ try {
     const guide = page.getByRole('article', { name: /01 — Publier/ });
     await guide.getByRole('heading', { name: 'Le problème' }).waitFor({ timeout: 10_000 });
     await waitText(guide.locator('pre').filter({ hasText: 'edalab consumers pause ledger' }).first(), /edalab consumers pause ledger/);
+  });
+
+  await step('topics (issue 23): the list counts the topic, its newest message reads decoded, its trace filters', async () => {
+    const row = page.locator('[data-testid="topic-row"][data-topic="bancaire.compte.ouvert"]');
+    await row.scrollIntoViewIfNeeded();
+    await until('the topic counts messages', async () => Number(await text(row.getByTestId('topic-messages'))) > 0);
+    await row.getByRole('button', { name: 'bancaire.compte.ouvert' }).click();
+    const browser = page.getByTestId('message-browser');
+    const first = browser.getByTestId('message-row').first();
+    await waitText(first.getByTestId('message-kind'), /^Avro #\d+$/);
+    await waitText(first.getByTestId('message-value'), /"compte_id"/);
+    await first.getByTestId('trace-filter').click();
+    await until('the trace filter narrows the list', async () => {
+      const rows = await browser.getByTestId('message-row').count();
+      return rows >= 1 && /showing/.test(await text(browser.getByTestId('messages-scanned')));
+    });
+    await browser.screenshot({ path: shot.replace(/\.png$/, '-topics.png') });
   });
 
   await step('a failed payment reaches payments.dlq; Redrive empties it and the order is authorized', async () => {

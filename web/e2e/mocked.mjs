@@ -2,8 +2,9 @@
 // playwright-core's page.route (REST, /metrics) and page.routeWebSocket (/ws) — no back end,
 // no extra packages. Covers issue 9's scenarios that do not need real services: start/stop,
 // produce (toast + counter), edges animate and counters grow, WebSocket reconnects after a cut,
-// DLQ node → messages → redrive, keyboard access, and issue 22's consumer-group controls (pause,
-// scale, a refused scale) and lab guides. The same scenarios against a real
+// DLQ node → messages → redrive, keyboard access, issue 22's consumer-group controls (pause,
+// scale, a refused scale) and lab guides, and issue 23's topic browser (list with a rate, a
+// decoded message, the trace filter). The same scenarios against a real
 // `edalab up` are in live.mjs; this one keeps what is hard to reach for real (exact start body,
 // a socket cut at a chosen moment, a DLQ message with a known reason) and checks the page
 // against the gateway's documented shapes (crates/gateway/src/dlq.rs).
@@ -54,6 +55,24 @@ const guides = [
   { id: '03-partitions', title: '03 — Partitions et groupes de consommateurs', summary: 'Une partition est lue par un seul membre du groupe.' },
 ];
 const guideMarkdown = '# 01 — Pub/Sub : un fait, plusieurs lecteurs\n\n## Le problème\n\nUn **producteur** ne connaît pas ses lecteurs.\n\n```bash\nedalab up\n```\n';
+// The topics `GET /api/v1/topics` lists and one topic's messages (crates/gateway/src/topics.rs).
+const topics = [
+  { name: 'bancaire.compte.ouvert', partitions: 2, retention_ms: null, retention_bytes: 1073741824, compression: 'none', cleanup_policy: 'delete', size_bytes: 12345, messages: 420, end_offsets: 420, dlq: false },
+  { name: 'system.dlq', partitions: 1, retention_ms: 604800000, retention_bytes: null, compression: 'none', cleanup_policy: 'delete', size_bytes: 512, messages: 1, end_offsets: 1, dlq: true },
+];
+const trace = '4bf92f3577b34da6a3ce929d0e0e4736';
+const topicMessages = [0, 1, 2].map((i) => ({
+  partition: i % 2,
+  offset: 200 + i,
+  timestamp: Date.now() - (3 - i) * 1000,
+  key: `ACC-${i}`,
+  headers: { event_id: `evt-${i}`, event_type: 'CompteOuvert', traceparent: `00-${i === 1 ? '0af7651916cd43dd8448eb211c80319c' : trace}-00f067aa0ba902b7-01` },
+  value: { event_id: `evt-${i}`, event_type: 'CompteOuvert', account: { id: `ACC-${i}`, holder: ['Alice', 'Bob', 'Chloé'][i] } },
+  value_schema_id: 3,
+  value_error: null,
+  trace_id: i === 1 ? '0af7651916cd43dd8448eb211c80319c' : trace,
+}));
+let lastMessagesQuery = null;
 const sockets = new Set();
 let pump = null;
 
@@ -157,6 +176,19 @@ try {
       ledger.members_target = members;
       assign();
       return json(route, ledger);
+    }
+    if (m === 'GET' && path === '/api/v1/topics') {
+      topics[0].end_offsets += 3;
+      return json(route, { topics });
+    }
+    if (m === 'GET' && path === '/api/v1/topics/bancaire.compte.ouvert')
+      return json(route, { ...topics[0], partition_offsets: [0, 1].map((partition) => ({ partition, log_start_offset: 0, high_watermark: 210, size_bytes: 6000 })) });
+    if (m === 'GET' && path === '/api/v1/topics/bancaire.compte.ouvert/messages') {
+      const query = new URL(req.url()).searchParams;
+      lastMessagesQuery = Object.fromEntries(query);
+      const q = query.get('q');
+      const found = topicMessages.filter((msg) => !q || JSON.stringify([msg.key, msg.headers, msg.value]).includes(q)).sort((a, b) => b.timestamp - a.timestamp);
+      return json(route, { topic: 'bancaire.compte.ouvert', messages: found, scanned: topicMessages.length });
     }
     if (m === 'GET' && path === '/api/v1/lab/guides') return json(route, { guides });
     if (m === 'GET' && path === '/api/v1/lab/guides/01-pub-sub') return json(route, { id: '01-pub-sub', title: guides[0].title, markdown: guideMarkdown });
@@ -278,6 +310,25 @@ try {
     const guide = page.getByRole('article', { name: /01 — Pub\/Sub/ });
     await guide.getByRole('heading', { name: 'Le problème' }).waitFor({ timeout: 5000 });
     await waitText(guide.locator('pre'), /edalab up/);
+  });
+  await step('topics: the list shows a rate; a topic opens with a decoded message; the trace filter', async () => {
+    const panel = page.getByTestId('topics-panel');
+    await panel.scrollIntoViewIfNeeded();
+    const row = panel.locator('[data-testid="topic-row"][data-topic="bancaire.compte.ouvert"]');
+    await waitText(row.getByTestId('topic-rate'), /^\d/, 10_000);
+    expect((await panel.locator('[data-testid="topic-row"][data-topic="system.dlq"]').getByTestId('dlq-badge').count()) === 1, 'no DLQ badge on system.dlq');
+    await row.getByRole('button', { name: 'bancaire.compte.ouvert' }).click();
+    const browser = page.getByTestId('message-browser');
+    await browser.getByTestId('message-row').nth(2).waitFor({ timeout: 5000 });
+    await waitText(browser.getByTestId('message-value'), /"holder": "Chloé"/);
+    await waitText(browser.getByTestId('message-kind'), /^Avro #3$/);
+    await waitText(browser.getByTestId('messages-scanned'), /showing 3 of 3 scanned/);
+    await browser.getByRole('button', { name: 'Trace 4bf92f35' }).first().click();
+    const end = Date.now() + 5000;
+    while ((await browser.getByTestId('message-row').count()) !== 2 && Date.now() < end) await page.waitForTimeout(100);
+    expect((await browser.getByTestId('message-row').count()) === 2, 'the trace filter did not leave the trace’s 2 events');
+    expect(lastMessagesQuery?.q === trace, `messages query ${JSON.stringify(lastMessagesQuery)}`);
+    expect((await browser.getByLabel('Text').inputValue()) === trace, 'the text filter is not the trace id');
   });
   expect(pageErrors.length === 0, `page errors: ${pageErrors.join('; ')}`);
   console.log(`mocked e2e ok: ${steps.length} steps; screenshot ${shot}`);

@@ -11,6 +11,7 @@ import { Producer } from './components/Producer';
 import { SimulationControls } from './components/SimulationControls';
 import { Toasts } from './components/Toasts';
 import { TokenPrompt } from './components/TokenPrompt';
+import { TopicsPanel } from './components/TopicsPanel';
 import { useLiveSocket, useSessionCheck } from './hooks';
 
 export function App() {
@@ -35,6 +36,7 @@ export function App() {
           <div className="h-[62vh] min-h-[480px] shrink-0"><FlowGraph /></div>
           <Dashboard now={now} />
           <ConsumersPanel />
+          <TopicsPanel />
           <LabPanel />
         </main>
       </div>

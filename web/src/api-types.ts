@@ -549,6 +549,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/topics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every topic with its size and message count. */
+        get: operations["list_topics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/topics/{topic}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One topic with each partition's offsets and size. */
+        get: operations["get_topic"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/topics/{topic}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A topic's messages, decoded: the newest first, or from `offset`; filtered by key or text. */
+        get: operations["topic_messages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/transactions": {
         parameters: {
             query?: never;
@@ -1645,6 +1696,92 @@ export interface components {
              * @example CAD
              */
             currency: string;
+        };
+        /** @description One topic with its partitions. */
+        TopicDetail: components["schemas"]["TopicSummary"] & {
+            partition_offsets: components["schemas"]["TopicPartitionView"][];
+        };
+        /** @description One message, decoded. */
+        TopicMessage: {
+            /** @description Name → value (UTF-8 text or `{"base64": …}`); a repeated name keeps its last value. */
+            headers: Record<string, unknown>;
+            /** @description UTF-8 text, or `{"base64": …}`; `null` without a key. */
+            key: unknown;
+            /** Format: int64 */
+            offset: number;
+            /** Format: int32 */
+            partition: number;
+            /**
+             * Format: int64
+             * @description Milliseconds since the epoch.
+             */
+            timestamp: number;
+            /** @description The W3C trace id of its `traceparent` header: every event of one request shares it. */
+            trace_id?: string | null;
+            /** @description Avro decoded to JSON, JSON as JSON, text as a string, else `{"base64": …}`. */
+            value: unknown;
+            /** @description Why the value could not be decoded. */
+            value_error?: string | null;
+            /**
+             * Format: int32
+             * @description The registry id the Avro value was framed with.
+             */
+            value_schema_id?: number | null;
+        };
+        TopicMessages: {
+            messages: components["schemas"]["TopicMessage"][];
+            /**
+             * Format: int64
+             * @description Messages looked at to answer (the filters drop the others).
+             */
+            scanned: number;
+            topic: string;
+        };
+        /** @description One partition of a topic. */
+        TopicPartitionView: {
+            /** Format: int64 */
+            high_watermark: number;
+            /** Format: int64 */
+            log_start_offset: number;
+            /** Format: int32 */
+            partition: number;
+            /** Format: int64 */
+            size_bytes: number;
+        };
+        /** @description A topic in the list. */
+        TopicSummary: {
+            cleanup_policy: string;
+            compression: string;
+            /** @description A dead-letter topic (its name ends in `.dlq` or `-dlq`). */
+            dlq: boolean;
+            /**
+             * Format: int64
+             * @description Sum of the partitions' end offsets (grows by one per message produced).
+             */
+            end_offsets: number;
+            /**
+             * Format: int64
+             * @description Messages retained: the sum over partitions of end offset minus first offset.
+             */
+            messages: number;
+            name: string;
+            /** Format: int32 */
+            partitions: number;
+            /** Format: int64 */
+            retention_bytes?: number | null;
+            /**
+             * Format: int64
+             * @description `null`: kept forever.
+             */
+            retention_ms?: number | null;
+            /**
+             * Format: int64
+             * @description Bytes on disk over every partition (0 where the backend does not say).
+             */
+            size_bytes: number;
+        };
+        Topics: {
+            topics: components["schemas"]["TopicSummary"][];
         };
         /**
          * @description `GET /api/v1/transactions/analytics` body: the S0-05 running totals (each transaction
@@ -3242,6 +3379,146 @@ export interface operations {
             };
             /** @description No simulation is running */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Any error: `{error, code, details}` with a stable `code` */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_topics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Topics, by name */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Topics"];
+                };
+            };
+            /** @description The bus refused */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Any error: `{error, code, details}` with a stable `code` */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_topic: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A topic, e.g. `bancaire.compte.ouvert` */
+                topic: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The topic */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TopicDetail"];
+                };
+            };
+            /** @description No such topic */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Any error: `{error, code, details}` with a stable `code` */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    topic_messages: {
+        parameters: {
+            query?: {
+                /** @description Only this partition. */
+                partition?: number;
+                /** @description From this offset upwards (oldest first); absent: the newest first. */
+                offset?: number;
+                /** @description 1..=500, default 50. */
+                limit?: number;
+                /** @description Only messages with exactly this key. */
+                key?: string;
+                /** @description Only messages whose key, headers or decoded value contain this text. */
+                q?: string;
+            };
+            header?: never;
+            path: {
+                /** @description A topic, e.g. `bancaire.compte.ouvert` */
+                topic: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Messages, decoded */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TopicMessages"];
+                };
+            };
+            /** @description A bad parameter, named */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such topic */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -57,6 +57,15 @@ export const ENDPOINTS = {
   labGuides: '/api/v1/lab/guides',
   /** One guide's full markdown. */
   labGuide: (id: string) => `/api/v1/lab/guides/${encodeURIComponent(id)}`,
+  /** Every topic: partitions, retention, size, messages retained (crates/gateway/src/topics.rs). */
+  topics: '/api/v1/topics',
+  /** One topic, with each partition's offsets and size. */
+  topic: (topic: string) => `/api/v1/topics/${encodeURIComponent(topic)}`,
+  /**
+   * A topic's messages, decoded: newest first, or from `offset` upwards; `partition`, exact
+   * `key`, text `q`, `limit` 1..500 (default 50).
+   */
+  topicMessages: (topic: string) => `/api/v1/topics/${encodeURIComponent(topic)}/messages`,
 } as const;
 
 /** The schemas of web/openapi.json (src/api-types.ts is generated from it: `npm run gen:api`). */
@@ -102,6 +111,35 @@ export type LabGuideSummaryView = Schemas['LabGuideSummary'];
 export type LabGuidesView = Schemas['LabGuides'];
 /** `GET /api/v1/lab/guides/{guide}`. */
 export type LabGuideView = Schemas['LabGuide'];
+
+/** A topic in the list. */
+export type TopicSummaryView = Schemas['TopicSummary'];
+/** `GET /api/v1/topics`. */
+export type TopicsView = Schemas['Topics'];
+/** One partition of a topic. */
+export type TopicPartitionView = Schemas['TopicPartitionView'];
+/** `GET /api/v1/topics/{topic}`. */
+export type TopicDetailView = Schemas['TopicDetail'];
+/** One message, decoded: `key`, `headers` and `value` are JSON the server decoded. */
+export type TopicMessageView = Schemas['TopicMessage'];
+/** `GET /api/v1/topics/{topic}/messages`. */
+export type TopicMessagesView = Schemas['TopicMessages'];
+/** The query of `GET /api/v1/topics/{topic}/messages`; empty or absent fields are not sent. */
+export interface TopicMessagesParams {
+  partition?: number | string | null;
+  offset?: number | string | null;
+  limit?: number | string | null;
+  key?: string | null;
+  q?: string | null;
+}
+
+/** `?a=1&b=x` of the params that have a value (`''`, `null`, `undefined` are left out). */
+export function queryString(params: object): string {
+  const qs = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && String(v) !== '') qs.set(k, String(v));
+  const s = qs.toString();
+  return s ? `?${s}` : '';
+}
 
 /** A response that is not 2xx, read by {@link readApiError}. */
 export class ApiError extends Error {
@@ -218,5 +256,9 @@ export const api = {
     request<ConsumerGroupView>(ENDPOINTS.consumerMembers(group), { method: 'PUT', body: JSON.stringify({ members } satisfies ScaleRequestBody) }),
   labGuides: () => request<LabGuidesView>(ENDPOINTS.labGuides),
   labGuide: (id: string) => request<LabGuideView>(ENDPOINTS.labGuide(id)),
+  topics: () => request<TopicsView>(ENDPOINTS.topics),
+  topic: (name: string) => request<TopicDetailView>(ENDPOINTS.topic(name)),
+  topicMessages: (name: string, params: TopicMessagesParams = {}) =>
+    request<TopicMessagesView>(`${ENDPOINTS.topicMessages(name)}${queryString(params)}`),
   metricsText: async (): Promise<string> => (await send(ENDPOINTS.metrics, { headers: { Accept: 'text/plain' } })).text(),
 };

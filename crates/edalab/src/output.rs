@@ -11,17 +11,10 @@
 
 use std::io::Write;
 
-use base64::Engine;
 use edalab_bus::Message;
+use edalab_gateway::topics::bytes_value;
 use edalab_schema::{DisplayDecoder, DisplayValue};
 use serde_json::{Map, Value, json};
-
-fn bytes_value(bytes: &[u8]) -> Value {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => Value::String(s.to_owned()),
-        Err(_) => json!({ "base64": base64::engine::general_purpose::STANDARD.encode(bytes) }),
-    }
-}
 
 /// `value` (and `value_schema_id` or `value_error`) of a JSON line, added to `object`.
 pub fn add_value(object: &mut Map<String, Value>, value: &DisplayValue) {

@@ -255,6 +255,7 @@ impl Parts {
     fn app_state(&mut self, config: &Config) -> anyhow::Result<AppState> {
         let mut builder = AppState::builder(&config.gateway_settings(), Arc::clone(&self.shared))
             .catalog(Arc::clone(&self.schemas.catalog))
+            .registry(Arc::clone(&self.schemas.registry))
             .health(Arc::new(RegistryHealth::new(
                 Arc::clone(&self.schemas.registry),
                 &self.schemas.location,

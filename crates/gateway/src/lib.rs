@@ -40,6 +40,7 @@ pub mod registry;
 pub mod router;
 pub mod security;
 pub mod server;
+pub mod topics;
 pub mod ui;
 pub mod ws;
 

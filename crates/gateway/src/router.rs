@@ -23,7 +23,7 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use edalab_bus::port::Bus;
-use edalab_schema::SchemaCatalog;
+use edalab_schema::{SchemaCatalog, SchemaRegistry};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -95,6 +95,8 @@ struct StateInner {
     config: GatewaySettings,
     bus: Arc<dyn Bus>,
     dead_letters: Arc<dyn DeadLetters>,
+    /// Where the topic browser fetches the schemas of Avro values (`None`: shown as bytes).
+    registry: Option<Arc<dyn SchemaRegistry>>,
     /// Gauges refreshed at a scrape beside the bus's (the aws profile's SQS queues).
     gauges: Vec<Arc<dyn telemetry::metrics::GaugeSource>>,
     hub: Hub,
@@ -112,6 +114,7 @@ pub struct AppStateBuilder {
     config: GatewaySettings,
     bus: Arc<dyn Bus>,
     dead_letters: Option<Arc<dyn DeadLetters>>,
+    registry: Option<Arc<dyn SchemaRegistry>>,
     gauges: Vec<Arc<dyn telemetry::metrics::GaugeSource>>,
     catalog: Option<Arc<SchemaCatalog>>,
     health: HealthRegistry,
@@ -123,6 +126,13 @@ impl AppStateBuilder {
     /// the built-in catalog).
     pub fn catalog(mut self, catalog: Arc<SchemaCatalog>) -> Self {
         self.catalog = Some(catalog);
+        self
+    }
+
+    /// The registry the topic browser decodes Avro values with (default: none, values shown
+    /// as bytes).
+    pub fn registry(mut self, registry: Arc<dyn SchemaRegistry>) -> Self {
+        self.registry = Some(registry);
         self
     }
 
@@ -176,6 +186,7 @@ impl AppStateBuilder {
                 config: self.config,
                 bus: self.bus,
                 dead_letters,
+                registry: self.registry,
                 gauges: self.gauges,
                 hub,
                 health: self.health,
@@ -224,6 +235,7 @@ impl AppState {
             config: config.clone(),
             bus,
             dead_letters: None,
+            registry: None,
             gauges: Vec::new(),
             catalog: None,
             health,
@@ -241,6 +253,10 @@ impl AppState {
 
     pub fn dead_letters(&self) -> &Arc<dyn DeadLetters> {
         &self.inner.dead_letters
+    }
+
+    pub fn schema_registry(&self) -> Option<&Arc<dyn SchemaRegistry>> {
+        self.inner.registry.as_ref()
     }
 
     pub fn hub(&self) -> &Hub {
@@ -310,6 +326,7 @@ fn gateway_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(security::session))
         .merge(crate::dlq::routes())
         .merge(crate::lab::routes())
+        .merge(crate::topics::routes())
 }
 
 /// Every `(METHOD, path)` of `doc`, sorted.

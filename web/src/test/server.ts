@@ -1,6 +1,67 @@
 import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 
+export interface FakeTopic {
+  name: string;
+  partitions: number;
+  retention_ms: number | null;
+  retention_bytes: number | null;
+  compression: string;
+  cleanup_policy: string;
+  size_bytes: number;
+  messages: number;
+  end_offsets: number;
+  dlq: boolean;
+}
+export interface FakeTopicMessage {
+  partition: number;
+  offset: number;
+  timestamp: number;
+  key: unknown;
+  headers: Record<string, unknown>;
+  value: unknown;
+  value_schema_id: number | null;
+  value_error: string | null;
+  trace_id: string | null;
+}
+
+/** Two topics: a banking one with 3 partitions kept forever, and the system DLQ. */
+export function fakeTopics(): FakeTopic[] {
+  return [
+    { name: 'bancaire.compte.ouvert', partitions: 3, retention_ms: null, retention_bytes: 1_073_741_824, compression: 'none', cleanup_policy: 'delete', size_bytes: 12_345, messages: 420, end_offsets: 420, dlq: false },
+    { name: 'system.dlq', partitions: 1, retention_ms: 604_800_000, retention_bytes: null, compression: 'lz4', cleanup_policy: 'delete', size_bytes: 512, messages: 1, end_offsets: 1, dlq: true },
+  ];
+}
+
+export const TRACE_A = '4bf92f3577b34da6a3ce929d0e0e4736';
+export const TRACE_B = '0af7651916cd43dd8448eb211c80319c';
+const T0 = 1_765_000_000_000;
+const opened = (partition: number, offset: number, at: number, account: string, trace: string, holder: string): FakeTopicMessage => ({
+  partition,
+  offset,
+  timestamp: at,
+  key: account,
+  headers: { event_id: `evt-${partition}-${offset}`, event_type: 'CompteOuvert', traceparent: `00-${trace}-00f067aa0ba902b7-01` },
+  value: { event_id: `evt-${partition}-${offset}`, event_type: 'CompteOuvert', account: { id: account, holder, kind: 'courant' }, opened_at: new Date(at).toISOString(), initial_deposit: '100.00' },
+  value_schema_id: 3,
+  value_error: null,
+  trace_id: trace,
+});
+
+/** `bancaire.compte.ouvert`: Avro values, two of one trace, and one that was not decoded. */
+export function fakeTopicMessages(): Record<string, FakeTopicMessage[]> {
+  return {
+    'bancaire.compte.ouvert': [
+      opened(0, 0, T0, 'ACC-1', TRACE_A, 'Alice'),
+      opened(1, 0, T0 + 1000, 'ACC-2', TRACE_B, 'Bob'),
+      opened(2, 0, T0 + 2000, 'ACC-3', '11111111111111111111111111111111', 'Chloé'),
+      opened(0, 1, T0 + 3000, 'ACC-1', TRACE_A, 'Alice'),
+      { partition: 1, offset: 1, timestamp: T0 + 4000, key: null, headers: {}, value: { base64: '3q2+7w==' }, value_schema_id: null, value_error: 'no magic byte', trace_id: null },
+    ],
+    'system.dlq': [],
+  };
+}
+
 /** In-memory fake of the gateway's REST surface, shared by the component and API tests. */
 export const fake = {
   status: 'stopped' as string,
@@ -14,7 +75,16 @@ export const fake = {
   groups: [ledgerGroup()] as FakeGroup[],
   /** The last `PUT /api/v1/consumers/{group}/members` body. */
   lastScale: null as unknown,
+  /** The topics `GET /api/v1/topics` lists (crates/gateway/src/topics.rs). */
+  topics: fakeTopics(),
+  /** Each topic's messages, oldest first, as the server decodes them. */
+  topicMessages: fakeTopicMessages(),
+  /** The query of the last `GET /api/v1/topics/{topic}/messages`. */
+  lastMessagesQuery: null as Record<string, string> | null,
   reset() {
+    this.topics = fakeTopics();
+    this.topicMessages = fakeTopicMessages();
+    this.lastMessagesQuery = null;
     this.groups = [ledgerGroup()];
     this.lastScale = null;
     this.bureauFailing = false;
@@ -64,6 +134,36 @@ function assign(g: FakeGroup): FakeGroup {
     messages_in_flight: 0,
   }));
   return { ...g, members, partitions };
+}
+
+/** `GET /api/v1/topics/{topic}/messages` on the fake: the server's checks, filters and order. */
+function browseMessages(topic: FakeTopic, all: FakeTopicMessage[], query: URLSearchParams) {
+  const invalid = (field: string, message: string) =>
+    HttpResponse.json({ error: `invalid \`${field}\`: ${message}`, code: 'validation_failed', details: [{ field, message }] }, { status: 400 });
+  const num = (name: string) => {
+    const v = query.get(name);
+    if (v === null) return { ok: true as const, value: undefined };
+    return /^\d+$/.test(v) ? { ok: true as const, value: Number(v) } : { ok: false as const, error: invalid(name, `must be a non-negative integer, got \`${v}\``) };
+  };
+  const limit = num('limit');
+  if (!limit.ok) return limit.error;
+  const n = limit.value ?? 50;
+  if (n < 1 || n > 500) return invalid('limit', `must be between 1 and 500, got ${n}`);
+  const partition = num('partition');
+  if (!partition.ok) return partition.error;
+  const offset = num('offset');
+  if (!offset.ok) return offset.error;
+  if (partition.value !== undefined && partition.value >= topic.partitions)
+    return invalid('partition', `topic \`${topic.name}\` has no partition ${partition.value} (it has ${topic.partitions})`);
+  const key = query.get('key') || null;
+  const q = query.get('q') || null;
+  const looked = all.filter((m) => (partition.value === undefined || m.partition === partition.value) && (offset.value === undefined || m.offset >= offset.value));
+  const found = looked.filter(
+    (m) => (key === null || m.key === key) && (q === null || [m.key, m.headers, m.value].some((v) => JSON.stringify(v).includes(q))),
+  );
+  if (offset.value === undefined) found.sort((a, b) => b.timestamp - a.timestamp || b.offset - a.offset || b.partition - a.partition);
+  else found.sort((a, b) => a.offset - b.offset || a.partition - b.partition);
+  return HttpResponse.json({ topic: topic.name, messages: found.slice(0, n), scanned: looked.length });
 }
 
 export const LAB_GUIDES = [
@@ -166,6 +266,27 @@ export const handlers = [
     if (i < 0) return HttpResponse.json({ error: `no consumer group \`${String(params.group)}\` runs in this process`, code: 'not_found', details: [] }, { status: 404 });
     fake.groups[i] = assign({ ...fake.groups[i], members_target: n });
     return HttpResponse.json(fake.groups[i]);
+  }),
+  // The topic browser (crates/gateway/src/topics.rs): same shapes, same errors.
+  http.get('*/api/v1/topics', () => HttpResponse.json({ topics: fake.topics })),
+  http.get('*/api/v1/topics/:topic', ({ params }) => {
+    const t = fake.topics.find((x) => x.name === params.topic);
+    if (!t) return HttpResponse.json({ error: `unknown topic \`${String(params.topic)}\``, code: 'not_found', details: [{ field: 'topic', message: 'no such topic' }] }, { status: 404 });
+    const mine = fake.topicMessages[t.name] ?? [];
+    const partition_offsets = Array.from({ length: t.partitions }, (_, partition) => ({
+      partition,
+      log_start_offset: 0,
+      high_watermark: mine.filter((m) => m.partition === partition).length,
+      size_bytes: 100 * mine.filter((m) => m.partition === partition).length,
+    }));
+    return HttpResponse.json({ ...t, partition_offsets });
+  }),
+  http.get('*/api/v1/topics/:topic/messages', ({ params, request }) => {
+    const query = new URL(request.url).searchParams;
+    fake.lastMessagesQuery = Object.fromEntries(query);
+    const t = fake.topics.find((x) => x.name === params.topic);
+    if (!t) return HttpResponse.json({ error: `unknown topic \`${String(params.topic)}\``, code: 'not_found', details: [{ field: 'topic', message: 'no such topic' }] }, { status: 404 });
+    return browseMessages(t, fake.topicMessages[t.name] ?? [], query);
   }),
   // The lab's guides (docs/patterns, served by the gateway).
   http.get('*/api/v1/lab/guides', () => HttpResponse.json({ guides: LAB_GUIDES })),

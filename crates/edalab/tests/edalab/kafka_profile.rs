@@ -218,6 +218,24 @@ async fn two_ledgers_share_the_partitions_and_a_sigkill_loses_and_doubles_nothin
     };
     assert!(produced > 500, "the simulation produced {produced} events");
 
+    // The topic browser reads the broker's records decoded through the registry (issue 23).
+    let (status, page) = json_of(
+        http.get(simulator.url("/api/v1/topics/bancaire.compte.ouvert/messages?limit=3"))
+            .send()
+            .await
+            .expect("GET messages"),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{page}");
+    let browsed = page["messages"].as_array().expect("messages");
+    assert_eq!(browsed.len(), 3, "{page}");
+    assert!(
+        browsed
+            .iter()
+            .all(|m| m["value"]["compte_id"].is_string() && m["value_schema_id"].is_u64()),
+        "Avro decoded on kafka: {page}"
+    );
+
     // The surviving ledger applies everything, including what the killed one had polled
     // but not committed.
     let deadline = Instant::now() + Duration::from_secs(90);

@@ -29,4 +29,5 @@ mod serve;
 mod simulate;
 #[cfg(feature = "aws")]
 mod terraform;
+mod topics_api;
 mod up;
