@@ -36,6 +36,9 @@ pub const LIMIT_DEFAULT: usize = 50;
 pub const LIMIT_MAX: usize = 500;
 /// Most messages a filtered request looks at per partition.
 pub const SCAN_MAX: usize = 5_000;
+/// Longest wait for messages known to exist (a Kafka broker fetching them; the embedded log
+/// answers at once). Only ranges below the end offset are read, so it is never spent idle.
+const FETCH_WAIT: Duration = Duration::from_secs(5);
 
 #[derive(OpenApi)]
 #[openapi(
@@ -361,7 +364,7 @@ async fn read_range(
             partition,
             from: next,
             max: usize::try_from(to - next).unwrap_or(usize::MAX),
-            wait: Duration::ZERO,
+            wait: FETCH_WAIT,
         };
         let (messages, after) = bus.read_partition(&read).await.map_err(bus_error)?;
         if messages.is_empty() || after <= next {
