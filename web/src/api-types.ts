@@ -3517,7 +3517,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such topic */
+            /** @description No such topic, or no such partition of it */
             404: {
                 headers: {
                     [name: string]: unknown;

@@ -134,7 +134,7 @@ pub struct MessagesParams {
     #[param(value_type = Option<u32>)]
     pub partition: Option<String>,
     /// From this offset upwards (oldest first); absent: the newest first.
-    #[param(value_type = Option<u64>)]
+    #[param(value_type = Option<u64>, maximum = 9223372036854775807_u64)]
     pub offset: Option<String>,
     /// 1..=500, default 50.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
@@ -164,6 +164,20 @@ fn number<T: std::str::FromStr>(name: &str, text: Option<&str>) -> Result<Option
     .transpose()
 }
 
+/// Kafka offsets are signed 64-bit: a larger number is no offset at all.
+fn offset(text: Option<&str>) -> Result<Option<u64>, ApiError> {
+    let offset = number::<u64>("offset", text)?;
+    if let Some(o) = offset
+        && i64::try_from(o).is_err()
+    {
+        return Err(ApiError::invalid(
+            "offset",
+            format!("must be at most {}, got {o}", i64::MAX),
+        ));
+    }
+    Ok(offset)
+}
+
 impl Browse {
     fn parse(params: &MessagesParams) -> Result<Self, ApiError> {
         let limit = number::<usize>("limit", params.limit.as_deref())?.unwrap_or(LIMIT_DEFAULT);
@@ -176,7 +190,7 @@ impl Browse {
         let non_empty = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
         Ok(Self {
             partition: number("partition", params.partition.as_deref())?,
-            offset: number("offset", params.offset.as_deref())?,
+            offset: offset(params.offset.as_deref())?,
             limit,
             key: non_empty(&params.key),
             text: non_empty(&params.q),
@@ -277,7 +291,7 @@ async fn get_topic(
     responses(
         (status = 200, description = "Messages, decoded", body = TopicMessages),
         (status = 400, description = "A bad parameter, named", body = ErrorBody),
-        (status = 404, description = "No such topic", body = ErrorBody),
+        (status = 404, description = "No such topic, or no such partition of it", body = ErrorBody),
     )
 )]
 async fn topic_messages(
@@ -301,10 +315,10 @@ async fn topic_messages(
                 .collect();
             if found.is_empty() {
                 let count = description.partitions.len();
-                return Err(ApiError::invalid(
-                    "partition",
-                    format!("topic `{topic}` has no partition {wanted} (it has {count})"),
-                ));
+                return Err(ApiError::not_found(format!(
+                    "topic `{topic}` has no partition {wanted} (it has {count})"
+                ))
+                .with_detail("partition", "no such partition"));
             }
             found
         }
@@ -474,6 +488,7 @@ mod tests {
             ("limit", "501"),
             ("limit", "x"),
             ("offset", "-1"),
+            ("offset", "9223372036854775808"),
             ("partition", "one"),
         ] {
             let error = Browse::parse(&params(&[(name, value)])).unwrap_err();

@@ -182,8 +182,8 @@ describe('TopicsPanel', () => {
     server.use(
       http.get('*/api/v1/topics/:topic/messages', () =>
         HttpResponse.json(
-          { error: 'invalid `partition`: topic has no partition 2 (it has 2)', code: 'validation_failed', details: [{ field: 'partition', message: 'topic has no partition 2 (it has 2)' }] },
-          { status: 400 },
+          { error: 'topic `a` has no partition 2 (it has 2)', code: 'not_found', details: [{ field: 'partition', message: 'topic has no partition 2 (it has 2)' }] },
+          { status: 404 },
         ),
       ),
     );

@@ -154,7 +154,10 @@ function browseMessages(topic: FakeTopic, all: FakeTopicMessage[], query: URLSea
   const offset = num('offset');
   if (!offset.ok) return offset.error;
   if (partition.value !== undefined && partition.value >= topic.partitions)
-    return invalid('partition', `topic \`${topic.name}\` has no partition ${partition.value} (it has ${topic.partitions})`);
+    return HttpResponse.json(
+      { error: `topic \`${topic.name}\` has no partition ${partition.value} (it has ${topic.partitions})`, code: 'not_found', details: [{ field: 'partition', message: 'no such partition' }] },
+      { status: 404 },
+    );
   const key = query.get('key') || null;
   const q = query.get('q') || null;
   const looked = all.filter((m) => (partition.value === undefined || m.partition === partition.value) && (offset.value === undefined || m.offset >= offset.value));
