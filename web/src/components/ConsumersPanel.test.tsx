@@ -183,7 +183,7 @@ describe('memberRates', () => {
     expect(b.rates[key]).toBe(10);
     const c = memberRates(b.samples, b.rates, [group(12)], 1100);
     expect(c.rates[key]).toBe(10);
-    expect(c.samples.get(key)).toEqual({ at: 1000, done: 10 });
+    expect(c.samples.get(key)).toEqual({ at: 1000, count: 10 });
     const d = memberRates(c.samples, c.rates, [group(3)], 2000);
     expect(d.rates).toEqual({});
   });

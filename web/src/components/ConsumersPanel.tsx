@@ -3,29 +3,21 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Pause, Play, Users } from 'lucide-react';
 import { api, ApiError, type ConsumerGroupsView, type ConsumerGroupView, type FieldDetail } from '../api';
 import { useLive } from '../store';
+import { counterRates, type Samples } from '../rates';
 
 export const CONSUMERS_POLL_MS = 1000;
 /** What `PUT /api/v1/consumers/{group}/members` accepts (`MEMBERS_MAX` on the server). */
 export const MEMBERS_MIN = 1;
 export const MEMBERS_MAX = 16;
-/** Two samples closer than this give no throughput (a control's answer right after a poll). */
-const MIN_RATE_WINDOW_MS = 500;
-
 const QUERY_KEY = ['consumers'] as const;
 
-/** A sample of one member's `messages_done_total`, keyed `group#member`. */
-export interface DoneSample {
-  at: number;
-  done: number;
-}
-export type Samples = Map<string, DoneSample>;
+export type { Samples } from '../rates';
 export const memberKey = (group: string, member: number) => `${group}#${member}`;
 
 /**
  * Throughput per member (msg/s) from the change of `messages_done_total` between two answers.
  * A member seen for the first time, or whose counter went back (a new member with the same
- * number after a scale), has none yet. Samples closer than {@link MIN_RATE_WINDOW_MS} keep
- * the previous sample and rate.
+ * number after a scale), has none yet (see {@link counterRates}).
  */
 export function memberRates(
   prev: Samples,
@@ -33,22 +25,8 @@ export function memberRates(
   groups: ConsumerGroupView[],
   at: number,
 ): { samples: Samples; rates: Record<string, number> } {
-  const samples: Samples = new Map();
-  const rates: Record<string, number> = {};
-  for (const g of groups) {
-    for (const m of g.members) {
-      const key = memberKey(g.group, m.member);
-      const p = prev.get(key);
-      if (p && at - p.at < MIN_RATE_WINDOW_MS && m.messages_done_total >= p.done) {
-        samples.set(key, p);
-        if (key in prevRates) rates[key] = prevRates[key];
-        continue;
-      }
-      samples.set(key, { at, done: m.messages_done_total });
-      if (p && at > p.at && m.messages_done_total >= p.done) rates[key] = ((m.messages_done_total - p.done) * 1000) / (at - p.at);
-    }
-  }
-  return { samples, rates };
+  const counters = groups.flatMap((g) => g.members.map((m): [string, number] => [memberKey(g.group, m.member), m.messages_done_total]));
+  return counterRates(prev, prevRates, counters, at);
 }
 
 /** An error as one line: the server's message, plus any field detail it does not already say. */

@@ -226,7 +226,7 @@ describe('topicRates', () => {
     expect(b.rates[TOPIC]).toBe(10);
     const c = topicRates(b.samples, b.rates, [topic(12)], 1100);
     expect(c.rates[TOPIC]).toBe(10);
-    expect(c.samples.get(TOPIC)).toEqual({ at: 1000, end: 10 });
+    expect(c.samples.get(TOPIC)).toEqual({ at: 1000, count: 10 });
     expect(topicRates(c.samples, c.rates, [topic(3)], 2000).rates).toEqual({});
   });
 });

@@ -4,13 +4,13 @@ import { ChevronDown, ChevronRight, Database, RefreshCw, Waypoints, X } from 'lu
 import { api, ApiError, type TopicMessagesParams, type TopicMessageView, type TopicSummaryView } from '../api';
 import { useLive } from '../store';
 import { errorText } from './ConsumersPanel';
+import { counterRates, type Samples } from '../rates';
 
 export const TOPICS_POLL_MS = 2000;
 /** The page sizes the message browser offers (the server takes 1..500). */
 export const MESSAGE_LIMITS = [20, 50, 100] as const;
 const DEFAULT_LIMIT = 50;
 /** Two samples closer than this give no rate (as for the consumer members). */
-const MIN_RATE_WINDOW_MS = 500;
 /** Typing in the offset, key or text box asks again after this pause. */
 const FILTER_DELAY_MS = 300;
 /** Lines of a value shown before "Expand". */
@@ -18,37 +18,18 @@ export const VALUE_LINES = 6;
 
 const TOPICS_KEY = ['topics'] as const;
 
-/** A sample of one topic's `end_offsets`. */
-export interface EndSample {
-  at: number;
-  end: number;
-}
-
 /**
  * Produce rate per topic (msg/s) from the change of `end_offsets` (one per message produced)
  * between two answers. A topic seen for the first time, or whose end went back (deleted and
- * created again), has none yet; samples closer than {@link MIN_RATE_WINDOW_MS} keep the
- * previous sample and rate.
+ * created again), has none yet (see {@link counterRates}).
  */
 export function topicRates(
-  prev: Map<string, EndSample>,
+  prev: Samples,
   prevRates: Record<string, number>,
   topics: TopicSummaryView[],
   at: number,
-): { samples: Map<string, EndSample>; rates: Record<string, number> } {
-  const samples = new Map<string, EndSample>();
-  const rates: Record<string, number> = {};
-  for (const t of topics) {
-    const p = prev.get(t.name);
-    if (p && at - p.at < MIN_RATE_WINDOW_MS && t.end_offsets >= p.end) {
-      samples.set(t.name, p);
-      if (t.name in prevRates) rates[t.name] = prevRates[t.name];
-      continue;
-    }
-    samples.set(t.name, { at, end: t.end_offsets });
-    if (p && at > p.at && t.end_offsets >= p.end) rates[t.name] = ((t.end_offsets - p.end) * 1000) / (at - p.at);
-  }
-  return { samples, rates };
+): { samples: Samples; rates: Record<string, number> } {
+  return counterRates(prev, prevRates, topics.map((t): [string, number] => [t.name, t.end_offsets]), at);
 }
 
 const oneDecimal = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(1).replace(/\.0$/, ''));
@@ -111,7 +92,7 @@ export function prettyValue(v: unknown): string {
  */
 export function TopicsPanel({ pollMs = TOPICS_POLL_MS }: { pollMs?: number }) {
   const q = useQuery({ queryKey: TOPICS_KEY, queryFn: api.topics, refetchInterval: pollMs, retry: false });
-  const samples = useRef(new Map<string, EndSample>());
+  const samples = useRef<Samples>(new Map());
   const ratesRef = useRef<Record<string, number>>({});
   const [rates, setRates] = useState<Record<string, number>>({});
   const [selected, setSelected] = useState<string | null>(null);
