@@ -11,7 +11,6 @@ export const MEMBERS_MIN = 1;
 export const MEMBERS_MAX = 16;
 const QUERY_KEY = ['consumers'] as const;
 
-export type { Samples } from '../rates';
 export const memberKey = (group: string, member: number) => `${group}#${member}`;
 
 /**
