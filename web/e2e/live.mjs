@@ -15,7 +15,15 @@
 //   6. issue 23: the Topics panel counts a topic, shows its newest message decoded from Avro, and
 //      its trace button filters by the trace id;
 //   7. the WebSocket reconnects after the server restarts: SIGTERM, the header leaves
-//      `connected`, `edalab up` again on the same port and data dir, the header comes back.
+//      `connected`, `edalab up` again on the same port and data dir, the header comes back;
+//   8. issue 23 (pages, graph, numbers): at 1440×900 each system tab of the flow graph draws its
+//      node labels at ≥ 11 px (font size × React Flow's zoom; the smallest is named otherwise);
+//      graph nodes lead to their topic / group page; each page (#/, #/topics, a topic,
+//      #/consumers, #/consumers/ledger, #/lab) is shot to target/ui-page-<name>.png; the
+//      dashboard and the footer show one message count; a simulation started through the API
+//      (not this page) shows its settings in the sidebar, the user's come back after;
+//      the footer's uptime is the platform's, and every consumer group of the bus is listed
+//      (an observed one without controls).
 //
 //   EDALAB_BIN=target/debug/edalab node e2e/live.mjs      (run from web/, after `npm run build`)
 // Env: EDALAB_BIN (required), CHROMIUM (default /usr/bin/chromium),
@@ -136,7 +144,7 @@ try {
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
-  page = await browser.newPage({ viewport: { width: 1600, height: 1100 } });
+  page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
   const pageErrors = [];
   page.on('pageerror', (e) => pageErrors.push(String(e)));
   if (process.env.DEBUG_E2E) page.on('console', (m) => console.log('console:', m.text()));
@@ -146,12 +154,49 @@ try {
     until(`${re}`, async () => re.test(await text(loc)) || `"${await text(loc)}"`, timeout, 100);
   const num = async (loc) => Number((await text(loc)).replace(/[^\d]/g, '') || 'NaN');
   const node = (label) => page.locator('.react-flow__node').filter({ has: page.locator(`span[title="${label}"]`) });
-  const nodeCount = async (label) => Number(((await text(node(label))).match(/(\d+) msgs/) ?? [])[1] ?? NaN);
+  /** A node's figure (`node-count`: messages; `node-committed`: a group's committed offsets), digits only. */
+  const nodeCount = async (label, figure = 'node-count') => Number((await text(node(label).getByTestId(figure))).replace(/\D/g, '') || NaN);
+  const hash = () => page.evaluate(() => location.hash);
+  const waitHash = (want) => until(`hash ${want}`, async () => (await hash()) === want || (await hash()));
+  const nav = async (name, want) => {
+    await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name, exact: true }).click();
+    await waitHash(want);
+  };
+  const goto = async (h) => {
+    await page.evaluate((x) => (location.hash = x), h);
+    await waitHash(h);
+  };
+  const pageShot = (name) => page.screenshot({ path: join(dirname(shot), `ui-page-${name}.png`) });
+  /** A graph tab, once React Flow has fitted it (every node shown, the zoom still for 300 ms). */
+  const openTab = async (name) => {
+    await page.getByRole('tab', { name, exact: true }).click();
+    let last = '';
+    await until(`graph tab ${name} fitted`, async () => {
+      const now = await page.evaluate(() => {
+        const nodes = [...document.querySelectorAll('.react-flow__node')];
+        const shown = nodes.length > 0 && nodes.every((n) => getComputedStyle(n).visibility === 'visible');
+        return shown ? getComputedStyle(document.querySelector('.react-flow__viewport')).transform : 'hidden';
+      });
+      const still = now !== 'hidden' && now === last;
+      last = now;
+      return still || now;
+    }, 15_000, 300);
+  };
+  /** Every node label as drawn: CSS font size × the viewport's zoom, and its glyph box's height. */
+  const labelSizes = () =>
+    page.evaluate(() => {
+      const zoom = new DOMMatrixReadOnly(getComputedStyle(document.querySelector('.react-flow__viewport')).transform).a;
+      return [...document.querySelectorAll('.react-flow__node [data-testid="node-label"]')].map((el) => ({
+        label: el.textContent,
+        px: parseFloat(getComputedStyle(el).fontSize) * zoom,
+        box: el.getBoundingClientRect().height,
+      }));
+    });
   const wsStatus = page.getByTestId('ws-status');
   const simStatus = page.getByTestId('sim-status');
   const simEvents = page.getByTestId('sim-events');
 
-  await step('the gateway serves the UI; the WebSocket connects; every pipeline is drawn', async () => {
+  await step('the gateway serves the UI; the WebSocket connects; the graph opens on Banking', async () => {
     await page.goto(base, { waitUntil: 'domcontentloaded' });
     const h1 = page.getByRole('heading', { level: 1 });
     await h1.waitFor({ timeout: 15_000 });
@@ -159,9 +204,27 @@ try {
     await waitText(wsStatus, /WebSocket: connected/);
     await page.locator('.react-flow__node').first().waitFor({ timeout: 15_000 });
     const nodes = await page.locator('.react-flow__node').count();
-    expect(nodes >= 30, `only ${nodes} flow-graph nodes`);
+    expect(nodes >= 10, `only ${nodes} flow-graph nodes`);
+    const selected = await page.getByRole('tab', { name: 'Banking (S3)', exact: true }).getAttribute('aria-selected');
+    expect(selected === 'true', 'the graph does not open on Banking (S3)');
     await waitText(simStatus, /^stopped$/);
     expect((await num(simEvents)) === 0, 'a fresh platform has produced events');
+  });
+
+  await step('graph tabs at 1440×900: each system alone, every node label ≥ 11 px', async () => {
+    const report = [];
+    for (const tab of ['Banking (S3)', 'Transactions (S0)', 'Calculator (S1)', 'Orders intake (S2)', 'Order saga (S4)']) {
+      await openTab(tab);
+      const sizes = await labelSizes();
+      expect(sizes.length >= 4, `${tab}: ${sizes.length} labels`);
+      const min = sizes.reduce((a, b) => (b.px < a.px ? b : a));
+      expect(min.px >= 11, `${tab}: the smallest node label, "${min.label}", is drawn at ${min.px.toFixed(2)} px (< 11 px)`);
+      report.push(`${tab} ${min.px.toFixed(1)} px`);
+      await page.screenshot({ path: join(dirname(shot), `ui-graph-${tab.replace(/\W+/g, '-').replace(/-$/, '').toLowerCase()}.png`) });
+    }
+    console.log(`    smallest labels: ${report.join(', ')}`);
+    await openTab('All systems');
+    expect((await page.locator('.react-flow__node').count()) >= 30, 'All systems does not draw every pipeline');
   });
 
   await step('start a simulation from the UI: status and counter change', async () => {
@@ -179,20 +242,20 @@ try {
     expect(st.status === 'running' && st.rate === 40 && st.scenario === 'default', `status ${JSON.stringify(st)}`);
   });
 
-  await step('during the simulation edges animate with n/s labels and node counters grow', async () => {
+  await step('during the simulation edges animate with "count · n/s" labels and node counters grow', async () => {
     await page.locator('.react-flow__edge.animated').first().waitFor({ timeout: 10_000 });
-    await until('an edge label "n/s"', async () => {
+    await until('an edge label "count · n/s"', async () => {
       const labels = await page.locator('.react-flow__edge-text').allTextContents();
-      return labels.some((l) => /^\d+\/s$/.test(l.trim())) || JSON.stringify(labels);
+      return labels.some((l) => /^[1-9][\d\s]* · \d+(\.\d)?\/s$/.test(l.trim())) || JSON.stringify(labels);
     });
-    // The simulator node counts every banking event seen on the WebSocket.
+    // The simulator node counts the messages of its topics (their end offsets, GET /api/v1/topics).
     await until('simulator counter > 0', async () => (await nodeCount('simulator')) > 0);
     const before = await nodeCount('simulator');
     await until('simulator counter grows', async () => (await nodeCount('simulator')) > before);
-    // The ledger's counter comes from /metrics (edalab_messages_consumed_total{service="ledger"}).
-    await until('ledger counter > 0', async () => (await nodeCount('ledger')) > 0);
-    const ledger = await nodeCount('ledger');
-    await until('ledger counter grows', async () => (await nodeCount('ledger')) > ledger);
+    // The ledger's: the sum of its committed offsets (GET /api/v1/consumers).
+    await until('ledger committed > 0', async () => (await nodeCount('ledger', 'node-committed')) > 0);
+    const ledger = await nodeCount('ledger', 'node-committed');
+    await until('ledger committed grows', async () => (await nodeCount('ledger', 'node-committed')) > ledger);
     await page.waitForTimeout(1200); // a full second of sparkline and rate before the picture
     mkdirSync(dirname(shot), { recursive: true });
     await page.screenshot({ path: shot, fullPage: true });
@@ -210,14 +273,14 @@ try {
 
   await step('produce one event: toast and counters', async () => {
     const topic = 'bancaire.compte.ouvert';
-    // The last simulation events may still be arriving over the WebSocket: wait for a quiet second.
+    // The last simulation events may still be landing: wait for two polls of the offsets (2 s) alike.
     let last = -1;
     await until('the topic counter settles', async () => {
       const now = await nodeCount(topic);
       const quiet = now === last;
       last = now;
       return quiet;
-    }, 15_000, 1100);
+    }, 20_000, 2500);
     await page.getByLabel('Event type').selectOption('CompteOuvert');
     await page.getByLabel('Count').fill('1');
     await page.getByRole('button', { name: 'Produce' }).click();
@@ -227,9 +290,12 @@ try {
   });
 
   await step('consumer group (issue 22): pause, events wait as lag, resume, scale to 3 and back', async () => {
+    await nav('Consumers', '#/consumers');
+    await page.getByTestId('group-list').getByRole('button', { name: /^ledger/ }).click();
+    await waitHash('#/consumers/ledger');
     const card = page.getByTestId('consumer-group-ledger');
-    await card.scrollIntoViewIfNeeded();
     await waitText(card.getByTestId('group-state'), /^running$/);
+    await waitText(card.getByTestId('lag-total'), /^\d+$/);
     await until('21 partitions listed', async () => (await card.getByTestId('partition-row').count()) === 21);
     await card.getByRole('button', { name: 'Pause' }).click();
     await waitText(card.getByTestId('group-state'), /^paused$/);
@@ -253,8 +319,8 @@ try {
   });
 
   await step('lab (issue 22): the eleven guides and the index are listed, and one opens', async () => {
+    await nav('Lab', '#/lab');
     const list = page.getByTestId('lab-guide-list');
-    await list.scrollIntoViewIfNeeded();
     await until('12 guides listed', async () => (await list.getByRole('button').count()) >= 12);
     await list.getByRole('button', { name: /^01 — Publier/ }).click();
     const guide = page.getByRole('article', { name: /01 — Publier/ });
@@ -263,10 +329,11 @@ try {
   });
 
   await step('topics (issue 23): the list counts the topic, its newest message reads decoded, its trace filters', async () => {
+    await nav('Topics', '#/topics');
     const row = page.locator('[data-testid="topic-row"][data-topic="bancaire.compte.ouvert"]');
-    await row.scrollIntoViewIfNeeded();
     await until('the topic counts messages', async () => Number(await text(row.getByTestId('topic-messages'))) > 0);
     await row.getByRole('button', { name: 'bancaire.compte.ouvert' }).click();
+    await waitHash('#/topics/bancaire.compte.ouvert');
     const browser = page.getByTestId('message-browser');
     const first = browser.getByTestId('message-row').first();
     await waitText(first.getByTestId('message-kind'), /^Avro #\d+$/);
@@ -280,6 +347,7 @@ try {
   });
 
   await step('a failed payment reaches payments.dlq; Redrive empties it and the order is authorized', async () => {
+    await nav('Overview', '#/');
     const failing = page.getByRole('checkbox', { name: /credit bureau failing/i });
     await failing.click(); // controlled: its state follows the server's answer
     await page.getByTestId('toast-success').filter({ hasText: 'Credit bureau now failing' }).waitFor({ timeout: 10_000 });
@@ -311,7 +379,96 @@ try {
     await panel.getByRole('button', { name: 'Close DLQ panel' }).click();
   });
 
+  await step('graph nodes lead to their page: a topic to its messages, the ledger to its group', async () => {
+    await openTab('Banking (S3)');
+    await node('bancaire.compte.ouvert').click();
+    await waitHash('#/topics/bancaire.compte.ouvert');
+    await page.getByTestId('message-browser').getByTestId('message-row').first().waitFor({ timeout: 15_000 });
+    await page.goBack();
+    await waitHash('#/?system=banking');
+    await node('ledger').getByRole('link', { name: 'ledger' }).focus();
+    await page.keyboard.press('Enter');
+    await waitHash('#/consumers/ledger');
+    await waitText(page.getByTestId('consumer-group-ledger').getByTestId('lag-total'), /^\d+$/);
+  });
+
+  await step('each page, shot: overview, topics, a topic, consumers, the ledger group, lab', async () => {
+    const pages = [
+      ['overview', '#/', () => page.locator('.react-flow__node').first().waitFor({ timeout: 15_000 })],
+      ['topics', '#/topics', () => page.getByTestId('topic-row').first().waitFor({ timeout: 15_000 })],
+      ['topic', '#/topics/bancaire.compte.ouvert', () => page.getByTestId('message-row').first().waitFor({ timeout: 15_000 })],
+      ['consumers', '#/consumers', () => page.getByTestId('group-row').first().waitFor({ timeout: 15_000 })],
+      ['consumers-ledger', '#/consumers/ledger', () => waitText(page.getByTestId('consumer-group-ledger').getByTestId('lag-total'), /^\d+$/)],
+      ['lab', '#/lab', () => page.getByTestId('lab-guide-list').getByRole('button').first().waitFor({ timeout: 15_000 })],
+    ];
+    for (const [name, h, ready] of pages) {
+      await goto(h);
+      await ready();
+      expect((await page.locator('nav[aria-label="Pages"] a[aria-current="page"]').count()) === 1, `no current page in the nav on ${h}`);
+      await page.waitForTimeout(500);
+      await pageShot(name);
+    }
+    await goto('#/no/such/page');
+    await page.locator('main[data-page="overview"]').waitFor({ timeout: 5000 });
+  });
+
+  await step('numbers agree: the dashboard and the footer show one message count, from the topics', async () => {
+    await goto('#/');
+    const both = () =>
+      page.evaluate(() => {
+        const t = (id) => (document.querySelector(`[data-testid="${id}"]`)?.textContent ?? '').replace(/[^\d.—]/g, '');
+        return [t('platform-messages'), t('footer-events'), t('platform-rate'), t('footer-rate')];
+      });
+    await until('the dashboard counts messages', async () => /^\d+$/.test((await both())[0]));
+    const [cm, fm, cr, fr] = await both();
+    expect(cm === fm && cr === fr, `dashboard ${cm} messages ${cr}/s, footer ${fm} messages ${fr}/s`);
+    const { topics } = await call('GET', '/api/v1/topics');
+    const served = topics.filter((t) => !t.dlq && !t.name.startsWith('_')).reduce((a, t) => a + t.end_offsets, 0);
+    expect(Number(cm) > 0 && Number(cm) <= served, `dashboard ${cm} messages, the topics' end offsets ${served}`);
+  });
+
+  await step('a simulation started elsewhere (the API): the sidebar shows its settings, then the user’s again', async () => {
+    const value = (label) => page.getByLabel(label, { exact: true }).inputValue();
+    const own = [await value('Scenario'), await value('Rate (events/s), exact')];
+    await call('POST', '/api/v1/simulation/start', { scenario: 'banking-day', pattern: 'sine', rate: 7, duration: 0 });
+    try {
+      await waitText(simStatus, /^running$/);
+      await until('the running settings', async () => {
+        const shown = [await value('Scenario'), await value('Pattern'), await value('Rate (events/s), exact'), await value('Duration (s, 0 = forever)')];
+        return JSON.stringify(shown) === '["banking-day","sine","7","0"]' || JSON.stringify(shown);
+      });
+      expect(await page.getByLabel('Scenario').isDisabled(), 'the scenario can be changed while a simulation runs');
+    } finally {
+      await call('POST', '/api/v1/simulation/stop');
+    }
+    await waitText(simStatus, /^stopped$/);
+    const back = [await value('Scenario'), await value('Rate (events/s), exact')];
+    expect(JSON.stringify(back) === JSON.stringify(own), `the user's settings ${JSON.stringify(own)} did not come back: ${JSON.stringify(back)}`);
+  });
+
+  await step('the footer shows the platform’s uptime (GET /api/v1/health uptime_seconds)', async () => {
+    const health = await call('GET', '/api/v1/health');
+    expect(typeof health.uptime_seconds === 'number', `health has no uptime_seconds: ${JSON.stringify(health).slice(0, 200)}`);
+    await waitText(page.getByTestId('footer-uptime'), /^Uptime: (\d+h )?(\d+m )?\d+s$/);
+  });
+
+  await step('every consumer group of the bus is listed; an observed one has no controls', async () => {
+    await goto('#/consumers');
+    const list = page.getByTestId('group-list');
+    await until('more groups than the ledger', async () => (await list.getByTestId('group-row').count()) > 1 || 'only the ledger', 15_000);
+    const observed = list.locator('[data-testid="group-row"]', { has: page.getByTestId('group-row-state').filter({ hasText: /^observed$/ }) });
+    await observed.first().waitFor({ timeout: 15_000 });
+    const name = await observed.first().getAttribute('data-group');
+    await observed.first().click();
+    await waitHash(`#/consumers/${encodeURIComponent(name)}`);
+    const card = page.getByTestId(`consumer-group-${name}`);
+    await waitText(card.getByTestId('group-state'), /^observed$/);
+    expect((await card.getByRole('button', { name: /^(Pause|Resume|Scale)$/ }).count()) === 0, `observed group ${name} shows controls`);
+    await pageShot('consumers-observed');
+  });
+
   await step('the WebSocket reconnects after the server restarts (same port and data dir)', async () => {
+    await goto('#/');
     await waitText(wsStatus, /WebSocket: connected/);
     await stopServer();
     await waitText(wsStatus, /WebSocket: (disconnected|connecting)/, 10_000);

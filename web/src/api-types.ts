@@ -187,7 +187,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every consumer group this process runs, with members, partitions and lag. */
+        /**
+         * Every consumer group: the controllable ones with members, then every other group the
+         *     bus knows with its committed offsets and lag.
+         */
         get: operations["list_groups"];
         put?: never;
         post?: never;
@@ -1035,24 +1038,31 @@ export interface components {
             /** @description `up` or `down`. */
             status: string;
         };
-        /** @description A consumer group run by this process. */
+        /** @description A consumer group. */
         ConsumerGroup: {
+            /**
+             * @description Whether pause, resume and scale act on it (its members run in this platform's
+             *     processes).
+             */
+            controllable: boolean;
             group: string;
             /** @description The process these members live in (`host:pid`). */
             instance: string;
             /** Format: int64 */
             lag_total: number;
             members: components["schemas"]["GroupMember"][];
-            /** @description Members run while not paused. */
+            /** @description Members run while not paused (0 for an observed group). */
             members_target: number;
             /** @description Every partition the group reads, with its lag and the member holding it. */
             partitions: components["schemas"]["GroupPartition"][];
-            /** @description `running` or `paused`. */
+            /** @description `running` or `paused` (controllable), `observed` (read from the bus only). */
             state: string;
         };
-        /** @description Every controllable group of this process. */
+        /** @description Every consumer group. */
         ConsumerGroups: {
             groups: components["schemas"]["ConsumerGroup"][];
+            /** @description More groups exist than the [`GROUPS_MAX`] listed. */
+            truncated: boolean;
         };
         /**
          * @description `POST /orders` body (S4-01). Read field by field, so a 400 names every failing field;
@@ -1238,9 +1248,16 @@ export interface components {
             kafka: string;
             /** @description The store in use (PostgreSQL or not): `connected`, `disconnected`, `not_configured`. */
             postgres: string;
+            /** @description When this process started serving (RFC 3339, UTC). */
+            started_at: string;
             /** @description `healthy` or `unhealthy`. */
             status: string;
             store: components["schemas"]["BackendHealth"];
+            /**
+             * Format: double
+             * @description Seconds since `started_at`: the platform's uptime as this process sees it.
+             */
+            uptime_seconds: number;
         };
         /** @description `{"id": N}`. */
         IdBody: {
@@ -2384,7 +2401,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The groups of this process */
+            /** @description Every group */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2434,7 +2451,7 @@ export interface operations {
                     "application/json": components["schemas"]["ConsumerGroup"];
                 };
             };
-            /** @description No such group in this process */
+            /** @description No such group, naming `group` */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2497,8 +2514,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such group in this process */
+            /** @description No such group, naming `group` */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An observed group: no controls here, naming `group` */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2547,8 +2573,17 @@ export interface operations {
                     "application/json": components["schemas"]["ConsumerGroup"];
                 };
             };
-            /** @description No such group in this process */
+            /** @description No such group, naming `group` */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An observed group: no controls here, naming `group` */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2588,8 +2623,17 @@ export interface operations {
                     "application/json": components["schemas"]["ConsumerGroup"];
                 };
             };
-            /** @description No such group in this process */
+            /** @description No such group, naming `group` */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An observed group: no controls here, naming `group` */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

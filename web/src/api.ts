@@ -45,7 +45,7 @@ export const ENDPOINTS = {
   creditBureau: '/api/v1/saga/credit-bureau',
   /** Whether the server asks for a token and accepts ours (crates/gateway/src/security). */
   session: '/api/v1/auth/session',
-  /** The consumer groups of the process, members, partitions and lag (crates/gateway/src/consumers.rs). */
+  /** Every consumer group the bus knows: members here, partitions and lag (crates/gateway/src/consumers.rs). */
   consumers: '/api/v1/consumers',
   /** Every member drains, commits and leaves; the records wait in the log. No body. */
   consumerPause: (group: string) => `/api/v1/consumers/${encodeURIComponent(group)}/pause`,
@@ -86,7 +86,11 @@ export type RedriveResponse = Schemas['RedriveResult'];
 export type BureauSettings = Schemas['BureauSettings'];
 /** `PUT /api/v1/saga/credit-bureau` body: absent fields keep their value. */
 export type BureauChange = Schemas['BureauChange'];
-export type HealthResponse = Schemas['HealthReport'];
+/** `GET /api/v1/health`, with the platform's start (newer servers: `started_at` RFC 3339, `uptime_seconds`). */
+export type HealthResponse = Schemas['HealthReport'] & {
+  started_at?: string | null;
+  uptime_seconds?: number | null;
+};
 export type SessionResponse = Schemas['Session'];
 /** The body of every error response: `{error, code, details: [{field, message}]}`. */
 export type ErrorBody = Schemas['ErrorBody'];
@@ -101,8 +105,18 @@ export type GroupMemberView = Schemas['GroupMember'];
 export type GroupPartitionView = Schemas['GroupPartition'];
 /** A consumer group run by the process: what every control answers. */
 export type ConsumerGroupView = Schemas['ConsumerGroup'];
+/**
+ * A consumer group as `GET /api/v1/consumers` lists it. The server lists every group the bus
+ * knows: `controllable: false` (state `observed`) for those without member pools — no members,
+ * committed offsets and lag read from the bus, every control answers 409.
+ */
+export type ConsumerGroupInfo = ConsumerGroupView;
 /** `GET /api/v1/consumers`. */
-export type ConsumerGroupsView = Schemas['ConsumerGroups'];
+export type ConsumersView = Schemas['ConsumerGroups'];
+/** Whether the lab's controls (pause, resume, scale) apply to a group. */
+export const isControllable = (g: ConsumerGroupInfo) => g.controllable;
+/** edalab's own bookkeeping groups (`edalab.redrive.<dlq>`, `edalab.dlq-inspect`), not the application's. */
+export const isInternalGroup = (group: string) => group.startsWith('edalab.');
 /** `PUT /api/v1/consumers/{group}/members` body. */
 export type ScaleRequestBody = Schemas['ScaleRequest'];
 /** One pattern guide in the list. */
@@ -249,11 +263,11 @@ export const api = {
   creditBureau: () => request<BureauSettings>(ENDPOINTS.creditBureau),
   setCreditBureau: (change: BureauChange) =>
     request<BureauSettings>(ENDPOINTS.creditBureau, { method: 'PUT', body: JSON.stringify(change) }),
-  consumers: () => request<ConsumerGroupsView>(ENDPOINTS.consumers),
-  pauseGroup: (group: string) => post<ConsumerGroupView>(ENDPOINTS.consumerPause(group)),
-  resumeGroup: (group: string) => post<ConsumerGroupView>(ENDPOINTS.consumerResume(group)),
+  consumers: () => request<ConsumersView>(ENDPOINTS.consumers),
+  pauseGroup: (group: string) => post<ConsumerGroupInfo>(ENDPOINTS.consumerPause(group)),
+  resumeGroup: (group: string) => post<ConsumerGroupInfo>(ENDPOINTS.consumerResume(group)),
   scaleGroup: (group: string, members: number) =>
-    request<ConsumerGroupView>(ENDPOINTS.consumerMembers(group), { method: 'PUT', body: JSON.stringify({ members } satisfies ScaleRequestBody) }),
+    request<ConsumerGroupInfo>(ENDPOINTS.consumerMembers(group), { method: 'PUT', body: JSON.stringify({ members } satisfies ScaleRequestBody) }),
   labGuides: () => request<LabGuidesView>(ENDPOINTS.labGuides),
   labGuide: (id: string) => request<LabGuideView>(ENDPOINTS.labGuide(id)),
   topics: () => request<TopicsView>(ENDPOINTS.topics),

@@ -47,17 +47,32 @@ describe('flow graph node data', () => {
     }
   });
 
-  it('shows consumer counts and lag from /metrics, DLQ depth as an alert', () => {
+  it('shows counts from the topics’ offsets, consumer lag and committed from the groups, DLQ depth as an alert', () => {
     const m = snapshot(parsePrometheus(METRICS_TEXT));
-    const live = { topicTotals: { 'bancaire.compte.ouvert': 4 }, topicHistory: { 'bancaire.compte.ouvert': [...new Array(59).fill(0), 4] } };
-    const ledger = nodeData(node('ledger'), live, m);
-    expect(ledger.processed).toBe(39);
-    expect(ledger.lag).toBe(3);
-    expect(ledger.light).toBe('active');
+    const history = [...new Array(59).fill(0), 4];
+    const figures = {
+      counts: { 'bancaire.compte.ouvert': 1234, 'bancaire.depot.effectue': 6, 'system.dlq': 1 },
+      rates: { 'bancaire.compte.ouvert': 4, 'bancaire.depot.effectue': 0 },
+      topicHistory: { 'bancaire.compte.ouvert': history },
+      groups: { ledger: { lag: 3, committed: 17 } },
+      dlqDepth: m.dlqDepth,
+    };
+    const ledger = nodeData(node('ledger'), figures);
+    expect(ledger).toMatchObject({ lag: 3, committed: 17, light: 'active', href: '#/consumers/ledger' });
     expect(ledger.series.at(-1)).toBe(4);
-    const dlq = nodeData(node('system.dlq'), live, m);
+    const topic = nodeData(node('bancaire.compte.ouvert'), figures);
+    expect(topic).toMatchObject({ count: 1234, rate: 4, href: '#/topics/bancaire.compte.ouvert' });
+    // A producer counts what went to its topics.
+    expect(nodeData(node('simulator'), figures)).toMatchObject({ count: 1240, rate: 4 });
+    const dlq = nodeData(node('system.dlq'), figures);
     expect(dlq.depth).toBe(1);
     expect(dlq.light).toBe('alert');
-    expect(nodeData(node('calculator-workers'), live, m).light).toBe('idle');
+    expect(dlq.href).toBeUndefined();
+    const workers = nodeData(node('calculator-workers'), figures);
+    expect(workers).toMatchObject({ light: 'idle', lag: undefined, committed: undefined });
+    // A WebSocket event keeps the light on between two polls, but gives no number.
+    const seen = nodeData(node('calculator-workers'), { ...figures, lastSeen: { 'calculatrice-input-queue': 1000 }, now: 2000 });
+    expect(seen.light).toBe('active');
+    expect(seen.count).toBeUndefined();
   });
 });

@@ -1,4 +1,5 @@
 import { create } from 'zustand';
+import type { GraphView } from './topology';
 import type { ConnectionStatus, WsMessage } from './ws';
 
 export const HISTORY_SECONDS = 60;
@@ -29,6 +30,8 @@ interface LiveState {
   toasts: Toast[];
   selectedDlq: string | null;
   loadedAt: number;
+  /** The flow graph's tab last chosen (the Overview's `?system=` wins when present). */
+  graphView: GraphView;
 
   setConnection(s: ConnectionStatus): void;
   handleMessage(m: WsMessage): void;
@@ -38,6 +41,7 @@ interface LiveState {
   toast(kind: Toast['kind'], message: string): void;
   dismissToast(id: number): void;
   selectDlq(topic: string | null): void;
+  setGraphView(view: GraphView): void;
   reset(): void;
 }
 
@@ -59,6 +63,7 @@ const initial = () => ({
   toasts: [],
   selectedDlq: null,
   loadedAt: Date.now(),
+  graphView: 'banking' as GraphView,
 });
 
 export const useLive = create<LiveState>((set, get) => ({
@@ -107,6 +112,7 @@ export const useLive = create<LiveState>((set, get) => ({
   },
   dismissToast: (id) => set((s) => ({ toasts: s.toasts.filter((t) => t.id !== id) })),
   selectDlq: (selectedDlq) => set({ selectedDlq }),
+  setGraphView: (graphView) => set({ graphView }),
   reset: () => {
     pending = {};
     set(initial());

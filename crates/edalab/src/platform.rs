@@ -266,6 +266,7 @@ impl Parts {
         if let Some(gauges) = &self.gauges {
             builder = builder.gauges(Arc::clone(gauges));
         }
+        let (mut pools, mut remote) = (Vec::new(), Vec::new());
         for (_, running) in &mut self.running {
             for mount in running.take_mounts() {
                 builder = builder.mount(mount);
@@ -273,7 +274,11 @@ impl Parts {
             for check in running.health() {
                 builder = builder.health(check);
             }
+            pools.extend(running.consumer_pools());
+            remote.extend(running.remote_groups());
         }
+        let admin = Arc::clone(&self.shared) as Arc<dyn edalab_bus::Admin>;
+        builder = builder.mount(edalab_gateway::consumers::mount(pools, remote, admin));
         builder.build().context("building the gateway")
     }
 

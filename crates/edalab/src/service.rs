@@ -105,6 +105,16 @@ pub trait Running: Send + Sync {
         Vec::new()
     }
 
+    /// The consumer groups it runs under the consumer controls (after `take_mounts`).
+    fn consumer_pools(&self) -> Vec<Arc<MemberPool>> {
+        Vec::new()
+    }
+
+    /// The consumer groups run by the processes it forwards to, by name.
+    fn remote_groups(&self) -> Vec<(String, Upstream)> {
+        Vec::new()
+    }
+
     /// Its lines of the start banner.
     fn banner(&self) -> Vec<String>;
 
@@ -154,6 +164,7 @@ impl Service {
         match self {
             Self::Ledger => Some("bancaire"),
             Self::Simulator => Some("simulation"),
+            Self::Orders => Some("orders"),
             _ => None,
         }
     }
@@ -438,14 +449,18 @@ async fn start_ledger(context: &Context<'_>) -> anyhow::Result<Box<dyn Running>>
 
 #[async_trait]
 impl Running for Ledger {
-    /// The ledger's queries, and the consumer controls over its members (built now with
-    /// the outbox publisher; `begin` starts the members once the gateway listens).
+    /// The ledger's queries; its members are built now with the outbox publisher (`begin`
+    /// starts them once the gateway listens) and put under the consumer controls.
     fn take_mounts(&mut self) -> Vec<Mount> {
-        let members = self.start_members();
-        vec![
-            crate::ledger::mount(self.store.shared(), self.bus_backend),
-            edalab_gateway::consumers::mount(vec![members], Arc::clone(&self.bus) as _),
-        ]
+        self.start_members();
+        vec![crate::ledger::mount(self.store.shared(), self.bus_backend)]
+    }
+
+    fn consumer_pools(&self) -> Vec<Arc<MemberPool>> {
+        self.tasks
+            .iter()
+            .map(|tasks| Arc::clone(&tasks.members))
+            .collect()
     }
 
     fn health(&self) -> Vec<Arc<dyn HealthCheck>> {
@@ -496,7 +511,7 @@ impl Running for Ledger {
 impl Ledger {
     /// Builds the consumer members over the banking topics (not started) and starts the
     /// outbox publisher (the wiring is [`crate::ledger::start_members`]).
-    fn start_members(&mut self) -> Arc<MemberPool> {
+    fn start_members(&mut self) {
         let running = crate::ledger::start_members(
             Arc::clone(&self.bus),
             self.store.shared(),
@@ -504,12 +519,10 @@ impl Ledger {
             Some(Arc::clone(&self.registry)),
             self.stop.clone(),
         );
-        let members = Arc::clone(&running.pool);
         self.tasks = Some(LedgerTasks {
             members: running.pool,
             outbox: running.outbox,
         });
-        members
     }
 }
 
@@ -543,10 +556,19 @@ impl Running for Gateway {
         self.upstreams.iter().map(Upstream::health).collect()
     }
 
+    /// The ledger's group, when its process is forwarded to.
+    fn remote_groups(&self) -> Vec<(String, Upstream)> {
+        self.upstreams
+            .iter()
+            .filter(|u| Some(u.service()) == Service::Ledger.upstream_key())
+            .map(|u| (LEDGER_GROUP.to_owned(), u.clone()))
+            .collect()
+    }
+
     fn banner(&self) -> Vec<String> {
         self.upstreams
             .iter()
-            .map(|u| format!("  forward  {}/* → {}", u.prefix(), u.url()))
+            .map(|u| format!("  forward  {}/* → {}", u.prefixes().join("/*, "), u.url()))
             .collect()
     }
 

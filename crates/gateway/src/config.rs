@@ -152,14 +152,20 @@ impl Default for GatewayConfig {
     }
 }
 
-/// Where `/api/v1/<prefix>/*` is forwarded, per prefix (`http://host:port`, no path).
+/// Where each service's routes are forwarded (`http://host:port`, no path); the routes
+/// each key covers are [`crate::forward::owned_prefixes`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct UpstreamsConfig {
-    /// `/api/v1/simulation/*`: a process running `edalab serve simulator`.
+    /// `/api/v1/simulation/*` and `/api/v1/events/*`: a process running `edalab serve
+    /// simulator`.
     pub simulation: String,
-    /// `/api/v1/bancaire/*`: a process running `edalab serve ledger`.
+    /// `/api/v1/bancaire/*` and the `ledger` group's consumer controls: a process running
+    /// `edalab serve ledger`.
     pub bancaire: String,
+    /// `/orders/*`, `/api/v1/orders/*` and the saga's fault switch `/api/v1/saga/*`: a
+    /// process running `edalab serve orders`.
+    pub orders: String,
 }
 
 impl UpstreamsConfig {
@@ -168,6 +174,7 @@ impl UpstreamsConfig {
         [
             ("simulation", self.simulation.as_str()),
             ("bancaire", self.bancaire.as_str()),
+            ("orders", self.orders.as_str()),
         ]
         .into_iter()
         .filter(|(_, url)| !url.trim().is_empty())
@@ -369,6 +376,7 @@ impl GatewayConfig {
         for (key, url) in [
             ("gateway.upstreams.simulation", &self.upstreams.simulation),
             ("gateway.upstreams.bancaire", &self.upstreams.bancaire),
+            ("gateway.upstreams.orders", &self.upstreams.orders),
         ] {
             if let (false, Err(message)) = (url.trim().is_empty(), check_http_url(url)) {
                 problems.push((key, message));

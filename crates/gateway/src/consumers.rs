@@ -1,8 +1,11 @@
-//! Consumer controls over REST (issue 22, ADR 032): the consumer groups this process runs
-//! as [`MemberPool`]s, with their members, each member's partitions, and the lag of every
-//! partition — and the controls the lab's exercises use:
+//! Consumer groups over REST (issues 22 and 23, ADR 032): every group the bus knows, with
+//! its committed offsets and the lag of every partition; for the groups this process runs as
+//! [`MemberPool`]s, their members and each member's partitions — and the controls the lab's
+//! exercises use:
 //!
-//! - `GET /api/v1/consumers` → every controllable group;
+//! - `GET /api/v1/consumers` → every group: the controllable ones first (`controllable:
+//!   true`, `state` `running` or `paused`), then the others as the bus sees them (`state`
+//!   `observed`: no members shown, no controls), edalab's own `edalab.*` groups last;
 //! - `GET /api/v1/consumers/{group}` → one group;
 //! - `POST /api/v1/consumers/{group}/pause` → every member drains, commits and leaves; the
 //!   records wait in the log (lag grows);
@@ -12,42 +15,56 @@
 //!   on, splitting the partitions as N processes would.
 //!
 //! Each answers the group as it is once the change is done. Unknown group → 404 naming it;
-//! a bad body → 400 naming `members`. A partition whose `member` is null is held by no
+//! a control on an observed group → 409 naming `group`; a bad body → 400 naming `members`.
+//! A group run by another process behind this gateway (`gateway.upstreams.bancaire` runs
+//! `ledger`) is relayed there, whole, for its view and its controls. A partition whose `member` is null is held by no
 //! member of this process: paused, not yet assigned, or held by another process of the
 //! same group (the kafka profile with several `serve ledger`).
 
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Request, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
 use edalab_bus::runtime::{ControlError, MEMBERS_MAX, MemberPool, PoolStatus};
 use edalab_bus::{Admin, BusError, PartitionLag};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ErrorBody};
+use crate::forward::Upstream;
 use crate::router::Mount;
+
+/// Groups listed at most (the controllable ones, then the others by name).
+pub const GROUPS_MAX: usize = 200;
 
 /// What the routes control and read.
 #[derive(Clone)]
 pub struct ConsumersState {
     pools: Arc<Vec<Arc<MemberPool>>>,
+    /// Groups whose members run in another process: their views and controls are relayed.
+    remote: Arc<Vec<(String, Upstream)>>,
     admin: Arc<dyn Admin>,
     /// This process, as `host:pid`, so several processes of one group can be told apart.
     instance: Arc<str>,
 }
 
-/// A consumer group run by this process.
-#[derive(Debug, Serialize, ToSchema)]
+/// A consumer group.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ConsumerGroup {
     pub group: String,
-    /// `running` or `paused`.
+    /// `running` or `paused` (controllable), `observed` (read from the bus only).
     pub state: String,
-    /// Members run while not paused.
+    /// Whether pause, resume and scale act on it (its members run in this platform's
+    /// processes).
+    pub controllable: bool,
+    /// Members run while not paused (0 for an observed group).
     pub members_target: usize,
     /// The process these members live in (`host:pid`).
     pub instance: String,
@@ -58,7 +75,7 @@ pub struct ConsumerGroup {
 }
 
 /// One member of a group in this process.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct GroupMember {
     /// Numbered from 1 in start order.
     pub member: u64,
@@ -70,7 +87,7 @@ pub struct GroupMember {
 }
 
 /// One partition of a group.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct GroupPartition {
     pub topic: String,
     pub partition: u32,
@@ -82,10 +99,25 @@ pub struct GroupPartition {
     pub member: Option<u64>,
 }
 
-/// Every controllable group of this process.
+impl GroupPartition {
+    fn of(p: PartitionLag, member: Option<u64>) -> Self {
+        Self {
+            member,
+            topic: p.topic,
+            partition: p.partition,
+            committed: p.committed,
+            high_watermark: p.high_watermark,
+            lag: p.lag,
+        }
+    }
+}
+
+/// Every consumer group.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConsumerGroups {
     pub groups: Vec<ConsumerGroup>,
+    /// More groups exist than the [`GROUPS_MAX`] listed.
+    pub truncated: bool,
 }
 
 /// `PUT /api/v1/consumers/{group}/members` body.
@@ -100,27 +132,52 @@ pub struct ScaleRequest {
 
 #[derive(OpenApi)]
 #[openapi(
-    tags((name = "consumers", description = "Consumer groups of this process: members, partitions, lag; pause, resume, scale (issue 22)")),
+    tags((name = "consumers", description = "Consumer groups: committed offsets and lag of every group; members, partitions, pause, resume and scale of the groups this platform runs (issues 22, 23)")),
     components(schemas(ConsumerGroups, ConsumerGroup, GroupMember, GroupPartition, ScaleRequest))
 )]
 struct ConsumersDoc;
 
-/// The routes over `pools`, reading lag from `admin`.
-pub fn mount(pools: Vec<Arc<MemberPool>>, admin: Arc<dyn Admin>) -> Mount {
+/// The routes over `pools` and the `remote` groups (relayed to their upstream), reading
+/// every other group from `admin`.
+pub fn mount(
+    pools: Vec<Arc<MemberPool>>,
+    remote: Vec<(String, Upstream)>,
+    admin: Arc<dyn Admin>,
+) -> Mount {
     let host = hostname();
     let state = ConsumersState {
         pools: Arc::new(pools),
+        remote: Arc::new(remote),
         admin,
         instance: format!("{host}:{}", std::process::id()).into(),
     };
-    let router = OpenApiRouter::with_openapi(ConsumersDoc::openapi())
+    let (router, doc) = OpenApiRouter::with_openapi(ConsumersDoc::openapi())
         .routes(routes!(list_groups))
         .routes(routes!(get_group))
         .routes(routes!(pause_group))
         .routes(routes!(resume_group))
         .routes(routes!(scale_group))
-        .with_state(state);
-    Mount::new("consumers", router)
+        .with_state(state.clone())
+        .split_for_parts();
+    let router = router.layer(axum::middleware::from_fn_with_state(state, relay_remote));
+    Mount::from_parts("consumers", router, doc)
+}
+
+/// A request about a group run behind an upstream goes there, whole.
+async fn relay_remote(
+    State(state): State<ConsumersState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let group = request
+        .uri()
+        .path()
+        .strip_prefix("/api/v1/consumers/")
+        .and_then(|rest| rest.split('/').next());
+    match group.and_then(|group| state.upstream_of(group)) {
+        Some(upstream) => upstream.relay(request).await,
+        None => next.run(request).await,
+    }
 }
 
 fn hostname() -> String {
@@ -131,18 +188,113 @@ fn hostname() -> String {
         .unwrap_or_else(|| "localhost".to_owned())
 }
 
+/// A group asked for by name.
+enum Found<'a> {
+    /// Its members run in this process.
+    Pool(&'a Arc<MemberPool>),
+    /// Known to the bus only.
+    Observed,
+}
+
 impl ConsumersState {
-    fn pool(&self, group: &str) -> Result<&Arc<MemberPool>, ApiError> {
-        self.pools
+    fn upstream_of(&self, group: &str) -> Option<&Upstream> {
+        self.remote
             .iter()
-            .find(|p| p.group() == group)
-            .ok_or_else(|| {
-                let known: Vec<&str> = self.pools.iter().map(|p| p.group()).collect();
-                ApiError::not_found(format!(
-                    "no consumer group `{group}` runs in this process (controllable here: {})",
-                    known.join(", ")
-                ))
-            })
+            .find(|(name, _)| name == group)
+            .map(|(_, upstream)| upstream)
+    }
+
+    fn controllable_names(&self) -> Vec<&str> {
+        let pools = self.pools.iter().map(|p| p.group());
+        pools
+            .chain(self.remote.iter().map(|(g, _)| g.as_str()))
+            .collect()
+    }
+
+    async fn find(&self, group: &str) -> Result<Found<'_>, ApiError> {
+        if let Some(pool) = self.pools.iter().find(|p| p.group() == group) {
+            return Ok(Found::Pool(pool));
+        }
+        let known = self
+            .admin
+            .list_groups()
+            .await
+            .map_err(ApiError::unavailable)?;
+        if known.iter().any(|g| g == group) {
+            return Ok(Found::Observed);
+        }
+        Err(ApiError::not_found(format!(
+            "no consumer group `{group}`: the bus knows {} group(s); controllable here: {}",
+            known.len(),
+            self.controllable_names().join(", ")
+        ))
+        .with_detail("group", format!("`{group}` is not a consumer group")))
+    }
+
+    /// The pool running `group` here, or why its controls are not here.
+    async fn pool(&self, group: &str) -> Result<&Arc<MemberPool>, ApiError> {
+        match self.find(group).await? {
+            Found::Pool(pool) => Ok(pool),
+            Found::Observed => Err(ApiError::conflict(format!(
+                "consumer group `{group}` is observed, not controlled: its consumers run \
+                 without pause, resume and scale (controllable: {})",
+                self.controllable_names().join(", ")
+            ))
+            .with_detail("group", format!("`{group}` has no controls here"))),
+        }
+    }
+
+    /// A group known to the bus only: its committed offsets and lag.
+    async fn observed(&self, group: String) -> Result<ConsumerGroup, ApiError> {
+        let lag = self
+            .admin
+            .group_lag(&group)
+            .await
+            .map_err(ApiError::unavailable)?;
+        let partitions: Vec<GroupPartition> = lag
+            .into_iter()
+            .map(|p| GroupPartition::of(p, None))
+            .collect();
+        Ok(ConsumerGroup {
+            lag_total: partitions.iter().map(|p| p.lag).sum(),
+            state: "observed".to_owned(),
+            controllable: false,
+            members_target: 0,
+            instance: self.instance.to_string(),
+            members: Vec::new(),
+            group,
+            partitions,
+        })
+    }
+
+    /// A group run behind `upstream`, as that process answers it (observed here when it
+    /// does not answer).
+    async fn remote_view(
+        &self,
+        group: &str,
+        upstream: &Upstream,
+    ) -> Result<ConsumerGroup, ApiError> {
+        let request = Request::builder()
+            .method(Method::GET)
+            .uri(format!("/api/v1/consumers/{group}"))
+            .body(Body::empty())
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let answer = upstream.relay(request).await;
+        if answer.status() == StatusCode::OK {
+            let bytes =
+                axum::body::to_bytes(answer.into_body(), crate::forward::RESPONSE_BYTES_MAX)
+                    .await
+                    .unwrap_or_default();
+            if let Ok(view) = serde_json::from_slice::<ConsumerGroup>(&bytes) {
+                return Ok(view);
+            }
+        }
+        tracing::debug!(
+            group,
+            upstream = upstream.url(),
+            "the group's process did not answer; observed"
+        );
+        self.observed(group.to_owned()).await
     }
 
     /// `status` with the lag of every partition of its group.
@@ -161,18 +313,15 @@ impl ConsumersState {
         };
         let partitions: Vec<GroupPartition> = lag
             .into_iter()
-            .map(|p| GroupPartition {
-                member: holder(&p.topic, p.partition),
-                topic: p.topic,
-                partition: p.partition,
-                committed: p.committed,
-                high_watermark: p.high_watermark,
-                lag: p.lag,
+            .map(|p| {
+                let member = holder(&p.topic, p.partition);
+                GroupPartition::of(p, member)
             })
             .collect();
         Ok(ConsumerGroup {
             lag_total: partitions.iter().map(|p| p.lag).sum(),
             state: if status.paused { "paused" } else { "running" }.to_owned(),
+            controllable: true,
             members_target: status.members_target,
             instance: self.instance.to_string(),
             members: status
@@ -262,24 +411,42 @@ fn parse_scale(body: &[u8]) -> Result<usize, ApiError> {
     }
 }
 
-/// Every consumer group this process runs, with members, partitions and lag.
+/// Every consumer group: the controllable ones with members, then every other group the
+/// bus knows with its committed offsets and lag.
 #[utoipa::path(
     get,
     path = "/api/v1/consumers",
     tag = "consumers",
     responses(
-        (status = 200, description = "The groups of this process", body = ConsumerGroups),
+        (status = 200, description = "Every group", body = ConsumerGroups),
         (status = 503, description = "The bus refused", body = ErrorBody),
     )
 )]
 async fn list_groups(
     State(state): State<ConsumersState>,
 ) -> Result<Json<ConsumerGroups>, ApiError> {
-    let mut groups = Vec::with_capacity(state.pools.len());
+    let mut groups = Vec::new();
     for pool in state.pools.iter() {
         groups.push(state.view(pool.status()).await?);
     }
-    Ok(Json(ConsumerGroups { groups }))
+    for (group, upstream) in state.remote.iter() {
+        groups.push(state.remote_view(group, upstream).await?);
+    }
+    let mut others = state
+        .admin
+        .list_groups()
+        .await
+        .map_err(ApiError::unavailable)?;
+    others.retain(|g| !state.controllable_names().contains(&g.as_str()));
+    // The application's groups before edalab's own bookkeeping ones (`edalab.*`: the
+    // WebSocket tails, DLQ inspection), so a cut list keeps the ones people look for.
+    others.sort_by(|a, b| (a.starts_with("edalab."), a).cmp(&(b.starts_with("edalab."), b)));
+    let room = GROUPS_MAX.saturating_sub(groups.len());
+    let truncated = others.len() > room;
+    for group in others.into_iter().take(room) {
+        groups.push(state.observed(group).await?);
+    }
+    Ok(Json(ConsumerGroups { groups, truncated }))
 }
 
 /// One consumer group: members, their partitions, the lag per partition.
@@ -290,7 +457,7 @@ async fn list_groups(
     params(("group" = String, Path, description = "A consumer group, e.g. `ledger`")),
     responses(
         (status = 200, description = "The group", body = ConsumerGroup),
-        (status = 404, description = "No such group in this process", body = ErrorBody),
+        (status = 404, description = "No such group, naming `group`", body = ErrorBody),
         (status = 503, description = "The bus refused", body = ErrorBody),
     )
 )]
@@ -298,8 +465,11 @@ async fn get_group(
     State(state): State<ConsumersState>,
     Path(group): Path<String>,
 ) -> Result<Json<ConsumerGroup>, ApiError> {
-    let status = state.pool(&group)?.status();
-    Ok(Json(state.view(status).await?))
+    let view = match state.find(&group).await? {
+        Found::Pool(pool) => state.view(pool.status()).await?,
+        Found::Observed => state.observed(group).await?,
+    };
+    Ok(Json(view))
 }
 
 /// Pauses a group: every member finishes what it fetched, commits and leaves.
@@ -310,14 +480,15 @@ async fn get_group(
     params(("group" = String, Path, description = "A consumer group, e.g. `ledger`")),
     responses(
         (status = 200, description = "The group, paused", body = ConsumerGroup),
-        (status = 404, description = "No such group in this process", body = ErrorBody),
+        (status = 404, description = "No such group, naming `group`", body = ErrorBody),
+        (status = 409, description = "An observed group: no controls here, naming `group`", body = ErrorBody),
     )
 )]
 async fn pause_group(
     State(state): State<ConsumersState>,
     Path(group): Path<String>,
 ) -> Result<Json<ConsumerGroup>, ApiError> {
-    let pool = Arc::clone(state.pool(&group)?);
+    let pool = Arc::clone(state.pool(&group).await?);
     // Its own task: a client that goes away does not leave members half-stopped.
     let status = tokio::spawn(async move { pool.pause().await })
         .await
@@ -333,7 +504,8 @@ async fn pause_group(
     params(("group" = String, Path, description = "A consumer group, e.g. `ledger`")),
     responses(
         (status = 200, description = "The group, running", body = ConsumerGroup),
-        (status = 404, description = "No such group in this process", body = ErrorBody),
+        (status = 404, description = "No such group, naming `group`", body = ErrorBody),
+        (status = 409, description = "An observed group: no controls here, naming `group`", body = ErrorBody),
         (status = 503, description = "The process is stopping", body = ErrorBody),
     )
 )]
@@ -341,7 +513,12 @@ async fn resume_group(
     State(state): State<ConsumersState>,
     Path(group): Path<String>,
 ) -> Result<Json<ConsumerGroup>, ApiError> {
-    let status = state.pool(&group)?.resume().await.map_err(control_error)?;
+    let status = state
+        .pool(&group)
+        .await?
+        .resume()
+        .await
+        .map_err(control_error)?;
     Ok(Json(state.view(status).await?))
 }
 
@@ -355,7 +532,8 @@ async fn resume_group(
     responses(
         (status = 200, description = "The group with its new members", body = ConsumerGroup),
         (status = 400, description = "A bad body, naming `members`", body = ErrorBody),
-        (status = 404, description = "No such group in this process", body = ErrorBody),
+        (status = 404, description = "No such group, naming `group`", body = ErrorBody),
+        (status = 409, description = "An observed group: no controls here, naming `group`", body = ErrorBody),
         (status = 503, description = "The process is stopping", body = ErrorBody),
     )
 )]
@@ -365,7 +543,7 @@ async fn scale_group(
     body: Bytes,
 ) -> Result<Json<ConsumerGroup>, ApiError> {
     let members = parse_scale(&body)?;
-    let pool = Arc::clone(state.pool(&group)?);
+    let pool = Arc::clone(state.pool(&group).await?);
     let status = tokio::spawn(async move { pool.scale(members).await })
         .await
         .map_err(|e| ApiError::internal(format!("scaling failed: {e}")))?

@@ -1,7 +1,10 @@
-//! Forwarding a service prefix to another process (S3-11, ADR 012): with
+//! Forwarding a service's routes to another process (S3-11, ADR 012): with
 //! `gateway.upstreams.simulation: http://host:port`, every `/api/v1/simulation/*` request is
 //! sent to `http://host:port/api/v1/simulation/*` (same method, path, query and body) and its
-//! status, `content-type` and body come back unchanged.
+//! status, `content-type` and body come back unchanged. Each key covers every route its
+//! service serves that the UI or a user calls ([`owned_prefixes`]), so the UI works the same
+//! behind a gateway as in `edalab up`; the `ledger` group's consumer controls are relayed by
+//! [`crate::consumers`], which merges them into the list of every group.
 //!
 //! - Headers passed on: `content-type`, `accept`, `x-request-id` (set by the gateway when
 //!   absent), and `traceparent` — the gateway's own context for the request (a child of the
@@ -70,8 +73,24 @@ pub struct UpstreamError {
     source: reqwest::Error,
 }
 
+/// The path prefixes forwarded for an upstream key: each also forwards everything below it.
+pub fn owned_prefixes(service: &str) -> Vec<String> {
+    match service {
+        "simulation" => vec!["/api/v1/simulation".into(), "/api/v1/events".into()],
+        // The ledger's queries under their S3-11 prefix; its consumer controls: crate::consumers.
+        "bancaire" => vec!["/api/v1/bancaire".into()],
+        "orders" => vec![
+            "/orders".into(),
+            "/api/v1/orders".into(),
+            "/api/v1/saga".into(),
+        ],
+        other => vec![format!("/api/v1/{other}")],
+    }
+}
+
 impl Upstream {
-    /// `service` is the path segment after `/api/v1/`; `url` the process's base URL.
+    /// `service` is the upstream key (`simulation`, `bancaire`, `orders`); `url` the
+    /// process's base URL.
     pub fn new(service: &str, url: &str, timeout: Duration) -> Result<Self, UpstreamError> {
         let client = reqwest::Client::builder()
             .connect_timeout(timeout)
@@ -112,31 +131,42 @@ impl Upstream {
         &self.inner.url
     }
 
-    /// `/api/v1/<service>`.
-    pub fn prefix(&self) -> String {
-        format!("/api/v1/{}", self.inner.service)
+    /// The path prefixes it forwards ([`owned_prefixes`]).
+    pub fn prefixes(&self) -> Vec<String> {
+        owned_prefixes(&self.inner.service)
     }
 
-    /// The routes (`/api/v1/<service>/{*path}`, every method) and their document.
+    /// Sends `request` to the upstream as it came and answers what the upstream answered.
+    pub async fn relay(&self, request: Request) -> Response {
+        forward(State(self.clone()), request).await
+    }
+
+    /// The routes (each prefix and everything below it, every method) and their document.
     pub fn mount(&self) -> Mount {
-        let prefix = self.prefix();
-        let router = Router::new()
-            .route(&format!("{prefix}/{{*path}}"), any(forward))
-            .with_state(self.clone());
+        let mut router = Router::new();
+        for prefix in self.prefixes() {
+            router = router
+                .route(&prefix, any(forward))
+                .route(&format!("{prefix}/{{*path}}"), any(forward));
+        }
+        let router = router.with_state(self.clone());
         let summary = format!(
             "Forwarded to the `{}` service at {} (503 when it is down, 504 when it is slow)",
             self.inner.service, self.inner.url
         );
-        let operation = || {
-            OperationBuilder::new()
+        let operation = |below: bool| {
+            let mut operation = OperationBuilder::new()
                 .tag("forwarded")
-                .summary(Some(summary.clone()))
-                .parameter(
+                .summary(Some(summary.clone()));
+            if below {
+                operation = operation.parameter(
                     ParameterBuilder::new()
                         .name("path")
                         .parameter_in(ParameterIn::Path)
                         .required(Required::True),
-                )
+                );
+            }
+            operation
                 .response(
                     "200",
                     ResponseBuilder::new().description("The service's answer, relayed"),
@@ -151,15 +181,22 @@ impl Upstream {
                 )
                 .build()
         };
-        let mut item = PathItem::new(HttpMethod::Get, operation());
-        item.post = Some(operation());
-        item.put = Some(operation());
-        item.delete = Some(operation());
-        item.patch = Some(operation());
+        let item = |below: bool| {
+            let mut item = PathItem::new(HttpMethod::Get, operation(below));
+            item.post = Some(operation(below));
+            item.put = Some(operation(below));
+            item.delete = Some(operation(below));
+            item.patch = Some(operation(below));
+            item
+        };
+        let mut paths = PathsBuilder::new();
+        for prefix in self.prefixes() {
+            paths = paths
+                .path(prefix.clone(), item(false))
+                .path(format!("{prefix}/{{path}}"), item(true));
+        }
         let mut doc = OpenApi::default();
-        doc.paths = PathsBuilder::new()
-            .path(format!("{prefix}/{{path}}"), item)
-            .build();
+        doc.paths = paths.build();
         Mount::from_parts(&format!("forward:{}", self.inner.service), router, doc)
     }
 

@@ -112,6 +112,10 @@ pub struct HealthReport {
     pub bus: BackendHealth,
     pub store: BackendHealth,
     pub components: Vec<ComponentHealth>,
+    /// When this process started serving (RFC 3339, UTC).
+    pub started_at: String,
+    /// Seconds since `started_at`: the platform's uptime as this process sees it.
+    pub uptime_seconds: f64,
 }
 
 impl HealthReport {
@@ -120,10 +124,22 @@ impl HealthReport {
     }
 }
 
-/// The registered checks.
-#[derive(Clone, Default)]
+/// The registered checks, and when the process started serving.
+#[derive(Clone)]
 pub struct HealthRegistry {
     checks: Vec<Arc<dyn HealthCheck>>,
+    started: Instant,
+    started_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Default for HealthRegistry {
+    fn default() -> Self {
+        Self {
+            checks: Vec::new(),
+            started: Instant::now(),
+            started_at: chrono::Utc::now(),
+        }
+    }
 }
 
 impl HealthRegistry {
@@ -179,6 +195,10 @@ impl HealthRegistry {
             bus,
             store,
             components,
+            started_at: self
+                .started_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            uptime_seconds: self.started.elapsed().as_secs_f64(),
         }
     }
 }

@@ -2,12 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { http, HttpResponse } from 'msw';
-import { ConsumersPanel, errorText, memberKey, memberRates } from './ConsumersPanel';
+import { ConsumersPanel, errorText, memberKey, memberRates, shownGroup } from './ConsumersPanel';
 import { Toasts } from './Toasts';
-import { ApiError } from '../api';
+import { api, ApiError } from '../api';
 import { useAuth } from '../auth';
 import { renderWithQuery } from '../test/render';
-import { fake, ledgerGroup, server } from '../test/server';
+import { fake, internalGroup, ledgerGroup, observedGroup, server } from '../test/server';
 
 const groupCard = () => screen.findByTestId('consumer-group-ledger');
 
@@ -162,7 +162,97 @@ describe('ConsumersPanel', () => {
   it('says when no group runs', async () => {
     fake.groups = [];
     renderWithQuery(<ConsumersPanel />);
-    expect(await screen.findByText('No consumer group runs in this process.')).toBeInTheDocument();
+    expect(await screen.findByText('No consumer group on the bus yet.')).toBeInTheDocument();
+  });
+});
+
+describe('ConsumersPanel: every group of the bus', () => {
+  const rows = () => screen.getAllByTestId('group-row');
+  const cells = (row: HTMLElement) => within(row).getAllByRole('cell').map((c) => c.textContent);
+
+  it('lists the application’s groups, then edalab’s own under an Internal marker, dimmed', async () => {
+    fake.groups = [internalGroup(), ledgerGroup(), observedGroup()];
+    renderWithQuery(<ConsumersPanel />);
+    await screen.findByTestId('consumer-group-ledger');
+    expect(rows().map((r) => r.getAttribute('data-group'))).toEqual(['ledger', 'payment-service', 'edalab.redrive.system.dlq']);
+    const [ledger, payment, redrive] = rows();
+    expect(within(ledger).getByTestId('group-row-state')).toHaveTextContent('running');
+    expect(within(ledger).getByTestId('group-row-lag')).toHaveTextContent('3');
+    expect(within(ledger).getByTestId('group-row-partitions')).toHaveTextContent('2');
+    expect(within(payment).getByTestId('group-row-state')).toHaveTextContent('observed');
+    expect(within(payment).getByTestId('group-row-lag')).toHaveTextContent('2');
+    const internal = screen.getByTestId('internal-groups');
+    expect(internal).toHaveTextContent(/^Internal/);
+    expect(internal).toHaveClass('opacity-60');
+    expect(within(internal).getByTestId('group-row')).toBe(redrive);
+    expect(within(redrive).getByTestId('group-row-lag')).toHaveTextContent('7');
+    expect(within(redrive).getByTestId('group-row-partitions')).toHaveTextContent('1');
+    // With none asked for, the detail is the first group edalab runs.
+    expect(ledger).toHaveAttribute('aria-current', 'true');
+  });
+
+  it('an observed group: members none, partitions with committed, end, lag and holder, and no control', async () => {
+    const user = userEvent.setup();
+    fake.groups = [ledgerGroup(), observedGroup()];
+    renderWithQuery(<ConsumersPanel />);
+    await screen.findByTestId('consumer-group-ledger');
+    await user.click(screen.getByRole('button', { name: /^payment-service/ }));
+    const card = await screen.findByTestId('consumer-group-payment-service');
+    const g = within(card);
+    expect(card).toHaveAttribute('data-controllable', 'false');
+    expect(g.getByTestId('group-state')).toHaveTextContent('observed');
+    expect(g.getByTestId('lag-total')).toHaveTextContent('2');
+    expect(g.getByTestId('group-observed')).toHaveTextContent('consumers run without pause, resume or scale');
+    for (const name of ['Pause', 'Resume', 'Scale']) expect(g.queryByRole('button', { name })).not.toBeInTheDocument();
+    expect(g.queryByLabelText('Members')).not.toBeInTheDocument();
+    expect(g.queryByTestId('members-target')).not.toBeInTheDocument();
+    expect(g.queryByTestId('group-instance')).not.toBeInTheDocument();
+    expect(g.queryAllByTestId('member-row')).toHaveLength(0);
+    expect(g.getByText('Members are shown for controllable groups only.')).toBeInTheDocument();
+    const parts = g.getAllByTestId('partition-row');
+    expect(parts.map(cells)).toEqual([
+      ['orders.created/0', '40', '42', '2', '—'],
+      ['orders.created/1', '38', '38', '0', '—'],
+    ]);
+    expect(parts[0]).toHaveAttribute('data-lagging', 'true');
+    expect(screen.queryByTestId('consumer-group-ledger')).not.toBeInTheDocument();
+  });
+
+  it('a controllable group keeps its controls, whether the server says so or not', async () => {
+    fake.groups = [{ ...ledgerGroup(), controllable: true }];
+    renderWithQuery(<ConsumersPanel />);
+    const card = await groupCard();
+    expect(card).toHaveAttribute('data-controllable', 'true');
+    expect(within(card).getByRole('button', { name: 'Pause' })).toBeEnabled();
+    expect(within(card).getByRole('button', { name: 'Scale' })).toBeEnabled();
+    expect(within(card).queryByTestId('group-observed')).not.toBeInTheDocument();
+  });
+
+  it('follows the caller’s choice when given one', async () => {
+    const user = userEvent.setup();
+    fake.groups = [ledgerGroup(), observedGroup()];
+    const chosen: string[] = [];
+    renderWithQuery(<ConsumersPanel selected="payment-service" onSelect={(g) => chosen.push(g)} />);
+    expect(await screen.findByTestId('consumer-group-payment-service')).toBeInTheDocument();
+    await user.click(screen.getByRole('button', { name: /^ledger/ }));
+    expect(chosen).toEqual(['ledger']);
+    // The caller did not change `selected`: the detail stays.
+    expect(screen.getByTestId('consumer-group-payment-service')).toBeInTheDocument();
+  });
+
+  it('the fake refuses the controls of an observed group with a 409, as the server does', async () => {
+    fake.groups = [observedGroup()];
+    await expect(api.pauseGroup('payment-service')).rejects.toMatchObject({ status: 409, code: 'conflict' });
+    await expect(api.scaleGroup('payment-service', 2)).rejects.toMatchObject({ status: 409 });
+  });
+
+  it('picks the group to show', () => {
+    const groups = [internalGroup(), observedGroup(), ledgerGroup()];
+    expect(shownGroup(groups, 'payment-service')?.group).toBe('payment-service');
+    expect(shownGroup(groups, null)?.group).toBe('ledger');
+    expect(shownGroup([internalGroup(), observedGroup()], undefined)?.group).toBe('payment-service');
+    expect(shownGroup([internalGroup()], undefined)?.group).toBe('edalab.redrive.system.dlq');
+    expect(shownGroup(groups, 'nobody')).toBeUndefined();
   });
 });
 

@@ -1,6 +1,7 @@
 import type { ReactNode } from 'react';
-import { useHealth, useMetrics, useSimulationStatus } from '../hooks';
-import { lastRate, useLive } from '../store';
+import { useConsumerFigures, useHealth, useMetrics, usePlatformTotals, useSimulationStatus } from '../hooks';
+import { formatCount, formatRate, TOTALS_HISTORY } from '../rates';
+import { useLive } from '../store';
 import { Sparkline } from './Sparkline';
 
 export function Card({ title, children, testId }: { title: string; children: ReactNode; testId?: string }) {
@@ -43,11 +44,17 @@ export function healthEntries(h: Record<string, unknown> | undefined): [string, 
 }
 const good = (v: string) => ['healthy', 'connected', 'up', 'ok'].includes(v.toLowerCase());
 
+/**
+ * The platform's figures. Messages and rates come from the topics' end offsets
+ * ({@link usePlatformTotals}, as the footer and the graph), lag from the consumer groups (as the
+ * Consumers page); the simulation's own figures are labelled as such.
+ */
 export function Dashboard({ now = Date.now() }: { now?: number }) {
   const status = useSimulationStatus().data;
   const metrics = useMetrics();
   const health = useHealth();
-  const totalHistory = useLive((s) => s.totalHistory);
+  const totals = usePlatformTotals();
+  const lag = useConsumerFigures().lag;
   const errors = useLive((s) => s.errors);
   const m = metrics.data;
   const duration = status?.status === 'running' && status.started_at ? (now - Date.parse(status.started_at)) / 1000 : 0;
@@ -56,17 +63,20 @@ export function Dashboard({ now = Date.now() }: { now?: number }) {
     <section aria-labelledby="dash-title">
       <h2 id="dash-title" className="sr-only">Metrics dashboard</h2>
       <div className="grid grid-cols-2 gap-2 md:grid-cols-3 xl:grid-cols-5">
-        <Card title="Events produced" testId="card-events">{status?.events_produced ?? 0}</Card>
-        <Card title="Actual rate" testId="card-rate">{(status?.rate_actual ?? 0).toFixed(1)}/s</Card>
-        <Card title="Duration" testId="card-duration">{formatDuration(duration)}</Card>
-        <Card title="Broker messages" testId="card-broker">{m ? m.producedTotal : '—'}</Card>
-        <Card title="Consumer lag" testId="card-lag">{m ? m.totalLag : '—'}</Card>
-        <Card title="Msg/s (60 s)" testId="card-chart">
+        <Card title="Messages (all topics)" testId="card-messages">
+          <span data-testid="platform-messages">{totals.loaded ? formatCount(totals.messages) : '—'}</span>
+        </Card>
+        <Card title="Msg/s (all topics)" testId="card-chart">
           <div className="flex items-end gap-2">
-            <span>{lastRate(totalHistory)}</span>
-            <Sparkline values={totalHistory} width={140} height={30} label="messages per second, last 60 s" />
+            <span data-testid="platform-rate">{formatRate(totals.rate)}/s</span>
+            <Sparkline values={totals.history.length ? totals.history : new Array<number>(TOTALS_HISTORY).fill(0)} width={140} height={30}
+              label={`messages per second, all topics, last ${TOTALS_HISTORY} polls`} />
           </div>
         </Card>
+        <Card title="Consumer lag" testId="card-lag">{formatCount(lag)}</Card>
+        <Card title="Simulation events sent" testId="card-events">{formatCount(status?.events_produced ?? 0)}</Card>
+        <Card title="Simulation rate" testId="card-rate">{(status?.rate_actual ?? 0).toFixed(1)}/s</Card>
+        <Card title="Simulation duration" testId="card-duration">{formatDuration(duration)}</Card>
         <Card title="Mean latency" testId="card-latency">
           {m?.meanLatencySeconds != null ? `${(m.meanLatencySeconds * 1000).toFixed(1)} ms` : '—'}
         </Card>

@@ -1,21 +1,20 @@
-import { useEffect, useState } from 'react';
-import { lastRate, useLive } from '../store';
+import { useNow, usePlatformTotals, useUptime } from '../hooks';
+import { formatCount, formatRate } from '../rates';
 import { formatDuration } from './Dashboard';
 
+/** The platform at a glance: the dashboard's own message count and rate, and the server's uptime. */
 export function Footer() {
-  const total = useLive((s) => s.totalEvents);
-  const hist = useLive((s) => s.totalHistory);
-  const loadedAt = useLive((s) => s.loadedAt);
-  const [now, setNow] = useState(Date.now());
-  useEffect(() => {
-    const t = setInterval(() => setNow(Date.now()), 1000);
-    return () => clearInterval(t);
-  }, []);
+  const totals = usePlatformTotals();
+  const uptime = useUptime(useNow());
   return (
     <footer className="flex gap-6 border-t border-slate-800 bg-slate-900 px-4 py-1.5 text-xs text-slate-300">
-      <span data-testid="footer-events">Events: {total}</span>
-      <span data-testid="footer-rate">Rate: {lastRate(hist)}/s</span>
-      <span data-testid="footer-uptime">Uptime: {formatDuration((now - loadedAt) / 1000)}</span>
+      <span data-testid="footer-events" title="Messages produced to every topic but the DLQs (their end offsets)">
+        Messages: {totals.loaded ? formatCount(totals.messages) : '—'}
+      </span>
+      <span data-testid="footer-rate">Rate: {formatRate(totals.rate)}/s</span>
+      <span data-testid="footer-uptime" title="Since the platform (edalab up) started">
+        Uptime: {uptime === undefined ? '—' : formatDuration(uptime)}
+      </span>
     </footer>
   );
 }

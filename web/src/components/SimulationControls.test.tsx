@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fireEvent, screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { SimulationControls } from './SimulationControls';
+import { shownFields, SimulationControls } from './SimulationControls';
 import { Toasts } from './Toasts';
 import { renderWithQuery } from '../test/render';
 import { fake } from '../test/server';
@@ -50,5 +50,45 @@ describe('SimulationControls', () => {
     fake.status = 'running'; // someone else started it: the server answers 409
     await user.click(screen.getByRole('button', { name: /start simulation/i }));
     expect(await screen.findByRole('alert')).toHaveTextContent('simulation already running');
+  });
+
+  it('shows a running simulation’s settings, whoever started it, then the user’s own again', async () => {
+    const user = userEvent.setup();
+    renderWithQuery(<SimulationControls />);
+    await waitFor(() => expect(screen.getByTestId('sim-status')).toHaveTextContent('stopped'));
+    // The user's own choices, not sent yet.
+    await user.selectOptions(screen.getByLabelText('Scenario'), 'fraud-burst');
+    const exact = screen.getByLabelText('Rate (events/s), exact');
+    await user.clear(exact);
+    await user.type(exact, '25');
+
+    // Someone else (another page, the CLI) starts banking-day at 300/s.
+    fake.status = 'running';
+    fake.run = { scenario: 'banking-day', pattern: 'sine', rate: 300, duration: 0 };
+    await waitFor(() => expect(screen.getByTestId('sim-status')).toHaveTextContent('running'), { timeout: 3000 });
+    expect(screen.getByLabelText('Scenario')).toHaveValue('banking-day');
+    expect(screen.getByLabelText('Scenario')).toBeDisabled();
+    expect(screen.getByLabelText('Pattern')).toHaveValue('sine');
+    expect(screen.getByLabelText('Rate (events/s), exact')).toHaveValue(300);
+    expect(screen.getByLabelText('Rate (events/s)')).toHaveValue('300');
+    expect(screen.getByLabelText(/Duration/)).toHaveValue(0);
+    expect(screen.getByTestId('sim-running-note')).toHaveTextContent('A simulation is running');
+
+    fake.status = 'stopped';
+    await waitFor(() => expect(screen.getByTestId('sim-status')).toHaveTextContent('stopped'), { timeout: 3000 });
+    expect(screen.getByLabelText('Scenario')).toHaveValue('fraud-burst');
+    expect(screen.getByLabelText('Scenario')).toBeEnabled();
+    expect(screen.getByLabelText('Pattern')).toHaveValue('constant');
+    expect(screen.getByLabelText('Rate (events/s), exact')).toHaveValue(25);
+    expect(screen.getByLabelText(/Duration/)).toHaveValue(60);
+    expect(screen.queryByTestId('sim-running-note')).not.toBeInTheDocument();
+  });
+
+  it('shows a scenario it does not list, and keeps the user’s values for what the server omits', () => {
+    const own = { scenario: 'default', pattern: 'constant', rateText: '10', durationText: '60' };
+    const st = { status: 'running', events_produced: 0, rate_actual: 0, events_by_type: {}, events_failed: {}, events_refused: {}, events_skipped: {} };
+    expect(shownFields(own, { ...st, status: 'stopped', scenario: 'x' })).toBe(own);
+    expect(shownFields(own, st)).toEqual(own);
+    expect(shownFields(own, { ...st, scenario: 'next-year', rate: 12.5, duration: null })).toEqual({ scenario: 'next-year', pattern: 'constant', rateText: '12.5', durationText: '0' });
   });
 });

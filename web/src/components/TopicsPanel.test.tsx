@@ -26,7 +26,7 @@ describe('TopicsPanel', () => {
     renderWithQuery(<TopicsPanel pollMs={500} />);
     const banking = await row(TOPIC);
     expect(screen.getAllByTestId('topic-row').map((r) => r.getAttribute('data-topic'))).toEqual([TOPIC, 'system.dlq']);
-    expect(cells(banking)).toEqual([TOPIC, '3', '420', '12.1 KiB', 'forever · max 1 GiB', 'delete', '—']);
+    expect(cells(banking)).toEqual([TOPIC, '3', '420', '420', '12.1 KiB', 'forever · max 1 GiB', 'delete', '—']);
     expect(within(banking).queryByTestId('dlq-badge')).not.toBeInTheDocument();
     const dlq = await row('system.dlq');
     expect(within(dlq).getByTestId('dlq-badge')).toHaveTextContent('DLQ');

@@ -2,11 +2,12 @@ import { useEffect, useId, useRef, useState } from 'react';
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { ChevronDown, ChevronRight, Database, RefreshCw, Waypoints, X } from 'lucide-react';
 import { api, ApiError, type TopicMessagesParams, type TopicMessageView, type TopicSummaryView } from '../api';
+import { TOPICS_POLL_MS, useTopics } from '../hooks';
 import { useLive } from '../store';
 import { errorText } from './ConsumersPanel';
-import { counterRates, type Samples } from '../rates';
+import { counterRates, formatCount, formatRate, type Samples } from '../rates';
 
-export const TOPICS_POLL_MS = 2000;
+export { TOPICS_POLL_MS };
 /** The page sizes the message browser offers (the server takes 1..500). */
 export const MESSAGE_LIMITS = [20, 50, 100] as const;
 const DEFAULT_LIMIT = 50;
@@ -15,8 +16,6 @@ const DEFAULT_LIMIT = 50;
 const FILTER_DELAY_MS = 300;
 /** Lines of a value shown before "Expand". */
 export const VALUE_LINES = 6;
-
-const TOPICS_KEY = ['topics'] as const;
 
 /**
  * Produce rate per topic (msg/s) from the change of `end_offsets` (one per message produced)
@@ -59,8 +58,6 @@ export function formatRetention(ms: number | null): string {
   return `${ms} ms`;
 }
 
-const fmtRate = (r: number | undefined) => (r === undefined ? '—' : r >= 10 ? r.toFixed(0) : r.toFixed(1));
-
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 /** `{"base64": "…"}`: bytes that are not UTF-8. */
 const isBytes = (v: unknown): v is { base64: string } => isObject(v) && typeof v.base64 === 'string' && Object.keys(v).length === 1;
@@ -89,21 +86,20 @@ export function prettyValue(v: unknown): string {
 /**
  * The topics of the bus (issue 23), like Kafka UI's or Redpanda Console's list: partitions,
  * messages retained, size, retention, produce rate; choosing one opens its message browser.
+ * The list and its rates are the ones every page shows ({@link useTopics}). `selected`/`onSelect`
+ * make the open topic the caller's (the page's URL); without them the panel keeps it.
  */
-export function TopicsPanel({ pollMs = TOPICS_POLL_MS }: { pollMs?: number }) {
-  const q = useQuery({ queryKey: TOPICS_KEY, queryFn: api.topics, refetchInterval: pollMs, retry: false });
-  const samples = useRef<Samples>(new Map());
-  const ratesRef = useRef<Record<string, number>>({});
-  const [rates, setRates] = useState<Record<string, number>>({});
-  const [selected, setSelected] = useState<string | null>(null);
+export function TopicsPanel({ pollMs = TOPICS_POLL_MS, selected: asked, onSelect }: {
+  pollMs?: number;
+  selected?: string | null;
+  onSelect?: (topic: string | null) => void;
+}) {
+  const q = useTopics(pollMs);
+  const [own, setOwn] = useState<string | null>(null);
   const [filter, setFilter] = useState('');
-  useEffect(() => {
-    if (!q.data) return;
-    const next = topicRates(samples.current, ratesRef.current, q.data.topics, q.dataUpdatedAt);
-    samples.current = next.samples;
-    ratesRef.current = next.rates;
-    setRates(next.rates);
-  }, [q.data, q.dataUpdatedAt]);
+  const selected = onSelect ? (asked ?? null) : own;
+  const setSelected = onSelect ?? setOwn;
+  const rates = q.data?.rates ?? {};
 
   const topics = q.data?.topics ?? [];
   const shown = filter ? topics.filter((t) => t.name.includes(filter.trim())) : topics;
@@ -130,7 +126,8 @@ export function TopicsPanel({ pollMs = TOPICS_POLL_MS }: { pollMs?: number }) {
                 <tr className="border-b border-slate-800">
                   <th scope="col" className={th}>Topic</th>
                   <th scope="col" className={thNum}>Partitions</th>
-                  <th scope="col" className={thNum}>Messages</th>
+                  <th scope="col" className={thNum} title="Messages the topic keeps (retention applied)">Messages</th>
+                  <th scope="col" className={thNum} title="Messages ever produced: the sum of the partitions' end offsets">Produced</th>
                   <th scope="col" className={thNum}>Size</th>
                   <th scope="col" className={th}>Retention</th>
                   <th scope="col" className={th}>Cleanup</th>
@@ -152,6 +149,7 @@ export function TopicsPanel({ pollMs = TOPICS_POLL_MS }: { pollMs?: number }) {
                       </td>
                       <td className={tdNum}>{t.partitions}</td>
                       <td className={tdNum} data-testid="topic-messages">{t.messages}</td>
+                      <td className={tdNum} data-testid="topic-produced" title="end offsets: every message ever produced">{formatCount(t.end_offsets)}</td>
                       <td className={tdNum} data-testid="topic-size" title={`${t.size_bytes} bytes`}>{formatBytes(t.size_bytes)}</td>
                       <td className={td} data-testid="topic-retention">
                         {formatRetention(t.retention_ms ?? null)}
@@ -161,12 +159,12 @@ export function TopicsPanel({ pollMs = TOPICS_POLL_MS }: { pollMs?: number }) {
                         {t.cleanup_policy}
                         {t.compression && t.compression !== 'none' && <span className="text-slate-400"> · {t.compression}</span>}
                       </td>
-                      <td className={tdNum} data-testid="topic-rate">{fmtRate(rates[t.name])}</td>
+                      <td className={tdNum} data-testid="topic-rate">{formatRate(rates[t.name])}</td>
                     </tr>
                   );
                 })}
                 {shown.length === 0 && (
-                  <tr><td colSpan={7} className={`${td} text-slate-400`}>No topic matches “{filter}”.</td></tr>
+                  <tr><td colSpan={8} className={`${td} text-slate-400`}>No topic matches “{filter}”.</td></tr>
                 )}
               </tbody>
             </table>

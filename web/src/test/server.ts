@@ -69,6 +69,10 @@ export const fake = {
   eventsProduced: 0,
   startedAt: null as string | null,
   lastStart: null as unknown,
+  /** The running simulation's settings, as the status reports them (set by a start, or by a test: "someone else started it"). */
+  run: null as FakeRun | null,
+  /** `GET /api/v1/health`'s platform start: `uptime_seconds` and `started_at` (`null`: an older server, not sent). */
+  uptimeSeconds: 3725 as number | null,
   dlq: [] as unknown[],
   bureauFailing: false,
   /** The consumer groups `GET /api/v1/consumers` lists (crates/gateway/src/consumers.rs). */
@@ -93,9 +97,18 @@ export const fake = {
     this.eventsProduced = 0;
     this.startedAt = null;
     this.lastStart = null;
+    this.run = null;
+    this.uptimeSeconds = 3725;
     this.dlq = [];
   },
 };
+
+export interface FakeRun {
+  scenario: string;
+  pattern: string;
+  rate: number;
+  duration: number | null;
+}
 
 export interface FakeGroup {
   group: string;
@@ -105,6 +118,7 @@ export interface FakeGroup {
   members: { member: number; partitions: string[]; messages_done_total: number; messages_in_flight: number }[];
   partitions: { topic: string; partition: number; committed: number | null; high_watermark: number; lag: number; member: number | null }[];
   lag_total: number;
+  controllable: boolean;
 }
 
 /** The `ledger` group with one member holding two partitions, one of them 3 behind. */
@@ -120,7 +134,33 @@ export function ledgerGroup(): FakeGroup {
       { topic: 'bancaire.depot.effectue', partition: 0, committed: null, high_watermark: 0, lag: 0, member: 1 },
     ],
     lag_total: 3,
+    controllable: true,
   };
+}
+
+/**
+ * A group without member pools (`controllable: false`, state `observed`): no members, committed
+ * offsets and lag read from the bus.
+ */
+export function observedGroup(group = 'payment-service'): FakeGroup {
+  return {
+    group,
+    state: 'observed',
+    members_target: 0,
+    instance: '',
+    members: [],
+    partitions: [
+      { topic: 'orders.created', partition: 0, committed: 40, high_watermark: 42, lag: 2, member: null },
+      { topic: 'orders.created', partition: 1, committed: 38, high_watermark: 38, lag: 0, member: null },
+    ],
+    lag_total: 2,
+    controllable: false,
+  };
+}
+
+/** edalab's own DLQ redrive group: bookkeeping, observed. */
+export function internalGroup(): FakeGroup {
+  return { ...observedGroup('edalab.redrive.system.dlq'), partitions: [{ topic: 'system.dlq', partition: 0, committed: 0, high_watermark: 7, lag: 7, member: null }], lag_total: 7 };
 }
 
 /** The fake group after `members_target` changed: partitions dealt round-robin to the members. */
@@ -200,6 +240,17 @@ edalab_message_latency_seconds_count{service="ledger"} 100
 edalab_processing_errors_total{service="ledger"} 2
 `;
 
+/** What every control answers for an observed group. */
+const notControllable = (group: string) =>
+  HttpResponse.json(
+    {
+      error: `consumer group \`${group}\` is observed, not controlled: its consumers run without pause, resume and scale (controllable: ledger)`,
+      code: 'conflict',
+      details: [{ field: 'group', message: `\`${group}\` has no controls here` }],
+    },
+    { status: 409 },
+  );
+
 export const handlers = [
   http.get('*/api/v1/simulation/status', () =>
     HttpResponse.json({
@@ -208,11 +259,13 @@ export const handlers = [
       events_produced: fake.eventsProduced,
       started_at: fake.startedAt,
       rate_actual: fake.status === 'running' ? 9.8 : 0,
+      ...(fake.status === 'running' && fake.run ? fake.run : {}),
     }),
   ),
   http.post('*/api/v1/simulation/start', async ({ request }) => {
     if (fake.status === 'running') return HttpResponse.json({ error: 'simulation already running' }, { status: 409 });
     fake.lastStart = await request.json();
+    fake.run = fake.lastStart as FakeRun;
     fake.status = 'running';
     fake.simulationId = 'sim-1';
     fake.startedAt = new Date().toISOString();
@@ -229,7 +282,14 @@ export const handlers = [
     fake.eventsProduced += body.count;
     return HttpResponse.json({ events_produced: body.count, event_ids: Array.from({ length: body.count }, (_, i) => `evt-${i}`) });
   }),
-  http.get('*/api/v1/health', () => HttpResponse.json({ status: 'healthy', kafka: 'connected', postgres: 'connected' })),
+  http.get('*/api/v1/health', () =>
+    HttpResponse.json({
+      status: 'healthy',
+      kafka: 'connected',
+      postgres: 'connected',
+      ...(fake.uptimeSeconds === null ? {} : { uptime_seconds: fake.uptimeSeconds, started_at: new Date(Date.now() - fake.uptimeSeconds * 1000).toISOString() }),
+    }),
+  ),
   http.get('*/metrics', () => new HttpResponse(METRICS_TEXT, { headers: { 'Content-Type': 'text/plain; version=0.0.4' } })),
   http.get('*/api/v1/saga/credit-bureau', () => HttpResponse.json({ failing: fake.bureauFailing, latency_ms: 0, breaker: 'closed' })),
   http.put('*/api/v1/saga/credit-bureau', async ({ request }) => {
@@ -249,11 +309,12 @@ export const handlers = [
     return HttpResponse.json({ scanned: n, redriven: n, skipped: 0, invalid: 0 });
   }),
   // The consumer controls (crates/gateway/src/consumers.rs): same shapes, same errors.
-  http.get('*/api/v1/consumers', () => HttpResponse.json({ groups: fake.groups })),
+  http.get('*/api/v1/consumers', () => HttpResponse.json({ groups: fake.groups, truncated: false })),
   http.post('*/api/v1/consumers/:group/:action', ({ params }) => {
     const i = fake.groups.findIndex((g) => g.group === params.group);
     if (i < 0) return HttpResponse.json({ error: `no consumer group \`${String(params.group)}\` runs in this process`, code: 'not_found', details: [] }, { status: 404 });
     if (params.action !== 'pause' && params.action !== 'resume') return HttpResponse.json({ error: 'no route', code: 'route_not_found', details: [] }, { status: 404 });
+    if (fake.groups[i].controllable === false) return notControllable(fake.groups[i].group);
     fake.groups[i] = assign({ ...fake.groups[i], state: params.action === 'pause' ? 'paused' : 'running' });
     return HttpResponse.json(fake.groups[i]);
   }),
@@ -267,6 +328,7 @@ export const handlers = [
     }
     const i = fake.groups.findIndex((g) => g.group === params.group);
     if (i < 0) return HttpResponse.json({ error: `no consumer group \`${String(params.group)}\` runs in this process`, code: 'not_found', details: [] }, { status: 404 });
+    if (fake.groups[i].controllable === false) return notControllable(fake.groups[i].group);
     fake.groups[i] = assign({ ...fake.groups[i], members_target: n });
     return HttpResponse.json(fake.groups[i]);
   }),

@@ -10,5 +10,7 @@ afterEach(() => {
   server.resetHandlers();
   fake.reset();
   useLive.getState().reset();
+  // Every test starts on the Overview (the pages live in the hash).
+  window.history.replaceState(null, '', '/');
 });
 afterAll(() => server.close());

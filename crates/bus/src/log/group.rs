@@ -154,41 +154,52 @@ impl Group {
         };
         let (log, log_bytes) = match OpenOptions::new().read(true).append(true).open(&log_path) {
             Ok(file) => {
-                let (records, valid_bytes) = read_offsets_log(&file, &log_path)?;
-                for r in records {
-                    if best.as_ref().is_none_or(|b| r.version >= b.version) {
-                        best = Some(r);
-                    }
-                }
+                let (records, valid_bytes) = read_offsets_log(&file, &log_path, Tail::Truncate)?;
+                best = newest(best, records);
                 (Some(Arc::new(file)), valid_bytes)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => (None, 0),
             Err(e) => return Err(io_err(&log_path, e)),
         };
-        let Some(file) = best else {
-            return Ok(None);
-        };
+        Ok(best.map(|file| Self::from_file(file, dir, stem, (log, log_bytes, log_bytes_max))))
+    }
+
+    /// A group as its files say now, read without writing anything: the view of a process
+    /// that opened the log read-only while another writes it. A last record still being
+    /// appended is not there yet (never truncated, never an error). `None`: nothing committed.
+    pub fn peek(dir: &Path, stem: &str) -> Result<Option<Self>, BusError> {
+        let snapshot_path = dir.join(format!("{stem}.json"));
+        let log_path = dir.join(format!("{stem}.offsets"));
+        // Read before the log: compaction writes the snapshot, then empties the log.
+        let mut best: Option<GroupFile> = std::fs::read(&snapshot_path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        if let Ok(file) = File::open(&log_path) {
+            let (records, _) = read_offsets_log(&file, &log_path, Tail::Stop)?;
+            best = newest(best, records);
+        }
+        Ok(best.map(|file| Self::from_file(file, dir, stem, (None, 0, 0))))
+    }
+
+    /// The group a snapshot or offsets record describes.
+    fn from_file(
+        file: GroupFile,
+        dir: &Path,
+        stem: &str,
+        log: (Option<Arc<File>>, u64, u64),
+    ) -> Self {
         let committed = file
             .offsets
             .into_iter()
             .map(|c| {
-                (
-                    TopicPartition {
-                        topic: c.topic,
-                        partition: c.partition,
-                    },
-                    c.offset,
-                )
+                let tp = TopicPartition {
+                    topic: c.topic,
+                    partition: c.partition,
+                };
+                (tp, c.offset)
             })
             .collect();
-        Ok(Some(Self::with_state(
-            file.group,
-            dir,
-            stem,
-            committed,
-            file.version,
-            (log, log_bytes, log_bytes_max),
-        )))
+        Self::with_state(file.group, dir, stem, committed, file.version, log)
     }
 
     /// Topics this group reads or has positions on.
@@ -417,7 +428,28 @@ fn append_offsets(
 }
 
 /// Reads every record of an offsets log; truncates a torn last record.
-fn read_offsets_log(file: &File, path: &Path) -> Result<(Vec<GroupFile>, u64), BusError> {
+/// The highest version of the snapshot and the log's records (a later record wins a tie).
+fn newest(snapshot: Option<GroupFile>, records: Vec<GroupFile>) -> Option<GroupFile> {
+    records.into_iter().fold(snapshot, |best, r| match best {
+        Some(b) if r.version < b.version => Some(b),
+        _ => Some(r),
+    })
+}
+
+/// What reading an offsets log does with an incomplete last record.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tail {
+    /// The owner at open: a commit killed mid-write, never acknowledged — cut it off.
+    Truncate,
+    /// A reader while the owner writes: a record being appended — stop before it.
+    Stop,
+}
+
+fn read_offsets_log(
+    file: &File,
+    path: &Path,
+    tail: Tail,
+) -> Result<(Vec<GroupFile>, u64), BusError> {
     let mut bytes = Vec::new();
     (&*file)
         .read_to_end(&mut bytes)
@@ -434,6 +466,9 @@ fn read_offsets_log(file: &File, path: &Path) -> Result<(Vec<GroupFile>, u64), B
             let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
             8 + len > rest.len()
         };
+        if torn && tail == Tail::Stop {
+            break;
+        }
         if torn {
             tracing::warn!(path = %path.display(), pos, "truncating the torn last record of an offsets log");
             file.set_len(pos as u64).map_err(|e| io_err(path, e))?;
@@ -443,6 +478,9 @@ fn read_offsets_log(file: &File, path: &Path) -> Result<(Vec<GroupFile>, u64), B
         let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
         let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
         let payload = &rest[8..8 + len];
+        if crc32fast::hash(payload) != crc && tail == Tail::Stop {
+            break;
+        }
         if crc32fast::hash(payload) != crc {
             return Err(corrupt(
                 pos,

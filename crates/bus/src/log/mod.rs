@@ -731,16 +731,21 @@ impl Admin for EmbeddedBus {
 
     async fn group_lag(&self, group: &str) -> Result<Vec<PartitionLag>, BusError> {
         // An unknown group has no positions (Kafka describes it as an empty, dead group).
-        let Some(g) = lock(&self.inner.groups).get(group).cloned() else {
+        let Some(g) = self.groups_now()?.get(group).cloned() else {
             return Ok(Vec::new());
         };
         let committed = lock(&g.state).committed.clone();
+        let limits = self.inner.config.limits();
         let mut out = Vec::new();
         for topic_name in g.topics() {
             let Ok(topic) = self.topic(&topic_name) else {
                 continue;
             };
             for p in &topic.partitions {
+                if self.inner.read_only.is_some() {
+                    // Follow the writer's appends, as describe_topic does.
+                    p.refresh(limits)?;
+                }
                 let tp = TopicPartition {
                     topic: topic_name.clone(),
                     partition: p.id,
@@ -763,9 +768,45 @@ impl Admin for EmbeddedBus {
     }
 
     async fn list_groups(&self) -> Result<Vec<String>, BusError> {
-        Ok(lock(&self.inner.groups).keys().cloned().collect())
+        Ok(self.groups_now()?.into_keys().collect())
     }
 }
+
+impl EmbeddedBus {
+    /// The consumer groups: this process's own, or, opened read-only, the committed
+    /// positions the writing process has on disk now (their members live in that process).
+    fn groups_now(&self) -> Result<BTreeMap<String, Arc<Group>>, BusError> {
+        if self.inner.read_only.is_none() {
+            return Ok(lock(&self.inner.groups).clone());
+        }
+        let dir = self.inner.root.join("groups");
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+            Err(e) => return Err(io_err(&dir, e)),
+        };
+        let mut stems = std::collections::BTreeSet::new();
+        for entry in entries {
+            let path = entry.map_err(|e| io_err(&dir, e))?.path();
+            if matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("json" | "offsets")
+            ) {
+                stems.extend(path.file_stem().and_then(|s| s.to_str()).map(str::to_owned));
+            }
+        }
+        let mut out = BTreeMap::new();
+        for stem in stems.into_iter().take(GROUPS_READ_MAX) {
+            if let Some(g) = Group::peek(&dir, &stem)? {
+                out.insert(g.name.clone(), Arc::new(g));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Groups a read-only view reads from disk at most per call.
+const GROUPS_READ_MAX: usize = 1024;
 
 #[async_trait]
 impl Producer for EmbeddedBus {

@@ -605,6 +605,43 @@ async fn read_only_follows_the_writer_across_segment_rolls() {
     assert_eq!(read_all(&bus, "t").await.len(), 61);
 }
 
+/// A read-only view (another process's gateway) lists the writer's consumer groups and
+/// their lag from what they committed on disk, following new commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_sees_the_writers_groups_and_their_lag() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bus = open(dir.path());
+    bus.create_topic("t", TopicConfig::with_partitions(2))
+        .await
+        .expect("create");
+    let ro = EmbeddedBus::open_read_only(dir.path(), LogConfig::default()).expect("read-only");
+    assert!(ro.list_groups().await.expect("list").is_empty());
+    bus.produce("t", (0..10).map(|i| rec(&format!("k{i}"), "v")).collect())
+        .await
+        .expect("produce");
+    let mut c = bus
+        .consumer(ConsumerConfig::new("readers", vec!["t".to_owned()]))
+        .await
+        .expect("consumer");
+    let mut seen = Vec::new();
+    drain(&mut c, &mut seen, 10).await;
+    assert_eq!(seen.len(), 10);
+    assert_eq!(
+        ro.list_groups().await.expect("list"),
+        vec!["readers".to_owned()]
+    );
+    let lag = ro.group_lag("readers").await.expect("lag");
+    assert_eq!(lag.len(), 2, "{lag:?}");
+    assert_eq!(lag.iter().map(|p| p.lag).sum::<u64>(), 0, "{lag:?}");
+    // Five more, not yet read: the read-only view shows them as lag.
+    bus.produce("t", (0..5).map(|i| rec(&format!("k{i}"), "w")).collect())
+        .await
+        .expect("produce");
+    let lag = ro.group_lag("readers").await.expect("lag");
+    assert_eq!(lag.iter().map(|p| p.lag).sum::<u64>(), 5, "{lag:?}");
+    assert!(ro.group_lag("nobody").await.expect("lag").is_empty());
+}
+
 /// Members join and leave while records keep arriving: with commit-before-next-poll (the
 /// runtime's loop) the cooperative hand-over delivers every record exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -179,6 +179,7 @@ async fn the_ledger_pauses_resumes_and_scales_in_one_process() {
             .contains("`nobody`"),
         "{body}"
     );
+    every_group_is_listed_and_only_pools_are_controlled(&http, &up).await;
     let refused = edalab(dir.path())
         .args(["consumers", "scale", "ledger", "17", "--target", &up.base])
         .stderr(std::process::Stdio::piped())
@@ -200,4 +201,59 @@ async fn the_ledger_pauses_resumes_and_scales_in_one_process() {
         "{}",
         String::from_utf8_lossy(&check.stdout)
     );
+}
+
+/// `GET /api/v1/consumers` lists every group of the platform (issue 23 part 2): the ledger's
+/// first, controllable, then the pipelines' groups as the bus sees them, observed — their
+/// partitions and lag, no members, and a 409 naming `group` for a control.
+async fn every_group_is_listed_and_only_pools_are_controlled(http: &reqwest::Client, up: &Process) {
+    let (status, body) = json_of(
+        http.get(up.url("/api/v1/consumers"))
+            .send()
+            .await
+            .expect("GET consumers"),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    let groups = body["groups"].as_array().expect("groups");
+    assert_eq!(groups[0]["group"], "ledger", "{body}");
+    assert_eq!(groups[0]["controllable"], true, "{body}");
+    for name in [
+        "transactions-processor",
+        "calculator-workers",
+        "tp-order-worker",
+    ] {
+        let group = groups
+            .iter()
+            .find(|g| g["group"] == name)
+            .unwrap_or_else(|| panic!("no group `{name}` in {body}"));
+        assert_eq!(group["state"], "observed", "{group}");
+        assert_eq!(group["controllable"], false, "{group}");
+        assert_eq!(group["members"], json!([]), "{group}");
+        assert!(
+            !group["partitions"]
+                .as_array()
+                .expect("partitions")
+                .is_empty(),
+            "{group}"
+        );
+    }
+    let (status, one) = json_of(
+        http.get(up.url("/api/v1/consumers/calculator-workers"))
+            .send()
+            .await
+            .expect("GET group"),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{one}");
+    assert_eq!(one["state"], "observed", "{one}");
+    let (status, error) = json_of(
+        http.post(up.url("/api/v1/consumers/calculator-workers/pause"))
+            .send()
+            .await
+            .expect("POST pause"),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::CONFLICT, "{error}");
+    assert_eq!(error["details"][0]["field"], "group", "{error}");
 }

@@ -12,7 +12,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::support::{Process, edalab, json_of};
 
@@ -163,6 +163,7 @@ async fn a_gateway_process_forwards_to_a_services_process_and_answers_503_once_i
         "serve",
         "simulator",
         "ledger",
+        "orders",
         "--listen",
         "127.0.0.1:0",
     ]);
@@ -181,6 +182,7 @@ async fn a_gateway_process_forwards_to_a_services_process_and_answers_503_once_i
         ])
         .env("EDALAB__GATEWAY__UPSTREAMS__SIMULATION", &upstream)
         .env("EDALAB__GATEWAY__UPSTREAMS__BANCAIRE", &upstream)
+        .env("EDALAB__GATEWAY__UPSTREAMS__ORDERS", &upstream)
         .env("EDALAB__GATEWAY__UPSTREAM_TIMEOUT_MS", "5000");
     let gateway = Process::start(command);
     let http = reqwest::Client::builder()
@@ -202,9 +204,14 @@ async fn a_gateway_process_forwards_to_a_services_process_and_answers_503_once_i
         .iter()
         .filter_map(|c| c["name"].as_str())
         .collect();
-    for name in ["upstream:simulation", "upstream:bancaire"] {
+    for name in [
+        "upstream:simulation",
+        "upstream:bancaire",
+        "upstream:orders",
+    ] {
         assert!(names.contains(&name), "{health}");
     }
+    every_ui_route_answers_through_the_gateway(&http, &gateway).await;
 
     // Start a simulation through the gateway.
     let (status, body) = json_of(
@@ -280,8 +287,124 @@ async fn a_gateway_process_forwards_to_a_services_process_and_answers_503_once_i
     )
     .await;
     assert_eq!(status, reqwest::StatusCode::SERVICE_UNAVAILABLE, "{health}");
+    // The group list still answers from the bus: the ledger's group, observed.
+    let (status, body) = json_of(
+        http.get(gateway.url("/api/v1/consumers"))
+            .send()
+            .await
+            .expect("GET consumers"),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    let ledger = group_named(&body, "ledger");
+    assert_eq!(ledger["state"], "observed", "{body}");
+    assert_eq!(ledger["controllable"], false, "{body}");
     let rest = gateway.stop();
     assert!(rest.contains("stopped cleanly"), "{rest}");
+}
+
+/// The routes the UI calls on other processes, through a `serve gateway` (issue 23 part 5):
+/// the producer, the fault switch, the saga's order routes, and the ledger group's view and
+/// controls, relayed to the process that runs them; every other group is observed from the
+/// bus (here the gateway's read-only view of the services' log), without controls.
+async fn every_ui_route_answers_through_the_gateway(http: &reqwest::Client, gateway: &Process) {
+    let (status, body) = json_of(
+        http.post(gateway.url("/api/v1/events/produce"))
+            .json(&json!({"event_type": "CompteOuvert", "count": 3}))
+            .send()
+            .await
+            .expect("POST produce"),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    assert_eq!(body["events_produced"], 3, "{body}");
+    let (status, body) = json_of(
+        http.get(gateway.url("/api/v1/saga/credit-bureau"))
+            .send()
+            .await
+            .expect("GET credit bureau"),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    assert!(body.get("failing").is_some(), "{body}");
+    // An order through the gateway: the saga's consumers read it and commit.
+    let (status, body) = json_of(
+        http.post(gateway.url("/orders"))
+            .json(&json!({"userId": "alice", "amount": 12.5, "items": ["book"]}))
+            .send()
+            .await
+            .expect("POST /orders"),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{body}");
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (body, observed) = loop {
+        let (status, body) = json_of(
+            http.get(gateway.url("/api/v1/consumers"))
+                .send()
+                .await
+                .expect("GET consumers"),
+        )
+        .await;
+        assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+        let observed: Vec<String> = body["groups"]
+            .as_array()
+            .expect("groups")
+            .iter()
+            .filter(|g| g["state"] == "observed" && g["controllable"] == false)
+            .map(|g| g["group"].as_str().expect("group").to_owned())
+            .collect();
+        if !observed.is_empty() {
+            break (body, observed);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the saga's groups never observed: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let ledger = group_named(&body, "ledger");
+    assert_eq!(ledger["controllable"], true, "{body}");
+    assert_eq!(
+        ledger["members"].as_array().map(Vec::len),
+        Some(1),
+        "{body}"
+    );
+    assert_eq!(
+        group_named(&body, &observed[0])["members"],
+        json!([]),
+        "{body}"
+    );
+    let (status, error) = json_of(
+        http.post(gateway.url(&format!("/api/v1/consumers/{}/pause", observed[0])))
+            .send()
+            .await
+            .expect("POST pause"),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::CONFLICT, "{error}");
+    assert_eq!(error["details"][0]["field"], "group", "{error}");
+
+    for (action, state) in [("pause", "paused"), ("resume", "running")] {
+        let (status, body) = json_of(
+            http.post(gateway.url(&format!("/api/v1/consumers/ledger/{action}")))
+                .send()
+                .await
+                .expect("POST control"),
+        )
+        .await;
+        assert_eq!(status, reqwest::StatusCode::OK, "{action}: {body}");
+        assert_eq!(body["state"], state, "{body}");
+    }
+}
+
+/// The group called `name` in a `GET /api/v1/consumers` answer.
+fn group_named<'a>(body: &'a Value, name: &str) -> &'a Value {
+    body["groups"]
+        .as_array()
+        .and_then(|groups| groups.iter().find(|g| g["group"] == name))
+        .unwrap_or_else(|| panic!("no group `{name}` in {body}"))
 }
 
 /// A span as the in-test collector received it.

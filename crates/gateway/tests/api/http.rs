@@ -281,6 +281,11 @@ async fn health_reports_the_bus_and_store_in_use() {
     let fake = app.fake.clone().expect("fake bus");
     assert_eq!(report.store.backend, "sqlite");
     assert_eq!(report.components.len(), 3, "bus, bus-writes, store");
+    // The platform's uptime: since this process started serving, not since the page loaded.
+    let started = chrono::DateTime::parse_from_rfc3339(&report.started_at).expect("RFC 3339");
+    assert!(started <= chrono::Utc::now(), "{}", report.started_at);
+    let first_uptime = report.uptime_seconds;
+    assert!(first_uptime >= 0.0, "{first_uptime}");
 
     // Below the free-space floor: health says so (503, `bus-writes` down, the bus itself
     // still connected) while reads keep answering.
@@ -289,6 +294,7 @@ async fn health_reports_the_bus_and_store_in_use() {
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     let report: HealthReport = response.json().await.expect("JSON");
     assert_eq!(report.kafka, "connected");
+    assert!(report.uptime_seconds >= first_uptime, "uptime grows");
     let writes = report
         .components
         .iter()
