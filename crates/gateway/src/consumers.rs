@@ -437,7 +437,8 @@ async fn list_groups(
         .list_groups()
         .await
         .map_err(ApiError::unavailable)?;
-    others.retain(|g| !state.controllable_names().contains(&g.as_str()));
+    let listed = state.controllable_names();
+    others.retain(|g| !listed.contains(&g.as_str()));
     // The application's groups before edalab's own bookkeeping ones (`edalab.*`: the
     // WebSocket tails, DLQ inspection), so a cut list keeps the ones people look for.
     others.sort_by(|a, b| (a.starts_with("edalab."), a).cmp(&(b.starts_with("edalab."), b)));

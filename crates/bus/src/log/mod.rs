@@ -731,7 +731,7 @@ impl Admin for EmbeddedBus {
 
     async fn group_lag(&self, group: &str) -> Result<Vec<PartitionLag>, BusError> {
         // An unknown group has no positions (Kafka describes it as an empty, dead group).
-        let Some(g) = self.groups_now()?.get(group).cloned() else {
+        let Some(g) = self.group_now(group)? else {
             return Ok(Vec::new());
         };
         let committed = lock(&g.state).committed.clone();
@@ -773,6 +773,17 @@ impl Admin for EmbeddedBus {
 }
 
 impl EmbeddedBus {
+    /// One consumer group: this process's own, or, opened read-only, what the writing process
+    /// committed for it on disk now (its file alone is read).
+    fn group_now(&self, name: &str) -> Result<Option<Arc<Group>>, BusError> {
+        if self.inner.read_only.is_none() {
+            return Ok(lock(&self.inner.groups).get(name).cloned());
+        }
+        let dir = self.inner.root.join("groups");
+        let found = Group::peek(&dir, &group::group_file_stem(name))?;
+        Ok(found.filter(|g| g.name == name).map(Arc::new))
+    }
+
     /// The consumer groups: this process's own, or, opened read-only, the committed
     /// positions the writing process has on disk now (their members live in that process).
     fn groups_now(&self) -> Result<BTreeMap<String, Arc<Group>>, BusError> {
