@@ -6,6 +6,8 @@ DATA_DIR ?= ./data
 LISTEN ?= 127.0.0.1:8080
 # The store tests run against this real PostgreSQL; `make test` fails if it is unreachable.
 export EDALAB_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+# the NATS JetStream server `bench bus --peer nats` is tested against (scripts/ensure-tools.sh)
+export EDALAB_TEST_NATS_URL ?= nats://127.0.0.1:4222
 # The Kafka-protocol broker of the kafka tests, installed by scripts/ensure-tools.sh (seconds).
 export EDALAB_TANSU ?= $(HOME)/.cache/edalab/bin/tansu
 # Confluent's Python client and Avro serializer of the interop tests, installed by scripts/ensure-tools.sh.

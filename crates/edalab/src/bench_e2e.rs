@@ -391,15 +391,7 @@ impl Platform {
                 None,
             ),
             StoreChoice::Postgres(url) => {
-                let database = edalab_store::testing::TestDatabase::create(url)
-                    .await
-                    .with_context(|| {
-                        format!(
-                            "creating a scratch database on {}",
-                            crate::ledger::redact(url)
-                        )
-                    })?;
-                let store = crate::ledger::OpenStore::postgres(database.url()).await?;
+                let (store, database) = crate::bench::scratch_postgres(url).await?;
                 (store, Some(database))
             }
         };
@@ -939,9 +931,11 @@ async fn measure(bench: &mut Bench, plan: &Plan, args: &E2eBenchArgs) -> anyhow:
     let sqlite_ceiling = {
         let dir = bench.scratch.join("sqlite-ceiling");
         let rows = plan.sqlite_rows;
-        tokio::task::spawn_blocking(move || sqlite_ceiling(&dir, rows))
-            .await
-            .context("the SQLite ceiling task")??
+        tokio::task::spawn_blocking(move || {
+            sqlite_ceiling(&dir, rows, crate::ledger::LEDGER_BATCH_SIZE_MAX as u64)
+        })
+        .await
+        .context("the SQLite ceiling task")??
     };
 
     let (soak_rss_start_mb, soak_rss_end_mb) = soak_rss(&soak);
@@ -1150,9 +1144,13 @@ fn seed_tests(
 }
 
 /// The raw batched insert rate of SQLite on this disk, with the ledger's settings (WAL,
-/// `synchronous=FULL`), batches of 1 000 rows per transaction.
-fn sqlite_ceiling(dir: &Path, rows: u64) -> anyhow::Result<SqliteCeiling> {
-    const BATCH_ROWS: u64 = 1_000;
+/// `synchronous=FULL`), in transactions of `batch_rows` rows.
+pub(crate) fn sqlite_ceiling(
+    dir: &Path,
+    rows: u64,
+    batch_rows: u64,
+) -> anyhow::Result<SqliteCeiling> {
+    let batch_rows = batch_rows.max(1);
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let run = |name: &str, random_key: bool| -> anyhow::Result<f64> {
         let path = dir.join(format!("{name}.sqlite"));
@@ -1170,7 +1168,7 @@ fn sqlite_ceiling(dir: &Path, rows: u64) -> anyhow::Result<SqliteCeiling> {
             let tx = conn.transaction()?;
             {
                 let mut insert = tx.prepare_cached("INSERT INTO t (k, payload) VALUES (?1, ?2)")?;
-                for _ in 0..BATCH_ROWS.min(rows - written) {
+                for _ in 0..batch_rows.min(rows - written) {
                     let key: Option<[u8; 16]> = random_key.then(|| {
                         // xorshift: random-looking keys, like UUID v4 event ids.
                         let mut key = [0u8; 16];
@@ -1195,7 +1193,7 @@ fn sqlite_ceiling(dir: &Path, rows: u64) -> anyhow::Result<SqliteCeiling> {
     let _ = std::fs::remove_dir_all(dir);
     Ok(SqliteCeiling {
         rows,
-        batch_rows: BATCH_ROWS,
+        batch_rows,
         append_rows_per_second,
         random_key_rows_per_second,
     })

@@ -5,6 +5,7 @@
 mod aws_cmd;
 mod bench;
 mod bench_e2e;
+mod bench_nats;
 mod bench_sqs;
 mod chaos;
 mod check;

@@ -8,6 +8,7 @@
 //! caller decided, atomically with the consumer's inbox, position and outbox (the
 //! exactly-once contract of `docs/adr/006-ledger-store.md`).
 
+pub mod ceiling;
 pub mod ledger;
 pub mod postgres;
 mod rows;

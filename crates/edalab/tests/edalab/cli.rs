@@ -320,6 +320,114 @@ fn bench_bus_measures_the_embedded_log_and_leaves_nothing_behind() {
     assert!(left.is_empty(), "scratch left behind: {left:?}");
 }
 
+/// `bench bus --peer nats` runs the same two phases on NATS JetStream (issue 24) and reports
+/// both, with the ratios; its streams are deleted afterwards.
+#[test]
+fn bench_bus_measures_nats_jetstream_beside_the_embedded_log() {
+    let Ok(nats_url) = std::env::var("EDALAB_TEST_NATS_URL") else {
+        eprintln!(
+            "\n!!!!!!!!!! SKIPPED: EDALAB_TEST_NATS_URL is unset (make test sets it) !!!!!!!!!!\n"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = ok(
+        edalab(dir.path()).args([
+            "bench",
+            "bus",
+            "--json",
+            "--messages",
+            "3000",
+            "--latency-seconds",
+            "1",
+            "--rate-per-second",
+            "1000",
+            "--peer",
+            "nats",
+            "--nats-url",
+            &nats_url,
+        ]),
+        "",
+    );
+    let report: serde_json::Value = serde_json::from_str(out.trim()).expect("a JSON report");
+    let peer = &report["peer"];
+    assert!(
+        peer["bus"]
+            .as_str()
+            .is_some_and(|b| b.starts_with("NATS JetStream")),
+        "{report}"
+    );
+    assert_eq!(peer["messages"], 3000, "{report}");
+    assert_eq!(peer["latency_messages"], 1000, "{report}");
+    assert!(peer["consume_per_second"].as_f64() > Some(0.0), "{report}");
+    assert!(peer["latency_ms_p99"].as_f64() > Some(0.0), "{report}");
+    for ratio in ["produce_per_second", "consume_per_second", "latency_ms_p99"] {
+        assert!(
+            report["ratio"][ratio].as_f64() > Some(0.0),
+            "{ratio}: {report}"
+        );
+    }
+}
+
+#[test]
+fn bench_bus_names_an_unreachable_nats_url() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stderr = fails(
+        edalab(dir.path()).args([
+            "bench",
+            "bus",
+            "--messages",
+            "1000",
+            "--latency-seconds",
+            "1",
+            "--rate-per-second",
+            "100",
+            "--peer",
+            "nats",
+            "--nats-url",
+            "nats://127.0.0.1:1",
+        ]),
+        "",
+    );
+    assert!(stderr.contains("--nats-url nats://127.0.0.1:1"), "{stderr}");
+}
+
+/// `bench ledger` measures the backend's raw insert ceiling beside the ledger and reports
+/// the ratio, on SQLite and on PostgreSQL (issue 24).
+#[test]
+fn bench_ledger_reports_the_raw_ceiling_beside_the_ledger() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut stores = vec![("sqlite", None)];
+    if let Some(url) = edalab_store::testing::postgres_url_or_skip("bench ledger on postgres") {
+        stores.push(("postgres", Some(url)));
+    }
+    for (store, url) in stores {
+        let mut cmd = edalab(dir.path());
+        cmd.args([
+            "bench",
+            "ledger",
+            "--json",
+            "--events",
+            "3000",
+            "--batch-size",
+            "500",
+        ])
+        .args(["--store", store]);
+        if let Some(url) = &url {
+            cmd.args(["--postgres-url", url]);
+        }
+        let out = ok(&mut cmd, "");
+        let report: serde_json::Value = serde_json::from_str(out.trim()).expect("a JSON report");
+        assert_eq!(report["store"], store, "{report}");
+        assert_eq!(report["events"], 3000, "{report}");
+        let ceiling = report["ceiling_rows_per_second"].as_f64().unwrap_or(0.0);
+        let rate = report["events_per_second"].as_f64().unwrap_or(0.0);
+        assert!(ceiling > 0.0 && rate > 0.0, "{report}");
+        let ratio = report["ceiling_ratio"].as_f64().unwrap_or(0.0);
+        assert!((ratio - rate / ceiling).abs() < 0.002, "{report}");
+    }
+}
+
 #[test]
 fn bench_e2e_names_a_bad_fsync_policy() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -27,9 +27,16 @@ use super::mapping::{Action, LedgerEvent, MappingError, to_ledger_event, touched
 /// Namespace of the ids the ledger derives from event ids (transactions, rejections).
 const LEDGER_NAMESPACE: Uuid = Uuid::from_u128(0x6c65_6467_6572_4000_8000_6564_616c_6162);
 
-/// Transaction ids of one event: `uuid_v5(namespace, event_id ‖ leg)`, leg 0, 1, ... So
-/// a replay of the same event yields the same ids, and applying an event twice would hit
-/// the transactions' primary key even if the inbox were bypassed.
+/// Transaction ids of one event, a function of the event id and the leg (0, 1, ...): so a
+/// replay of the same event yields the same ids, and applying an event twice would hit the
+/// transactions' primary key even if the inbox were bypassed.
+///
+/// The id is `uuid_v5(namespace, event_id ‖ leg)`; when the event id is a UUID v7 (the
+/// simulator's, and any producer's that uses time-ordered ids), its first 48 bits are
+/// replaced by the event id's timestamp and the id is marked version 8. Ids then grow with
+/// time, so each insert lands at the right edge of the transactions' primary-key index
+/// instead of a random page: measured, this took the SQLite ledger from 25 000 to 35 000
+/// events/s in batches of 1 000 (ADR 034).
 #[derive(Debug, Clone)]
 pub struct EventTransactionIds {
     event_id: Uuid,
@@ -48,8 +55,22 @@ impl TransactionIds for EventTransactionIds {
         name[..16].copy_from_slice(self.event_id.as_bytes());
         name[16] = self.leg;
         self.leg = self.leg.wrapping_add(1);
-        TransactionId(Uuid::new_v5(&LEDGER_NAMESPACE, &name))
+        let hashed = Uuid::new_v5(&LEDGER_NAMESPACE, &name);
+        if self.event_id.get_version() != Some(uuid::Version::SortRand) {
+            return TransactionId(hashed);
+        }
+        TransactionId(time_ordered(&self.event_id, hashed))
     }
+}
+
+/// `hashed` with its first 48 bits replaced by the timestamp of `v7`, as a version 8 UUID
+/// (RFC 9562's custom layout: version bits 0b1000, variant 0b10).
+fn time_ordered(v7: &Uuid, hashed: Uuid) -> Uuid {
+    let mut bytes = *hashed.as_bytes();
+    bytes[..6].copy_from_slice(&v7.as_bytes()[..6]);
+    bytes[6] = (bytes[6] & 0x0F) | 0x80;
+    bytes[8] = (bytes[8] & 0x3F) | 0x80;
+    Uuid::from_bytes(bytes)
 }
 
 /// The id of the rejection event of `event_id` (stable, so consumers can dedup it).
@@ -312,4 +333,44 @@ pub fn rejection_message(
             ),
         ],
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids_of(event_id: Uuid, n: usize) -> Vec<Uuid> {
+        let mut ids = EventTransactionIds::new(event_id);
+        (0..n).map(|_| ids.next_transaction_id().0).collect()
+    }
+
+    #[test]
+    fn ids_of_a_v7_event_follow_its_time_and_are_the_same_on_replay() {
+        let earlier = Uuid::now_v7();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let later = Uuid::now_v7();
+        let (a, b) = (ids_of(earlier, 2), ids_of(later, 2));
+        assert_eq!(a, ids_of(earlier, 2), "a replay derives the same ids");
+        assert_ne!(a[0], a[1], "each leg has its own id");
+        for id in a.iter().chain(&b) {
+            assert_eq!(id.get_version_num(), 8);
+            assert_eq!(id.get_variant(), uuid::Variant::RFC4122);
+        }
+        assert_eq!(a[0].as_bytes()[..6], earlier.as_bytes()[..6]);
+        assert!(
+            a.iter().all(|x| b.iter().all(|y| x < y)),
+            "{a:?} before {b:?}"
+        );
+        // The text form (SQLite's key) sorts the same way.
+        assert!(a[1].hyphenated().to_string() < b[0].hyphenated().to_string());
+    }
+
+    #[test]
+    fn ids_of_other_events_are_name_based() {
+        let event_id = Uuid::from_u128(0x0123_4567_89ab_4def_8123_4567_89ab_cdef);
+        let ids = ids_of(event_id, 2);
+        assert_eq!(ids, ids_of(event_id, 2));
+        assert!(ids.iter().all(|id| id.get_version_num() == 5));
+        assert_ne!(ids[0], ids[1]);
+    }
 }
