@@ -494,9 +494,13 @@ where
     Ok(())
 }
 
+/// Produce calls of the latency phase's offer running at once, at most.
+pub(crate) const OFFER_CALLS_IN_FLIGHT_MAX: usize = 256;
+
 /// The latency phase's offer: `total` payloads at `--rate-per-second` on a 1 ms schedule
 /// from `base`, each stamped with its scheduled time; each call runs on its own task so a
-/// slow acknowledgement does not delay the schedule (at most 256 in flight).
+/// slow acknowledgement does not delay the schedule (at most
+/// [`OFFER_CALLS_IN_FLIGHT_MAX`] in flight).
 pub(crate) async fn offer_on_schedule<F, Fut>(
     args: &BusBenchArgs,
     total: u64,
@@ -508,7 +512,7 @@ where
     Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
 {
     let rate = args.rate_per_second.max(1);
-    let in_flight = Arc::new(tokio::sync::Semaphore::new(256));
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(OFFER_CALLS_IN_FLIGHT_MAX));
     let mut tick = tokio::time::interval(Duration::from_millis(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let (mut sent, mut calls) = (0u64, Vec::new());

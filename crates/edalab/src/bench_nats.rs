@@ -4,9 +4,10 @@
 //!
 //! Mapping of the phases onto JetStream: a topic is a stream with one subject, kept in
 //! files (`storage: file`, one replica); a produce call of N records is N asynchronous
-//! publishes whose acknowledgements are all awaited (the server acknowledges a publish
-//! once it is stored); the consumer is a durable pull consumer that acknowledges with
-//! `AckPolicy::All` at most every [`COMMIT_INTERVAL`] (the analogue of an offset commit).
+//! publishes whose acknowledgements are all awaited, every 1 000 publishes and at the end
+//! (the server acknowledges a publish once it is stored); the consumer is a durable pull
+//! consumer that acknowledges with `AckPolicy::All` at most every [`COMMIT_INTERVAL`] (the
+//! analogue of an offset commit).
 //! JetStream has no partitions: `--partitions` applies to our bus only.
 //!
 //! Durability is the server's: a publish is acknowledged once written to the stream's
@@ -22,14 +23,15 @@ use futures::StreamExt;
 use hdrhistogram::Histogram;
 
 use crate::bench::{
-    BusBenchArgs, COMMIT_INTERVAL, PhaseFigures, nanos_since, offer_on_schedule, produce_all,
-    stamp_of,
+    BusBenchArgs, COMMIT_INTERVAL, OFFER_CALLS_IN_FLIGHT_MAX, PhaseFigures, nanos_since,
+    offer_on_schedule, produce_all, stamp_of,
 };
 
 /// The NATS server a `--peer nats` run measures when `--nats-url` is not given.
 pub const NATS_URL_DEFAULT: &str = "nats://127.0.0.1:4222";
-/// Publishes awaited together: one produce call of the throughput phase at most.
-const PUBLISH_IN_FLIGHT_MAX: usize = 10_000;
+/// Publishes one call has in flight before it awaits their acknowledgements: each holds a
+/// permit of the client's in-flight window until awaited, so a call never holds more.
+const PUBLISH_ACKS_AWAITED_MAX: usize = 1_000;
 /// Messages the pull consumer asks for at once.
 const PULL_BATCH: usize = 1_000;
 /// Longest wait for the next message before the phase fails (as our consumer's starve).
@@ -55,7 +57,9 @@ pub async fn run(
         .with_context(|| format!("--nats-url {url}: cannot connect"))?;
     let server_version = client.server_info().version.clone();
     let js = jetstream::ContextBuilder::new()
-        .max_ack_inflight(PUBLISH_IN_FLIGHT_MAX * args.producers.max(1))
+        // Room for every call that can run at once (producers, or the offer's calls), each
+        // holding at most PUBLISH_ACKS_AWAITED_MAX: no call waits on permits held by another.
+        .max_ack_inflight(PUBLISH_ACKS_AWAITED_MAX * (args.producers + OFFER_CALLS_IN_FLIGHT_MAX))
         .timeout(Duration::from_secs(30))
         .build(client.clone());
     let (throughput_stream, latency_stream) =
@@ -145,20 +149,28 @@ async fn consume(
     Ok(())
 }
 
-/// Publishes `records` payloads to `subject` and waits until the server stored them all.
+/// Publishes `payloads` to `subject` and waits until the server stored them all, awaiting
+/// the acknowledgements every [`PUBLISH_ACKS_AWAITED_MAX`] publishes.
 async fn publish_all(
     js: &jetstream::Context,
     subject: &str,
     payloads: Vec<Vec<u8>>,
 ) -> anyhow::Result<()> {
-    let mut acks = Vec::with_capacity(payloads.len());
+    let mut acks = Vec::with_capacity(payloads.len().min(PUBLISH_ACKS_AWAITED_MAX));
     for payload in payloads {
         let ack = js
             .publish(subject.to_owned(), payload.into())
             .await
             .map_err(|e| anyhow::anyhow!("JetStream publish: {e}"))?;
         acks.push(ack);
+        if acks.len() == PUBLISH_ACKS_AWAITED_MAX {
+            awaited(std::mem::take(&mut acks)).await?;
+        }
     }
+    awaited(acks).await
+}
+
+async fn awaited(acks: Vec<jetstream::context::PublishAckFuture>) -> anyhow::Result<()> {
     for ack in acks {
         ack.await
             .map_err(|e| anyhow::anyhow!("JetStream publish ack: {e}"))?;
