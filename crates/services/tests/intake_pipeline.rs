@@ -67,6 +67,20 @@ async fn counted(counter: &std::sync::atomic::AtomicU64, want: u64) -> u64 {
     }
 }
 
+/// Waits (60 s at most) until `path` exists, and says whether it does: the watcher moves a
+/// file into `processed/` or `rejected/` right after queueing it, so the worker may record
+/// the order's status first (seen once in CI: the status read before the move).
+async fn appears(path: &std::path::Path) -> bool {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !path.exists() {
+        if tokio::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    true
+}
+
 fn config() -> IntakeConfig {
     IntakeConfig {
         scan_interval_ms: 50,
@@ -152,11 +166,7 @@ async fn valid_invalid_duplicate_and_restart() {
         exported_until(&metrics, (Some(1.0), Some(0.0), Some(0.0))).await,
         (Some(1.0), Some(0.0), Some(0.0))
     );
-    assert!(
-        intake::inbox_dir(data)
-            .join("processed/order-001.json")
-            .exists()
-    );
+    assert!(appears(&intake::inbox_dir(data).join("processed/order-001.json")).await);
 
     // 2. Invalid → REJECTED + DLQ + counter, file moved to rejected/.
     drop_file(data, "order-002.json", INVALID);
@@ -175,11 +185,7 @@ async fn valid_invalid_duplicate_and_restart() {
         exported_until(&metrics, (Some(1.0), Some(1.0), Some(0.0))).await,
         (Some(1.0), Some(1.0), Some(0.0))
     );
-    assert!(
-        intake::inbox_dir(data)
-            .join("rejected/order-002.json")
-            .exists()
-    );
+    assert!(appears(&intake::inbox_dir(data).join("rejected/order-002.json")).await);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let entries = loop {
         let entries = dlq::list(bus.as_ref(), INTAKE_DLQ, 10).await.expect("list");
