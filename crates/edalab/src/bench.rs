@@ -23,6 +23,7 @@ use clap::Args;
 use edalab_bus::log::{EmbeddedBus, FsyncPolicy, LogConfig};
 use edalab_bus::{Bus, Consumer, ConsumerConfig, Record, TopicConfig};
 use edalab_store::ceiling::Ceiling;
+use futures::future::BoxFuture;
 
 use crate::profile::Access;
 use hdrhistogram::Histogram;
@@ -367,14 +368,7 @@ async fn throughput(
         consumer.close().await?;
         Ok::<_, anyhow::Error>(start.elapsed())
     });
-    let send = {
-        let (bus, topic) = (Arc::clone(bus), topic.to_owned());
-        move |payloads: Vec<Vec<u8>>| {
-            let (bus, topic) = (Arc::clone(&bus), topic.clone());
-            async move { produce_values(&*bus, &topic, payloads).await }
-        }
-    };
-    produce_all(args, messages, start, send).await?;
+    produce_all(args, messages, start, sender(bus, topic)).await?;
     let produce_elapsed = start.elapsed();
     let consume_elapsed = consumer_task.await??;
     Ok((
@@ -440,23 +434,26 @@ async fn latency(
         consumer.close().await?;
         Ok::<_, anyhow::Error>(hist)
     });
-    let send = {
-        let (bus, topic) = (Arc::clone(bus), topic.to_owned());
-        move |payloads: Vec<Vec<u8>>| {
-            let (bus, topic) = (Arc::clone(&bus), topic.clone());
-            async move { produce_values(&*bus, &topic, payloads).await }
-        }
-    };
-    offer_on_schedule(args, total, base, send).await?;
+    offer_on_schedule(args, total, base, sender(bus, topic)).await?;
     let hist = consumer_task.await??;
     Ok((hist, total))
 }
 
-/// Produces `payloads` to `topic` (no key) and waits until they are durable.
-async fn produce_values(bus: &dyn Bus, topic: &str, payloads: Vec<Vec<u8>>) -> anyhow::Result<()> {
-    let records = payloads.into_iter().map(|v| Record::new(None, v)).collect();
-    bus.produce(topic, records).await?;
-    Ok(())
+/// The phases' produce call on `bus`: the payloads to `topic` (no key), awaited until
+/// durable.
+fn sender(
+    bus: &Arc<dyn Bus>,
+    topic: &str,
+) -> impl Fn(Vec<Vec<u8>>) -> BoxFuture<'static, anyhow::Result<()>> + Clone + Send + 'static {
+    let (bus, topic) = (Arc::clone(bus), topic.to_owned());
+    move |payloads| {
+        let (bus, topic) = (Arc::clone(&bus), topic.clone());
+        Box::pin(async move {
+            let records = payloads.into_iter().map(|v| Record::new(None, v)).collect();
+            bus.produce(&topic, records).await?;
+            Ok(())
+        })
+    }
 }
 
 /// The throughput phase's producers: `--producers` tasks send `messages` payloads

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use async_nats::jetstream::{self, consumer::pull, stream};
 use futures::StreamExt;
+use futures::future::BoxFuture;
 use hdrhistogram::Histogram;
 
 use crate::bench::{
@@ -149,6 +150,18 @@ async fn consume(
     Ok(())
 }
 
+/// The phases' produce call on JetStream: [`publish_all`] to `subject`.
+fn publisher(
+    js: &jetstream::Context,
+    subject: &str,
+) -> impl Fn(Vec<Vec<u8>>) -> BoxFuture<'static, anyhow::Result<()>> + Clone + Send + 'static {
+    let (js, subject) = (js.clone(), subject.to_owned());
+    move |payloads| {
+        let (js, subject) = (js.clone(), subject.clone());
+        Box::pin(async move { publish_all(&js, &subject, payloads).await })
+    }
+}
+
 /// Publishes `payloads` to `subject` and waits until the server stored them all, awaiting
 /// the acknowledgements every [`PUBLISH_ACKS_AWAITED_MAX`] publishes.
 async fn publish_all(
@@ -192,14 +205,7 @@ async fn throughput(
         consume(consumer, messages, |_| Ok(())).await?;
         Ok::<_, anyhow::Error>(start.elapsed())
     });
-    let send = {
-        let (js, subject) = (js.clone(), name.to_owned());
-        move |payloads| {
-            let (js, subject) = (js.clone(), subject.clone());
-            async move { publish_all(&js, &subject, payloads).await }
-        }
-    };
-    produce_all(args, messages, start, send).await?;
+    produce_all(args, messages, start, publisher(js, name)).await?;
     let produce_elapsed = start.elapsed();
     let consume_elapsed = reader.await??;
     Ok((
@@ -229,10 +235,6 @@ async fn latency(
         .await?;
         Ok::<_, anyhow::Error>(hist)
     });
-    let send = |payloads| {
-        let (js, subject) = (js.clone(), name.to_owned());
-        async move { publish_all(&js, &subject, payloads).await }
-    };
-    offer_on_schedule(args, total, base, send).await?;
+    offer_on_schedule(args, total, base, publisher(js, name)).await?;
     Ok((reader.await??, total))
 }
